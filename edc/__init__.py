@@ -1,0 +1,1 @@
+"""The EDC and shared platform: accounts, access, audit, CRF data capture."""

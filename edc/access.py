@@ -1,0 +1,251 @@
+"""THE access policy: roles, permissions, endpoint declarations, the gate, and site scoping.
+
+Every endpoint declares `@requires(...)`, `@signed_in` or `@public`; the gate refuses anything
+undeclared. Objects outside the actor's scope answer exactly like missing ones (404).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Flask, abort, current_app, request
+from flask_login import current_user
+from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy.orm import Session
+
+from edc import audit
+from edc.extensions import db
+from edc.i18n import _l
+from edc.models.studies import Site
+from edc.models.users import RoleAssignment, User
+
+
+class Role(enum.StrEnum):
+    NURSE = "nurse"
+    INVESTIGATOR = "investigator"
+    MONITOR = "monitor"
+    DATA_MANAGER = "data_manager"
+    ADMIN = "admin"
+
+
+ROLE_LABELS = {
+    Role.NURSE: _l("Research nurse"),
+    Role.INVESTIGATOR: _l("Investigator"),
+    Role.MONITOR: _l("Monitor"),
+    Role.DATA_MANAGER: _l("Data manager"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+
+class Scope(enum.Enum):
+    SITE = "site"
+    STUDY = "study"
+    SYSTEM = "system"
+
+
+ROLE_SCOPE: dict[Role, Scope] = {
+    Role.NURSE: Scope.SITE,
+    Role.INVESTIGATOR: Scope.SITE,
+    Role.MONITOR: Scope.SITE,
+    Role.DATA_MANAGER: Scope.STUDY,
+    Role.ADMIN: Scope.SYSTEM,
+}
+
+
+class Permission(enum.StrEnum):
+    SITE_VIEW = "site.view"
+    SUBJECT_VIEW = "subject.view"
+    SUBJECT_REGISTER = "subject.register"
+    IDENTITY_VIEW = "identity.view"
+    DATA_ENTER = "data.enter"
+    CONSENT_RUN = "consent.run"
+    CONSENT_COUNTERSIGN = "consent.countersign"
+    CASEBOOK_SIGN = "casebook.sign"
+    AUDIT_READ = "audit.read"
+    SDV_VERIFY = "sdv.verify"
+    QUERY_ANSWER = "query.answer"
+    QUERY_RAISE = "query.raise"
+    QUERY_CLOSE = "query.close"
+    DATA_LOCK = "data.lock"
+    DATA_EXPORT = "data.export"
+    REGISTRY_WATCH = "registry.watch"
+    USERS_MANAGE = "users.manage"
+    SECURITY_AUDIT = "security.audit"
+
+
+P = Permission
+_NURSE = {
+    P.SITE_VIEW,
+    P.SUBJECT_VIEW,
+    P.SUBJECT_REGISTER,
+    P.IDENTITY_VIEW,
+    P.DATA_ENTER,
+    P.CONSENT_RUN,
+    P.QUERY_ANSWER,
+    P.AUDIT_READ,
+}
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.NURSE: frozenset(_NURSE),
+    Role.INVESTIGATOR: frozenset(_NURSE | {P.CONSENT_COUNTERSIGN, P.CASEBOOK_SIGN}),
+    Role.MONITOR: frozenset(
+        {P.SITE_VIEW, P.SUBJECT_VIEW, P.AUDIT_READ, P.SDV_VERIFY, P.QUERY_RAISE, P.QUERY_CLOSE}
+    ),
+    Role.DATA_MANAGER: frozenset(
+        {
+            P.SITE_VIEW,
+            P.SUBJECT_VIEW,
+            P.AUDIT_READ,
+            P.QUERY_RAISE,
+            P.QUERY_CLOSE,
+            P.DATA_LOCK,
+            P.DATA_EXPORT,
+            P.REGISTRY_WATCH,
+        }
+    ),
+    # Segregation of duties: an administrator manages accounts and never sees clinical data.
+    Role.ADMIN: frozenset({P.USERS_MANAGE, P.SECURITY_AUDIT}),
+}
+
+
+class _Marker(enum.Enum):
+    PUBLIC = "public"
+    SIGNED_IN = "signed_in"
+
+
+ACCESS_ATTR = "__access__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(view: F) -> F:
+    """Anyone may call this endpoint (login, static files, error pages)."""
+    setattr(view, ACCESS_ATTR, _Marker.PUBLIC)
+    return view
+
+
+def signed_in(view: F) -> F:
+    """Any signed-in staff member may call this endpoint (their own account pages)."""
+    setattr(view, ACCESS_ATTR, _Marker.SIGNED_IN)
+    return view
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Only staff holding `permission` in at least one of their scopes may call this endpoint."""
+
+    def mark(view: F) -> F:
+        setattr(view, ACCESS_ATTR, permission)
+        return view
+
+    return mark
+
+
+def declaration(view: Callable[..., Any]) -> Permission | _Marker | None:
+    return getattr(view, ACCESS_ATTR, None)
+
+
+def is_public(view: Callable[..., Any]) -> bool:
+    return declaration(view) is _Marker.PUBLIC
+
+
+def declare_public(app: Flask, endpoint: str) -> None:
+    """Mark an endpoint we did not write (Flask's static view) as public."""
+    public(app.view_functions[endpoint])
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One live role assignment, resolved to the site ids it covers (None = no sites)."""
+
+    role: Role
+    site_ids: frozenset[int]
+    study_id: int | None
+
+
+def grants(session: Session, user: User) -> list[Grant]:
+    """The user's live role assignments with their sites; one query per call."""
+    rows = session.execute(
+        select(RoleAssignment, Site.id)
+        .outerjoin(
+            Site,
+            (Site.id == RoleAssignment.site_id)
+            | ((RoleAssignment.site_id.is_(None)) & (Site.study_id == RoleAssignment.study_id)),
+        )
+        .where(RoleAssignment.user_id == user.id, RoleAssignment.revoked_at.is_(None))
+    ).all()
+    by_assignment: dict[int, tuple[RoleAssignment, set[int]]] = {}
+    for assignment, site_id in rows:
+        _, sites = by_assignment.setdefault(assignment.id, (assignment, set()))
+        if site_id is not None:
+            sites.add(site_id)
+    return [
+        Grant(Role(a.role), frozenset(sites), a.study_id) for a, sites in by_assignment.values()
+    ]
+
+
+def holds(grant_list: Iterable[Grant], permission: Permission, site_id: int | None = None) -> bool:
+    """True if any grant gives `permission` (at `site_id`, when one is named)."""
+    for grant in grant_list:
+        if permission not in ROLE_PERMISSIONS[grant.role]:
+            continue
+        if site_id is None or ROLE_SCOPE[grant.role] is Scope.SYSTEM or site_id in grant.site_ids:
+            return True
+    return False
+
+
+def site_ids_for(grant_list: Iterable[Grant], permission: Permission) -> frozenset[int]:
+    ids: set[int] = set()
+    for grant in grant_list:
+        if permission in ROLE_PERMISSIONS[grant.role]:
+            ids |= grant.site_ids
+    return frozenset(ids)
+
+
+def require(session: Session, user: User, permission: Permission, site_id: int | None) -> None:
+    """Refuse (as 404, like a missing object) unless `user` holds `permission` at `site_id`."""
+    if not holds(grants(session, user), permission, site_id):
+        abort(404)
+
+
+def scoped(
+    query: Select[Any],
+    session: Session,
+    user: User,
+    permission: Permission,
+    site_column: ColumnElement[Any],
+) -> Select[Any]:
+    """Restrict a query of site-bound rows to the sites where `user` holds `permission`."""
+    ids = site_ids_for(grants(session, user), permission)
+    return query.where(site_column.in_(ids)) if ids else query.where(false())
+
+
+def gate() -> Any:
+    """before_request: every endpoint must declare its access; unknown → refused (fail closed)."""
+    if request.endpoint is None:
+        return None  # routing already failed: 404/405 follow
+    view = current_app.view_functions.get(request.endpoint)
+    decl = declaration(view) if view is not None else None
+    if decl is None:
+        current_app.logger.error("endpoint %s declares no access rule", request.endpoint)
+        abort(404)
+    if decl is _Marker.PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if decl is _Marker.SIGNED_IN:
+        return None
+    if not holds(grants(db.session, current_user), decl):
+        from edc.web import current_actor
+
+        audit.record(
+            db.session,
+            current_actor(),
+            "access.denied",
+            entity_type="endpoint",
+            entity_id=request.endpoint,
+            new={"permission": str(decl), "path": request.path},
+            durable=True,
+        )
+        abort(404)
+    return None

@@ -1,0 +1,35 @@
+"""Who is acting: passed first to every service so services never read the request."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+
+from edc.models.users import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in user (or the command line) plus the client it acts from."""
+
+    user: User | None
+    ip: str = ""
+    user_agent: str = ""
+    label: str = ""
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user is not None else None
+
+    @property
+    def email(self) -> str:
+        return self.user.email if self.user is not None else self.label
+
+    @classmethod
+    def cli(cls) -> Actor:
+        """The operator at the server's command line, named by their OS account."""
+        return cls(user=None, user_agent="flask-cli", label=f"cli:{getpass.getuser()}")
+
+    @classmethod
+    def anonymous(cls, ip: str, user_agent: str) -> Actor:
+        return cls(user=None, ip=ip, user_agent=user_agent, label="anonymous")

@@ -1,0 +1,261 @@
+"""THE audit trail: the only writer of audit events, the flush guard, and the chain verifier.
+
+Each event carries an HMAC over its content and its predecessor's hash, keyed with a secret kept
+outside the database, so rows changed, removed or inserted behind the application's back show up
+in `verify()`. Writers lock the single `audit_head` row, which keeps the chain linear under
+concurrency on PostgreSQL and SQLite alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, event, insert, inspect, select, update
+from sqlalchemy.orm import Session, UOWTransaction
+
+from edc.actor import Actor
+from edc.models.audit import AuditEvent, AuditHead
+from edc.models.base import Base, utcnow
+
+GENESIS = "0" * 64
+_events = AuditEvent.__table__
+_head = AuditHead.__table__
+_key: bytes | None = None
+
+
+class UnauditedChangeError(RuntimeError):
+    """A service changed an audited model without recording why: a programming error."""
+
+
+def configure(key: str) -> None:
+    """Set the chain key (from settings); called once by create_app and the CLI."""
+    global _key
+    _key = key.encode()
+
+
+def jsonable(value: Any) -> Any:
+    """Values as they are stored in old_value/new_value: JSON types only."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class _Pending:
+    actor: Actor
+    action: str
+    target: Base | None
+    entity_type: str
+    entity_id: str
+    item_path: str
+    old: Any
+    new: Any
+    reason: str
+    role: str
+    site_code: str
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    target: Base | None = None,
+    entity_type: str = "",
+    entity_id: str | int = "",
+    item_path: str = "",
+    old: Any = None,
+    new: Any = None,
+    reason: str = "",
+    role: str = "",
+    site_code: str = "",
+    durable: bool = False,
+) -> None:
+    """Append one event. Passing `target` also declares the change to that object audited.
+
+    A `durable` event (failed logins, refusals) survives the rollback of an error response: the
+    commit point writes it again in its own transaction through `replay_durable()`.
+    """
+    pending = _Pending(
+        actor=actor,
+        action=action,
+        target=target,
+        entity_type=entity_type or (type(target).__tablename__ if target is not None else ""),
+        entity_id=str(entity_id),
+        item_path=item_path,
+        old=jsonable(old),
+        new=jsonable(new),
+        reason=reason,
+        role=role,
+        site_code=site_code,
+    )
+    if durable:
+        session.info.setdefault("audit_durable", []).append(pending)
+    if target is not None:
+        session.info.setdefault("audit_covered", set()).add(id(target))
+        if inspect(target).identity is None:  # new object: its id exists only after the flush
+            session.info.setdefault("audit_deferred", []).append(pending)
+            return
+    _append(session.connection(), pending)
+
+
+def _canonical(row: dict[str, Any]) -> bytes:
+    fields = [
+        row["seq"],
+        row["at"].isoformat(),
+        row["action"],
+        row["actor_id"],
+        row["actor_email"],
+        row["role"],
+        row["site_code"],
+        row["entity_type"],
+        row["entity_id"],
+        row["item_path"],
+        row["old_value"],
+        row["new_value"],
+        row["reason"],
+        row["ip"],
+        row["user_agent"],
+        row["prev_hash"],
+    ]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+
+
+def _digest(row: dict[str, Any]) -> str:
+    if _key is None:
+        raise RuntimeError("audit.configure() was not called")
+    return hmac.new(_key, _canonical(row), hashlib.sha256).hexdigest()
+
+
+def _append(conn: Connection, p: _Pending) -> None:
+    seq, prev = conn.execute(
+        update(_head)
+        .where(_head.c.id == 1)
+        .values(seq=_head.c.seq + 1)
+        .returning(_head.c.seq, _head.c.hash)
+    ).one()
+    entity_id = p.entity_id
+    if p.target is not None and not entity_id:
+        entity_id = "/".join(str(v) for v in inspect(p.target).identity or ())
+        p.entity_id = entity_id
+    row: dict[str, Any] = {
+        "seq": seq,
+        "at": utcnow(),
+        "action": p.action,
+        "actor_id": p.actor.user_id,
+        "actor_email": p.actor.email,
+        "role": p.role,
+        "site_code": p.site_code,
+        "entity_type": p.entity_type,
+        "entity_id": entity_id,
+        "item_path": p.item_path,
+        "old_value": p.old,
+        "new_value": p.new,
+        "reason": p.reason,
+        "ip": p.actor.ip[:64],
+        "user_agent": p.actor.user_agent[:300],
+        "prev_hash": prev,
+    }
+    row["hash"] = _digest(row)
+    conn.execute(insert(_events).values(**row))
+    conn.execute(update(_head).where(_head.c.id == 1).values(hash=row["hash"]))
+
+
+@event.listens_for(Session, "before_flush")
+def _guard(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
+    covered: set[int] = session.info.get("audit_covered", set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not getattr(type(obj), "__audited__", False) or id(obj) in covered:
+            continue
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        raise UnauditedChangeError(
+            f"{type(obj).__name__} changed without an audit event: call audit.record(target=...)"
+        )
+
+
+@event.listens_for(Session, "after_flush")
+def _write_deferred(session: Session, _ctx: UOWTransaction) -> None:
+    deferred: list[_Pending] = session.info.pop("audit_deferred", [])
+    if deferred:
+        conn = session.connection()
+        for pending in deferred:
+            _append(conn, pending)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _reset_cover(session: Session, _ctx: UOWTransaction) -> None:
+    session.info.pop("audit_covered", None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop("audit_covered", None)
+    session.info.pop("audit_deferred", None)
+
+
+def replay_durable(session: Session) -> bool:
+    """After a rollback, write the durable events of the request again; True if any were."""
+    durable: list[_Pending] = session.info.pop("audit_durable", [])
+    for pending in durable:
+        pending.target = None
+        _append(session.connection(), pending)
+    return bool(durable)
+
+
+def forget_durable(session: Session) -> None:
+    """The request committed: its durable events are stored with everything else."""
+    session.info.pop("audit_durable", None)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    bad_seq: int | None = None
+    problem: str = ""
+
+
+def verify(conn: Connection, batch: int = 5000) -> Verification:
+    """Walk the chain in order; the first changed, missing or inserted event is reported."""
+    expected_seq, prev, checked = 1, GENESIS, 0
+    for row in _stream(conn, batch):
+        if row["seq"] != expected_seq:
+            return Verification(
+                False,
+                checked,
+                expected_seq,
+                f"event {expected_seq} is missing (next is {row['seq']})",
+            )
+        if row["prev_hash"] != prev:
+            return Verification(False, checked, row["seq"], "does not follow the previous event")
+        if not hmac.compare_digest(_digest(row), row["hash"]):
+            return Verification(False, checked, row["seq"], "content does not match its hash")
+        prev, expected_seq, checked = row["hash"], expected_seq + 1, checked + 1
+    head = conn.execute(select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)).one()
+    if head.seq != checked or head.hash != prev:
+        return Verification(
+            False, checked, checked + 1, f"chain ends at {checked} but {head.seq} were written"
+        )
+    return Verification(True, checked)
+
+
+def _stream(conn: Connection, batch: int) -> Iterator[dict[str, Any]]:
+    result = conn.execution_options(yield_per=batch).execute(
+        select(_events).order_by(_events.c.seq)
+    )
+    for row in result.mappings():
+        yield dict(row)

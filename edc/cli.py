@@ -1,0 +1,314 @@
+"""Command-line tools: `flask users …`, `flask sites …`, `flask audit verify`, `flask demo …`."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from edc import audit, crypto, passwords, totp
+from edc.access import Role
+from edc.actor import Actor
+from edc.extensions import db
+from edc.models.base import utcnow
+from edc.models.studies import Site, Study
+from edc.models.users import User
+from edc.services import users
+
+users_cli = AppGroup("users", help="Manage staff accounts and their roles.")
+sites_cli = AppGroup("sites", help="Manage studies and sites.")
+audit_cli = AppGroup("audit", help="Check the audit trail.")
+demo_cli = AppGroup("demo", help="The demo study and its accounts (not for production).")
+
+
+def _settings():
+    return current_app.config["EDC_SETTINGS"]
+
+
+def _user(email: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == users.normalise_email(email)))
+    if user is None:
+        raise click.ClickException(f"no account with e-mail {email}")
+    return user
+
+
+def _scope(role: str, site: str | None, study: str | None) -> users.RoleScope:
+    site_id = study_id = None
+    if site:
+        found = db.session.scalar(select(Site).where(Site.code == site))
+        if found is None:
+            raise click.ClickException(f"no site with code {site}")
+        site_id = found.id
+    if study:
+        found_study = db.session.scalar(select(Study).where(Study.slug == study))
+        if found_study is None:
+            raise click.ClickException(f"no study {study}")
+        study_id = found_study.id
+    return users.RoleScope(Role(role), site_id=site_id, study_id=study_id)
+
+
+def _done() -> None:
+    db.session.commit()
+
+
+ROLE_CHOICE = click.Choice([r.value for r in Role])
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--identity-check", required=True, help="How identity was checked before issuing.")
+@click.option("--role", type=ROLE_CHOICE)
+@click.option("--site", help="Site code, for nurse, investigator and monitor roles.")
+@click.option("--study", help="Study slug, for the data_manager role.")
+@click.option("--ends", type=click.DateTime(["%Y-%m-%d"]), help="Account end date.")
+def users_create(email, full_name, identity_check, role, site, study, ends) -> None:
+    """Create an account and print its one-time password (shown once)."""
+    actor, now = Actor.cli(), utcnow()
+    try:
+        user, one_time = users.create_user(
+            db.session,
+            _settings(),
+            actor,
+            email=email,
+            full_name=full_name,
+            identity_check=identity_check,
+            ends_at=ends.replace(hour=23, minute=59, tzinfo=UTC) if ends else None,
+            now=now,
+        )
+        if role:
+            users.assign_role(db.session, actor, user, _scope(role, site, study), now)
+    except users.UserAdminError as refused:
+        raise click.ClickException(refused.message) from refused
+    _done()
+    click.echo(f"created {user.email}; one-time password (expires in 72 h): {one_time}")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """Every account with its live roles and last sign-in."""
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        roles = ", ".join(
+            f"{r.role}@{r.site.code if r.site else (r.study.slug if r.study else '*')}"
+            for r in user.roles
+        )
+        state = "active" if user.is_active else "inactive"
+        last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "never"
+        click.echo(f"{user.id:5d}  {user.email:40s} {state:8s} last={last:16s} {roles}")
+
+
+@users_cli.command("assign")
+@click.argument("email")
+@click.argument("role", type=ROLE_CHOICE)
+@click.option("--site")
+@click.option("--study")
+def users_assign(email, role, site, study) -> None:
+    """Grant ROLE to the account, at a site, for a study, or system-wide."""
+    try:
+        users.assign_role(
+            db.session, Actor.cli(), _user(email), _scope(role, site, study), utcnow()
+        )
+    except users.UserAdminError as refused:
+        raise click.ClickException(refused.message) from refused
+    _done()
+    click.echo(f"granted {role} to {email}")
+
+
+@users_cli.command("revoke")
+@click.argument("email")
+@click.argument("role", type=ROLE_CHOICE)
+@click.option("--site")
+@click.option("--study")
+@click.option("--reason", required=True)
+def users_revoke(email, role, site, study, reason) -> None:
+    """Revoke a live role assignment."""
+    user, scope = _user(email), _scope(role, site, study)
+    live = [
+        a
+        for a in user.roles
+        if a.role == role and a.site_id == scope.site_id and a.study_id == scope.study_id
+    ]
+    if not live:
+        raise click.ClickException("no such live role assignment")
+    users.revoke_role(db.session, Actor.cli(), live[0], reason, utcnow())
+    _done()
+    click.echo(f"revoked {role} from {email}")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+@click.option("--reason", required=True)
+def users_deactivate(email, reason) -> None:
+    """Deactivate an account; its sessions end at once."""
+    users.set_active(db.session, Actor.cli(), _user(email), False, reason, utcnow())
+    _done()
+    click.echo(f"deactivated {email}")
+
+
+@users_cli.command("reset-2fa")
+@click.argument("email")
+@click.option("--reason", required=True)
+def users_reset_factor(email, reason) -> None:
+    """Revoke the authenticator; the user enrols again at next sign-in."""
+    users.reset_second_factor(db.session, Actor.cli(), _user(email), reason, utcnow())
+    _done()
+    click.echo(f"two-step sign-in reset for {email}")
+
+
+@sites_cli.command("add-study")
+@click.argument("slug")
+@click.argument("title")
+def sites_add_study(slug: str, title: str) -> None:
+    """Register a study."""
+    study = Study(slug=slug, title=title)
+    db.session.add(study)
+    audit.record(
+        db.session, Actor.cli(), "study.created", target=study, new={"slug": slug, "title": title}
+    )
+    _done()
+    click.echo(f"study {slug} added")
+
+
+@sites_cli.command("add")
+@click.argument("study_slug")
+@click.argument("code")
+@click.argument("name")
+@click.argument("country")
+def sites_add(study_slug: str, code: str, name: str, country: str) -> None:
+    """Add a site (code, name, ISO country) to a study."""
+    study = db.session.scalar(select(Study).where(Study.slug == study_slug))
+    if study is None:
+        raise click.ClickException(f"no study {study_slug}")
+    _add_site(study, code, name, country)
+    _done()
+    click.echo(f"site {code} added to {study_slug}")
+
+
+def _add_site(study: Study, code: str, name: str, country: str) -> Site:
+    site = Site(study=study, code=code, name=name, country=country.upper()[:2])
+    db.session.add(site)
+    audit.record(
+        db.session,
+        Actor.cli(),
+        "site.created",
+        target=site,
+        site_code=code,
+        new={"study": study.slug, "code": code, "name": name, "country": site.country},
+    )
+    return site
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Exit 0 when the whole chain is intact; otherwise name the first bad event."""
+    with db.engine.connect() as conn:  # type: ignore[union-attr]
+        result = audit.verify(conn)
+    if result.ok:
+        click.echo(f"audit trail intact: {result.checked} events verified")
+        return
+    click.echo(f"audit trail BROKEN at event {result.bad_seq}: {result.problem}", err=True)
+    click.echo(f"({result.checked} events before it verified)", err=True)
+    sys.exit(1)
+
+
+DEMO_STUDY = ("siopen-nb", "SIOPEN neuroblastoma registry (demo)")
+DEMO_SITES = [
+    ("FR-01", "Centre de démonstration, Paris", "FR"),
+    ("IT-01", "Centro dimostrativo, Genova", "IT"),
+    ("ES-01", "Centro de demostración, Valencia", "ES"),
+]
+# Personal demo accounts (no shared logins): e-mail, name, role, site or study.
+DEMO_USERS = [
+    ("claire.martin@demo.siopen.test", "Claire Martin", Role.NURSE, "FR-01"),
+    ("giulia.rossi@demo.siopen.test", "Giulia Rossi", Role.INVESTIGATOR, "IT-01"),
+    ("lucia.garcia@demo.siopen.test", "Lucía García", Role.MONITOR, "ES-01"),
+    ("jonas.weber@demo.siopen.test", "Jonas Weber", Role.DATA_MANAGER, "siopen-nb"),
+    ("emma.hughes@demo.siopen.test", "Emma Hughes", Role.ADMIN, None),
+]
+
+
+def _logins_file() -> Path:
+    return Path(current_app.instance_path) / "demo-logins.txt"
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the demo study, three sites and one enrolled account per role; print the logins."""
+    study = db.session.scalar(select(Study).where(Study.slug == DEMO_STUDY[0]))
+    if study is not None:
+        click.echo("demo study already seeded")
+        _print_logins()
+        return
+    actor, now = Actor.cli(), utcnow()
+    study = Study(slug=DEMO_STUDY[0], title=DEMO_STUDY[1])
+    db.session.add(study)
+    audit.record(db.session, actor, "study.created", target=study, new={"slug": study.slug})
+    sites = {code: _add_site(study, code, name, country) for code, name, country in DEMO_SITES}
+    db.session.flush()
+    lines = []
+    for email, name, role, where in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        user = User(
+            email=email,
+            full_name=name,
+            password_hash=passwords.hash_password(password),
+            must_change_password=False,
+            identity_check="demo account: no real person",
+            totp_secret=crypto.encrypt(totp.new_secret()),
+            created_at=now,
+        )
+        db.session.add(user)
+        audit.record(
+            db.session, actor, "user.created", target=user, new={"email": email, "demo": True}
+        )
+        db.session.flush()
+        scope = users.RoleScope(
+            role,
+            site_id=sites[where].id if where in sites else None,
+            study_id=study.id if where == study.slug else None,
+        )
+        users.assign_role(db.session, actor, user, scope, now)
+        lines.append(f"{role.value:13s} {email:36s} {password}")
+    _done()
+    path = _logins_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    _print_logins()
+
+
+def _print_logins() -> None:
+    path = _logins_file()
+    if not path.exists():
+        click.echo("no demo logins recorded on this machine")
+        return
+    click.echo("Demo logins (role, e-mail, password):")
+    click.echo(path.read_text().rstrip())
+    click.echo("Second step: run `flask demo totp <e-mail>` for the current 6-digit code.")
+
+
+@demo_cli.command("logins")
+def demo_logins() -> None:
+    """Print the demo logins again."""
+    _print_logins()
+
+
+@demo_cli.command("totp")
+@click.argument("email")
+def demo_totp(email: str) -> None:
+    """Print the current TOTP code of a demo account (what its authenticator app would show)."""
+    user = _user(email)
+    if user.totp_secret is None or not user.email.endswith("@demo.siopen.test"):
+        raise click.ClickException("only enrolled demo accounts have codes shown here")
+    click.echo(totp.current_code(crypto.decrypt(user.totp_secret), datetime.now(UTC)))
+
+
+def register_cli(app: Flask) -> None:
+    for group in (users_cli, sites_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,65 @@
+"""Extension objects, created once and bound to the app in create_app()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_babel import Babel
+from flask_htmx import HTMX
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_wtf import CSRFProtect
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from edc.models.base import Base
+
+
+class Database:
+    """Engine plus a request-scoped session; Flask-Migrate reads `metadata` from here."""
+
+    Model = Base
+    metadata: MetaData = Base.metadata
+
+    def __init__(self) -> None:
+        self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        self.engine: Engine | None = None
+
+    def init_app(self, app: Flask, url: str) -> None:
+        self.engine = make_engine(url)
+        self.session.configure(bind=self.engine)
+        app.teardown_appcontext(self._remove)
+
+    def _remove(self, _exc: BaseException | None) -> None:
+        self.session.remove()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the SQLite settings the app relies on (foreign keys, WAL, write lock)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # Take the write lock up front: the audit chain and session updates read then write.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+db = Database()
+migrate = Migrate(render_as_batch=True, compare_type=True)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+htmx = HTMX()

@@ -1,0 +1,85 @@
+"""WTForms classes for staff pages; labels are lazy so they follow the reader's language."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from edc.i18n import _l
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=32)],
+    )
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        _l("6-digit code shown by the app"), validators=[DataRequired(), Length(max=16)]
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    end_others = BooleanField(_l("Sign out my other sessions"), default=True)
+
+
+class LanguageForm(FlaskForm):
+    lang = SelectField(_l("Language"), choices=[])
+    next = HiddenField()
+
+
+class EmptyForm(FlaskForm):
+    """A button that changes something: only the CSRF token travels."""
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+class CreateUserForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    identity_check = TextAreaField(
+        _l("Identity check done before issuing credentials"),
+        description=_l(
+            "For example: passport seen by J. Smith on 2026-11-02; staff register entry."
+        ),
+        validators=[DataRequired(), Length(max=1000)],
+    )
+    ends_at = DateField(_l("Account end date (optional)"), validators=[Optional()])
+
+
+class AssignRoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[])
+    scope = SelectField(_l("Where"), choices=[])
+
+
+class EndDateForm(FlaskForm):
+    ends_at = DateField(_l("Account end date"), validators=[Optional()])
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

@@ -1,0 +1,50 @@
+"""Translation helpers and locale selection (explicit choice → user → browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app, request, session
+from flask_babel import gettext, lazy_gettext, ngettext
+from flask_login import current_user
+
+_ = gettext
+_l = lazy_gettext
+__all__ = ["_", "_l", "check_catalogs", "language_names", "ngettext", "select_locale"]
+
+# i18n: each language is named in itself so that a reader of any language can find their own.
+LANGUAGE_NAMES = {
+    "en": "English",
+    "fr": "Français",
+    "de": "Deutsch",
+    "it": "Italiano",
+    "es": "Español",
+}
+
+
+def language_names(codes: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(code, LANGUAGE_NAMES.get(code, code)) for code in codes]
+
+
+def select_locale() -> str:
+    languages: tuple[str, ...] = current_app.config["EDC_SETTINGS"].languages
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def check_catalogs(translations: Path, languages: tuple[str, ...]) -> None:
+    """Fail at start-up, not in front of a user, when a compiled catalog is missing."""
+    missing = [
+        lang
+        for lang in languages
+        if lang != "en" and not (translations / lang / "LC_MESSAGES" / "messages.mo").exists()
+    ]
+    if missing:
+        raise RuntimeError(
+            f"compiled translations missing for {', '.join(missing)}: "
+            f"run `pybabel compile -d {translations}` (scripts/setup does this)"
+        )

@@ -1,0 +1,113 @@
+"""Flask-Login wiring: the server-side session behind the cookie, and the half-signed-in state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Response, current_app, flash, g, jsonify, redirect, request, session, url_for
+from flask_login import LoginManager
+
+from edc import crypto
+from edc.extensions import db
+from edc.i18n import _
+from edc.models.base import utcnow
+from edc.models.users import User
+from edc.services import auth
+from edc.settings import Settings
+from edc.web import current_actor
+
+
+def settings() -> Settings:
+    return current_app.config["EDC_SETTINGS"]
+
+
+def _load_from_request(_request: object) -> User | None:
+    token = session.get("sid")
+    if not token:
+        return None
+    resumed = auth.resume_session(db.session, settings(), token, utcnow())
+    if resumed.user is None:
+        session.pop("sid", None)
+        g.session_ended = resumed.ended
+        return None
+    g.user_session_id = resumed.session_id
+    return resumed.user
+
+
+def _unauthorized() -> Response:
+    ended = g.get("session_ended", "")
+    if ended == "idle":
+        flash(_("Your session ended after 30 minutes without activity. Please sign in again."))
+    elif ended == "expired":
+        flash(_("Your session reached its 12-hour limit. Please sign in again."))
+    elif ended:
+        flash(_("Your session has ended. Please sign in again."))
+    target = url_for("auth.login_page", next=request.full_path if request.method == "GET" else None)
+    if request.headers.get("HX-Request"):
+        response = jsonify(error="sign-in required")
+        response.status_code = 401
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def init_app(app: object, manager: LoginManager) -> None:
+    manager.request_loader(_load_from_request)
+    manager.unauthorized_handler(_unauthorized)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("home.index")
+
+
+# The half-signed-in state lives in the signed cookie for a few minutes, never a session row.
+
+
+def set_pending(user: User, factor_passed: bool, now: datetime) -> None:
+    session["pending"] = {"uid": user.id, "since": now.timestamp(), "factor": factor_passed}
+
+
+def pending_user() -> tuple[User, bool] | None:
+    pending = session.get("pending")
+    if not isinstance(pending, dict):
+        return None
+    age = utcnow().timestamp() - float(pending.get("since", 0))
+    if age > settings().pending_login_timeout.total_seconds():
+        session.pop("pending", None)
+        return None
+    user = db.session.get(User, pending.get("uid"))
+    if user is None:
+        return None
+    return user, bool(pending.get("factor"))
+
+
+def remember_enrol_secret(secret: str) -> None:
+    session["enrol"] = crypto.encrypt(secret).decode()
+
+
+def enrol_secret() -> str | None:
+    value = session.get("enrol")
+    return crypto.decrypt(value.encode()) if isinstance(value, str) else None
+
+
+def complete(user: User) -> None:
+    """Start the server-side session with a fresh cookie (new id at every sign-in)."""
+    token = auth.start_session(db.session, current_actor(), user, utcnow())
+    lang = session.get("lang")
+    session.clear()
+    session["sid"] = token
+    if lang:
+        session["lang"] = lang
+
+
+def end_current() -> None:
+    sid = g.get("user_session_id")
+    if sid is not None:
+        auth.end_session(db.session, current_actor(), sid, "logout", utcnow())
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang

@@ -1,0 +1,18 @@
+"""All models, imported here so metadata is complete for Alembic and the app."""
+
+from edc.models.audit import AuditEvent, AuditHead
+from edc.models.base import Base
+from edc.models.studies import Site, Study
+from edc.models.users import RecoveryCode, RoleAssignment, User, UserSession
+
+__all__ = [
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "RecoveryCode",
+    "RoleAssignment",
+    "Site",
+    "Study",
+    "User",
+    "UserSession",
+]

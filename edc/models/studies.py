@@ -1,0 +1,36 @@
+"""Studies and the sites that take part in them."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from edc.models.base import Base
+
+
+class Study(Base):
+    __tablename__ = "study"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+
+    sites: Mapped[list[Site]] = relationship(back_populates="study", order_by="Site.code")
+
+
+class Site(Base):
+    __tablename__ = "site"
+    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+
+    study: Mapped[Study] = relationship(back_populates="sites")
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.name}"

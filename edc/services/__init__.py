@@ -1,0 +1,1 @@
+"""Use cases: actor first; they check access, record audit events and flush, never commit."""

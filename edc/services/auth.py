@@ -1,0 +1,357 @@
+"""Signing in: password, second factor (TOTP or recovery code), enrolment, sessions, throttling."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from edc import audit, crypto, passwords, totp
+from edc.actor import Actor
+from edc.i18n import _
+from edc.models.audit import AuditEvent
+from edc.models.users import RecoveryCode, User, UserSession
+from edc.settings import Settings
+
+FAILURES = ("auth.login_failed", "auth.totp_failed", "auth.totp_replay")
+RECOVERY_CODES = 10
+LAST_SEEN_GRANULARITY = timedelta(seconds=60)
+
+
+class LoginRefusedError(Exception):
+    """Shown to the person signing in; `status` is 422 for a wrong entry, 429 when throttled."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Stage(enum.StrEnum):
+    """What a half-signed-in person must do next."""
+
+    SECOND_FACTOR = "code"
+    NEW_PASSWORD = "password"  # noqa: S105 - a stage name, not a secret
+    ENROL = "enrol"
+    DONE = "done"
+
+
+def next_stage(user: User, factor_passed: bool) -> Stage:
+    if user.totp_enrolled and not factor_passed:
+        return Stage.SECOND_FACTOR
+    if user.must_change_password:
+        return Stage.NEW_PASSWORD
+    if not user.totp_enrolled:
+        return Stage.ENROL
+    return Stage.DONE
+
+
+def _user_event(
+    session: Session, actor: Actor, action: str, user: User | None, **kw: object
+) -> None:
+    audit.record(
+        session,
+        actor,
+        action,
+        entity_type="user_account",
+        entity_id=user.id if user is not None else "",
+        durable=True,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _count_failures(
+    session: Session, since: datetime, **where: object
+) -> tuple[int, datetime | None]:
+    query = select(func.count(), func.min(AuditEvent.at)).where(
+        AuditEvent.action.in_(FAILURES), AuditEvent.at >= since
+    )
+    if "user_id" in where:
+        query = query.where(
+            AuditEvent.entity_type == "user_account", AuditEvent.entity_id == str(where["user_id"])
+        )
+    if "ip" in where:
+        query = query.where(AuditEvent.ip == where["ip"])
+    count, oldest = session.execute(query).one()
+    return count, oldest
+
+
+def _throttle(
+    session: Session, settings: Settings, actor: Actor, user: User | None, now: datetime
+) -> None:
+    """Refuse while the account or the address has too many recent failures."""
+    since = now - settings.lockout_window
+    checks: list[tuple[int, dict[str, object]]] = [(settings.address_threshold, {"ip": actor.ip})]
+    if user is not None:
+        checks.insert(0, (settings.lockout_threshold, {"user_id": user.id}))
+    for threshold, where in checks:
+        count, oldest = _count_failures(session, since, **where)
+        if count >= threshold and oldest is not None:
+            wait = max(1, int((oldest + settings.lockout_window - now).total_seconds() // 60) + 1)
+            _user_event(session, actor, "auth.throttled", user, new={"failures": count, **where})
+            raise LoginRefusedError(
+                _(
+                    "Too many failed attempts. Sign-in is paused for %(minutes)d minutes.",
+                    minutes=wait,
+                ),
+                status=429,
+            )
+
+
+def _after_failure(
+    session: Session, settings: Settings, actor: Actor, user: User | None, now: datetime
+) -> None:
+    """Record a lockout the moment the account crosses the threshold (the alert for security)."""
+    if user is None:
+        return
+    count, _oldest = _count_failures(session, now - settings.lockout_window, user_id=user.id)
+    if count == settings.lockout_threshold:
+        _user_event(session, actor, "auth.lockout", user, new={"failures": count})
+
+
+def check_password(
+    session: Session, settings: Settings, actor: Actor, email: str, password: str, now: datetime
+) -> User:
+    """First step: the password. Unknown e-mail and wrong password look the same."""
+    email = email.strip().lower()
+    user = session.scalar(select(User).where(User.email == email))
+    _throttle(session, settings, actor, user, now)
+    if user is None:
+        passwords.burn_time(password)
+        _user_event(session, actor, "auth.login_failed", None, new={"email": email[:254]})
+        raise LoginRefusedError(_("Wrong e-mail address or password."))
+    if not passwords.verify(user.password_hash, password):
+        _user_event(session, actor, "auth.login_failed", user, new={"email": email})
+        _after_failure(session, settings, actor, user, now)
+        raise LoginRefusedError(_("Wrong e-mail address or password."))
+    if not user.may_log_in(now):
+        _user_event(session, actor, "auth.login_refused", user, reason="account inactive")
+        raise LoginRefusedError(_("This account is not active. Contact your study administrator."))
+    if user.must_change_password and (
+        user.activation_expires_at is None or user.activation_expires_at < now
+    ):
+        _user_event(session, actor, "auth.login_refused", user, reason="activation expired")
+        raise LoginRefusedError(
+            _("Your one-time password has expired. Ask your study administrator for a new one.")
+        )
+    return user
+
+
+def _looks_like_recovery_code(code: str) -> bool:
+    return "-" in code or any(c.isalpha() for c in code)
+
+
+def check_second_factor(
+    session: Session, settings: Settings, actor: Actor, user: User, code: str, now: datetime
+) -> None:
+    """Second step: a TOTP code, accepted once, or one of the user's recovery codes."""
+    _throttle(session, settings, actor, user, now)
+    code = code.strip()
+    if _looks_like_recovery_code(code):
+        if _use_recovery_code(session, user, code, now):
+            _user_event(session, actor, "auth.recovery_code_used", user)
+            return
+        _user_event(session, actor, "auth.totp_failed", user, new={"kind": "recovery"})
+        _after_failure(session, settings, actor, user, now)
+        raise LoginRefusedError(_("Wrong code."))
+    outcome = totp.verify_user(user, code, now)
+    if outcome is totp.TotpOutcome.OK:
+        audit.record(
+            session, actor, "auth.totp_accepted", target=user, new={"step": user.totp_last_step}
+        )
+        return
+    if outcome is totp.TotpOutcome.REPLAY:
+        _user_event(session, actor, "auth.totp_replay", user)
+        _after_failure(session, settings, actor, user, now)
+        raise LoginRefusedError(
+            _("This code has already been used. Wait for the next code in your app.")
+        )
+    _user_event(session, actor, "auth.totp_failed", user)
+    _after_failure(session, settings, actor, user, now)
+    raise LoginRefusedError(_("Wrong code."))
+
+
+def _hash_recovery(code: str, salt: str) -> str:
+    normal = code.replace("-", "").replace(" ", "").lower()
+    return salt + "$" + hashlib.sha256((salt + normal).encode()).hexdigest()
+
+
+def _use_recovery_code(session: Session, user: User, code: str, now: datetime) -> bool:
+    codes = session.scalars(
+        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ).all()
+    for stored in codes:
+        salt = stored.code_hash.split("$", 1)[0]
+        if hmac.compare_digest(_hash_recovery(code, salt), stored.code_hash):
+            stored.used_at = now
+            return True
+    return False
+
+
+def new_recovery_codes(session: Session, user: User) -> list[str]:
+    """Replace the user's recovery codes with ten fresh ones, shown once and stored hashed."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    codes = []
+    for _n in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(alphabet) for _i in range(10))
+        code = f"{raw[:5]}-{raw[5:]}"
+        session.add(
+            RecoveryCode(user_id=user.id, code_hash=_hash_recovery(code, secrets.token_hex(8)))
+        )
+        codes.append(code)
+    return codes
+
+
+def confirm_enrolment(
+    session: Session, actor: Actor, user: User, secret: str, code: str, now: datetime
+) -> list[str]:
+    """Keep the new TOTP seed once the user proves their app shows the right code."""
+    outcome, step = totp.check(secret, code, now, 0)
+    if outcome is not totp.TotpOutcome.OK:
+        _user_event(session, actor, "auth.totp_enrol_failed", user)
+        raise LoginRefusedError(
+            _("That code does not match. Check the time on your device and try again.")
+        )
+    user.totp_secret = crypto.encrypt(secret)
+    user.totp_last_step = step
+    audit.record(session, actor, "auth.totp_enrolled", target=user)
+    return new_recovery_codes(session, user)
+
+
+class PasswordRejectedError(Exception):
+    """The new password breaks the policy; `problems` says why, one sentence each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def set_password(session: Session, actor: Actor, user: User, new_password: str) -> None:
+    """Replace the password (first sign-in or a change); the policy decides, not the form."""
+    found = passwords.problems(new_password, user.email, user.full_name)
+    if found:
+        raise PasswordRejectedError(found)
+    user.password_hash = passwords.hash_password(new_password)
+    user.must_change_password = False
+    user.activation_expires_at = None
+    audit.record(session, actor, "auth.password_changed", target=user)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, actor: Actor, user: User, now: datetime) -> str:
+    """A new server-side session; the cookie gets only the random token."""
+    token = secrets.token_urlsafe(32)
+    user.last_login_at = now
+    audit.record(session, actor, "auth.login", target=user)
+    session.add(
+        UserSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            ip=actor.ip[:64],
+            user_agent=actor.user_agent[:300],
+        )
+    )
+    session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class Resumed:
+    user: User | None
+    session_id: int | None = None
+    ended: str = ""
+
+
+def resume_session(session: Session, settings: Settings, token: str, now: datetime) -> Resumed:
+    """The user behind a session token, or why the session no longer counts."""
+    found = session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _token_hash(token))
+    ).first()
+    if found is None:
+        return Resumed(None, ended="unknown")
+    us, user = found
+    if us.ended_at is not None:
+        return Resumed(None, ended=us.end_reason or "ended")
+    reason = ""
+    if now - us.last_seen_at > settings.idle_timeout:
+        reason = "idle"
+    elif now - us.created_at > settings.absolute_timeout:
+        reason = "expired"
+    elif not user.may_log_in(now):
+        reason = "deactivated"
+    if reason:
+        _end(session, Actor(user=user, label="system"), us, reason, now)
+        return Resumed(None, ended=reason)
+    if now - us.last_seen_at > LAST_SEEN_GRANULARITY:
+        us.last_seen_at = now
+    return Resumed(user, us.id)
+
+
+def _end(session: Session, actor: Actor, us: UserSession, reason: str, now: datetime) -> None:
+    us.ended_at = now
+    us.end_reason = reason
+    audit.record(
+        session,
+        actor,
+        "auth.session_ended",
+        entity_type="user_session",
+        entity_id=us.id,
+        new={"reason": reason, "user_id": us.user_id},
+    )
+
+
+def end_session(
+    session: Session, actor: Actor, session_id: int, reason: str, now: datetime
+) -> bool:
+    """End one of the actor's own sessions (logout, or from the sessions list)."""
+    us = session.get(UserSession, session_id)
+    if us is None or actor.user is None or us.user_id != actor.user.id or us.ended_at is not None:
+        return False
+    _end(session, actor, us, reason, now)
+    return True
+
+
+def end_all_sessions(
+    session: Session, actor: Actor, user: User, reason: str, now: datetime, keep: int | None = None
+) -> int:
+    """End every live session of `user` (deactivation, reset, password change)."""
+    query = update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    count = session.execute(query.values(ended_at=now, end_reason=reason)).rowcount
+    if count:
+        audit.record(
+            session,
+            actor,
+            "auth.sessions_ended",
+            entity_type="user_account",
+            entity_id=user.id,
+            new={"reason": reason, "count": count},
+        )
+    return count
+
+
+def live_sessions(session: Session, user: User) -> list[UserSession]:
+    return list(
+        session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )

@@ -1,0 +1,104 @@
+"""Read models for administrators: security events and the periodic access review."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from edc.models.audit import AuditEvent
+from edc.models.studies import Site, Study
+from edc.models.users import RoleAssignment, User
+
+SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    action: str = ""
+    actor: str = ""
+    ip: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _query(f: EventFilter) -> Select[tuple[AuditEvent]]:
+    query = select(AuditEvent).where(
+        or_(*(AuditEvent.action.startswith(p) for p in SECURITY_PREFIXES))
+    )
+    if f.action:
+        query = query.where(AuditEvent.action == f.action)
+    if f.actor:
+        query = query.where(AuditEvent.actor_email.contains(f.actor.strip().lower()))
+    if f.ip:
+        query = query.where(AuditEvent.ip == f.ip.strip())
+    if f.since:
+        query = query.where(AuditEvent.at >= f.since)
+    if f.until:
+        query = query.where(AuditEvent.at < f.until)
+    return query
+
+
+def security_events(session: Session, f: EventFilter, page: int) -> tuple[list[AuditEvent], int]:
+    """One page of events, newest first, and the total count (two queries whatever the size)."""
+    total = session.scalar(select(func.count()).select_from(_query(f).subquery())) or 0
+    rows = session.scalars(
+        _query(f).order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return list(rows), total
+
+
+def iter_security_events(session: Session, f: EventFilter) -> Iterator[AuditEvent]:
+    """All matching events, oldest first, streamed for the CSV export."""
+    yield from session.scalars(_query(f).order_by(AuditEvent.seq).execution_options(yield_per=1000))
+
+
+def security_actions(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(AuditEvent.action)
+            .where(or_(*(AuditEvent.action.startswith(p) for p in SECURITY_PREFIXES)))
+            .distinct()
+            .order_by(AuditEvent.action)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    user: User
+    role: str
+    scope: str
+    granted_at: datetime
+    granted_by: str
+
+
+def access_review(session: Session) -> list[ReviewRow]:
+    """User × role × site × last sign-in, for the periodic access review (one query)."""
+    granter = aliased(User)
+    rows = session.execute(
+        select(User, RoleAssignment, Site, Study, granter.email)
+        .join(
+            RoleAssignment,
+            (RoleAssignment.user_id == User.id) & RoleAssignment.revoked_at.is_(None),
+            isouter=True,
+        )
+        .join(Site, Site.id == RoleAssignment.site_id, isouter=True)
+        .join(Study, Study.id == RoleAssignment.study_id, isouter=True)
+        .join(granter, granter.id == RoleAssignment.granted_by_id, isouter=True)
+        .order_by(User.email, RoleAssignment.role)
+    ).all()
+    out = []
+    for user, assignment, site, study, granted_by in rows:
+        if assignment is None:
+            out.append(ReviewRow(user, "", "", user.created_at, ""))
+            continue
+        scope = site.code if site else (study.slug if study else "*")
+        out.append(
+            ReviewRow(user, assignment.role, scope, assignment.granted_at, granted_by or "cli")
+        )
+    return out

@@ -1,0 +1,261 @@
+"""Administration of staff accounts and role assignments; every change is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from edc import audit, passwords
+from edc.access import ROLE_SCOPE, Role, Scope
+from edc.actor import Actor
+from edc.i18n import _
+from edc.models.studies import Site, Study
+from edc.models.users import RecoveryCode, RoleAssignment, User
+from edc.services import auth
+from edc.settings import Settings
+
+
+class UserAdminError(Exception):
+    """A refused administrative change, with a message for the administrator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RoleScope:
+    """Where a role applies: a site, a whole study, or the system."""
+
+    role: Role
+    site_id: int | None = None
+    study_id: int | None = None
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    *,
+    email: str,
+    full_name: str,
+    identity_check: str,
+    ends_at: datetime | None,
+    now: datetime,
+) -> tuple[User, str]:
+    """A new personal account with a random one-time password, returned once for hand-over."""
+    email = normalise_email(email)
+    if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise UserAdminError(_("An account with this e-mail address already exists."))
+    if not identity_check.strip():
+        raise UserAdminError(_("Record how the person's identity was checked."))
+    one_time = passwords.activation_password()
+    user = User(
+        email=email,
+        full_name=full_name.strip(),
+        password_hash=passwords.hash_password(one_time),
+        must_change_password=True,
+        activation_expires_at=now + settings.activation_lifetime,
+        identity_check=identity_check.strip(),
+        ends_at=ends_at,
+        created_at=now,
+        created_by_id=actor.user_id,
+        is_active=True,
+    )
+    session.add(user)
+    audit.record(
+        session,
+        actor,
+        "user.created",
+        target=user,
+        new={
+            "email": email,
+            "full_name": user.full_name,
+            "identity_check": user.identity_check,
+            "ends_at": ends_at,
+        },
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent creation won the race
+        raise UserAdminError(_("An account with this e-mail address already exists.")) from exc
+    return user, one_time
+
+
+def _check_scope(session: Session, scope: RoleScope) -> tuple[Site | None, Study | None]:
+    kind = ROLE_SCOPE[scope.role]
+    site = session.get(Site, scope.site_id) if scope.site_id is not None else None
+    study = session.get(Study, scope.study_id) if scope.study_id is not None else None
+    if kind is Scope.SITE and (site is None or study is not None):
+        raise UserAdminError(_("This role is given for one site: choose the site."))
+    if kind is Scope.STUDY and (study is None or site is not None):
+        raise UserAdminError(_("This role is given for a whole study: choose the study."))
+    if kind is Scope.SYSTEM and (site is not None or study is not None):
+        raise UserAdminError(_("This role applies to the whole system: choose no site or study."))
+    return site, study
+
+
+def assign_role(
+    session: Session, actor: Actor, user: User, scope: RoleScope, now: datetime
+) -> RoleAssignment:
+    """Grant a role; an administrator cannot change their own roles (segregation of duties)."""
+    if actor.user_id == user.id:
+        raise UserAdminError(_("You cannot change your own roles. Ask another administrator."))
+    site, study = _check_scope(session, scope)
+    duplicate = session.scalar(
+        select(RoleAssignment).where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == scope.role.value,
+            RoleAssignment.site_id.is_(scope.site_id)
+            if scope.site_id is None
+            else RoleAssignment.site_id == scope.site_id,
+            RoleAssignment.study_id.is_(scope.study_id)
+            if scope.study_id is None
+            else RoleAssignment.study_id == scope.study_id,
+            RoleAssignment.revoked_at.is_(None),
+        )
+    )
+    if duplicate is not None:
+        raise UserAdminError(_("The user already has this role here."))
+    assignment = RoleAssignment(
+        user_id=user.id,
+        role=scope.role.value,
+        site_id=scope.site_id,
+        study_id=scope.study_id,
+        granted_at=now,
+        granted_by_id=actor.user_id,
+    )
+    session.add(assignment)
+    audit.record(
+        session,
+        actor,
+        "role.granted",
+        target=assignment,
+        role=scope.role.value,
+        site_code=site.code if site else "",
+        new={
+            "user_id": user.id,
+            "email": user.email,
+            "role": scope.role.value,
+            "site": site.code if site else None,
+            "study": study.slug if study else None,
+        },
+    )
+    session.flush()
+    return assignment
+
+
+def revoke_role(
+    session: Session, actor: Actor, assignment: RoleAssignment, reason: str, now: datetime
+) -> None:
+    if actor.user_id == assignment.user_id:
+        raise UserAdminError(_("You cannot change your own roles. Ask another administrator."))
+    if assignment.revoked_at is not None:
+        return
+    site_code = assignment.site.code if assignment.site else ""
+    assignment.revoked_at = now
+    assignment.revoked_by_id = actor.user_id
+    audit.record(
+        session,
+        actor,
+        "role.revoked",
+        target=assignment,
+        role=assignment.role,
+        site_code=site_code,
+        old={"user_id": assignment.user_id, "role": assignment.role},
+        reason=reason,
+    )
+    session.flush()
+
+
+def set_active(
+    session: Session, actor: Actor, user: User, active: bool, reason: str, now: datetime
+) -> None:
+    """Deactivate (ending every session at once) or reactivate an account."""
+    if actor.user_id == user.id:
+        raise UserAdminError(_("You cannot deactivate your own account."))
+    if not reason.strip():
+        raise UserAdminError(_("Give a reason."))
+    if user.is_active == active:
+        return
+    user.is_active = active
+    audit.record(
+        session,
+        actor,
+        "user.activated" if active else "user.deactivated",
+        target=user,
+        item_path="is_active",
+        old=not active,
+        new=active,
+        reason=reason,
+    )
+    if not active:
+        auth.end_all_sessions(session, actor, user, "deactivated", now)
+    session.flush()
+
+
+def set_end_date(
+    session: Session, actor: Actor, user: User, ends_at: datetime | None, reason: str
+) -> None:
+    old = user.ends_at
+    user.ends_at = ends_at
+    audit.record(
+        session,
+        actor,
+        "user.end_date",
+        target=user,
+        item_path="ends_at",
+        old=old,
+        new=ends_at,
+        reason=reason,
+    )
+    session.flush()
+
+
+def reset_second_factor(
+    session: Session, actor: Actor, user: User, reason: str, now: datetime
+) -> None:
+    """Revoke a lost or compromised authenticator: the user enrols again at next sign-in."""
+    if not reason.strip():
+        raise UserAdminError(_("Give a reason."))
+    user.totp_secret = None
+    user.totp_last_step = 0
+    audit.record(session, actor, "auth.totp_revoked", target=user, reason=reason)
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    auth.end_all_sessions(session, actor, user, "factor reset", now)
+    session.flush()
+
+
+def reset_password(
+    session: Session, settings: Settings, actor: Actor, user: User, reason: str, now: datetime
+) -> str:
+    """A new one-time password (shown once); the second factor is still asked at sign-in."""
+    if not reason.strip():
+        raise UserAdminError(_("Give a reason."))
+    one_time = passwords.activation_password()
+    user.password_hash = passwords.hash_password(one_time)
+    user.must_change_password = True
+    user.activation_expires_at = now + settings.activation_lifetime
+    audit.record(session, actor, "auth.password_reset", target=user, reason=reason)
+    auth.end_all_sessions(session, actor, user, "password reset", now)
+    session.flush()
+    return one_time
+
+
+def assignment_history(session: Session, user: User) -> list[RoleAssignment]:
+    """Every role the user ever held, live and revoked, for the printable access history."""
+    return list(
+        session.scalars(
+            select(RoleAssignment)
+            .where(RoleAssignment.user_id == user.id)
+            .order_by(RoleAssignment.granted_at, RoleAssignment.id)
+        )
+    )

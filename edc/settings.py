@@ -1,0 +1,60 @@
+"""Frozen settings read once from the environment, so nothing reads os.environ at request time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("en", "fr", "de", "it", "es")
+
+
+def _instance_secret(instance: Path, name: str, nbytes: int = 32) -> str:
+    """Read a secret from instance/, generating it on first run (never committed)."""
+    path = instance / name
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(nbytes))
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to start; tests build one with overrides."""
+
+    database_url: str
+    secret_key: str
+    vault_key: str
+    audit_key: str
+    instance_path: Path = ROOT / "instance"
+    languages: tuple[str, ...] = LANGUAGES
+    idle_timeout: timedelta = timedelta(minutes=30)
+    absolute_timeout: timedelta = timedelta(hours=12)
+    pending_login_timeout: timedelta = timedelta(minutes=5)
+    activation_lifetime: timedelta = timedelta(hours=72)
+    lockout_threshold: int = 5
+    address_threshold: int = 20
+    lockout_window: timedelta = timedelta(minutes=15)
+    cookie_secure: bool = True
+    testing: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from the environment; secrets come from instance/ when not given."""
+        instance = Path(os.environ.get("EDC_INSTANCE_PATH", ROOT / "instance"))
+        default_db = f"sqlite:///{instance / 'edc.sqlite3'}"
+        base = cls(
+            database_url=os.environ.get("DATABASE_URL", default_db),
+            secret_key=os.environ.get("EDC_SECRET_KEY") or _instance_secret(instance, "secret_key"),
+            vault_key=os.environ.get("EDC_VAULT_KEY") or _instance_secret(instance, "vault_key"),
+            audit_key=os.environ.get("EDC_AUDIT_KEY") or _instance_secret(instance, "audit_key"),
+            instance_path=instance,
+            cookie_secure=os.environ.get("EDC_INSECURE_COOKIES", "") != "1",
+        )
+        return replace(base, **overrides)  # type: ignore[arg-type]

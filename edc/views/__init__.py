@@ -1,0 +1,1 @@
+"""Thin blueprints: parse the request, call one service with the actor first, render."""

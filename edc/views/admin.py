@@ -1,0 +1,344 @@
+"""Administration: accounts, role assignments, security events, the access review."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, time
+
+from flask import Blueprint, Response, abort, flash, redirect, request, stream_with_context, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from edc.access import ROLE_LABELS, Permission, Role, requires
+from edc.extensions import db
+from edc.forms import AssignRoleForm, CreateUserForm, EndDateForm, ReasonForm
+from edc.i18n import _
+from edc.login import settings
+from edc.models.base import utcnow
+from edc.models.studies import Study
+from edc.models.users import RoleAssignment, User
+from edc.services import security, users
+from edc.web import current_actor, render
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _end_of_day(value: object) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.combine(value, time(23, 59, 59), tzinfo=UTC)  # type: ignore[arg-type]
+
+
+def _scope_choices() -> list[tuple[str, str]]:
+    choices: list[tuple[str, str]] = [("system", str(_("Whole system")))]
+    for study in db.session.scalars(select(Study).order_by(Study.slug)):
+        choices.append((f"study:{study.id}", str(_("Study %(slug)s (all sites)", slug=study.slug))))
+        choices.extend((f"site:{site.id}", f"{study.slug} · {site}") for site in study.sites)
+    return choices
+
+
+def _role_form() -> AssignRoleForm:
+    form = AssignRoleForm()
+    form.role.choices = [(role.value, str(ROLE_LABELS[role])) for role in Role]
+    form.scope.choices = _scope_choices()
+    return form
+
+
+@bp.route("/users")
+@requires(Permission.USERS_MANAGE)
+def user_list() -> Response:
+    search = request.args.get("q", "").strip().lower()
+    query = (
+        select(User)
+        .options(selectinload(User.roles).joinedload(RoleAssignment.site))
+        .order_by(User.email)
+    )
+    if search:
+        query = query.where(User.email.contains(search) | User.full_name.ilike(f"%{search}%"))
+    return render(
+        "admin/users.html", block="results", users=db.session.scalars(query).all(), q=search
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@requires(Permission.USERS_MANAGE)
+def user_new() -> Response:
+    form = CreateUserForm()
+    if form.validate_on_submit():
+        try:
+            user, one_time = users.create_user(
+                db.session,
+                settings(),
+                current_actor(),
+                email=form.email.data or "",
+                full_name=form.full_name.data or "",
+                identity_check=form.identity_check.data or "",
+                ends_at=_end_of_day(form.ends_at.data),
+                now=utcnow(),
+            )
+        except users.UserAdminError as refused:
+            form.email.errors = [refused.message]
+        else:
+            return render("admin/one_time_password.html", user=user, one_time=one_time)
+    return render("admin/user_new.html", form=form, status=422 if form.errors else 200)
+
+
+def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 200) -> Response:
+    return render(
+        "admin/user_detail.html",
+        user=user,
+        role_form=role_form or _role_form(),
+        reason_form=ReasonForm(),
+        end_form=EndDateForm(ends_at=user.ends_at.date() if user.ends_at else None),
+        history=users.assignment_history(db.session, user),
+        status=status,
+    )
+
+
+@bp.route("/users/<int:user_id>")
+@requires(Permission.USERS_MANAGE)
+def user_detail(user_id: int) -> Response:
+    return _detail(_user_or_404(user_id))
+
+
+def _parse_scope(role: Role, raw: str) -> users.RoleScope:
+    kind, _sep, ident = raw.partition(":")
+    number = int(ident) if ident.isdigit() else None
+    return users.RoleScope(
+        role,
+        site_id=number if kind == "site" else None,
+        study_id=number if kind == "study" else None,
+    )
+
+
+@bp.route("/users/<int:user_id>/roles", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def role_assign(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    form = _role_form()
+    if form.validate_on_submit():
+        try:
+            users.assign_role(
+                db.session,
+                current_actor(),
+                user,
+                _parse_scope(Role(form.role.data), form.scope.data or ""),
+                utcnow(),
+            )
+        except users.UserAdminError as refused:
+            form.scope.errors = [refused.message]
+        else:
+            flash(_("Role granted."))
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _detail(user, form, status=422)
+
+
+@bp.route("/users/<int:user_id>/roles/<int:assignment_id>/revoke", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def role_revoke(user_id: int, assignment_id: int) -> Response:
+    user = _user_or_404(user_id)
+    assignment = db.session.get(RoleAssignment, assignment_id)
+    if assignment is None or assignment.user_id != user.id:
+        abort(404)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason."), "error")
+        return _detail(user, status=422)
+    try:
+        users.revoke_role(db.session, current_actor(), assignment, form.reason.data or "", utcnow())
+    except users.UserAdminError as refused:
+        flash(refused.message, "error")
+        return _detail(user, status=422)
+    flash(_("Role revoked."))
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+def _reasoned(user_id: int, action: str) -> Response:
+    user = _user_or_404(user_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason."), "error")
+        return _detail(user, status=422)
+    reason, actor, now = form.reason.data or "", current_actor(), utcnow()
+    try:
+        if action in ("deactivate", "reactivate"):
+            users.set_active(db.session, actor, user, action == "reactivate", reason, now)
+            flash(
+                _("Account deactivated.") if action == "deactivate" else _("Account reactivated.")
+            )
+        elif action == "reset-2fa":
+            users.reset_second_factor(db.session, actor, user, reason, now)
+            flash(_("Two-step sign-in was reset: the user enrols again at next sign-in."))
+        else:
+            one_time = users.reset_password(db.session, settings(), actor, user, reason, now)
+            return render("admin/one_time_password.html", user=user, one_time=one_time)
+    except users.UserAdminError as refused:
+        flash(refused.message, "error")
+        return _detail(user, status=422)
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def user_deactivate(user_id: int) -> Response:
+    return _reasoned(user_id, "deactivate")
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def user_reactivate(user_id: int) -> Response:
+    return _reasoned(user_id, "reactivate")
+
+
+@bp.route("/users/<int:user_id>/reset-2fa", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def user_reset_factor(user_id: int) -> Response:
+    return _reasoned(user_id, "reset-2fa")
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def user_reset_password(user_id: int) -> Response:
+    return _reasoned(user_id, "reset-password")
+
+
+@bp.route("/users/<int:user_id>/end-date", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def user_end_date(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    form = EndDateForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason."), "error")
+        return _detail(user, status=422)
+    users.set_end_date(
+        db.session, current_actor(), user, _end_of_day(form.ends_at.data), form.reason.data or ""
+    )
+    flash(_("End date saved."))
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+def _event_filter() -> security.EventFilter:
+    def day(name: str) -> datetime | None:
+        try:
+            return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+
+    until = day("until")
+    if until is not None:
+        until = until.replace(hour=23, minute=59, second=59)
+    return security.EventFilter(
+        action=request.args.get("action", "")[:64],
+        actor=request.args.get("actor", "")[:254],
+        ip=request.args.get("ip", "")[:64],
+        since=day("since"),
+        until=until,
+    )
+
+
+@bp.route("/security")
+@requires(Permission.SECURITY_AUDIT)
+def security_events() -> Response:
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    events, total = security.security_events(db.session, _event_filter(), page)
+    return render(
+        "admin/security.html",
+        block="results",
+        events=events,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // security.PAGE_SIZE)),
+        actions=security.security_actions(db.session),
+        args=request.args,
+    )
+
+
+CSV_COLUMNS = [
+    "seq",
+    "at",
+    "action",
+    "actor_email",
+    "role",
+    "site_code",
+    "entity_type",
+    "entity_id",
+    "old_value",
+    "new_value",
+    "reason",
+    "ip",
+    "user_agent",
+]
+
+
+def _csv_rows(rows: Iterator[list[object]], header: list[str]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() > 16384:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _csv_response(body: Iterator[str], name: str) -> Response:
+    response = Response(stream_with_context(body), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.route("/security.csv")
+@requires(Permission.SECURITY_AUDIT)
+def security_csv() -> Response:
+    events = security.iter_security_events(db.session, _event_filter())
+    rows = ([getattr(e, c) for c in CSV_COLUMNS] for e in events)
+    stamp = utcnow().strftime("%Y%m%dT%H%MZ")
+    return _csv_response(_csv_rows(rows, CSV_COLUMNS), f"security-events-{stamp}.csv")
+
+
+@bp.route("/access-review")
+@requires(Permission.USERS_MANAGE)
+def access_review() -> Response:
+    return render("admin/access_review.html", rows=security.access_review(db.session))
+
+
+@bp.route("/access-review.csv")
+@requires(Permission.USERS_MANAGE)
+def access_review_csv() -> Response:
+    header = [
+        "email",
+        "full_name",
+        "active",
+        "ends_at",
+        "role",
+        "scope",
+        "granted_at",
+        "granted_by",
+        "last_login_at",
+    ]
+    rows = (
+        [
+            r.user.email,
+            r.user.full_name,
+            r.user.is_active,
+            r.user.ends_at,
+            r.role,
+            r.scope,
+            r.granted_at,
+            r.granted_by,
+            r.user.last_login_at,
+        ]
+        for r in security.access_review(db.session)
+    )
+    return _csv_response(_csv_rows(rows, header), "access-review.csv")

@@ -1,0 +1,157 @@
+"""Sign-in (password, second factor, first-time password and enrolment), sign-out, language."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, request, session, url_for
+from flask_login import current_user
+
+from edc import login, totp
+from edc.access import public, signed_in
+from edc.extensions import db
+from edc.forms import CodeForm, EnrolForm, LanguageForm, LoginForm, NewPasswordForm
+from edc.i18n import _
+from edc.models.base import utcnow
+from edc.models.users import User
+from edc.services import auth
+from edc.web import current_actor, render
+
+bp = Blueprint("auth", __name__)
+
+STAGE_ENDPOINT = {
+    auth.Stage.SECOND_FACTOR: "auth.code",
+    auth.Stage.NEW_PASSWORD: "auth.new_password",
+    auth.Stage.ENROL: "auth.enrol",
+}
+
+
+def _advance(user: User, factor_passed: bool) -> Response:
+    stage = auth.next_stage(user, factor_passed)
+    if stage is auth.Stage.DONE:
+        next_url = login.safe_next(session.get("next"))
+        login.complete(user)
+        return redirect(next_url)
+    login.set_pending(user, factor_passed, utcnow())
+    return redirect(url_for(STAGE_ENDPOINT[stage]))
+
+
+def _restart() -> Response:
+    return redirect(url_for("auth.login_page"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login_page() -> Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if request.method == "GET" and request.args.get("next"):
+        session["next"] = login.safe_next(request.args["next"])
+    if form.validate_on_submit():
+        try:
+            user = auth.check_password(
+                db.session,
+                login.settings(),
+                current_actor(),
+                form.email.data or "",
+                form.password.data or "",
+                utcnow(),
+            )
+        except auth.LoginRefusedError as refused:
+            form.password.errors = [refused.message]
+            return render("auth/login.html", form=form, status=refused.status)
+        return _advance(user, factor_passed=False)
+    return render("auth/login.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+def code() -> Response:
+    pending = login.pending_user()
+    if pending is None:
+        return _restart()
+    user, _factor = pending
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            auth.check_second_factor(
+                db.session, login.settings(), current_actor(), user, form.code.data or "", utcnow()
+            )
+        except auth.LoginRefusedError as refused:
+            form.code.errors = [refused.message]
+            return render("auth/code.html", form=form, status=refused.status)
+        return _advance(user, factor_passed=True)
+    return render("auth/code.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/login/password", methods=["GET", "POST"])
+@public
+def new_password() -> Response:
+    pending = login.pending_user()
+    if pending is None:
+        return _restart()
+    user, factor = pending
+    if auth.next_stage(user, factor) is not auth.Stage.NEW_PASSWORD:
+        return _restart()
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        if form.password.data != form.confirm.data:
+            form.confirm.errors = [_("The two passwords are not the same.")]
+        else:
+            try:
+                auth.set_password(db.session, current_actor(), user, form.password.data or "")
+            except auth.PasswordRejectedError as rejected:
+                form.password.errors = rejected.problems
+            else:
+                return _advance(user, factor)
+    return render("auth/new_password.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@public
+def enrol() -> Response:
+    pending = login.pending_user()
+    if pending is None:
+        return _restart()
+    user, factor = pending
+    if auth.next_stage(user, factor) is not auth.Stage.ENROL:
+        return _restart()
+    secret = login.enrol_secret()
+    if secret is None or request.method == "GET":
+        secret = totp.new_secret()
+        login.remember_enrol_secret(secret)
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = auth.confirm_enrolment(
+                db.session, current_actor(), user, secret, form.code.data or "", utcnow()
+            )
+        except auth.LoginRefusedError as refused:
+            form.code.errors = [refused.message]
+        else:
+            login.complete(user)
+            return render("auth/recovery_codes.html", codes=codes)
+    uri = totp.provisioning_uri(secret, user.email)
+    return render(
+        "auth/enrol.html",
+        form=form,
+        qr=totp.qr_svg_data_uri(uri),
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        status=422 if form.errors else 200,
+    )
+
+
+@bp.route("/logout", methods=["POST"])
+@signed_in
+def logout() -> Response:
+    login.end_current()
+    return redirect(url_for("auth.login_page"))
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def language() -> Response:
+    form = LanguageForm()
+    form.lang.choices = list(login.settings().languages)
+    if form.validate_on_submit():
+        session["lang"] = form.lang.data
+    return redirect(login.safe_next(form.next.data))

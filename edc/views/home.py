@@ -1,0 +1,96 @@
+"""The signed-in start page and the user's own account (sessions, password)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, g, redirect, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from edc import access, passwords
+from edc.access import ROLE_PERMISSIONS, Permission, signed_in
+from edc.extensions import db
+from edc.forms import ChangePasswordForm, EmptyForm
+from edc.i18n import _
+from edc.models.base import utcnow
+from edc.models.studies import Site
+from edc.services import auth
+from edc.web import current_actor, render
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+@signed_in
+def index() -> Response:
+    user = current_user._get_current_object()
+    grants = access.grants(db.session, user)
+    sites = db.session.scalars(
+        access.scoped(
+            select(Site).order_by(Site.code), db.session, user, Permission.SITE_VIEW, Site.id
+        )
+    ).all()
+    permissions = sorted({p for grant in grants for p in ROLE_PERMISSIONS[grant.role]})
+    return render(
+        "home/index.html",
+        roles=sorted(user.roles, key=lambda r: (r.role, r.site_id or 0)),
+        sites=sites,
+        permissions=permissions,
+    )
+
+
+def _account(form: ChangePasswordForm, status: int = 200) -> Response:
+    user = current_user._get_current_object()
+    return render(
+        "home/account.html",
+        block="content",
+        form=form,
+        end_form=EmptyForm(),
+        sessions=auth.live_sessions(db.session, user),
+        current_session=g.get("user_session_id"),
+        status=status,
+    )
+
+
+@bp.route("/account")
+@signed_in
+def account() -> Response:
+    return _account(ChangePasswordForm())
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@signed_in
+def end_session(session_id: int) -> Response:
+    if EmptyForm().validate_on_submit():
+        auth.end_session(db.session, current_actor(), session_id, "ended by user", utcnow())
+        flash(_("The session was ended."))
+    return redirect(url_for("home.account"))
+
+
+@bp.route("/account/password", methods=["POST"])
+@signed_in
+def change_password() -> Response:
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not passwords.verify(user.password_hash, form.current.data or ""):
+            form.current.errors = [_("Your current password is not correct.")]
+        elif form.password.data != form.confirm.data:
+            form.confirm.errors = [_("The two passwords are not the same.")]
+        else:
+            try:
+                auth.set_password(db.session, current_actor(), user, form.password.data or "")
+            except auth.PasswordRejectedError as rejected:
+                form.password.errors = rejected.problems
+            else:
+                if form.end_others.data:
+                    auth.end_all_sessions(
+                        db.session,
+                        current_actor(),
+                        user,
+                        "password changed",
+                        utcnow(),
+                        keep=g.get("user_session_id"),
+                    )
+                flash(_("Your password was changed."))
+                return redirect(url_for("home.account"))
+    return _account(form, status=422)

@@ -1,0 +1,161 @@
+"""Request plumbing: page-or-fragment render(), the actor, the one commit point, headers, errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, make_response, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from edc import audit
+from edc.actor import Actor
+from edc.extensions import db, htmx
+from edc.i18n import _, _l
+
+log = logging.getLogger(__name__)
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Response:
+    """The page, or for an htmx request one named `{% block %}` of the same template."""
+    if block and htmx and not htmx.history_restore_request:
+        tmpl = current_app.jinja_env.get_template(template)
+        current_app.update_template_context(context)
+        ctx = tmpl.new_context(context)
+        body = "".join(tmpl.blocks[block](ctx))
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def current_actor() -> Actor:
+    """The signed-in user (or an anonymous caller) with the client they use."""
+    agent = request.user_agent.string[:300]
+    if current_user and current_user.is_authenticated:
+        return Actor(user=current_user._get_current_object(), ip=client_ip(), user_agent=agent)
+    return Actor.anonymous(client_ip(), agent)
+
+
+def _finish(response: Response) -> Response:
+    """The single commit point: commit below 400, otherwise roll back and keep durable events."""
+    session = db.session
+    if response.status_code < 400:
+        session.commit()
+        audit.forget_durable(session)
+    else:
+        session.rollback()
+        if audit.replay_durable(session):
+            session.commit()
+    return response
+
+
+def _headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h["X-Content-Type-Options"] = "nosniff"
+    h["X-Frame-Options"] = "DENY"
+    h["Referrer-Policy"] = "same-origin"
+    h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint != "static":
+        # Shared tablets: nothing a signed-in page showed may come back from the cache.
+        h["Cache-Control"] = "no-store"
+    return response
+
+
+ERRORS = {
+    400: (
+        _l("Bad request"),
+        _l("The request could not be understood. Reload the page and try again."),
+    ),
+    403: (_l("Not allowed"), _l("You are not allowed to do this.")),
+    404: (_l("Not found"), _l("This page does not exist, or you do not have access to it.")),
+    405: (_l("Not available"), _l("This action is not available here.")),
+    413: (_l("Too large"), _l("What you sent is too large.")),
+    422: (_l("Please check your input"), _l("Some of what you entered needs correcting.")),
+    429: (_l("Too many attempts"), _l("Too many attempts. Please wait and try again.")),
+    500: (
+        _l("Server error"),
+        _l("Something went wrong on our side. Nothing you entered was saved by this request."),
+    ),
+}
+
+
+def error_page(status: int, message: str | None = None) -> Response:
+    """A friendly error page (or fragment) that reveals nothing about the cause."""
+    title, text = ERRORS.get(status, ERRORS[500])
+    return render(
+        "error.html", block="content", status=status, title=title, message=message or text
+    )
+
+
+def _http_error(exc: HTTPException) -> Response:
+    return error_page(exc.code or 500)
+
+
+def _csrf_error(_exc: CSRFError) -> Response:
+    return error_page(400, _("Your form expired or was sent from elsewhere. Reload and retry."))
+
+
+def _server_error(exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    db.session.rollback()
+    return error_page(500)
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_headers)
+    app.after_request(_finish)  # registered last, so it runs first: commit before headers
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _server_error)
+
+
+def template_globals() -> dict[str, Any]:
+    """What every template may use: the language switcher and the reader's permissions."""
+    from flask_babel import get_locale
+    from flask_login import current_user
+
+    from edc import access
+    from edc.forms import EmptyForm, LanguageForm
+    from edc.i18n import language_names
+
+    settings = current_app.config["EDC_SETTINGS"]
+    form = LanguageForm(formdata=None, lang=str(get_locale()), next=request.full_path)
+    form.lang.choices = language_names(settings.languages)
+    can: frozenset[str] = frozenset()
+    if current_user and current_user.is_authenticated:
+        grants = access.grants(db.session, current_user)
+        can = frozenset(p for g in grants for p in access.ROLE_PERMISSIONS[g.role])
+    return {
+        "language_form": form,
+        "logout_form": EmptyForm(formdata=None),
+        "can": can,
+        "lang": str(get_locale()),
+        "Permission": access.Permission,
+        "role_labels": access.ROLE_LABELS,
+    }
