@@ -207,8 +207,7 @@ def _add_site(study: Study, code: str, name: str, country: str) -> Site:
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Exit 0 when the whole chain is intact; otherwise name the first bad event."""
-    with db.engine.connect() as conn:  # type: ignore[union-attr]
-        result = audit.verify(conn)
+    result = audit.verify(db.session.connection())
     if result.ok:
         click.echo(f"audit trail intact: {result.checked} events verified")
         return

@@ -52,12 +52,19 @@ def next_stage(user: User, factor_passed: bool) -> Stage:
     return Stage.DONE
 
 
+def _as(actor: Actor, user: User | None) -> Actor:
+    """During sign-in the person is known by the account they claim: events name it."""
+    if user is None or actor.user is not None:
+        return actor
+    return Actor(user=user, ip=actor.ip, user_agent=actor.user_agent)
+
+
 def _user_event(
     session: Session, actor: Actor, action: str, user: User | None, **kw: object
 ) -> None:
     audit.record(
         session,
-        actor,
+        _as(actor, user),
         action,
         entity_type="user_account",
         entity_id=user.id if user is not None else "",
@@ -163,7 +170,11 @@ def check_second_factor(
     outcome = totp.verify_user(user, code, now)
     if outcome is totp.TotpOutcome.OK:
         audit.record(
-            session, actor, "auth.totp_accepted", target=user, new={"step": user.totp_last_step}
+            session,
+            _as(actor, user),
+            "auth.totp_accepted",
+            target=user,
+            new={"step": user.totp_last_step},
         )
         return
     if outcome is totp.TotpOutcome.REPLAY:
@@ -221,7 +232,7 @@ def confirm_enrolment(
         )
     user.totp_secret = crypto.encrypt(secret)
     user.totp_last_step = step
-    audit.record(session, actor, "auth.totp_enrolled", target=user)
+    audit.record(session, _as(actor, user), "auth.totp_enrolled", target=user)
     return new_recovery_codes(session, user)
 
 
@@ -241,7 +252,7 @@ def set_password(session: Session, actor: Actor, user: User, new_password: str) 
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
     user.activation_expires_at = None
-    audit.record(session, actor, "auth.password_changed", target=user)
+    audit.record(session, _as(actor, user), "auth.password_changed", target=user)
 
 
 def _token_hash(token: str) -> str:
@@ -252,7 +263,7 @@ def start_session(session: Session, actor: Actor, user: User, now: datetime) -> 
     """A new server-side session; the cookie gets only the random token."""
     token = secrets.token_urlsafe(32)
     user.last_login_at = now
-    audit.record(session, actor, "auth.login", target=user)
+    audit.record(session, _as(actor, user), "auth.login", target=user)
     session.add(
         UserSession(
             token_hash=_token_hash(token),

@@ -1,0 +1,140 @@
+"""Shared fixtures: one app and one migrated database per run, one rolled-back transaction per test."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from app import create_app
+from edc.extensions import db
+from edc.settings import Settings
+from tests import factories
+from tests.databases import fresh_database_url, on_postgres
+
+OUTPUT = Path(
+    os.environ.get("TEST_OUTPUT_DIR", Path(__file__).resolve().parent.parent / "test-output")
+)
+
+
+def test_settings(tmp: Path, database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-secret-key-not-for-production",
+        vault_key="test-vault-key",
+        audit_key="test-audit-key",
+        instance_path=tmp / "instance",
+        testing=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    tmp = tmp_path_factory.mktemp("app")
+    application = create_app(test_settings(tmp, fresh_database_url(tmp, "suite")))
+    # No app context stays pushed: each request must get its own (and its own `g`).
+    with application.app_context():
+        upgrade()
+    yield application
+    db.session.remove()
+    if db.engine is not None:
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(app: Flask) -> Iterator[None]:
+    """Each test runs inside one outer transaction that is rolled back at the end."""
+    assert db.engine is not None
+    conn = db.engine.connect()
+    outer = conn.begin()
+    db.session.remove()
+    db.session.configure(bind=conn, join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        db.session.remove()
+        outer.rollback()
+        conn.close()
+        db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+
+
+_real_connect = socket.socket.connect
+
+
+def _local_only(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            local = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            local = host == "localhost"
+        if not local:
+            raise RuntimeError(f"test tried to reach {host}: outbound calls are not allowed")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_outbound_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sends real e-mail or HTTP anywhere but this machine."""
+    monkeypatch.setattr(socket.socket, "connect", _local_only)
+
+
+def https_client(app: Flask) -> FlaskClient:
+    """A client that talks HTTPS like production (secure cookies, CSRF referrer check)."""
+    client = app.test_client()
+    client.environ_base.update(
+        {
+            "wsgi.url_scheme": "https",
+            "HTTP_REFERER": "https://localhost/",
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+    )
+    return client
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return https_client(app)
+
+
+@pytest.fixture
+def make_study() -> Callable[..., Any]:
+    return factories.make_study
+
+
+@pytest.fixture
+def make_site() -> Callable[..., Any]:
+    return factories.make_site
+
+
+@pytest.fixture
+def make_user() -> Callable[..., Any]:
+    return factories.make_user
+
+
+@pytest.fixture
+def login() -> Callable[..., Any]:
+    return factories.login
+
+
+def pytest_report_header() -> str:
+    return f"database: {'PostgreSQL' if on_postgres() else 'SQLite'}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: every test must run there."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("EDC_FORBID_SKIPS") == "1" and skipped:
+        reporter.write_line(
+            f"FAILED: {skipped} test(s) were skipped; CI runs every test.", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,114 @@
+"""Factories returning ready objects (indico style): sensible defaults, override what matters."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import timedelta
+from typing import Any
+
+import pyotp
+from flask.testing import FlaskClient
+
+from edc import audit, crypto, passwords
+from edc.access import Role
+from edc.actor import Actor
+from edc.extensions import db
+from edc.models.base import utcnow
+from edc.models.studies import Site, Study
+from edc.models.users import RoleAssignment, User
+
+_seq = itertools.count(1)
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+def make_study(slug: str | None = None, title: str = "Test study") -> Study:
+    study = Study(slug=slug or f"study-{next(_seq)}", title=title)
+    db.session.add(study)
+    audit.record(db.session, Actor.cli(), "study.created", target=study)
+    db.session.flush()
+    return study
+
+
+def make_site(code: str | None = None, study: Study | None = None, country: str = "FR") -> Site:
+    study = study or make_study()
+    site = Site(study=study, code=code or f"S{next(_seq):02d}", name="Test site", country=country)
+    db.session.add(site)
+    audit.record(db.session, Actor.cli(), "site.created", target=site)
+    db.session.flush()
+    return site
+
+
+def make_user(
+    email: str | None = None,
+    *,
+    password: str = DEFAULT_PASSWORD,
+    roles: list[tuple[Role, Site | Study | None]] | None = None,
+    enrolled: bool = True,
+    must_change_password: bool = False,
+    active: bool = True,
+) -> User:
+    """A user; `.password` and `.totp_plain` are kept on the object for the test to use."""
+    secret = pyotp.random_base32()
+    user = User(
+        email=email or f"user{next(_seq)}@test.example",
+        full_name="Test User",
+        password_hash=passwords.hash_password(password),
+        must_change_password=must_change_password,
+        activation_expires_at=utcnow() + timedelta(hours=72) if must_change_password else None,
+        totp_secret=crypto.encrypt(secret) if enrolled else None,
+        is_active=active,
+        identity_check="test fixture",
+        created_at=utcnow(),
+    )
+    db.session.add(user)
+    audit.record(db.session, Actor.cli(), "user.created", target=user)
+    db.session.flush()
+    for role, where in roles or []:
+        assignment = RoleAssignment(
+            user_id=user.id,
+            role=role.value,
+            site_id=where.id if isinstance(where, Site) else None,
+            study_id=where.id if isinstance(where, Study) else None,
+            granted_at=utcnow(),
+        )
+        db.session.add(assignment)
+        audit.record(db.session, Actor.cli(), "role.granted", target=assignment)
+    db.session.flush()
+    user.password = password  # type: ignore[attr-defined]
+    user.totp_plain = secret  # type: ignore[attr-defined]
+    return user
+
+
+def next_code(user: User) -> str:
+    """A valid code the user has not used yet (the next time step if this one is spent)."""
+    totp = pyotp.TOTP(user.totp_plain)  # type: ignore[attr-defined]
+    now = utcnow()
+    step = max(totp.timecode(now), db.session.get(User, user.id).totp_last_step + 1)
+    return totp.generate_otp(step)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} ({page.status_code})"
+    return match.group(1)
+
+
+def login(client: FlaskClient, user: User, code: str | None = None) -> Any:
+    """Sign in through the real pages: password, then the TOTP code."""
+    token = csrf(client, "/login")
+    first = client.post(
+        "/login", data={"email": user.email, "password": user.password, "csrf_token": token}
+    )  # type: ignore[attr-defined]
+    assert first.status_code == 302, first.get_data(as_text=True)
+    assert first.headers["Location"].endswith("/login/code")
+    token = csrf(client, "/login/code")
+    response = client.post(
+        "/login/code", data={"code": code or next_code(user), "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
