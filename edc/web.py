@@ -149,7 +149,11 @@ def template_globals() -> dict[str, Any]:
     form.lang.choices = language_names(settings.languages)
     can: frozenset[str] = frozenset()
     if current_user and current_user.is_authenticated:
-        grants = access.grants(db.session, current_user)
+        try:
+            grants = access.grants(db.session, current_user)
+        except Exception:  # an error page must still render; show no permission at all
+            log.exception("could not load permissions for the page frame")
+            grants = []
         can = frozenset(p for g in grants for p in access.ROLE_PERMISSIONS[g.role])
     return {
         "language_form": form,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, g, redirect, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -60,9 +60,11 @@ def account() -> Response:
 @bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
 @signed_in
 def end_session(session_id: int) -> Response:
-    if EmptyForm().validate_on_submit():
-        auth.end_session(db.session, current_actor(), session_id, "ended by user", utcnow())
-        flash(_("The session was ended."))
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not auth.end_session(db.session, current_actor(), session_id, "ended by user", utcnow()):
+        abort(404)  # not one of the user's live sessions
+    flash(_("The session was ended."))
     return redirect(url_for("home.account"))
 
 

@@ -1,0 +1,178 @@
+"""The access policy: every endpoint declares a rule, scope is enforced, denial looks like absence."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from edc import access
+from edc.access import ROLE_PERMISSIONS, Permission, Role
+from edc.extensions import db
+from edc.models.audit import AuditEvent
+from tests.factories import csrf, login
+
+CLINICAL = {
+    Permission.SUBJECT_VIEW,
+    Permission.SUBJECT_REGISTER,
+    Permission.IDENTITY_VIEW,
+    Permission.DATA_ENTER,
+    Permission.AUDIT_READ,
+    Permission.DATA_EXPORT,
+    Permission.SITE_VIEW,
+}
+
+
+def _rules(app: Flask):
+    return sorted(app.url_map.iter_rules(), key=lambda r: r.endpoint)
+
+
+def _url(rule) -> str:
+    values = {arg: 999999 for arg in rule.arguments}
+    if rule.endpoint == "static":
+        values = {"filename": "css/app.css"}
+    return rule.build(values)[1]
+
+
+def _call(client, rule, method: str, token: str):
+    response = client.open(_url(rule), method=method, data={"csrf_token": token})
+    response.close()  # static files stream from disk
+    return response
+
+
+def _methods(rule) -> list[str]:
+    return sorted(rule.methods - {"HEAD", "OPTIONS"})
+
+
+def test_every_endpoint_declares_its_access(app):
+    undeclared = [
+        r.endpoint
+        for r in _rules(app)
+        if access.declaration(app.view_functions[r.endpoint]) is None
+    ]
+    assert undeclared == [], f"endpoints without @public/@signed_in/@requires: {undeclared}"
+
+
+def test_route_matrix_anonymous_is_sent_to_sign_in(app, client):
+    token = csrf(client, "/login")
+    for rule in _rules(app):
+        view = app.view_functions[rule.endpoint]
+        for method in _methods(rule):
+            response = _call(client, rule, method, token)
+            assert response.status_code < 500, (rule.endpoint, method)
+            if access.is_public(view):
+                continue
+            assert response.status_code in (302, 401), (rule.endpoint, method)
+            if response.status_code == 302:
+                assert "/login" in response.headers["Location"], rule.endpoint
+
+
+def test_route_matrix_without_the_permission_answers_404(app, client, make_user, make_site):
+    nurse = make_user(roles=[(Role.NURSE, make_site())])
+    login(client, nurse)
+    token = csrf(client, "/account")
+    held = set(ROLE_PERMISSIONS[Role.NURSE])
+    checked = 0
+    for rule in _rules(app):
+        decl = access.declaration(app.view_functions[rule.endpoint])
+        if not isinstance(decl, Permission) or decl in held:
+            continue
+        for method in _methods(rule):
+            response = _call(client, rule, method, token)
+            assert response.status_code == 404, (rule.endpoint, method, response.status_code)
+            checked += 1
+    assert checked > 0
+    denied = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied"))
+    assert len(list(denied)) == checked
+
+
+def test_route_matrix_with_the_permission_never_fails_on_unknown_ids(
+    app, client, make_user, make_site
+):
+    admin = make_user(roles=[(Role.ADMIN, None)])
+    login(client, admin)
+    token = csrf(client, "/account")
+    for rule in _rules(app):
+        if not rule.arguments or rule.endpoint == "static":
+            continue
+        for method in _methods(rule):
+            response = _call(client, rule, method, token)
+            assert response.status_code == 404, (rule.endpoint, method, response.status_code)
+
+
+def test_the_gate_refuses_an_endpoint_that_declares_nothing():
+    probe = Flask("probe")
+    probe.before_request(access.gate)
+
+    @probe.route("/forgotten")
+    def forgotten() -> str:
+        return "secret"
+
+    @probe.route("/open")
+    @access.public
+    def open_page() -> str:
+        return "hello"
+
+    test = probe.test_client()
+    assert test.get("/forgotten").status_code == 404
+    assert test.get("/open").status_code == 200
+
+
+def test_the_gate_fails_closed_when_the_policy_errors(app, client, make_user, monkeypatch):
+    login(client, make_user(roles=[(Role.ADMIN, None)]))
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("policy store unavailable")
+
+    monkeypatch.setattr(access, "grants", broken)
+    response = client.get("/admin/users")
+    assert response.status_code == 500
+    assert "Test User" not in response.get_data(as_text=True)
+
+
+def test_admin_holds_no_clinical_permission():
+    assert not (ROLE_PERMISSIONS[Role.ADMIN] & CLINICAL)
+    assert Permission.DATA_ENTER not in ROLE_PERMISSIONS[Role.MONITOR]
+
+
+def test_home_lists_only_the_sites_in_scope(client, app, make_user, make_site, make_study):
+    study = make_study("nb")
+    fr, it, es = make_site("FR-01", study), make_site("IT-01", study), make_site("ES-01", study)
+    cases = [
+        (make_user(roles=[(Role.NURSE, fr)]), {"FR-01"}),
+        (make_user(roles=[(Role.MONITOR, it), (Role.MONITOR, es)]), {"IT-01", "ES-01"}),
+        (make_user(roles=[(Role.DATA_MANAGER, study)]), {"FR-01", "IT-01", "ES-01"}),
+        (make_user(roles=[(Role.ADMIN, None)]), set()),
+    ]
+    for user, expected in cases:
+        browser = app.test_client()
+        browser.environ_base.update(client.environ_base)
+        login(browser, user)
+        page = browser.get("/").get_data(as_text=True)
+        seen = {code for code in ("FR-01", "IT-01", "ES-01") if f"<td>{code}</td>" in page}
+        assert seen == expected, user.email
+
+
+def test_out_of_scope_looks_exactly_like_missing(client, app, make_user):
+    target = make_user()
+    nurse_client = app.test_client()
+    nurse_client.environ_base.update(client.environ_base)
+    login(nurse_client, make_user())
+    existing = nurse_client.get(f"/admin/users/{target.id}")
+    missing = nurse_client.get("/admin/users/987654")
+    assert existing.status_code == missing.status_code == 404
+    assert _without_tokens(existing) == _without_tokens(missing)
+
+
+def _without_tokens(response) -> str:
+    """The page minus its CSRF tokens, which differ on every render."""
+    import re
+
+    body = re.sub(r"/admin/users/\d+", "/admin/users/ID", response.get_data(as_text=True))
+    return re.sub(r'(value="|X-CSRFToken&#34;: &#34;)[^"&]{40,}', "TOKEN", body)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_has_a_scope_and_permissions(role):
+    assert role in access.ROLE_SCOPE
+    assert ROLE_PERMISSIONS[role]
