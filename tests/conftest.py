@@ -1,4 +1,4 @@
-"""Shared fixtures: one app and one migrated database per run, one rolled-back transaction per test."""
+"""Fixtures: one app and one migrated database per run, one rolled-back transaction per test."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The access policy: every endpoint declares a rule, scope is enforced, denial looks like absence."""
+"""Access policy: every endpoint declares a rule, scope holds, and denial looks like absence."""
 
 from __future__ import annotations
 

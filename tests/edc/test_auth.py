@@ -68,7 +68,8 @@ def test_the_same_totp_code_is_accepted_once(client, app, make_user):
     assert "already been used" in replay.get_data(as_text=True)
     assert other.get("/").status_code == 302  # still not signed in
     replayed = _events("auth.totp_replay")
-    assert replayed and replayed[-1].entity_id == str(user.id)
+    assert replayed
+    assert replayed[-1].entity_id == str(user.id)
 
 
 def test_repeated_wrong_passwords_are_rate_limited_with_a_clear_message(client, make_user):
@@ -148,7 +149,8 @@ def test_first_sign_in_sets_a_password_enrols_totp_and_shows_recovery_codes(clie
     assert client.get("/").status_code == 200
     assert _events("auth.totp_enrolled")[-1].entity_id == str(user.id)
     stored = db.session.get(User, user.id)
-    assert stored.totp_secret is not None and secret.encode() not in stored.totp_secret
+    assert stored.totp_secret is not None
+    assert secret.encode() not in stored.totp_secret
 
 
 def csrf_in(html: str) -> str:
