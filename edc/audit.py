@@ -149,7 +149,9 @@ def _append(conn: Connection, p: _Pending) -> None:
     ).one()
     entity_id = p.entity_id
     if p.target is not None and not entity_id:
-        entity_id = "/".join(str(v) for v in inspect(p.target).identity or ())
+        state = inspect(p.target)
+        key = state.mapper.primary_key_from_instance(p.target)
+        entity_id = "/".join(str(v) for v in key if v is not None)
         p.entity_id = entity_id
     row: dict[str, Any] = {
         "seq": seq,

@@ -50,9 +50,15 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(app: Flask) -> Iterator[None]:
-    """Each test runs inside one outer transaction that is rolled back at the end."""
+def _isolated(app: Flask, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test runs inside one outer transaction that is rolled back at the end.
+
+    Tests marked `commits` (concurrency) write for real; they only append audit events.
+    """
     assert db.engine is not None
+    if request.node.get_closest_marker("commits"):
+        yield
+        return
     conn = db.engine.connect()
     outer = conn.begin()
     db.session.remove()

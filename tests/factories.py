@@ -26,7 +26,7 @@ def make_study(slug: str | None = None, title: str = "Test study") -> Study:
     study = Study(slug=slug or f"study-{next(_seq)}", title=title)
     db.session.add(study)
     audit.record(db.session, Actor.cli(), "study.created", target=study)
-    db.session.flush()
+    db.session.commit()  # into the test's outer transaction, like a finished request
     return study
 
 
@@ -35,7 +35,7 @@ def make_site(code: str | None = None, study: Study | None = None, country: str 
     site = Site(study=study, code=code or f"S{next(_seq):02d}", name="Test site", country=country)
     db.session.add(site)
     audit.record(db.session, Actor.cli(), "site.created", target=site)
-    db.session.flush()
+    db.session.commit()
     return site
 
 
@@ -74,7 +74,7 @@ def make_user(
         )
         db.session.add(assignment)
         audit.record(db.session, Actor.cli(), "role.granted", target=assignment)
-    db.session.flush()
+    db.session.commit()
     user.password = password  # type: ignore[attr-defined]
     user.totp_plain = secret  # type: ignore[attr-defined]
     return user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 
@@ -279,6 +280,15 @@ CSV_COLUMNS = [
 ]
 
 
+def _cell(value: object) -> object:
+    """Structured values as JSON, so the export can be read back by a program."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 def _csv_rows(rows: Iterator[list[object]], header: list[str]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -302,7 +312,7 @@ def _csv_response(body: Iterator[str], name: str) -> Response:
 @requires(Permission.SECURITY_AUDIT)
 def security_csv() -> Response:
     events = security.iter_security_events(db.session, _event_filter())
-    rows = ([getattr(e, c) for c in CSV_COLUMNS] for e in events)
+    rows = ([_cell(getattr(e, c)) for c in CSV_COLUMNS] for e in events)
     stamp = utcnow().strftime("%Y%m%dT%H%MZ")
     return _csv_response(_csv_rows(rows, CSV_COLUMNS), f"security-events-{stamp}.csv")
 
