@@ -172,7 +172,7 @@ def test_concurrent_writers_leave_a_chain_that_verifies(app):
                 with Session(db.engine) as session:
                     audit.record(session, Actor.cli(), "test.concurrent", new={"thread": n, "i": i})
                     session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     pool = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
