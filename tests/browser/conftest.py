@@ -1,0 +1,117 @@
+"""A real portal in its own process, and Chromium (Debian's) driven by Playwright on a tablet."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from edc.settings import ROOT
+from tests.conftest import OUTPUT
+from tests.databases import fresh_database_url
+
+CHROMIUM = "/usr/bin/chromium"
+TABLET = {"width": 768, "height": 1024}
+
+
+@dataclass
+class Portal:
+    url: str
+    env: dict[str, str]
+
+    def flask(self, *args: str) -> str:
+        """Run a `flask` command against the portal's database, as an operator would."""
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app:create_app", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
+        return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    tmp = tmp_path_factory.mktemp("portal")
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database_url(tmp, "browser"),
+        "EDC_INSTANCE_PATH": str(tmp / "instance"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    port = _free_port()
+    portal = Portal(f"http://localhost:{port}", env)
+    portal.flask("db", "upgrade")
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app:create_app", "run", "--port", str(port),
+         "--host", "127.0.0.1", "--no-reload"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{portal.url}/login", timeout=2)  # noqa: S310 - loopback
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError((tmp / "server.log").read_text()) from None
+                time.sleep(0.2)
+        yield portal
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def tablet(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=TABLET, locale="en-GB", device_scale_factor=1)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    folder = OUTPUT / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
