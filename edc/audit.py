@@ -256,8 +256,8 @@ def verify(conn: Connection, batch: int = 5000) -> Verification:
 
 
 def _stream(conn: Connection, batch: int) -> Iterator[dict[str, Any]]:
-    result = conn.execution_options(yield_per=batch).execute(
-        select(_events).order_by(_events.c.seq)
+    result = conn.execute(
+        select(_events).order_by(_events.c.seq), execution_options={"yield_per": batch}
     )
     for row in result.mappings():
         yield dict(row)
