@@ -53,9 +53,10 @@ def _migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
         conn.execute(
             text(
-                "CREATE TABLE bench_plain (seq INTEGER PRIMARY KEY, at TIMESTAMP, action VARCHAR(64),"
-                " actor_email VARCHAR(254), new_value TEXT, ip VARCHAR(64), user_agent VARCHAR(300),"
-                " prev_hash VARCHAR(64), hash VARCHAR(64))"
+                "CREATE TABLE bench_plain (seq INTEGER PRIMARY KEY, at TIMESTAMP,"
+                " action VARCHAR(64), actor_email VARCHAR(254), new_value TEXT,"
+                " ip VARCHAR(64), user_agent VARCHAR(300), prev_hash VARCHAR(64),"
+                " hash VARCHAR(64))"
             )
         )
 

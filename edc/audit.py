@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -233,8 +233,20 @@ class Verification:
 
 def verify(conn: Connection, batch: int = 5000) -> Verification:
     """Walk the chain in order; the first changed, missing or inserted event is reported."""
-    expected_seq, prev, checked = 1, GENESIS, 0
-    for row in _stream(conn, batch):
+    rows = _stream(conn, batch)
+    try:
+        found = _walk(rows)
+    finally:
+        rows.close()  # releases the server-side cursor when the walk stops early
+    if found is not None:
+        return found
+    return _check_head(conn)
+
+
+def _walk(rows: Iterator[dict[str, Any]]) -> Verification | None:
+    expected_seq, prev = 1, GENESIS
+    for row in rows:
+        checked = expected_seq - 1
         if row["seq"] != expected_seq:
             return Verification(
                 False,
@@ -246,7 +258,16 @@ def verify(conn: Connection, batch: int = 5000) -> Verification:
             return Verification(False, checked, row["seq"], "does not follow the previous event")
         if not hmac.compare_digest(_digest(row), row["hash"]):
             return Verification(False, checked, row["seq"], "content does not match its hash")
-        prev, expected_seq, checked = row["hash"], expected_seq + 1, checked + 1
+        prev, expected_seq = row["hash"], expected_seq + 1
+    return None
+
+
+def _check_head(conn: Connection) -> Verification:
+    """The head row must name the last event: removing the newest events is noticed too."""
+    last = conn.execute(
+        select(_events.c.seq, _events.c.hash).order_by(_events.c.seq.desc()).limit(1)
+    ).first()
+    checked, prev = (last.seq, last.hash) if last is not None else (0, GENESIS)
     head = conn.execute(select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)).one()
     if head.seq != checked or head.hash != prev:
         return Verification(
@@ -255,9 +276,12 @@ def verify(conn: Connection, batch: int = 5000) -> Verification:
     return Verification(True, checked)
 
 
-def _stream(conn: Connection, batch: int) -> Iterator[dict[str, Any]]:
+def _stream(conn: Connection, batch: int) -> Generator[dict[str, Any], None, None]:
     result = conn.execute(
         select(_events).order_by(_events.c.seq), execution_options={"yield_per": batch}
     )
-    for row in result.mappings():
-        yield dict(row)
+    try:
+        for row in result.mappings():
+            yield dict(row)
+    finally:
+        result.close()

@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -127,7 +135,16 @@ def _server_error(exc: Exception) -> Response:
     return error_page(500)
 
 
+def _refuse_nul() -> None:
+    """NUL characters have no place in any field, and PostgreSQL cannot store them."""
+    for source in (request.args, request.form):
+        for key, value in source.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul)
     app.after_request(_headers)
     app.after_request(_finish)  # registered last, so it runs first: commit before headers
     app.register_error_handler(CSRFError, _csrf_error)

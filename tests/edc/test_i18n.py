@@ -63,9 +63,9 @@ def test_catalogs_hold_every_string_of_the_code(tmp_path):
 
 
 def test_french_is_chosen_from_the_browser_and_from_the_switcher(client, make_user):
-    assert 'lang="fr"' in client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(
-        as_text=True
-    )
+    assert 'lang="fr"' in client.get(
+        "/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}
+    ).get_data(as_text=True)
     login(client, make_user())
     token = csrf(client, "/")
     client.post("/language", data={"lang": "de", "next": "/", "csrf_token": token})

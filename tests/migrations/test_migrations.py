@@ -1,4 +1,4 @@
-"""Migrations: the models match `alembic upgrade head`, and every revision goes down and up again."""
+"""Migrations: models match `alembic upgrade head`; every revision goes down and up again."""
 
 from __future__ import annotations
 
