@@ -96,7 +96,7 @@ def enrol_secret() -> str | None:
 def complete(user: User) -> None:
     """Start the server-side session with a fresh cookie (new id at every sign-in)."""
     token = auth.start_session(db.session, current_actor(), user, utcnow())
-    lang = session.get("lang")
+    lang = session.get("lang") or user.locale
     session.clear()
     session["sid"] = token
     if lang:

@@ -202,6 +202,17 @@ def set_active(
     session.flush()
 
 
+def set_locale(session: Session, actor: Actor, user: User, locale: str) -> None:
+    """Remember the language a user chose, so it follows them to other devices."""
+    if user.locale == locale:
+        return
+    old = user.locale
+    user.locale = locale
+    audit.record(
+        session, actor, "user.preference", target=user, item_path="locale", old=old, new=locale
+    )
+
+
 def set_end_date(
     session: Session, actor: Actor, user: User, ends_at: datetime | None, reason: str
 ) -> None:

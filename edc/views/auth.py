@@ -12,7 +12,7 @@ from edc.forms import CodeForm, EnrolForm, LanguageForm, LoginForm, NewPasswordF
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.users import User
-from edc.services import auth
+from edc.services import auth, users
 from edc.web import current_actor, render
 
 bp = Blueprint("auth", __name__)
@@ -154,4 +154,11 @@ def language() -> Response:
     form.lang.choices = list(login.settings().languages)
     if form.validate_on_submit():
         session["lang"] = form.lang.data
+        if current_user.is_authenticated:
+            users.set_locale(
+                db.session,
+                current_actor(),
+                current_user._get_current_object(),
+                form.lang.data or "",
+            )
     return redirect(login.safe_next(form.next.data))

@@ -214,3 +214,21 @@ def test_cli_creates_assigns_lists_and_deactivates(app, make_site):
     refused = runner.invoke(args=["users", "assign", "nobody@test.example", "nurse"])
     assert refused.exit_code != 0
     assert "no account" in refused.output
+
+
+def test_a_password_reset_still_asks_for_the_second_factor(client, app, make_user):
+    _admin_client(client, make_user)
+    user = make_user()
+    token = csrf(client, f"/admin/users/{user.id}")
+    page = client.post(
+        f"/admin/users/{user.id}/reset-password", data={"reason": "forgotten", "csrf_token": token}
+    ).get_data(as_text=True)
+    one_time = page.split('id="one-time-password">')[1].split("<")[0]
+    other = app.test_client()
+    other.environ_base.update(client.environ_base)
+    response = other.post(
+        "/login",
+        data={"email": user.email, "password": one_time, "csrf_token": csrf(other, "/login")},
+    )
+    assert response.headers["Location"].endswith("/login/code")
+    assert other.get("/login/password").status_code == 302  # not before the code

@@ -98,3 +98,13 @@ def test_no_template_text_escapes_translation():
         for word in re.findall(r"[A-Za-z]{4,}", text):
             offenders.append(f"{path.name}: {word}")
     assert offenders == []
+
+
+def test_the_chosen_language_follows_the_user_to_another_device(client, app, make_user):
+    user = make_user()
+    login(client, user)
+    client.post("/language", data={"lang": "it", "next": "/", "csrf_token": csrf(client, "/")})
+    elsewhere = app.test_client()
+    elsewhere.environ_base.update(client.environ_base)
+    login(elsewhere, user)
+    assert 'lang="it"' in elsewhere.get("/").get_data(as_text=True)
