@@ -48,7 +48,7 @@ def test_catalogs_hold_every_string_of_the_code(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
         [
-            sys.executable, "-m", "babel.messages.frontend", "extract", "-q", "-F",
+            sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F",
             str(ROOT / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "-o", str(pot),
             str(ROOT / "edc"), str(ROOT / "app.py"),
         ],
