@@ -15,34 +15,22 @@ import os
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from edc import audit
 from edc.actor import Actor
 from edc.extensions import make_engine
 from edc.settings import ROOT
+from tests.databases import fresh_database_url
 
 ACTOR = Actor(user=None, ip="127.0.0.1", user_agent="bench", label="bench")
 VALUE = {"field": "mycn_copies", "value": 12.5}
-
-
-def _database(url: str | None) -> str:
-    if url is None:
-        return f"sqlite:///{Path(tempfile.mkdtemp()) / 'audit-bench.sqlite3'}"
-    name = f"edc_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def _migrate(engine: Engine) -> None:
@@ -97,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     audit.configure("bench-audit-key")
-    url = _database(args.url)
+    url = fresh_database_url(Path(tempfile.mkdtemp()), "bench", admin_url=args.url or "")
     engine = make_engine(url, pool_size=16) if not url.startswith("sqlite") else make_engine(url)
     _migrate(engine)
     kind = engine.dialect.name
@@ -134,15 +122,17 @@ def main() -> None:
             f" | ratio {mine / base:.2f}"
         )
 
-    have = n * 2
+    with engine.connect() as conn:
+        have = conn.scalar(text("SELECT count(*) FROM audit_event")) or 0
     batch = 1000
     started = time.perf_counter()
     while have < args.events:
         with Session(engine) as session:
-            for _ in range(min(batch, args.events - have)):
+            step = min(batch, args.events - have)
+            for _ in range(step):
                 audit.record(session, ACTOR, "bench.fill", new=VALUE)
             session.commit()
-        have += batch
+        have += step
     fill = time.perf_counter() - started
     print(f"filled the trail to {args.events} events ({fill:.1f} s, batches of {batch})")
 

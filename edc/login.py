@@ -95,12 +95,14 @@ def enrol_secret() -> str | None:
 
 def complete(user: User) -> None:
     """Start the server-side session with a fresh cookie (new id at every sign-in)."""
-    token = auth.start_session(db.session, current_actor(), user, utcnow())
+    token, session_id = auth.start_session(db.session, current_actor(), user, utcnow())
     lang = session.get("lang") or user.locale
     session.clear()
     session["sid"] = token
     if lang:
         session["lang"] = lang
+    g._login_user = user  # Flask-Login's per-request user: the page answering this is signed in
+    g.user_session_id = session_id
 
 
 def end_current() -> None:

@@ -98,6 +98,13 @@ def csrf(client: FlaskClient, path: str) -> str:
     return match.group(1)
 
 
+def another_browser(client: FlaskClient) -> FlaskClient:
+    """A second, independent browser talking to the same app (own cookies, same HTTPS setup)."""
+    other = client.application.test_client()
+    other.environ_base.update(client.environ_base)
+    return other
+
+
 def login(client: FlaskClient, user: User, code: str | None = None) -> Any:
     """Sign in through the real pages: password, then the TOTP code."""
     token = csrf(client, "/login")

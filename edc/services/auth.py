@@ -259,23 +259,22 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(session: Session, actor: Actor, user: User, now: datetime) -> str:
-    """A new server-side session; the cookie gets only the random token."""
+def start_session(session: Session, actor: Actor, user: User, now: datetime) -> tuple[str, int]:
+    """A new server-side session: (token for the cookie, session id)."""
     token = secrets.token_urlsafe(32)
     user.last_login_at = now
     audit.record(session, _as(actor, user), "auth.login", target=user)
-    session.add(
-        UserSession(
-            token_hash=_token_hash(token),
-            user_id=user.id,
-            created_at=now,
-            last_seen_at=now,
-            ip=actor.ip[:64],
-            user_agent=actor.user_agent[:300],
-        )
+    us = UserSession(
+        token_hash=_token_hash(token),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        ip=actor.ip[:64],
+        user_agent=actor.user_agent[:300],
     )
+    session.add(us)
     session.flush()
-    return token
+    return token, us.id
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from edc import access
 from edc.access import ROLE_PERMISSIONS, Permission, Role
 from edc.extensions import db
 from edc.models.audit import AuditEvent
-from tests.factories import csrf, login
+from tests.factories import another_browser, csrf, login
 
 CLINICAL = {
     Permission.SUBJECT_VIEW,
@@ -145,8 +145,7 @@ def test_home_lists_only_the_sites_in_scope(client, app, make_user, make_site, m
         (make_user(roles=[(Role.ADMIN, None)]), set()),
     ]
     for user, expected in cases:
-        browser = app.test_client()
-        browser.environ_base.update(client.environ_base)
+        browser = another_browser(client)
         login(browser, user)
         page = browser.get("/").get_data(as_text=True)
         seen = {code for code in ("FR-01", "IT-01", "ES-01") if f"<td>{code}</td>" in page}
@@ -155,8 +154,7 @@ def test_home_lists_only_the_sites_in_scope(client, app, make_user, make_site, m
 
 def test_out_of_scope_looks_exactly_like_missing(client, app, make_user):
     target = make_user()
-    nurse_client = app.test_client()
-    nurse_client.environ_base.update(client.environ_base)
+    nurse_client = another_browser(client)
     login(nurse_client, make_user())
     existing = nurse_client.get(f"/admin/users/{target.id}")
     missing = nurse_client.get("/admin/users/987654")

@@ -11,7 +11,7 @@ from edc.access import Role
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.users import RoleAssignment, User
-from tests.factories import csrf, login
+from tests.factories import another_browser, csrf, login
 
 
 def _admin_client(client, make_user):
@@ -123,8 +123,7 @@ def test_reset_of_two_step_sign_in_makes_the_user_enrol_again(client, app, make_
     client.post(
         f"/admin/users/{user.id}/reset-2fa", data={"reason": "phone lost", "csrf_token": token}
     )
-    other = app.test_client()
-    other.environ_base.update(client.environ_base)
+    other = another_browser(client)
     response = other.post(
         "/login",
         data={"email": user.email, "password": user.password, "csrf_token": csrf(other, "/login")},
@@ -139,8 +138,7 @@ def test_security_events_filter_and_export_as_csv(client, make_user):
     victim = make_user()
     for _ in range(2):
         client.application.test_client().post("/login")  # CSRF refusal: not an auth event
-    other = client.application.test_client()
-    other.environ_base.update(client.environ_base)
+    other = another_browser(client)
     other.post(
         "/login",
         data={"email": victim.email, "password": "wrong one", "csrf_token": csrf(other, "/login")},
@@ -224,8 +222,7 @@ def test_a_password_reset_still_asks_for_the_second_factor(client, app, make_use
         f"/admin/users/{user.id}/reset-password", data={"reason": "forgotten", "csrf_token": token}
     ).get_data(as_text=True)
     one_time = page.split('id="one-time-password">')[1].split("<")[0]
-    other = app.test_client()
-    other.environ_base.update(client.environ_base)
+    other = another_browser(client)
     response = other.post(
         "/login",
         data={"email": user.email, "password": one_time, "csrf_token": csrf(other, "/login")},

@@ -14,7 +14,7 @@ from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.users import User, UserSession
 from edc.services import users
-from tests.factories import csrf, login, next_code
+from tests.factories import another_browser, csrf, login, next_code
 
 
 def _events(action: str) -> list[AuditEvent]:
@@ -60,8 +60,7 @@ def test_the_same_totp_code_is_accepted_once(client, app, make_user):
     user = make_user()
     code = next_code(user)
     login(client, user, code=code)
-    other = app.test_client()
-    other.environ_base.update(client.environ_base)
+    other = another_browser(client)
     assert _post_password(other, user.email, user.password).status_code == 302
     replay = _post_code(other, code)
     assert replay.status_code == 422
@@ -167,8 +166,7 @@ def test_a_recovery_code_works_once(client, app, make_user):
     )
     first_code = done.get_data(as_text=True).split("<li><code>")[1].split("<")[0]
     for attempt, expected in ((1, 302), (2, 422)):
-        other = app.test_client()
-        other.environ_base.update(client.environ_base)
+        other = another_browser(client)
         _post_password(other, user.email, user.password)
         response = _post_code(other, first_code)
         assert response.status_code == expected, attempt
@@ -238,8 +236,7 @@ def test_logout_ends_the_server_session_so_an_old_cookie_does_not_resume_it(clie
     token = csrf(client, "/account")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/").status_code == 302
-    replay = app.test_client()
-    replay.environ_base.update(client.environ_base)
+    replay = another_browser(client)
     replay.set_cookie("__Host-edc", cookie, secure=True)
     assert replay.get("/").status_code == 302
 
@@ -265,8 +262,7 @@ def test_session_cookie_is_secure_httponly_samesite_and_host_prefixed(client, ma
 def test_user_lists_and_ends_another_session(client, app, make_user):
     user = make_user()
     login(client, user)
-    other = app.test_client()
-    other.environ_base.update(client.environ_base)
+    other = another_browser(client)
     login(other, user)
     page = client.get("/account").get_data(as_text=True)
     assert page.count('/end"') == 1  # the other session can be ended, this one is marked
@@ -281,8 +277,7 @@ def test_user_lists_and_ends_another_session(client, app, make_user):
 def test_password_change_can_end_the_other_sessions(client, app, make_user):
     user = make_user()
     login(client, user)
-    other = app.test_client()
-    other.environ_base.update(client.environ_base)
+    other = another_browser(client)
     login(other, user)
     new = "a brand new passphrase for the portal"
     response = client.post(
@@ -303,8 +298,7 @@ def test_password_change_can_end_the_other_sessions(client, app, make_user):
 def test_a_session_of_another_user_cannot_be_ended(client, app, make_user):
     alice, bob = make_user(), make_user()
     login(client, alice)
-    other = app.test_client()
-    other.environ_base.update(client.environ_base)
+    other = another_browser(client)
     login(other, bob)
     bob_session = db.session.scalar(select(UserSession.id).where(UserSession.user_id == bob.id))
     client.post(

@@ -12,7 +12,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from edc.settings import LANGUAGES, ROOT
-from tests.factories import csrf, login
+from tests.factories import another_browser, csrf, login
 
 TRANSLATIONS = ROOT / "translations"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
@@ -104,7 +104,6 @@ def test_the_chosen_language_follows_the_user_to_another_device(client, app, mak
     user = make_user()
     login(client, user)
     client.post("/language", data={"lang": "it", "next": "/", "csrf_token": csrf(client, "/")})
-    elsewhere = app.test_client()
-    elsewhere.environ_base.update(client.environ_base)
+    elsewhere = another_browser(client)
     login(elsewhere, user)
     assert 'lang="it"' in elsewhere.get("/").get_data(as_text=True)

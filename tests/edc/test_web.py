@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edc.access import Role
-from tests.factories import csrf, login
+from tests.factories import another_browser, csrf, login
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -30,8 +30,7 @@ def test_every_state_changing_request_without_a_csrf_token_answers_400(app, clie
 
 
 def test_a_token_from_another_session_is_refused(app, client, make_user):
-    stranger = app.test_client()
-    stranger.environ_base.update(client.environ_base)
+    stranger = another_browser(client)
     foreign = csrf(stranger, "/login")
     user = make_user()
     response = client.post(
