@@ -51,6 +51,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     access.declare_public(app, "static")
     app.before_request(access.gate)
-    app.context_processor(web.template_globals)
     register_cli(app)
     return app

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import Session
 
 from edc import audit
+from edc.actor import current_actor
 from edc.extensions import db
 from edc.i18n import _l
 from edc.models.studies import Site
@@ -236,8 +237,6 @@ def gate() -> Any:
     if decl is _Marker.SIGNED_IN:
         return None
     if not holds(grants(db.session, current_user), decl):
-        from edc.web import current_actor
-
         audit.record(
             db.session,
             current_actor(),

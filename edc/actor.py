@@ -5,6 +5,9 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
+from flask import request
+from flask_login import current_user
+
 from edc.models.users import User
 
 
@@ -33,3 +36,12 @@ class Actor:
     @classmethod
     def anonymous(cls, ip: str, user_agent: str) -> Actor:
         return cls(user=None, ip=ip, user_agent=user_agent, label="anonymous")
+
+
+def current_actor() -> Actor:
+    """The signed-in user (or an anonymous caller) of this request, with their client."""
+    agent = request.user_agent.string[:300]
+    ip = request.remote_addr or ""
+    if current_user and current_user.is_authenticated:
+        return Actor(user=current_user._get_current_object(), ip=ip, user_agent=agent)
+    return Actor.anonymous(ip, agent)

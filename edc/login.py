@@ -8,13 +8,13 @@ from flask import Response, current_app, flash, g, jsonify, redirect, request, s
 from flask_login import LoginManager
 
 from edc import crypto
+from edc.actor import current_actor
 from edc.extensions import db
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.users import User
 from edc.services import auth
 from edc.settings import Settings
-from edc.web import current_actor
 
 
 def settings() -> Settings:

@@ -14,14 +14,15 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from edc import audit
-from edc.actor import Actor
+from edc import access, audit
 from edc.extensions import db, htmx
-from edc.i18n import _, _l
+from edc.forms import EmptyForm, LanguageForm
+from edc.i18n import _, _l, language_names
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +54,6 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
-
-
-def client_ip() -> str:
-    return request.remote_addr or ""
-
-
-def current_actor() -> Actor:
-    """The signed-in user (or an anonymous caller) with the client they use."""
-    agent = request.user_agent.string[:300]
-    if current_user and current_user.is_authenticated:
-        return Actor(user=current_user._get_current_object(), ip=client_ip(), user_agent=agent)
-    return Actor.anonymous(client_ip(), agent)
 
 
 def _finish(response: Response) -> Response:
@@ -150,17 +139,11 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
+    app.context_processor(template_globals)
 
 
 def template_globals() -> dict[str, Any]:
     """What every template may use: the language switcher and the reader's permissions."""
-    from flask_babel import get_locale
-    from flask_login import current_user
-
-    from edc import access
-    from edc.forms import EmptyForm, LanguageForm
-    from edc.i18n import language_names
-
     settings = current_app.config["EDC_SETTINGS"]
     form = LanguageForm(formdata=None, lang=str(get_locale()), next=request.full_path)
     form.lang.choices = language_names(settings.languages)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from edc.access import ROLE_LABELS, Permission, Role, requires
+from edc.actor import current_actor
 from edc.extensions import db
 from edc.forms import AssignRoleForm, CreateUserForm, EndDateForm, ReasonForm
 from edc.i18n import _
@@ -21,7 +22,7 @@ from edc.models.base import utcnow
 from edc.models.studies import Study
 from edc.models.users import RoleAssignment, User
 from edc.services import security, users
-from edc.web import current_actor, render
+from edc.web import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

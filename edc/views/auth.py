@@ -7,13 +7,14 @@ from flask_login import current_user
 
 from edc import login, totp
 from edc.access import public, signed_in
+from edc.actor import current_actor
 from edc.extensions import db
 from edc.forms import CodeForm, EnrolForm, LanguageForm, LoginForm, NewPasswordForm
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.users import User
 from edc.services import auth, users
-from edc.web import current_actor, render
+from edc.web import render
 
 bp = Blueprint("auth", __name__)
 

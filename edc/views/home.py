@@ -8,13 +8,14 @@ from sqlalchemy import select
 
 from edc import access, passwords
 from edc.access import ROLE_PERMISSIONS, Permission, signed_in
+from edc.actor import current_actor
 from edc.extensions import db
 from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.studies import Site
 from edc.services import auth
-from edc.web import current_actor, render
+from edc.web import render
 
 bp = Blueprint("home", __name__)
 
