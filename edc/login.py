@@ -10,7 +10,7 @@ from flask_login import LoginManager
 from edc import crypto
 from edc.actor import current_actor
 from edc.extensions import db
-from edc.i18n import _
+from edc.i18n import _, ngettext
 from edc.models.base import utcnow
 from edc.models.users import User
 from edc.services import auth
@@ -95,6 +95,7 @@ def enrol_secret() -> str | None:
 
 def complete(user: User) -> None:
     """Start the server-side session with a fresh cookie (new id at every sign-in)."""
+    notices = auth.notices_since(db.session, user, user.last_login_at)
     token, session_id = auth.start_session(db.session, current_actor(), user, utcnow())
     lang = session.get("lang") or user.locale
     session.clear()
@@ -103,6 +104,24 @@ def complete(user: User) -> None:
         session["lang"] = lang
     g._login_user = user  # Flask-Login's per-request user: the page answering this is signed in
     g.user_session_id = session_id
+    _tell(notices)
+
+
+def _tell(notices: auth.Notices) -> None:
+    """Tell the owner about attempts on their account; they may spot what nobody else can."""
+    if notices.failures or notices.replays:
+        flash(
+            ngettext(
+                "There was %(num)d failed sign-in attempt on your account since your last "
+                "sign-in. If it was not you, tell your study administrator.",
+                "There were %(num)d failed sign-in attempts on your account since your last "
+                "sign-in. If it was not you, tell your study administrator.",
+                notices.failures + notices.replays,
+            ),
+            "error",
+        )
+    if notices.factor_reset:
+        flash(_("Your password or two-step sign-in was reset by an administrator."), "error")
 
 
 def end_current() -> None:

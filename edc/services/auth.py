@@ -278,6 +278,39 @@ def start_session(session: Session, actor: Actor, user: User, now: datetime) -> 
 
 
 @dataclass(frozen=True)
+class Notices:
+    """What happened to an account since its previous sign-in, told to its owner."""
+
+    failures: int = 0
+    replays: int = 0
+    factor_reset: bool = False
+    lockouts: int = 0
+
+
+def notices_since(session: Session, user: User, since: datetime | None) -> Notices:
+    """Failed attempts, replayed codes and factor resets on the account since `since`."""
+    rows = session.execute(
+        select(AuditEvent.action, func.count())
+        .where(
+            AuditEvent.entity_type == "user_account",
+            AuditEvent.entity_id == str(user.id),
+            AuditEvent.action.in_(
+                (*FAILURES, "auth.lockout", "auth.totp_revoked", "auth.password_reset")
+            ),
+            AuditEvent.at > since if since is not None else AuditEvent.seq > 0,
+        )
+        .group_by(AuditEvent.action)
+    ).all()
+    counts = dict(rows)
+    return Notices(
+        failures=counts.get("auth.login_failed", 0) + counts.get("auth.totp_failed", 0),
+        replays=counts.get("auth.totp_replay", 0),
+        factor_reset=bool(counts.get("auth.totp_revoked") or counts.get("auth.password_reset")),
+        lockouts=counts.get("auth.lockout", 0),
+    )
+
+
+@dataclass(frozen=True)
 class Resumed:
     user: User | None
     session_id: int | None = None

@@ -102,3 +102,16 @@ def access_review(session: Session) -> list[ReviewRow]:
             ReviewRow(user, assignment.role, scope, assignment.granted_at, granted_by or "cli")
         )
     return out
+
+
+ALERT_ACTIONS = ("auth.lockout", "auth.totp_replay", "auth.throttled")
+
+
+def alerts_since(session: Session, since: datetime) -> int:
+    """Lockouts, throttled sign-ins and replayed codes: what the security contact is shown."""
+    return (
+        session.scalar(
+            select(func.count()).where(AuditEvent.action.in_(ALERT_ACTIONS), AuditEvent.at >= since)
+        )
+        or 0
+    )

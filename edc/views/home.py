@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, abort, flash, g, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.studies import Site
-from edc.services import auth
+from edc.services import auth, security
 from edc.web import render
 
 bp = Blueprint("home", __name__)
@@ -31,8 +33,14 @@ def index() -> Response:
         )
     ).all()
     permissions = sorted({p for grant in grants for p in ROLE_PERMISSIONS[grant.role]})
+    alerts = (
+        security.alerts_since(db.session, utcnow() - timedelta(hours=24))
+        if Permission.SECURITY_AUDIT in permissions
+        else 0
+    )
     return render(
         "home/index.html",
+        alerts=alerts,
         roles=sorted(user.roles, key=lambda r: (r.role, r.site_id or 0)),
         sites=sites,
         permissions=permissions,

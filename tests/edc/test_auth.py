@@ -305,3 +305,42 @@ def test_a_session_of_another_user_cannot_be_ended(client, app, make_user):
         f"/account/sessions/{bob_session}/end", data={"csrf_token": csrf(client, "/account")}
     )
     assert other.get("/").status_code == 200
+
+
+def test_the_owner_is_told_of_failed_attempts_since_their_last_sign_in(client, make_user):
+    user = make_user()
+    _post_password(client, user.email, "somebody guessing")
+    _post_password(client, user.email, "somebody guessing again")
+    login(client, user)
+    page = client.get("/").get_data(as_text=True)
+    assert "There were 2 failed sign-in attempts on your account" in page
+    assert "failed sign-in" not in client.get("/").get_data(as_text=True)  # told once
+
+
+def test_the_owner_is_told_their_factor_was_reset(client, make_user):
+    user = make_user()
+    users.reset_second_factor(
+        db.session, Actor.cli(), db.session.get(User, user.id), "lost", utcnow()
+    )
+    db.session.commit()
+    _post_password(client, user.email, user.password)
+    page = client.get("/login/enrol").get_data(as_text=True)
+    secret = page.split('id="totp-secret">')[1].split("<")[0].replace(" ", "")
+    done = client.post(
+        "/login/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_in(page)}
+    )
+    assert "reset by an administrator" in done.get_data(as_text=True)
+
+
+def test_the_security_contact_sees_lockouts_on_their_start_page(client, make_user):
+    victim = make_user()
+    for _ in range(5):
+        _post_password(client, victim.email, "wrong password here")
+    admin = make_user(roles=[(Role.ADMIN, None)])
+    other = another_browser(client)
+    login(other, admin)
+    page = other.get("/").get_data(as_text=True)
+    assert 'id="security-alert"' in page
+    nurse_browser = another_browser(client)
+    login(nurse_browser, make_user())
+    assert 'id="security-alert"' not in nurse_browser.get("/").get_data(as_text=True)
