@@ -1,0 +1,42 @@
+"""forms_dsl is a pure library: importing all of it loads no web framework, ORM or app code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from edc.settings import ROOT
+
+FORBIDDEN = ("flask", "sqlalchemy", "wtforms", "flask_babel", "babel", "edc", "econsent", "app")
+
+
+def test_importing_the_library_loads_no_framework():
+    code = (
+        "import json, pkgutil, importlib, sys, forms_dsl\n"
+        "for m in pkgutil.walk_packages(forms_dsl.__path__, 'forms_dsl.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    bad = [m for m in loaded if m.split(".")[0] in FORBIDDEN]
+    assert bad == []
+
+
+def test_the_linter_bans_framework_imports(tmp_path):
+    probe = ROOT / "forms_dsl" / "_lint_probe.py"
+    probe.write_text('"""Probe."""\n\nimport flask  # noqa: F401\n')
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "--no-cache", str(probe)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        probe.unlink()
+    assert done.returncode != 0
+    assert "TID251" in done.stdout
