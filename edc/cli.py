@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -12,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+import forms_dsl
 from edc import audit, crypto, passwords, totp
 from edc.access import Role
 from edc.actor import Actor
@@ -25,6 +28,7 @@ users_cli = AppGroup("users", help="Manage staff accounts and their roles.")
 sites_cli = AppGroup("sites", help="Manage studies and sites.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 demo_cli = AppGroup("demo", help="The demo study and its accounts (not for production).")
+forms_cli = AppGroup("forms", help="Check study form definitions and try their decision tables.")
 
 
 def _settings():
@@ -308,6 +312,72 @@ def demo_totp(email: str) -> None:
     click.echo(totp.current_code(crypto.decrypt(user.totp_secret), datetime.now(UTC)))
 
 
+@forms_cli.command("check")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def forms_check(folder: str) -> None:
+    """Lint a study folder: every problem as file:line:column: code: message (fix)."""
+    try:
+        result = forms_dsl.load_study(folder)
+    except forms_dsl.FormsDslError as err:
+        for problem in err.errors:
+            click.echo(str(problem), err=not problem.is_warning)
+        errors = sum(not p.is_warning for p in err.errors)
+        click.echo(f"{errors} error(s) in {folder}", err=True)
+        sys.exit(1)
+    for warning in result.warnings:
+        click.echo(f"{warning} [warning]")
+    study = result.value
+    assert isinstance(study, forms_dsl.Study)
+    fields = sum(len(form.fields) for form in study.forms.values())
+    tables = sum(len(form.decision_tables) for form in study.forms.values())
+    click.echo(
+        f"{study.slug}: {len(study.forms)} form(s), {fields} field(s), {tables} decision "
+        f"table(s), {len(result.warnings)} warning(s), no errors"
+    )
+
+
+@forms_cli.command("decide")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("target", metavar="FORM.TABLE")
+@click.option("--input", "raw_input", required=True, help="Input values as a JSON object.")
+@click.option("--lang", default="en", show_default=True, help="Language of the explanation.")
+def forms_decide(folder: str, target: str, raw_input: str, lang: str) -> None:
+    """Run one decision table on the given inputs and print the decision as JSON."""
+    form_id, _dot, table_id = target.partition(".")
+    try:
+        study = forms_dsl.load_study(folder).value
+    except forms_dsl.FormsDslError as err:
+        raise click.ClickException(
+            f"the study has errors; run `flask forms check`:\n{err}"
+        ) from err
+    assert isinstance(study, forms_dsl.Study)
+    form = study.forms.get(form_id)
+    if form is None or table_id not in form.decision_tables:
+        raise click.ClickException(f"no decision table {target} in {folder}")
+    try:
+        values = json.loads(raw_input, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"--input is not valid JSON: {exc}") from exc
+    if not isinstance(values, dict):
+        raise click.ClickException("--input must be a JSON object of input values")
+    decision = forms_dsl.decide(form.decision_tables[table_id], values, lang)
+    click.echo(
+        json.dumps(
+            {
+                "table": target,
+                "classifiable": decision.classifiable,
+                "outputs": decision.outputs,
+                "row": decision.row,
+                "flags": list(decision.flags),
+                "missing": list(decision.missing),
+                "explanation": list(decision.explanation),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, sites_cli, audit_cli, demo_cli):
+    for group in (users_cli, sites_cli, audit_cli, demo_cli, forms_cli):
         app.cli.add_command(group)

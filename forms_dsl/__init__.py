@@ -1,5 +1,36 @@
 """The YAML case-report-form language: a pure library (standard library + PyYAML only).
 
-Stages, one module each: `source` (YAML → located nodes) → `build` (checks, frozen `model`) →
-`engine` (values, relevance, calculations, edit checks) and `decision` (decision tables).
+Stages, one module each: `source` (YAML → located nodes) → `build` and `study` (checks, frozen
+`model`) → `engine` (values, relevance, calculations, edit checks), `decision` (decision tables)
+and `diff` (form versions). Bad input raises `FormsDslError`, which lists every problem found.
 """
+
+from forms_dsl.decision import Decision, DecisionTable, decide
+from forms_dsl.diff import FieldChange, FormDiff, diff
+from forms_dsl.engine import Evaluation, Issue, evaluate
+from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location
+from forms_dsl.model import Field, FieldType, Form, Study
+from forms_dsl.study import LoadResult, load_form_text, load_study
+
+__all__ = [
+    "Decision",
+    "DecisionTable",
+    "DslError",
+    "ErrorCode",
+    "Evaluation",
+    "Field",
+    "FieldChange",
+    "FieldType",
+    "Form",
+    "FormDiff",
+    "FormsDslError",
+    "Issue",
+    "LoadResult",
+    "Location",
+    "Study",
+    "decide",
+    "diff",
+    "evaluate",
+    "load_form_text",
+    "load_study",
+]

@@ -89,7 +89,7 @@ class Problems:
     def __init__(self) -> None:
         self._items: list[DslError] = []
 
-    def add(self, code: ErrorCode, location: Location, **params: Any) -> None:
+    def add(self, code: ErrorCode, location: Location, /, **params: Any) -> None:
         self._items.append(DslError(code, location, params))
 
     def extend(self, errors: Iterable[DslError]) -> None:
@@ -112,3 +112,13 @@ class Problems:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise FormsDslError(self._items)
+
+
+def reference() -> str:
+    """Every error code as a Markdown table, for the authors' documentation."""
+    rows = ["| code | severity | problem | how to fix |", "|---|---|---|---|"]
+    for code in ErrorCode.all():
+        message = code.message.replace("|", "\\|").replace("{", "‹").replace("}", "›")
+        fix = code.fix.replace("|", "\\|").replace("{", "‹").replace("}", "›")
+        rows.append(f"| {code.id} | {code.severity} | {message} | {fix} |")
+    return "\n".join(rows)

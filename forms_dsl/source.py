@@ -50,6 +50,10 @@ _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 
 ScalarValue = str | int | Decimal | bool | None
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
+}
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def _loc(file: str, node: yaml.Node) -> Location:
 
 def _convert(file: str, node: yaml.Node, problems: Problems) -> Node:
     loc = _loc(file, node)
-    if node.tag and node.tag.startswith("!"):
+    if node.tag not in _PLAIN_TAGS:
         problems.add(ANCHORS, loc, what=f"tag {node.tag}")
     if isinstance(node, yaml.ScalarNode):
         return Scalar(loc, _scalar_value(node), node.value, node.style is not None)

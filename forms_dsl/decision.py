@@ -1,0 +1,257 @@
+"""Decision tables: first-class, explainable decision support (e.g. the INRG risk group).
+
+A table maps a few of a form's fields (its inputs) to outputs, row by row. Rows never overlap
+and together cover every combination of input values (both checked at load time), so row order
+carries no meaning and every complete case has exactly one answer. Blank inputs are never given
+a default: a case is classified only when a row matches outright, otherwise the decision names
+exactly the blank inputs that would settle it. Loading lives in `decision_build`, the model in
+`decision_model`; this module holds the public API and the evaluator.
+
+YAML shape (one entry of a form's `decision_tables:`):
+
+    inrg_risk:
+      title: {en: INRG pretreatment risk group, fr: …}
+      source: Cohn SL et al. J Clin Oncol 2009;27:289-297     # optional citation
+      inputs: [inrg_stage, age_months, mycn]
+      outputs:
+        group: {en: Pretreatment group, fr: …}                # label only
+        risk:                                                  # label and allowed values
+          label: {en: Risk, fr: …}
+          values: {low: {en: low, fr: faible}, high: {en: high, fr: élevé}}
+      flags:
+        review: {en: "Expert review needed", fr: …}
+      rows:
+        - id: D
+          when: {inrg_stage: L2, age_months: "<18", mycn: [not_amplified, gain]}
+          then: {group: D, risk: low}
+          flags: [review]                                      # optional
+        - id: hetero
+          when: {mycn: heterogeneous}
+          not_classifiable: review                             # the flag says why
+
+Conditions: a value (equals), a list (one of), `any` or omitted (any value, blank included), and
+for numbers `"<18"`, `"<=1"`, `">1"`, `">=18"`, `"12..<18"` (lower bound included, upper not) and
+`"12..18"` (both included). Yes/no inputs take `yes`/`no` (or `true`/`false`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from forms_dsl.decision_build import ONE_TABLE, build_tables
+from forms_dsl.decision_model import (
+    CodeValue,
+    Condition,
+    DecisionTable,
+    Flag,
+    InputSpec,
+    Interval,
+    OutputSpec,
+    Row,
+    is_blank,
+    normalise,
+    show,
+)
+from forms_dsl.errors import FormsDslError, Location, Problems
+from forms_dsl.source import Map, parse
+from forms_dsl.types import FieldInfo, Value
+
+__all__ = [
+    "Condition",
+    "Decision",
+    "DecisionTable",
+    "Flag",
+    "InputSpec",
+    "Interval",
+    "OutputSpec",
+    "Row",
+    "build_tables",
+    "decide",
+    "load_table_yaml",
+]
+
+# The evaluator's own words, in the portal's languages (unknown languages fall back to English).
+PHRASES: dict[str, dict[str, str]] = {
+    "one_of": {"en": "one of", "fr": "parmi", "de": "eines von", "it": "uno tra", "es": "uno de"},
+    "result": {lang: "→ {outputs}" for lang in ("en", "fr", "de", "it", "es")},
+    "not_classifiable": {
+        "en": "→ Not classifiable: {reason}",
+        "fr": "→ Non classable : {reason}",
+        "de": "→ Nicht klassifizierbar: {reason}",
+        "it": "→ Non classificabile: {reason}",
+        "es": "→ No clasificable: {reason}",
+    },
+    "missing": {
+        "en": "missing {names}",
+        "fr": "il manque {names}",
+        "de": "es fehlt {names}",
+        "it": "manca {names}",
+        "es": "falta {names}",
+    },
+    "invalid": {
+        "en": "not a valid value",
+        "fr": "valeur non valide",
+        "de": "kein gültiger Wert",
+        "it": "valore non valido",
+        "es": "valor no válido",
+    },
+    "invalid_inputs": {
+        "en": "invalid value of {names}",
+        "fr": "valeur non valide pour {names}",
+        "de": "ungültiger Wert für {names}",
+        "it": "valore non valido per {names}",
+        "es": "valor no válido para {names}",
+    },
+    "uncovered": {
+        "en": "no row of the table covers these values",
+        "fr": "aucune ligne de la table ne couvre ces valeurs",
+        "de": "keine Zeile der Tabelle deckt diese Werte ab",
+        "it": "nessuna riga della tabella copre questi valori",
+        "es": "ninguna fila de la tabla cubre estos valores",
+    },
+    "separator": {"en": ": ", "fr": " : ", "de": ": ", "it": ": ", "es": ": "},
+}
+
+
+def phrase(key: str, lang: str, **params: str) -> str:
+    table = PHRASES[key]
+    return (table.get(lang) or table["en"]).format(**params)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer of a table for one case, with the reasons a reader needs to trust it.
+
+    `classifiable` is True only when a classifying row matched; `outputs` is then filled. When a
+    row matched that says the case cannot be classified, `row` names it and `flags` starts with
+    its reason. When no row matched, `missing` names the blank inputs that would settle it and
+    `invalid` the inputs whose value is not allowed.
+    """
+
+    table: str
+    classifiable: bool
+    outputs: dict[str, str]
+    row: str | None
+    flags: tuple[str, ...]
+    missing: tuple[str, ...]
+    explanation: tuple[str, ...]
+    invalid: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """One word for the outcome, for screens and exports.
+
+        `classified`; `not_classifiable` (a row says why); `invalid`; `incomplete` (blank inputs
+        named in `missing`); `uncovered` (only for a table that failed its checks).
+        """
+        if self.classifiable:
+            return "classified"
+        if self.row is not None:
+            return "not_classifiable"
+        if self.invalid:
+            return "invalid"
+        if self.missing:
+            return "incomplete"
+        return "uncovered"
+
+
+def _explain_condition(c: Condition, value: CodeValue | Decimal | None, lang: str) -> str:
+    seen = show(value)
+    if c.kind == "list":
+        return f"{c.input} = {seen} ({phrase('one_of', lang)} {c.text})"
+    if c.kind == "range":
+        return f"{c.input} = {seen} ({c.text})"
+    return f"{c.input} = {seen}"
+
+
+def decide(table: DecisionTable, values: Mapping[str, Value], lang: str = "en") -> Decision:
+    """Apply the table to one case. Never raises: wrong values are reported, not trusted."""
+    seen: dict[str, CodeValue | Decimal | None] = {}
+    invalid: list[str] = []
+    for spec in table.inputs:
+        raw = values.get(spec.id)
+        if is_blank(raw):
+            seen[spec.id] = None
+            continue
+        seen[spec.id] = normalise(spec, raw)
+        if seen[spec.id] is None:
+            invalid.append(spec.id)
+    bad = set(invalid)
+
+    matched: list[Row] = []
+    waiting: list[Row] = []  # rows still possible: they only fail to match on blank inputs
+    for row in table.rows:
+        state = "match"
+        for c in row.conditions:
+            value = seen.get(c.input)
+            if c.input in bad:
+                state = "fail"
+                break
+            if value is None:
+                state = "wait"
+            elif not c.accepts(value):
+                state = "fail"
+                break
+        if state == "match":
+            matched.append(row)
+        elif state == "wait":
+            waiting.append(row)
+
+    if matched:
+        row = matched[0]  # a checked table has no overlaps: at most one row matches
+        lines = [_explain_condition(c, seen[c.input], lang) for c in row.conditions]
+        if row.not_classifiable is not None:
+            reason = table.flag_text(row.not_classifiable, lang)
+            lines.append(phrase("not_classifiable", lang, reason=reason))
+            lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
+            flags = (row.not_classifiable, *(f for f in row.flags if f != row.not_classifiable))
+            return Decision(table.id, False, {}, row.id, flags, (), tuple(lines), tuple(invalid))
+        outputs = dict(row.then)
+        sep = phrase("separator", lang)
+        shown = ", ".join(
+            f"{spec.label.get(lang)}{sep}{spec.value_label(outputs[spec.id], lang)}"
+            for spec in table.outputs
+            if spec.id in outputs
+        )
+        lines.append(phrase("result", lang, outputs=shown))
+        lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
+        return Decision(
+            table.id, True, outputs, row.id, row.flags, (), tuple(lines), tuple(invalid)
+        )
+
+    needed = {c.input for row in waiting for c in row.conditions if seen.get(c.input) is None}
+    missing = tuple(spec.id for spec in table.inputs if spec.id in needed and spec.id not in bad)
+    sep = phrase("separator", lang)
+    lines = [f"{name} = {show(values.get(name))}{sep}{phrase('invalid', lang)}" for name in invalid]
+    reasons = []
+    if invalid:
+        reasons.append(phrase("invalid_inputs", lang, names=", ".join(invalid)))
+    if missing:
+        reasons.append(phrase("missing", lang, names=", ".join(missing)))
+    if not reasons:
+        reasons.append(phrase("uncovered", lang))
+    lines.append(phrase("not_classifiable", lang, reason="; ".join(reasons)))
+    return Decision(table.id, False, {}, None, (), missing, tuple(lines), tuple(invalid))
+
+
+def load_table_yaml(
+    text: str, file: str, inputs: Mapping[str, FieldInfo], languages: Sequence[str]
+) -> DecisionTable:
+    """One table from a file holding just `table_id: {…}` (as pasted under `decision_tables:`).
+
+    Raises FormsDslError with every error found; warnings alone do not stop loading.
+    """
+    root = parse(text, file)
+    problems = Problems()
+    if not isinstance(root, Map) or len(root.entries) != 1:
+        found = f"{len(root.entries)} entries" if isinstance(root, Map) else "no mapping"
+        problems.add(ONE_TABLE, root.loc if root else Location(file, 1, 1), found=found)
+        problems.raise_if_errors()
+    assert isinstance(root, Map)
+    tables = build_tables(root, inputs, languages, problems)
+    problems.raise_if_errors()
+    if not tables:  # pragma: no cover - an unbuildable table always leaves an error
+        raise FormsDslError(problems)
+    return next(iter(tables.values()))

@@ -1,0 +1,324 @@
+"""Evaluate a form on what a browser posted: typed values, relevance, calculations, edit checks.
+
+One evaluator for everything (no logic duplicated in JavaScript): the web layer calls it on every
+htmx change and on save. Hidden fields are dropped, calculated fields are computed (never read
+from the input), unknown keys are ignored and reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from forms_dsl import expr as ex
+from forms_dsl.messages import render
+from forms_dsl.model import Field, FieldType, Form, Severity
+from forms_dsl.types import Value
+from forms_dsl.values import BadValue, parse_input
+
+Raw = Mapping[str, "str | Sequence[str]"]
+ROW_KEY = re.compile(r"(?P<group>[a-z][a-z0-9_]*)-(?P<index>[0-9]{1,4})-(?P<field>[a-z][a-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with one answer; `row` is the repeat row (0-based) or None."""
+
+    field: str
+    severity: Severity
+    kind: str  # "required", "integer", …, or the id of the author's check
+    message: str
+    row: int | None = None
+
+
+@dataclass
+class Evaluation:
+    values: dict[str, Value] = field(default_factory=dict)
+    rows: dict[str, list[dict[str, Value]]] = field(default_factory=dict)
+    shown: set[str] = field(default_factory=set)
+    shown_in_rows: dict[str, list[set[str]]] = field(default_factory=dict)
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    unknown_keys: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def issues_for(self, field_id: str, row: int | None = None) -> list[Issue]:
+        return [i for i in (*self.errors, *self.warnings) if i.field == field_id and i.row == row]
+
+
+def _split(
+    form: Form, raw: Raw, ignore: Collection[str]
+) -> tuple[dict[str, object], dict[str, dict[int, dict[str, object]]], list[str]]:
+    fields = form.fields
+    top: dict[str, object] = {}
+    groups: dict[str, dict[int, dict[str, object]]] = {}
+    unknown: list[str] = []
+    for key, value in raw.items():
+        f = fields.get(key)
+        if f is not None and f.repeat is None:
+            top[key] = value
+            continue
+        match = ROW_KEY.fullmatch(key)
+        if match:
+            f = fields.get(match["field"])
+            if f is not None and f.repeat == match["group"]:
+                rows = groups.setdefault(match["group"], {})
+                rows.setdefault(int(match["index"]), {})[f.id] = value
+                continue
+        if key not in ignore:
+            unknown.append(key)
+    return top, groups, unknown
+
+
+class _Run:
+    """State of one evaluation."""
+
+    def __init__(self, form: Form, context: Mapping[str, Value], lang: str, today: dt.date) -> None:
+        self.form = form
+        self.context = dict(context)
+        self.lang = lang
+        self.today = today
+        self.result = Evaluation()
+        self.groups = {f.id: f.repeat for f in form if f.repeat is not None}
+
+    def scope(self, group: str | None = None, row: Mapping[str, Value] | None = None) -> ex.Scope:
+        values = {**self.context, **self.result.values}
+        return ex.Scope(
+            values=values,
+            rows=self.result.rows,
+            row_group=group,
+            row=row,
+            groups=self.groups,
+            today=self.today,
+        )
+
+    def issue(self, f: Field, kind: str, message: str, row: int | None, sev: Severity) -> None:
+        target = self.result.errors if sev is Severity.ERROR else self.result.warnings
+        target.append(Issue(f.id, sev, kind, message, row))
+
+    def typed(self, f: Field, raw: object, row: int | None) -> Value:
+        try:
+            return parse_input(raw, f)  # type: ignore[arg-type]
+        except BadValue as bad:
+            params = {"places": f.decimals} if bad.kind == "decimals" else {}
+            self.issue(f, bad.kind, render(bad.kind, self.lang, **params), row, Severity.ERROR)
+            self.bad.add((f.id, row))
+            return None
+
+    bad: set[tuple[str, int | None]]
+
+
+def evaluate(
+    form: Form,
+    raw: Raw,
+    *,
+    context: Mapping[str, Value] | None = None,
+    lang: str = "en",
+    today: dt.date | None = None,
+    ignore: Collection[str] = (),
+) -> Evaluation:
+    """Everything the page and the save need from one posted form.
+
+    `ignore` names posted keys that are not answers (e.g. the web layer's CSRF token).
+    """
+    run = _Run(form, context or {}, lang, today or dt.date.today())
+    run.bad = set()
+    top, groups, unknown = _split(form, raw, ignore)
+    res = run.result
+    res.unknown_keys = sorted(unknown)
+    inputs: dict[str, Value] = {}
+    for f in form:
+        if f.repeat is None and f.stores_value and f.type is not FieldType.CALC:
+            inputs[f.id] = run.typed(f, top.get(f.id), None) if f.id in top else None
+    row_inputs: dict[str, list[dict[str, Value]]] = {}
+    for section in form.sections:
+        if section.repeat is None:
+            continue
+        posted = groups.get(section.id, {})
+        rows = []
+        for index in sorted(posted):
+            row_raw = posted[index]
+            row = {}
+            for f in section.fields:
+                if f.stores_value and f.type is not FieldType.CALC:
+                    row[f.id] = (
+                        run.typed(f, row_raw.get(f.id), len(rows)) if f.id in row_raw else None
+                    )
+            rows.append(row)
+        row_inputs[section.id] = rows
+
+    # Relevance and calculations feed each other: iterate to a fixed point (bounded).
+    previous: tuple[object, ...] | None = None
+    for _ in range(len(form.fields) + 2):
+        res.values = dict(inputs)
+        res.rows = {g: [dict(r) for r in rows] for g, rows in row_inputs.items()}
+        _calculate(run)
+        _relevance(run)
+        state = (
+            frozenset(res.shown),
+            tuple(tuple(map(frozenset, v)) for v in res.shown_in_rows.values()),
+        )
+        if state == previous:
+            break
+        previous = state
+        inputs = {k: (v if k in res.shown else None) for k, v in inputs.items()}
+        for g, rows in row_inputs.items():
+            shown_rows = res.shown_in_rows.get(g, [])
+            for i, row in enumerate(rows):
+                visible = shown_rows[i] if i < len(shown_rows) else set()
+                for k in row:
+                    if k not in visible:
+                        row[k] = None
+    _drop_hidden(run)
+    _validate(run)
+    return res
+
+
+def _calculate(run: _Run) -> None:
+    res = run.result
+    fields = run.form.fields
+    for fid in run.form.calc_order:
+        f = fields[fid]
+        if f.repeat is None:
+            res.values[fid] = _round(f, ex.evaluate(f.calc, run.scope()))  # type: ignore[arg-type]
+        else:
+            for row in res.rows.get(f.repeat, []):
+                row[fid] = _round(f, ex.evaluate(f.calc, run.scope(f.repeat, row)))  # type: ignore[arg-type]
+
+
+def _round(f: Field, value: Value) -> Value:
+    if f.decimals is not None and isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return Decimal(value).quantize(Decimal(1).scaleb(-f.decimals), rounding=ROUND_HALF_UP)
+    return value
+
+
+def _truthy(value: Value) -> bool:
+    return value is True
+
+
+def _relevance(run: _Run) -> None:
+    res = run.result
+    res.shown = set()
+    res.shown_in_rows = {}
+    for section in run.form.sections:
+        section_shown = section.show_if is None or _truthy(
+            ex.evaluate(section.show_if, run.scope())
+        )
+        if section.repeat is None:
+            for f in section.fields:
+                if section_shown and (
+                    f.show_if is None or _truthy(ex.evaluate(f.show_if, run.scope()))
+                ):
+                    res.shown.add(f.id)
+            continue
+        visible_rows = []
+        for row in res.rows.get(section.id, []):
+            visible = set()
+            if section_shown:
+                for f in section.fields:
+                    if f.show_if is None or _truthy(
+                        ex.evaluate(f.show_if, run.scope(section.id, row))
+                    ):
+                        visible.add(f.id)
+            visible_rows.append(visible)
+        res.shown_in_rows[section.id] = visible_rows
+        if section_shown:
+            res.shown.add(section.id)
+
+
+def _drop_hidden(run: _Run) -> None:
+    res = run.result
+    fields = run.form.fields
+    res.values = {k: v for k, v in res.values.items() if k in res.shown and fields[k].stores_value}
+    for group, rows in res.rows.items():
+        visible = res.shown_in_rows.get(group, [])
+        res.rows[group] = [
+            {k: v for k, v in row.items() if k in visible[i]} for i, row in enumerate(rows)
+        ]
+        if group not in res.shown:
+            res.rows[group] = []
+
+
+def _validate(run: _Run) -> None:
+    res = run.result
+    for section in run.form.sections:
+        if section.repeat is None:
+            for f in section.fields:
+                if f.id in res.shown:
+                    _validate_field(run, f, res.values.get(f.id), None, run.scope())
+            continue
+        if section.id not in res.shown:
+            continue
+        rows = res.rows.get(section.id, [])
+        anchor = section.fields[0]
+        if len(rows) > section.repeat.max:
+            run.issue(
+                anchor,
+                "too_many_rows",
+                render("too_many_rows", run.lang, max=section.repeat.max),
+                None,
+                Severity.ERROR,
+            )
+        if len(rows) < section.repeat.min:
+            run.issue(
+                anchor,
+                "too_few_rows",
+                render("too_few_rows", run.lang, min=section.repeat.min),
+                None,
+                Severity.ERROR,
+            )
+        for i, row in enumerate(rows):
+            for f in section.fields:
+                if f.id in res.shown_in_rows[section.id][i]:
+                    _validate_field(run, f, row.get(f.id), i, run.scope(section.id, row))
+
+
+def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: ex.Scope) -> None:
+    if (f.id, row) in run.bad or not f.stores_value:
+        return
+    lang = run.lang
+    if value is None:
+        if f.required:
+            run.issue(f, "required", render("required", lang), row, Severity.ERROR)
+    else:
+        if isinstance(value, str) and f.max_length is not None and len(value) > f.max_length:
+            run.issue(
+                f, "too_long", render("too_long", lang, max=f.max_length), row, Severity.ERROR
+            )
+        if isinstance(value, str) and f.pattern is not None and not f.pattern.fullmatch(value):
+            run.issue(f, "pattern", render("pattern", lang), row, Severity.ERROR)
+        for key, message in (("min", "below_min"), ("max", "above_max")):
+            bound = getattr(f, key)
+            if bound is None:
+                continue
+            limit = bound.value if bound.expr is None else ex.evaluate(bound.expr, scope)
+            if limit is None or not _comparable(value, limit):
+                continue
+            if (key == "min" and value < limit) or (key == "max" and value > limit):  # type: ignore[operator]
+                run.issue(f, key, render(message, lang, limit=_show(limit)), row, Severity.ERROR)
+    for check in f.checks:
+        if _truthy(ex.evaluate(check.when, scope)):
+            run.issue(f, check.id, check.message.get(lang), row, check.severity)
+
+
+def _comparable(a: Value, b: Value) -> bool:
+    numbers = (int, Decimal)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    if isinstance(a, numbers) and isinstance(b, numbers):
+        return True
+    if isinstance(a, dt.datetime) or isinstance(b, dt.datetime):
+        return isinstance(a, dt.datetime) and isinstance(b, dt.datetime)
+    return type(a) is type(b)
+
+
+def _show(value: Value) -> str:
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,199 @@
+"""The interpreter: an expression and the values of one form → a value, never an exception.
+
+Evaluation runs while people enter data, so it is total: whatever the values (missing, of the
+wrong type, absurdly large), the result is a value or blank, never an error. Expressions that
+`check` would refuse (unknown names or functions, columns outside aggregates) evaluate to blank.
+
+Blank semantics, in full (see also `values` and `functions`):
+
+- A name without a value is blank; so are empty text, an empty multichoice answer and numbers
+  beyond ±10^30.
+- Every comparison involving blank is false, `==` and `!=` included (`x == blank` is false: use
+  is_blank(x)); `x in [...]` and `x not in [...]` are both false for a blank x (whereas
+  `not (x in [...])` is true).
+- Arithmetic with blank gives blank; division by zero gives blank.
+- `not blank` is true; in `and` / `or` blank counts as false, and they always give true/false.
+- Functions given blank return blank, except is_blank, coalesce, count, sum and min/max (which
+  skip blanks), if (a blank condition takes the else branch), any and all.
+
+Repeating groups (see `repeats`): from outside a group, its fields are columns, usable in
+count/sum/min/max and in any()/all(), whose condition is evaluated once per row with that row's
+values (fields outside the group keep their top-level values). Inside a row (`row_group`), the
+group's fields are the row's values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from forms_dsl.expr import values as v
+from forms_dsl.expr.functions import FUNCTIONS, PURE
+from forms_dsl.expr.nodes import (
+    ARITHMETIC,
+    Binary,
+    Blank,
+    Bool,
+    Call,
+    Expr,
+    InList,
+    Name,
+    Number,
+    String,
+    Unary,
+)
+from forms_dsl.expr.repeats import aggregated_column, row_groups
+from forms_dsl.types import Value
+
+Row = Mapping[str, Value]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    """Everything an expression can see.
+
+    `values`: top-level field values and context values. `rows`: repeating group id → its rows
+    (each row: field id → value). `groups`: field id → repeating group id, for every field that
+    lives in a repeating group (a name not in `groups` is looked up in `values`). `row_group` and
+    `row`: the group and row being evaluated, for expressions attached to a field of a repeating
+    group. `today`: the date today() returns (passed in, so evaluation is reproducible).
+    """
+
+    values: Mapping[str, Value] = field(default_factory=dict)
+    rows: Mapping[str, Sequence[Row]] = field(default_factory=dict)
+    row_group: str | None = None
+    row: Row | None = None
+    groups: Mapping[str, str] = field(default_factory=dict)
+    today: dt.date
+
+
+def evaluate(expr: Expr, scope: Scope) -> Value:
+    """The value of `expr` in `scope`; blank whenever it cannot be computed."""
+    bound: dict[str, Row] = {}
+    if scope.row_group is not None:
+        bound[scope.row_group] = scope.row if scope.row is not None else {}
+    try:
+        return v.normal(_Evaluator(scope).eval(expr, bound))
+    except RecursionError:  # only for trees built by hand: parse() bounds the depth
+        return None
+
+
+class _Evaluator:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def group_of(self, name: str) -> str | None:
+        group = self.scope.groups.get(name)
+        return group if isinstance(group, str) else None
+
+    def eval(self, node: Expr, bound: Mapping[str, Row]) -> Value:
+        if isinstance(node, Number | String | Bool):
+            return node.value
+        if isinstance(node, Blank):
+            return None
+        if isinstance(node, Name):
+            return self.lookup(node.name, bound)
+        if isinstance(node, Unary):
+            operand = self.eval(node.operand, bound)
+            return not v.truth(operand) if node.op == "not" else v.negate(operand)
+        if isinstance(node, Binary):
+            return self.binary(node, bound)
+        if isinstance(node, InList):
+            left = self.eval(node.left, bound)
+            if v.is_blank(left):
+                return False
+            found = v.member(left, (self.eval(item, bound) for item in node.items))
+            return not found if node.negated else found
+        if isinstance(node, Call):
+            return self.call(node, bound)
+        return None
+
+    def lookup(self, name: str, bound: Mapping[str, Row]) -> Value:
+        group = self.group_of(name)
+        if group is None:
+            return v.normal(self.scope.values.get(name))
+        if group in bound:
+            return v.normal(bound[group].get(name))
+        return None  # a column used as a single value
+
+    def binary(self, node: Binary, bound: Mapping[str, Row]) -> Value:
+        if node.op == "and":
+            return v.truth(self.eval(node.left, bound)) and v.truth(self.eval(node.right, bound))
+        if node.op == "or":
+            return v.truth(self.eval(node.left, bound)) or v.truth(self.eval(node.right, bound))
+        left = self.eval(node.left, bound)
+        right = self.eval(node.right, bound)
+        if node.op in ARITHMETIC:
+            return v.arithmetic(node.op, left, right)
+        return v.compare(node.op, left, right)
+
+    def column(self, call: Call, bound: Mapping[str, Row]) -> list[Value] | None:
+        """The values of the column `call` aggregates, or None if it aggregates no column."""
+        name = aggregated_column(call, self.group_of, bound)
+        if name is None:
+            return None
+        group = self.group_of(name.name)
+        rows = self.scope.rows.get(group, ()) if group is not None else ()
+        return [v.normal(row.get(name.name)) for row in rows]
+
+    def call(self, node: Call, bound: Mapping[str, Row]) -> Value:
+        spec = FUNCTIONS.get(node.function)
+        if spec is None or not spec.accepts(len(node.args)):
+            return None
+        name = node.function
+        if name in PURE:
+            args = [self.eval(arg, bound) for arg in node.args]
+            return v.normal(PURE[name](args, self.scope.today))
+        if name == "if":
+            branch = node.args[1] if v.truth(self.eval(node.args[0], bound)) else node.args[2]
+            return self.eval(branch, bound)
+        if name == "coalesce":
+            for arg in node.args:
+                value = self.eval(arg, bound)
+                if not v.is_blank(value):
+                    return value
+            return None
+        if name in ("any", "all"):
+            return self.rows_condition(node, bound)
+        return self.aggregate(node, bound)
+
+    def aggregate(self, node: Call, bound: Mapping[str, Row]) -> Value:
+        column = self.column(node, bound)
+        if node.function == "count":
+            return self.count(node.args[0], column, bound)
+        if column is None:
+            column = [self.eval(arg, bound) for arg in node.args]
+            if node.function == "sum" and len(column) == 1 and v.number(column[0]) is None:
+                return None  # sum of a single non-number: the checker refuses it; stay blank
+        if node.function == "sum":
+            return v.total(column)
+        return v.extreme(column, largest=node.function == "max")
+
+    def count(self, arg: Expr, column: list[Value] | None, bound: Mapping[str, Row]) -> int:
+        if column is not None:
+            return sum(not v.is_blank(value) for value in column)
+        if (
+            isinstance(arg, Name)
+            and self.group_of(arg.name) is None
+            and arg.name in self.scope.rows
+        ):
+            return len(self.scope.rows[arg.name])  # a repeating group: its rows
+        value = self.eval(arg, bound)
+        if isinstance(value, frozenset):
+            return len(value)  # a multichoice answer: its codes
+        return 0 if v.is_blank(value) else 1
+
+    def rows_condition(self, node: Call, bound: Mapping[str, Row]) -> Value:
+        condition = node.args[0]
+        groups = row_groups(condition, self.group_of, bound)
+        if len(groups) != 1:
+            return None
+        group = groups[0]
+        every = node.function == "all"
+        for row in self.scope.rows.get(group, ()):
+            inner = {**bound, group: row}
+            holds = v.truth(self.eval(condition, inner))
+            if holds != every:
+                return holds
+        return every

@@ -1,0 +1,122 @@
+"""The engine's own messages in the portal's languages (the library cannot use the app's Babel).
+
+Form authors' messages come from the YAML; these are the few built-in ones: required, format,
+limits. Unknown languages fall back to English.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {
+        "en": "This field is required.",
+        "fr": "Ce champ est obligatoire.",
+        "de": "Dieses Feld ist erforderlich.",
+        "it": "Questo campo è obbligatorio.",
+        "es": "Este campo es obligatorio.",
+    },
+    "integer": {
+        "en": "Enter a whole number.",
+        "fr": "Saisissez un nombre entier.",
+        "de": "Geben Sie eine ganze Zahl ein.",
+        "it": "Inserire un numero intero.",
+        "es": "Introduzca un número entero.",
+    },
+    "decimal": {
+        "en": "Enter a number.",
+        "fr": "Saisissez un nombre.",
+        "de": "Geben Sie eine Zahl ein.",
+        "it": "Inserire un numero.",
+        "es": "Introduzca un número.",
+    },
+    "decimals": {
+        "en": "Use at most {places} decimal places.",
+        "fr": "Utilisez au plus {places} décimales.",
+        "de": "Verwenden Sie höchstens {places} Nachkommastellen.",
+        "it": "Usare al massimo {places} decimali.",
+        "es": "Use como máximo {places} decimales.",
+    },
+    "date": {
+        "en": "Enter a date as YYYY-MM-DD.",
+        "fr": "Saisissez une date au format AAAA-MM-JJ.",
+        "de": "Geben Sie ein Datum als JJJJ-MM-TT ein.",
+        "it": "Inserire una data nel formato AAAA-MM-GG.",
+        "es": "Introduzca una fecha con el formato AAAA-MM-DD.",
+    },
+    "datetime": {
+        "en": "Enter a date and time as YYYY-MM-DD HH:MM.",
+        "fr": "Saisissez une date et une heure au format AAAA-MM-JJ HH:MM.",
+        "de": "Geben Sie Datum und Uhrzeit als JJJJ-MM-TT HH:MM ein.",
+        "it": "Inserire data e ora nel formato AAAA-MM-GG HH:MM.",
+        "es": "Introduzca fecha y hora con el formato AAAA-MM-DD HH:MM.",
+    },
+    "time": {
+        "en": "Enter a time as HH:MM.",
+        "fr": "Saisissez une heure au format HH:MM.",
+        "de": "Geben Sie eine Uhrzeit als HH:MM ein.",
+        "it": "Inserire un orario nel formato HH:MM.",
+        "es": "Introduzca una hora con el formato HH:MM.",
+    },
+    "yesno": {
+        "en": "Choose yes or no.",
+        "fr": "Choisissez oui ou non.",
+        "de": "Wählen Sie Ja oder Nein.",
+        "it": "Scegliere sì o no.",
+        "es": "Elija sí o no.",
+    },
+    "choice": {
+        "en": "Choose one of the listed answers.",
+        "fr": "Choisissez l’une des réponses proposées.",
+        "de": "Wählen Sie eine der angebotenen Antworten.",
+        "it": "Scegliere una delle risposte proposte.",
+        "es": "Elija una de las respuestas propuestas.",
+    },
+    "too_long": {
+        "en": "Use at most {max} characters.",
+        "fr": "Utilisez au plus {max} caractères.",
+        "de": "Verwenden Sie höchstens {max} Zeichen.",
+        "it": "Usare al massimo {max} caratteri.",
+        "es": "Use como máximo {max} caracteres.",
+    },
+    "pattern": {
+        "en": "This answer does not have the expected format.",
+        "fr": "Cette réponse n’a pas le format attendu.",
+        "de": "Diese Antwort hat nicht das erwartete Format.",
+        "it": "Questa risposta non ha il formato previsto.",
+        "es": "Esta respuesta no tiene el formato esperado.",
+    },
+    "below_min": {
+        "en": "The value must be at least {limit}.",
+        "fr": "La valeur doit être au moins {limit}.",
+        "de": "Der Wert muss mindestens {limit} sein.",
+        "it": "Il valore deve essere almeno {limit}.",
+        "es": "El valor debe ser como mínimo {limit}.",
+    },
+    "above_max": {
+        "en": "The value must be at most {limit}.",
+        "fr": "La valeur doit être au plus {limit}.",
+        "de": "Der Wert darf höchstens {limit} sein.",
+        "it": "Il valore deve essere al massimo {limit}.",
+        "es": "El valor debe ser como máximo {limit}.",
+    },
+    "too_many_rows": {
+        "en": "At most {max} rows are allowed.",
+        "fr": "Au plus {max} lignes sont autorisées.",
+        "de": "Höchstens {max} Zeilen sind erlaubt.",
+        "it": "Sono ammesse al massimo {max} righe.",
+        "es": "Se permiten como máximo {max} filas.",
+    },
+    "too_few_rows": {
+        "en": "At least {min} rows are needed.",
+        "fr": "Au moins {min} lignes sont nécessaires.",
+        "de": "Mindestens {min} Zeilen sind nötig.",
+        "it": "Sono necessarie almeno {min} righe.",
+        "es": "Se necesitan al menos {min} filas.",
+    },
+}
+
+
+def render(key: str, lang: str, **params: Any) -> str:
+    texts = MESSAGES[key]
+    return (texts.get(lang) or texts["en"]).format(**params)
