@@ -961,7 +961,7 @@ class FormBuilder:
                 self.p.add(problem.code, item.loc.shifted(problem.offset), **problem.params)
             if item.role == "show_if" and item.field_id in ex.references(item.expr):
                 self.p.add(SELF_REFERENCE, item.loc, id=item.field_id)
-            if problems:
+            if any(not p.is_warning for p in problems):
                 continue
             expected = item.expected
             if item.role == "calc":

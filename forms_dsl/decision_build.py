@@ -108,7 +108,7 @@ GAP = ErrorCode(
 )
 TOO_LARGE = ErrorCode(
     "E522",
-    "table `{table}` has too many input combinations to check for gaps (over {limit} cases)",
+    "table `{table}` has too many input combinations to check for gaps (over {limit} steps)",
     "split it into smaller tables, or use fewer distinct range bounds",
 )
 EMPTY_LIST = ErrorCode(
