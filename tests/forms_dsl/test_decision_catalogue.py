@@ -1,12 +1,14 @@
 """The field catalogue the reference tables are checked against, shared by the decision tests.
 
-The reference tables live as standalone files in `studies/siopen-nb/tables/` until they are pasted
-into form files; here they are loaded with the fields a form would give them (the codes of the
-diagnosis form's choice lists, numbers for integer/decimal and calculated fields).
+The reference tables live in the demo study's form files (`inrg_risk` in `diagnosis.yaml`,
+`inrc_response` in `response.yaml`); here each is cut out of its form and loaded on its own with
+the fields a form would give it (the codes of the choice lists, numbers for integer, decimal and
+calculated fields), so tests can also load damaged copies of one table.
 """
 
 from __future__ import annotations
 
+import textwrap
 from functools import cache
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from forms_dsl.decision import DecisionTable, decide, load_table_yaml
 from forms_dsl.types import FieldInfo, VType
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ROOT / "studies" / "siopen-nb" / "tables"
+FORMS = ROOT / "studies" / "siopen-nb" / "forms"
+TABLE_FORM = {"inrg_risk": "diagnosis", "inrc_response": "response"}
 LANGUAGES = ("en", "fr", "de", "it", "es")
 
 
@@ -51,7 +54,10 @@ DOMAINS: dict[str, tuple[str, ...]] = {
 
 
 def table_text(name: str) -> str:
-    return (TABLES / f"{name}.yaml").read_text(encoding="utf-8")
+    """The table's YAML as written in its form, un-indented to stand alone."""
+    form = (FORMS / f"{TABLE_FORM[name]}.yaml").read_text(encoding="utf-8")
+    block = form.split("\ndecision_tables:\n", 1)[1]
+    return textwrap.dedent(block)
 
 
 def load(
