@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from decimal import Decimal
 
 from edc.settings import ROOT
 
@@ -57,3 +58,47 @@ def test_decide_names_missing_inputs(app):
     decision = json.loads(result.output)
     assert decision["classifiable"] is False
     assert "age_months" in decision["missing"]
+
+
+def _example(table, row) -> dict:
+    """Input values that satisfy `row`: a code it allows, or a number inside its range."""
+    values: dict = {}
+    for spec in table.inputs:
+        condition = next((c for c in row.conditions if c.input == spec.id), None)
+        if condition is None:
+            values[spec.id] = sorted(spec.codes)[0] if spec.codes else 1
+        elif condition.codes:
+            values[spec.id] = sorted(str(c) for c in condition.codes)[0]
+        else:
+            iv = condition.intervals[0]
+            if iv.low is None:
+                value = iv.high - 1
+            else:
+                value = iv.low if iv.low_closed else iv.low + Decimal("0.5")
+            values[spec.id] = float(value)
+    return values
+
+
+def test_decide_on_the_command_line_agrees_with_the_library_for_every_row(app):
+    import forms_dsl
+
+    study = forms_dsl.load_study(DEMO).value
+    runner = app.test_cli_runner()
+    checked = 0
+    for form_id, table_id in (("diagnosis", "inrg_risk"), ("response", "inrc_response")):
+        table = study.forms[form_id].decision_tables[table_id]
+        for row in table.rows:
+            inputs = _example(table, row)
+            expected = forms_dsl.decide(table, json.loads(json.dumps(inputs), parse_float=Decimal))
+            assert expected.row == row.id, (table_id, row.id, inputs)
+            result = runner.invoke(
+                args=["forms", "decide", str(DEMO), f"{form_id}.{table_id}", "--input",
+                      json.dumps(inputs)]
+            )  # fmt: skip
+            printed = json.loads(result.output)
+            assert printed["row"] == row.id
+            assert printed["outputs"] == expected.outputs
+            assert printed["classifiable"] == expected.classifiable
+            assert printed["flags"] == list(expected.flags)
+            checked += 1
+    assert checked >= 40
