@@ -51,3 +51,46 @@ def test_form_id_must_match_its_file(tmp_path):
     with pytest.raises(FormsDslError) as caught:
         load_study(copy)
     assert {p.code.id for p in caught.value.errors} == {"E603"}
+
+
+def test_the_diagnosis_form_feeds_the_inrg_table():
+    """A nurse's posted answers → engine values (age from the birth date) → INRG group."""
+    import datetime as dt
+
+    from forms_dsl import decide, evaluate
+
+    form = load_study(DEMO).value.forms["diagnosis"]
+    posted = {
+        "diagnosis_date": "2026-03-10",
+        "inrg_stage": "M",
+        "histology": "nb",
+        "grade": "poorly_differentiated",
+        "mycn": "not_amplified",
+        "chr11q": "no",
+        "dna_index": "0,98",
+        "metastases-0-metastasis_site": "bone_marrow",
+        "metastases-1-metastasis_site": "liver",
+    }
+    result = evaluate(
+        form, posted, context={"date_of_birth": dt.date(2025, 1, 20)}, today=dt.date(2026, 11, 27)
+    )
+    assert result.errors == []
+    assert result.values["age_months"] == 13
+    assert result.values["metastasis_count"] == 2
+    assert result.values["bone_marrow_involved"] is True
+    decision = decide(form.decision_tables["inrg_risk"], result.values)
+    assert (decision.outputs, decision.row) == ({"group": "J", "risk": "intermediate"}, "J")
+
+
+def test_the_diagnosis_form_refuses_stage_ms_from_18_months():
+    import datetime as dt
+
+    from forms_dsl import evaluate
+
+    form = load_study(DEMO).value.forms["diagnosis"]
+    posted = {"diagnosis_date": "2026-03-10", "inrg_stage": "MS", "histology": "nb",
+              "grade": "differentiating", "mycn": "not_amplified",
+              "metastases-0-metastasis_site": "skin"}  # fmt: skip
+    born = {"date_of_birth": dt.date(2024, 6, 1)}  # 21 months at diagnosis
+    result = evaluate(form, posted, context=born, today=dt.date(2026, 11, 27))
+    assert [(i.field, i.kind) for i in result.errors] == [("inrg_stage", "ms_age")]
