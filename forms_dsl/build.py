@@ -7,7 +7,6 @@ decision tables.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,21 +30,20 @@ from forms_dsl.model import (
     Section,
     Severity,
 )
+from forms_dsl.reader import (
+    BAD_ID,
+    MISSING_KEY,
+    MISSING_TRANSLATION,
+    UNKNOWN_KEY,
+    UNKNOWN_LANGUAGE,
+    WRONG_KIND,
+    suggest,
+)
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of
 from forms_dsl.text import EMPTY, Text
 from forms_dsl.types import FieldInfo, Value, VType
 from forms_dsl.values import BadValue, parse_literal
 
-UNKNOWN_KEY = ErrorCode("E201", "unknown key `{key}` in {where}", "{hint}")
-MISSING_KEY = ErrorCode("E202", "{where} needs `{key}`", "add `{key}:` {example}")
-WRONG_KIND = ErrorCode(
-    "E203", "`{key}` must be {expected}, found {found}", "write {expected} here, e.g. {example}"
-)
-BAD_ID = ErrorCode(
-    "E204",
-    "`{value}` is not a valid id",
-    "use lower-case letters, digits and underscores, starting with a letter (at most 64)",
-)
 DUPLICATE_FIELD = ErrorCode(
     "E205",
     "field id `{id}` is already used on line {first_line}",
@@ -59,16 +57,6 @@ BAD_VERSION = ErrorCode(
     "E208",
     "version must be a whole number of 1 or more, found {found}",
     "write e.g. `version: 1` and increase it at every change",
-)
-MISSING_TRANSLATION = ErrorCode(
-    "E209",
-    "{what} has no {lang} text",
-    "add `{lang}: …` — every text needs all the study's languages ({languages})",
-)
-UNKNOWN_LANGUAGE = ErrorCode(
-    "E210",
-    "`{lang}` is not a language of the study ({languages})",
-    "remove it, or add it to the study's `languages`",
 )
 UNKNOWN_CHOICE_LIST = ErrorCode("E211", "there is no choice list `{value}`", "{hint}")
 DUPLICATE_CODE = ErrorCode(
@@ -220,15 +208,6 @@ STORABLE = {
 }
 
 
-def suggest(value: str, options: Sequence[str], what: str = "") -> str:
-    """A fix hint: the closest known word, else the list of known ones."""
-    close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
-    if close:
-        return f"did you mean `{close[0]}`?"
-    shown = ", ".join(f"`{o}`" for o in list(options)[:20])
-    return f"use one of {shown}" if not what else f"{what}: {shown}"
-
-
 @dataclass
 class _PendingExpr:
     """An expression read in pass one and checked in pass two."""
@@ -296,7 +275,7 @@ class FormBuilder:
             self.p.add(
                 WRONG_KIND,
                 node.loc,
-                key=key,
+                key=f"`{key}`",
                 expected=names[expected],
                 found=kind_of(node),
                 example=example,
@@ -366,7 +345,7 @@ class FormBuilder:
         self.p.add(
             WRONG_KIND,
             node.loc,
-            key=key,
+            key=f"`{key}`",
             expected="true or false",
             found=kind_of(node),
             example=f"`{key}: true`",
@@ -769,7 +748,7 @@ class FormBuilder:
         self.p.add(
             WRONG_KIND,
             node.loc,
-            key="choices",
+            key="`choices`",
             expected="a list name or a list",
             found=kind_of(node),
             example="`choices: inrg_stage`",

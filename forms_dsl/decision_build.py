@@ -31,13 +31,17 @@ from forms_dsl.decision_model import (
     show,
 )
 from forms_dsl.errors import ErrorCode, Location, Problems
+from forms_dsl.reader import (
+    MISSING_KEY,
+    MISSING_TRANSLATION,
+    UNKNOWN_KEY,
+    UNKNOWN_LANGUAGE,
+    WRONG_KIND,
+)
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of
 from forms_dsl.text import EMPTY, Text
 from forms_dsl.types import FieldInfo, VType
 
-WRONG_KIND = ErrorCode("E501", "{what} must be {expected}, found {found}", "{example}")
-UNKNOWN_KEY = ErrorCode("E502", "unknown key `{key}` in {where}", "{hint}")
-MISSING_KEY = ErrorCode("E503", "{where} has no `{key}`", "add `{key}:` ({example})")
 UNKNOWN_FIELD = ErrorCode("E504", "input `{name}` is not a field of this form", "{hint}")
 UNSUPPORTED_INPUT = ErrorCode(
     "E505",
@@ -89,12 +93,6 @@ UNKNOWN_OUTPUT = ErrorCode(
     "E516", "row `{row}` sets `{output}`, which is not an output of the table", "{hint}"
 )
 UNKNOWN_FLAG = ErrorCode("E517", "flag `{flag}` is not declared in the table's `flags`", "{hint}")
-MISSING_TRANSLATION = ErrorCode(
-    "E518", "{what} has no text in `{lang}`", "add `{lang}: …` (the study's languages: {languages})"
-)
-UNKNOWN_LANGUAGE = ErrorCode(
-    "E519", "`{lang}` is not a language of the study", "use only {languages}"
-)
 OVERLAP = ErrorCode(
     "E520",
     "rows `{first}` and `{second}` overlap: both match {example}",
@@ -218,12 +216,7 @@ class _Builder:
         if isinstance(node, Map | Seq) and not len(node.entries if isinstance(node, Map) else node):
             found = f"an empty {'mapping' if isinstance(node, Map) else 'list'}"
         self.p.add(
-            WRONG_KIND,
-            node.loc,
-            what=what,
-            expected=expected,
-            found=found,
-            example=f"for example `{example}`",
+            WRONG_KIND, node.loc, key=what, expected=expected, found=found, example=f"`{example}`"
         )
 
     def keys(self, node: Map, allowed: Sequence[str], where: str) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from forms_dsl.build import MISSING_KEY, WRONG_KIND, FormBuilder, suggest
+from forms_dsl.build import FormBuilder
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location, Problems
 from forms_dsl.model import ChoiceList, Event, Form, Study
+from forms_dsl.reader import MISSING_KEY, WRONG_KIND, suggest
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of, parse, parse_file
 from forms_dsl.types import VType
 
@@ -202,7 +203,7 @@ class _Header:
                 MISSING_KEY,
                 parent.loc,
                 where="study.yaml",
-                key="languages",
+                key="`languages`",
                 example="[en, fr, de, it, es]",
             )
             return ("en",)
@@ -210,7 +211,7 @@ class _Header:
             self.p.add(
                 WRONG_KIND,
                 node.loc,
-                key="languages",
+                key="`languages`",
                 expected="a list",
                 found=kind_of(node),
                 example="`languages: [en, fr]`",
