@@ -32,15 +32,11 @@ from forms_dsl.model import (
 )
 from forms_dsl.reader import (
     BAD_ID,
-    MISSING_KEY,
-    MISSING_TRANSLATION,
-    UNKNOWN_KEY,
-    UNKNOWN_LANGUAGE,
     WRONG_KIND,
+    Reader,
     suggest,
 )
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of
-from forms_dsl.text import EMPTY, Text
 from forms_dsl.types import FieldInfo, Value, VType
 from forms_dsl.values import BadValue, parse_literal
 
@@ -231,7 +227,7 @@ class _Ctx:
     pending: list[_PendingExpr] = field(default_factory=list)
 
 
-class FormBuilder:
+class FormBuilder(Reader):
     """Builds one form; `problems` receives everything wrong with it."""
 
     def __init__(
@@ -242,27 +238,10 @@ class FormBuilder:
         shared_lists: Mapping[str, ChoiceList] | None = None,
         context: Mapping[str, VType] | None = None,
     ) -> None:
+        super().__init__(languages, problems)
         self.c = _Ctx(file, tuple(languages), shared_lists or {}, context or {}, problems)
-        self.p = problems
 
     # -- small readers ------------------------------------------------------------------------
-
-    def keys(self, node: Map, allowed: Sequence[str], where: str) -> None:
-        for key, _value in node:
-            if key.value not in allowed:
-                self.p.add(
-                    UNKNOWN_KEY,
-                    key.loc,
-                    key=key.text,
-                    where=where,
-                    hint=suggest(str(key.value), allowed, "known keys"),
-                )
-
-    def need(self, node: Map, key: str, where: str, example: str) -> Node | None:
-        value = node.get(key)
-        if value is None:
-            self.p.add(MISSING_KEY, node.loc, where=where, key=key, example=example)
-        return value
 
     def kind(self, node: Node | None, key: str, expected: type, example: str) -> bool:
         if node is None:
@@ -290,52 +269,6 @@ class FormBuilder:
             self.p.add(BAD_ID, node.loc, value=value)
             return None
         return value
-
-    def text(self, node: Node | None, what: str) -> Text:
-        """A multilingual text: `{en: …, fr: …}`; a plain string only for one-language studies."""
-        if node is None:
-            return EMPTY
-        langs = self.c.languages
-        if isinstance(node, Scalar) and isinstance(node.value, str) and len(langs) == 1:
-            return Text(((langs[0], node.value),))
-        if not isinstance(node, Map):
-            example = "{" + ", ".join(f"{lang}: …" for lang in langs) + "}"
-            self.p.add(
-                WRONG_KIND,
-                node.loc,
-                key=what,
-                expected="a text per language",
-                found=kind_of(node),
-                example=example,
-            )
-            return EMPTY
-        items: list[tuple[str, str]] = []
-        for key, value in node:
-            lang = str(key.value)
-            if lang not in langs:
-                self.p.add(UNKNOWN_LANGUAGE, key.loc, lang=lang, languages=", ".join(langs))
-                continue
-            if not isinstance(value, Scalar) or value.value in (None, ""):
-                self.p.add(
-                    MISSING_TRANSLATION,
-                    value.loc,
-                    what=what,
-                    lang=lang,
-                    languages=", ".join(langs),
-                )
-                continue
-            items.append((lang, str(value.text if not value.quoted else value.value)))
-        present = {lang for lang, _ in items} | {str(k.value) for k, _v in node}
-        for lang in langs:
-            if lang not in present:
-                self.p.add(
-                    MISSING_TRANSLATION,
-                    node.loc,
-                    what=what,
-                    lang=lang,
-                    languages=", ".join(langs),
-                )
-        return Text(tuple(items))
 
     def flag(self, node: Node | None, key: str) -> bool:
         if node is None:
@@ -436,7 +369,7 @@ class FormBuilder:
             inputs = {
                 k: v for k, v in env.items() if v.repeat is None and v.vtype is not VType.GROUP
             }
-            tables = build_tables(tables_node, inputs, self.c.languages, self.p)  # type: ignore[arg-type]
+            tables = build_tables(tables_node, inputs, self.languages, self.p)  # type: ignore[arg-type]
         if form_id is None or version is None:
             return None
         return Form(
@@ -446,7 +379,7 @@ class FormBuilder:
             sections=tuple(sections),
             choice_lists=lists,
             decision_tables=tables,
-            languages=self.c.languages,
+            languages=self.languages,
             file=self.c.file,
             context=dict(self.c.context),
             calc_order=tuple(order),

@@ -33,10 +33,8 @@ from forms_dsl.decision_model import (
 from forms_dsl.errors import ErrorCode, Location, Problems
 from forms_dsl.reader import (
     MISSING_KEY,
-    MISSING_TRANSLATION,
-    UNKNOWN_KEY,
-    UNKNOWN_LANGUAGE,
     WRONG_KIND,
+    Reader,
 )
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of
 from forms_dsl.text import EMPTY, Text
@@ -201,13 +199,12 @@ class _TableState:
     used_inputs: set[str]
 
 
-class _Builder:
+class _Builder(Reader):
     def __init__(
         self, fields: Mapping[str, FieldInfo], languages: tuple[str, ...], problems: Problems
     ) -> None:
+        super().__init__(languages, problems)
         self.fields = fields
-        self.languages = languages
-        self.p = problems
 
     # -- small helpers -------------------------------------------------------------------------
 
@@ -219,13 +216,6 @@ class _Builder:
             WRONG_KIND, node.loc, key=what, expected=expected, found=found, example=f"`{example}`"
         )
 
-    def keys(self, node: Map, allowed: Sequence[str], where: str) -> None:
-        for key, _value in node:
-            name = str(key.value)
-            if name not in allowed:
-                hint = _suggest(name, allowed, f"allowed keys: {_listing(allowed)}")
-                self.p.add(UNKNOWN_KEY, key.loc, key=name, where=where, hint=hint)
-
     def ident(self, node: Node, what: str, pattern: re.Pattern[str], rule: str) -> str | None:
         if not isinstance(node, Scalar) or node.value is None or isinstance(node.value, bool):
             self.wrong(node, f"a {what} id", "a word", "A" if what == "row" else "inrg_risk")
@@ -235,35 +225,6 @@ class _Builder:
             self.p.add(BAD_ID, node.loc, name=name, what=what, pattern=rule)
             return None
         return name
-
-    def text(self, node: Node, what: str) -> Text:
-        """A multilingual text `{en: …, fr: …}`; a plain string only in a one-language study."""
-        langs = self.languages
-        if isinstance(node, Scalar) and isinstance(node.value, str) and len(langs) == 1:
-            return Text(((langs[0], node.value),))
-        if not isinstance(node, Map):
-            example = "{" + ", ".join(f"{lang}: …" for lang in langs) + "}"
-            self.wrong(node, what, "a text in each language", example)
-            return EMPTY
-        items: list[tuple[str, str]] = []
-        for key, value in node:
-            lang = str(key.value)
-            if lang not in langs:
-                self.p.add(UNKNOWN_LANGUAGE, key.loc, lang=lang, languages=", ".join(langs))
-                continue
-            if not isinstance(value, Scalar) or value.value in (None, ""):
-                self.p.add(
-                    MISSING_TRANSLATION, value.loc, what=what, lang=lang, languages=", ".join(langs)
-                )
-                continue
-            items.append((lang, str(value.value if value.quoted else value.text)))
-        present = {str(k.value) for k, _v in node}
-        for lang in langs:
-            if lang not in present:
-                self.p.add(
-                    MISSING_TRANSLATION, node.loc, what=what, lang=lang, languages=", ".join(langs)
-                )
-        return Text(tuple(items))
 
     # -- a table ---------------------------------------------------------------------------------
 
