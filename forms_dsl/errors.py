@@ -51,13 +51,11 @@ class ErrorCode:
         return sorted(cls.registry.values(), key=lambda c: c.id)
 
 
-@dataclass(frozen=True)
-class DslError:
-    """One problem at one place."""
+class Coded:
+    """Message and fix of anything holding a `code` and its `params`."""
 
     code: ErrorCode
-    location: Location
-    params: dict[str, Any] = field(default_factory=dict, compare=False)
+    params: dict[str, Any]
 
     @property
     def message(self) -> str:
@@ -70,6 +68,15 @@ class DslError:
     @property
     def is_warning(self) -> bool:
         return self.code.severity == "warning"
+
+
+@dataclass(frozen=True)
+class DslError(Coded):
+    """One problem at one place."""
+
+    code: ErrorCode
+    location: Location
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.code.id}: {self.message} ({self.fix})"

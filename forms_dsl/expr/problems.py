@@ -9,28 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from forms_dsl.errors import DslError, ErrorCode, Location
+from forms_dsl.errors import Coded, DslError, ErrorCode, Location
 
 
 @dataclass(frozen=True)
-class ExprProblem:
+class ExprProblem(Coded):
     """A static-check finding; `offset` is the 0-based character offset in the expression text."""
 
     code: ErrorCode
     offset: int
     params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def message(self) -> str:
-        return self.code.message.format(**self.params)
-
-    @property
-    def fix(self) -> str:
-        return self.code.fix.format(**self.params)
-
-    @property
-    def is_warning(self) -> bool:
-        return self.code.severity == "warning"
 
     def at(self, location: Location) -> DslError:
         """The problem as a located error, `location` being where the expression text starts.
@@ -44,7 +32,7 @@ class ExprProblem:
         return f"{self.code.id} at {self.offset}: {self.message} ({self.fix})"
 
 
-class ExprError(Exception):
+class ExprError(Coded, Exception):
     """Text that is not an expression (syntax) or exceeds a limit. Raised by `parse` only."""
 
     def __init__(self, code: ErrorCode, offset: int, params: dict[str, Any] | None = None) -> None:
@@ -56,14 +44,6 @@ class ExprError(Exception):
     @property
     def problem(self) -> ExprProblem:
         return ExprProblem(self.code, self.offset, self.params)
-
-    @property
-    def message(self) -> str:
-        return self.problem.message
-
-    @property
-    def fix(self) -> str:
-        return self.problem.fix
 
     def at(self, location: Location) -> DslError:
         return self.problem.at(location)
