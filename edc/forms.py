@@ -13,6 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from edc.i18n import _l
@@ -83,3 +84,37 @@ class AssignRoleForm(FlaskForm):
 class EndDateForm(FlaskForm):
     ends_at = DateField(_l("Account end date"), validators=[Optional()])
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+SEX_CHOICES = [
+    SelectChoice("female", _l("Female")),
+    SelectChoice("male", _l("Male")),
+    SelectChoice("undetermined", _l("Undetermined")),
+]
+RELATIONSHIP_CHOICES = [
+    SelectChoice("mother", _l("Mother")),
+    SelectChoice("father", _l("Father")),
+    SelectChoice("legal_guardian", _l("Legal guardian")),
+    SelectChoice("other", _l("Other")),
+]
+
+
+class RegisterSubjectForm(FlaskForm):
+    site = SelectField(_l("Site"), choices=[])
+    family_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=100)])
+    given_names = StringField(_l("Given names"), validators=[DataRequired(), Length(max=100)])
+    date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired()])
+    sex = SelectField(_l("Sex"), choices=SEX_CHOICES)
+    hospital_number = StringField(_l("Hospital number"), validators=[Optional(), Length(max=40)])
+    guardian_name = StringField(
+        _l("Parent or guardian: name"), validators=[Optional(), Length(max=200)]
+    )
+    guardian_relationship = SelectField(
+        _l("Relationship to the child"),
+        choices=[SelectChoice("", "–"), *RELATIONSHIP_CHOICES],
+        validators=[Optional()],
+    )
+    guardian_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    guardian_email = EmailField(
+        _l("E-mail"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)]
+    )

@@ -32,6 +32,7 @@ class Settings:
     vault_key: str
     audit_key: str
     instance_path: Path = ROOT / "instance"
+    vault_old_keys: tuple[str, ...] = ()
     languages: tuple[str, ...] = LANGUAGES
     idle_timeout: timedelta = timedelta(minutes=30)
     absolute_timeout: timedelta = timedelta(hours=12)
@@ -55,6 +56,9 @@ class Settings:
             vault_key=os.environ.get("EDC_VAULT_KEY") or _instance_secret(instance, "vault_key"),
             audit_key=os.environ.get("EDC_AUDIT_KEY") or _instance_secret(instance, "audit_key"),
             instance_path=instance,
+            vault_old_keys=tuple(
+                k for k in os.environ.get("EDC_VAULT_OLD_KEYS", "").split(",") if k.strip()
+            ),
             cookie_secure=os.environ.get("EDC_INSECURE_COOKIES", "") != "1",
         )
         return replace(base, **overrides)  # type: ignore[arg-type]

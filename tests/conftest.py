@@ -132,6 +132,11 @@ def make_user() -> Callable[..., Any]:
 
 
 @pytest.fixture
+def make_subject() -> Callable[..., Any]:
+    return factories.make_subject
+
+
+@pytest.fixture
 def login() -> Callable[..., Any]:
     return factories.login
 

@@ -119,3 +119,25 @@ def login(client: FlaskClient, user: User, code: str | None = None) -> Any:
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+def make_subject(site: Site, **identity: Any):
+    """A registered subject at `site`, registered by the command line (no user needed)."""
+    import datetime as dt
+
+    from edc.services import subjects
+
+    details = {
+        "family_name": "Durand",
+        "given_names": "Léa",
+        "date_of_birth": dt.date(2024, 5, 17),
+        "sex": "female",
+        "hospital_number": "12345678",
+    }
+    details.update(identity)
+    registrar = make_user(roles=[(Role.NURSE, site)])
+    subject = subjects.register(
+        db.session, Actor(user=registrar), site.id, subjects.Identity(**details), utcnow()
+    )
+    db.session.commit()
+    return subject

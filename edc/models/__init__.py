@@ -3,6 +3,7 @@
 from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import Base
 from edc.models.studies import Site, Study
+from edc.models.subjects import SiteCounter, Subject, SubjectIdentity
 from edc.models.users import RecoveryCode, RoleAssignment, User, UserSession
 
 __all__ = [
@@ -12,7 +13,10 @@ __all__ = [
     "RecoveryCode",
     "RoleAssignment",
     "Site",
+    "SiteCounter",
     "Study",
+    "Subject",
+    "SubjectIdentity",
     "User",
     "UserSession",
 ]

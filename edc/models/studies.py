@@ -15,6 +15,7 @@ class Study(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    subject_prefix: Mapped[str] = mapped_column(String(8), default="NB", server_default="NB")
 
     sites: Mapped[list[Site]] = relationship(back_populates="study", order_by="Site.code")
 

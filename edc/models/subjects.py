@@ -1,0 +1,52 @@
+"""Subjects (pseudonymous) and their identity vault (encrypted, never exported)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from edc.models.base import Base, UTCDateTime, utcnow
+from edc.models.studies import Site, Study
+
+
+class Subject(Base):
+    """A child in the study, known outside the site only by `study_code` (e.g. NB-FR01-0007)."""
+
+    __tablename__ = "subject"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    study_code: Mapped[str] = mapped_column(String(32), unique=True)
+    number: Mapped[int] = mapped_column(Integer)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    site: Mapped[Site] = relationship()
+    study: Mapped[Study] = relationship()
+    identity: Mapped[SubjectIdentity] = relationship(back_populates="subject", uselist=False)
+
+
+class SubjectIdentity(Base):
+    """The direct identifiers of one subject, as one encrypted, authenticated blob."""
+
+    __tablename__ = "subject_identity"
+    __audited__ = True
+
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subject: Mapped[Subject] = relationship(back_populates="identity")
+
+
+class SiteCounter(Base):
+    """The last subject number given at a site: locked while numbering, so numbers never clash."""
+
+    __tablename__ = "site_counter"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,107 @@
+"""Subjects: the list, registration, and the subject page with its identity panel."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, redirect, request, url_for
+
+from edc.access import Permission, requires
+from edc.actor import current_actor
+from edc.extensions import db
+from edc.forms import RELATIONSHIP_CHOICES, SEX_CHOICES, RegisterSubjectForm
+from edc.models.base import utcnow
+from edc.models.subjects import Subject
+from edc.services import subjects
+from edc.web import render
+
+bp = Blueprint("subjects", __name__, url_prefix="/subjects")
+LABELS = {
+    "sex_labels": {c.value: c.label for c in SEX_CHOICES},
+    "relationship_labels": {c.value: c.label for c in RELATIONSHIP_CHOICES},
+}
+
+
+@bp.route("/")
+@requires(Permission.SUBJECT_VIEW)
+def subject_list() -> Response:
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total = subjects.subject_page(db.session, current_actor(), page)
+    return render(
+        "subjects/list.html",
+        subjects=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // subjects.PAGE_SIZE)),
+        can_register=bool(subjects.registrable_sites(db.session, current_actor())),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.SUBJECT_REGISTER)
+def subject_new() -> Response:
+    actor = current_actor()
+    form = RegisterSubjectForm()
+    sites = subjects.registrable_sites(db.session, actor)
+    form.site.choices = [(str(s.id), f"{s.code} – {s.name}") for s in sites]
+    if form.validate_on_submit():
+        guardians = ()
+        if form.guardian_name.data:
+            guardians = (
+                subjects.Guardian(
+                    name=form.guardian_name.data.strip(),
+                    relationship=form.guardian_relationship.data or "",
+                    phone=(form.guardian_phone.data or "").strip(),
+                    email=(form.guardian_email.data or "").strip(),
+                ),
+            )
+        identity = subjects.Identity(
+            family_name=(form.family_name.data or "").strip(),
+            given_names=(form.given_names.data or "").strip(),
+            date_of_birth=form.date_of_birth.data,  # type: ignore[arg-type]
+            sex=form.sex.data or "",
+            hospital_number=(form.hospital_number.data or "").strip(),
+            guardians=guardians,
+        )
+        try:
+            subject = subjects.register(db.session, actor, int(form.site.data), identity, utcnow())
+        except subjects.SubjectError as refused:
+            form.date_of_birth.errors = [refused.message]
+        else:
+            return redirect(url_for("subjects.subject_detail", code=subject.study_code))
+    return render("subjects/new.html", form=form, status=422 if form.errors else 200)
+
+
+def _subject_or_404(code: str) -> Subject:
+    subject = subjects.find(db.session, current_actor(), code)
+    if subject is None:
+        abort(404)
+    return subject
+
+
+@bp.route("/<code>")
+@requires(Permission.SUBJECT_VIEW)
+def subject_detail(code: str) -> Response:
+    subject = _subject_or_404(code)
+    return render(
+        "subjects/detail.html",
+        subject=subject,
+        identity=None,
+        may_read_identity=subjects.may_read_identity(db.session, current_actor(), subject),
+    )
+
+
+@bp.route("/<code>/identity")
+@requires(Permission.IDENTITY_VIEW)
+def subject_identity(code: str) -> Response:
+    """The identity panel, opened on request so that every read is a deliberate, audited act."""
+    subject = _subject_or_404(code)
+    identity = subjects.read_identity(db.session, current_actor(), subject)
+    if identity is None:
+        abort(404)
+    return render(
+        "subjects/detail.html",
+        block="identity",
+        subject=subject,
+        identity=identity,
+        may_read_identity=True,
+        **LABELS,
+    )

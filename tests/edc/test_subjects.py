@@ -1,0 +1,213 @@
+"""Subjects: pseudonymous codes per site, the encrypted identity vault, audited reads, isolation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from edc import crypto
+from edc.access import Role
+from edc.actor import Actor
+from edc.extensions import db
+from edc.models.audit import AuditEvent
+from edc.models.base import utcnow
+from edc.models.subjects import SubjectIdentity
+from edc.services import subjects
+from tests.factories import another_browser, csrf, login, make_site, make_user
+
+NAME = "Zéphyrine"
+
+
+def _register_page(client, site, **extra):
+    data = {
+        "site": str(site.id),
+        "family_name": "Moreau",
+        "given_names": NAME,
+        "date_of_birth": "2025-02-03",
+        "sex": "female",
+        "hospital_number": "FR9988776",
+        "guardian_name": "Claire Moreau",
+        "guardian_relationship": "mother",
+        "guardian_phone": "+33 1 23 45 67 89",
+        "csrf_token": csrf(client, "/subjects/new"),
+    }
+    data.update(extra)
+    return client.post("/subjects/new", data=data)
+
+
+def test_a_nurse_registers_subjects_numbered_per_site(client, make_study):
+    study = make_study("siopen")
+    fr, it = make_site("FR-01", study), make_site("IT-01", study)
+    nurse = make_user(roles=[(Role.NURSE, fr), (Role.NURSE, it)])
+    login(client, nurse)
+    first = _register_page(client, fr)
+    assert first.status_code == 302
+    assert first.headers["Location"].endswith("/subjects/NB-FR01-0001")
+    assert _register_page(client, fr).headers["Location"].endswith("/NB-FR01-0002")
+    assert _register_page(client, it).headers["Location"].endswith("/NB-IT01-0001")
+    page = client.get("/subjects/").get_data(as_text=True)
+    assert "NB-FR01-0002" in page
+    assert NAME not in page  # the list never shows identities
+
+
+def test_registration_errors_keep_the_input(client, make_site):
+    site = make_site("FR-02")
+    login(client, make_user(roles=[(Role.NURSE, site)]))
+    response = _register_page(client, site, date_of_birth="2999-01-01")
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "cannot be in the future" in body
+    assert f'value="{NAME}"' in body
+
+
+def test_nobody_registers_at_a_site_outside_their_scope(client, make_study):
+    study = make_study("s2")
+    mine, other = make_site("FR-03", study), make_site("ES-03", study)
+    login(client, make_user(roles=[(Role.NURSE, mine)]))
+    response = _register_page(client, other)
+    assert response.status_code == 422  # not among the offered sites
+    with pytest.raises(Exception, match="404"):
+        subjects.register(
+            db.session,
+            Actor(user=make_user(roles=[(Role.NURSE, mine)])),
+            other.id,
+            subjects.Identity("X", "Y", dt.date(2024, 1, 1), "male"),
+            utcnow(),
+        )
+
+
+def test_the_vault_holds_no_plaintext_and_every_read_is_audited(client, make_site, make_subject):
+    site = make_site("FR-04")
+    subject = make_subject(site, given_names=NAME, date_of_birth=dt.date(2023, 9, 14))
+    for table in ("subject", "subject_identity", "audit_event"):
+        for row in db.session.execute(text(f"SELECT * FROM {table}")):
+            raw = " ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in row)
+            assert NAME not in raw
+            assert "2023-09-14" not in raw
+    nurse = make_user(roles=[(Role.NURSE, site)])
+    login(client, nurse)
+    page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
+    assert NAME not in page  # the identity opens only on request
+    panel = client.get(f"/subjects/{subject.study_code}/identity", headers={"HX-Request": "true"})
+    assert panel.status_code == 200
+    assert NAME in panel.get_data(as_text=True)
+    reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "identity.read")).all()
+    assert [(e.actor_id, e.entity_id, e.site_code) for e in reads] == [
+        (nurse.id, subject.study_code, "FR-04")
+    ]
+
+
+def test_other_sites_get_404_and_central_roles_see_no_identity(client, make_study, make_subject):
+    study = make_study("s3")
+    fr, it = make_site("FR-05", study), make_site("IT-05", study)
+    subject = make_subject(fr, given_names=NAME)
+    code = subject.study_code
+    italian = another_browser(client)
+    login(italian, make_user(roles=[(Role.NURSE, it)]))
+    for path in (f"/subjects/{code}", f"/subjects/{code}/identity"):
+        assert italian.get(path).status_code == 404
+    missing = italian.get("/subjects/NB-FR05-9999")
+    assert missing.status_code == 404
+    assert NAME not in italian.get("/subjects/").get_data(as_text=True)
+    manager = another_browser(client)
+    login(manager, make_user(roles=[(Role.DATA_MANAGER, study)]))
+    assert manager.get(f"/subjects/{code}").status_code == 200
+    assert "Show identity" not in manager.get(f"/subjects/{code}").get_data(as_text=True)
+    assert manager.get(f"/subjects/{code}/identity").status_code == 404
+
+
+def test_the_vault_is_authenticated_and_rotates_to_a_new_key(make_site, make_subject):
+    subject = make_subject(make_site("FR-06"), given_names=NAME)
+    vault = db.session.get(SubjectIdentity, subject.id)
+    tampered = bytearray(vault.ciphertext)
+    tampered[-5] ^= 1
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(bytes(tampered))
+    old = "test-vault-key"
+    crypto.configure("a-brand-new-vault-key", [old])
+    try:
+        assert subjects.rotate_vault(db.session, Actor.cli()) >= 1
+        crypto.configure("a-brand-new-vault-key")  # the old key retired
+        vault = db.session.get(SubjectIdentity, subject.id)
+        assert NAME in crypto.decrypt(vault.ciphertext)
+    finally:
+        crypto.configure(old)
+    db.session.rollback()
+
+
+def test_the_subject_list_runs_a_fixed_number_of_statements(client, make_study):
+    from sqlalchemy import event
+
+    study = make_study("s4")
+    site = make_site("FR-07", study)
+    nurse = make_user(roles=[(Role.NURSE, site)])
+    registrar = Actor(user=nurse)
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            subjects.register(
+                db.session, registrar, site.id,
+                subjects.Identity("A", "B", dt.date(2024, 1, 1), "male"), utcnow(),
+            )  # fmt: skip
+        db.session.commit()
+
+    def statements() -> int:
+        seen: list[str] = []
+        engine = db.session.get_bind()
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/subjects/").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    login(client, nurse)
+    add(10)
+    few = statements()
+    add(40)
+    assert statements() == few
+
+
+@pytest.mark.commits
+def test_concurrent_registrations_get_distinct_consecutive_numbers(app):
+    with Session(db.engine) as setup:
+        from edc import audit
+        from edc.models.studies import Site, Study
+
+        study = Study(slug="concurrency-study", title="C")
+        setup.add(study)
+        audit.record(setup, Actor.cli(), "study.created", target=study)
+        site = Site(study=study, code="CC-01", name="C", country="FR")
+        setup.add(site)
+        audit.record(setup, Actor.cli(), "site.created", target=site)
+        setup.commit()
+        site_id = site.id
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                with Session(db.engine) as session:
+                    subjects._next_number(session, site_id)
+                    session.commit()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Session(db.engine) as check:
+        last = check.execute(
+            text("SELECT last_number FROM site_counter WHERE site_id = :s"), {"s": site_id}
+        ).scalar_one()
+    assert last == 30  # 30 numbers taken, none twice, none skipped
