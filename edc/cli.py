@@ -1,4 +1,5 @@
-"""Command-line tools: `flask users …`, `flask sites …`, `flask audit verify`, `flask demo …`."""
+"""Command-line tools: `flask users …`, `flask sites …`, `flask studies …`, `flask audit verify`,
+`flask demo …`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
@@ -22,10 +24,12 @@ from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.studies import Site, Study
 from edc.models.users import User
-from edc.services import users
+from edc.services import definitions, users
+from edc.settings import ROOT
 
 users_cli = AppGroup("users", help="Manage staff accounts and their roles.")
 sites_cli = AppGroup("sites", help="Manage studies and sites.")
+studies_cli = AppGroup("studies", help="Store study definitions and their form versions.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 demo_cli = AppGroup("demo", help="The demo study and its accounts (not for production).")
 forms_cli = AppGroup("forms", help="Check study form definitions and try their decision tables.")
@@ -208,6 +212,64 @@ def _add_site(study: Study, code: str, name: str, country: str) -> Site:
     return site
 
 
+def _refused(refused: definitions.DefinitionError) -> NoReturn:
+    """Every located problem on stderr, then exit 1: nothing of the load is stored."""
+    db.session.rollback()
+    for message in refused.messages:
+        click.echo(message, err=True)
+    click.echo("nothing stored", err=True)
+    sys.exit(1)
+
+
+@studies_cli.command("load")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def studies_load(folder: Path) -> None:
+    """Store a study folder's study.yaml and new form versions (the study is added if new).
+
+    A form changed without a higher `version:` refuses the whole load.
+    """
+    actor = Actor.cli()
+    try:
+        checked = definitions.read_folder(folder)
+        study, created = definitions.find_or_create_study(db.session, actor, checked)
+        outcome = definitions.store_definition(db.session, actor, study, checked, utcnow())
+    except definitions.DefinitionError as refused:
+        _refused(refused)
+    _done()
+    if created:
+        click.echo(f"added study {study.slug}: {study.title}")
+    for warning in outcome.warnings:
+        click.echo(warning)
+    state = "stored" if outcome.study_stored else "unchanged"
+    click.echo(f"{state} {study.slug} study.yaml (sha256 {outcome.definition.sha256})")
+    for result in outcome.forms:
+        version = result.form_version
+        state = "stored" if result.stored else "unchanged"
+        click.echo(f"{state} {version.form_id} v{version.version} (sha256 {version.sha256})")
+
+
+@studies_cli.command("versions")
+@click.argument("slug")
+def studies_versions(slug: str) -> None:
+    """Every stored form version of a study; the highest of each form is the current one."""
+    study = db.session.scalar(select(Study).where(Study.slug == slug))
+    if study is None:
+        raise click.ClickException(f"no study {slug}")
+    versions = definitions.form_versions(db.session, study.id)
+    if not versions:
+        click.echo(f"no form versions stored for {slug}: run `flask studies load studies/{slug}`")
+        return
+    current = {v.form_id: v.version for v in versions}  # ordered by version: the last wins
+    for version in versions:
+        who = db.session.get(User, version.loaded_by_id) if version.loaded_by_id else None
+        click.echo(
+            f"{version.form_id:24s} v{version.version:<4d} "
+            f"{version.loaded_at:%Y-%m-%d %H:%M} UTC  "
+            f"{who.email if who else 'command line':30s} sha256 {version.sha256}"
+            + ("  current" if current[version.form_id] == version.version else "")
+        )
+
+
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Exit 0 when the whole chain is intact; otherwise name the first bad event."""
@@ -221,6 +283,7 @@ def audit_verify() -> None:
 
 
 DEMO_STUDY = ("siopen-nb", "SIOPEN neuroblastoma registry (demo)")
+DEMO_FOLDER = ROOT / "studies" / "siopen-nb"
 DEMO_SITES = [
     ("FR-01", "Centre de démonstration, Paris", "FR"),
     ("IT-01", "Centro dimostrativo, Genova", "IT"),
@@ -254,6 +317,10 @@ def demo_seed() -> None:
     audit.record(db.session, actor, "study.created", target=study, new={"slug": study.slug})
     sites = {code: _add_site(study, code, name, country) for code, name, country in DEMO_SITES}
     db.session.flush()
+    try:
+        definitions.load_definition(db.session, actor, study, DEMO_FOLDER, now)
+    except definitions.DefinitionError as refused:
+        _refused(refused)
     lines = []
     for email, name, role, where in DEMO_USERS:
         password = secrets.token_urlsafe(12)
@@ -379,5 +446,5 @@ def forms_decide(folder: str, target: str, raw_input: str, lang: str) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, sites_cli, audit_cli, demo_cli, forms_cli):
+    for group in (users_cli, sites_cli, studies_cli, audit_cli, demo_cli, forms_cli):
         app.cli.add_command(group)

@@ -2,6 +2,8 @@
 
 from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import Base
+from edc.models.crf import EventOccurrence, FormRecord, ItemValue
+from edc.models.definitions import FormVersion, StudyDefinition
 from edc.models.studies import Site, Study
 from edc.models.subjects import SiteCounter, Subject, SubjectIdentity
 from edc.models.users import RecoveryCode, RoleAssignment, User, UserSession
@@ -10,11 +12,16 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "EventOccurrence",
+    "FormRecord",
+    "FormVersion",
+    "ItemValue",
     "RecoveryCode",
     "RoleAssignment",
     "Site",
     "SiteCounter",
     "Study",
+    "StudyDefinition",
     "Subject",
     "SubjectIdentity",
     "User",

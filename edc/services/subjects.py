@@ -171,8 +171,10 @@ def may_read_identity(session: Session, actor: Actor, subject: Subject) -> bool:
     )
 
 
-def read_identity(session: Session, actor: Actor, subject: Subject) -> Identity | None:
-    """Decrypt the identity for site staff, recording the read; None for everyone else."""
+def read_identity(
+    session: Session, actor: Actor, subject: Subject, purpose: str = "display"
+) -> Identity | None:
+    """Decrypt the identity for site staff, recording the read and why; None for anyone else."""
     if not may_read_identity(session, actor, subject):
         return None
     vault = session.get(SubjectIdentity, subject.id)
@@ -185,6 +187,7 @@ def read_identity(session: Session, actor: Actor, subject: Subject) -> Identity 
         entity_type="subject_identity",
         entity_id=subject.study_code,
         site_code=subject.site.code,
+        new={"purpose": purpose},
     )
     return Identity.from_json(crypto.decrypt(vault.ciphertext))
 

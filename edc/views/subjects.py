@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask_babel import get_locale
 
+from edc import access
 from edc.access import Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
-from edc.forms import RELATIONSHIP_CHOICES, SEX_CHOICES, RegisterSubjectForm
+from edc.forms import RELATIONSHIP_CHOICES, SEX_CHOICES, EmptyForm, RegisterSubjectForm
+from edc.i18n import _l
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
-from edc.services import subjects
+from edc.services import data_entry, subjects
 from edc.web import render
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
+STATUS_LABELS = {
+    "not_started": _l("Not started"),
+    "in_progress": _l("In progress"),
+    "complete": _l("Complete"),
+    "verified": _l("Verified"),
+    "locked": _l("Locked"),
+    "signed": _l("Signed"),
+}
 LABELS = {
     "sex_labels": {c.value: c.label for c in SEX_CHOICES},
     "relationship_labels": {c.value: c.label for c in RELATIONSHIP_CHOICES},
@@ -81,12 +92,34 @@ def _subject_or_404(code: str) -> Subject:
 @requires(Permission.SUBJECT_VIEW)
 def subject_detail(code: str) -> Response:
     subject = _subject_or_404(code)
+    actor, lang = current_actor(), str(get_locale())
     return render(
         "subjects/detail.html",
         subject=subject,
         identity=None,
-        may_read_identity=subjects.may_read_identity(db.session, current_actor(), subject),
+        may_read_identity=subjects.may_read_identity(db.session, actor, subject),
+        casebook=data_entry.casebook(db.session, subject, lang),
+        decisions=data_entry.decision_support(db.session, subject, lang),
+        may_enter=access.holds(
+            access.grants(db.session, actor.user), Permission.DATA_ENTER, subject.site_id
+        ),
+        add_form=EmptyForm(),
+        lang=lang,
+        status_labels=STATUS_LABELS,
     )
+
+
+@bp.route("/<code>/events/<event_id>/occurrences", methods=["POST"])
+@requires(Permission.DATA_ENTER)
+def occurrence_add(code: str, event_id: str) -> Response:
+    subject = _subject_or_404(code)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        data_entry.add_occurrence(db.session, current_actor(), subject, event_id, utcnow())
+    except LookupError:
+        abort(404)
+    return redirect(url_for("subjects.subject_detail", code=code))
 
 
 @bp.route("/<code>/identity")

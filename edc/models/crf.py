@@ -1,0 +1,89 @@
+"""CRF data: event occurrences, form records (one per subject × occurrence × form) and items."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from edc.models.base import Base, UTCDateTime, utcnow
+from edc.models.definitions import FormVersion
+from edc.models.subjects import Subject
+
+
+class RecordStatus(enum.StrEnum):
+    """DESIGN §3 lifecycle; `verified`, `locked` and `signed` come with monitoring and signing."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETE = "complete"
+    VERIFIED = "verified"
+    LOCKED = "locked"
+    SIGNED = "signed"
+
+
+class EventOccurrence(Base):
+    """One happening of a study event for a subject (the 2nd response assessment, …)."""
+
+    __tablename__ = "event_occurrence"
+    __table_args__ = (UniqueConstraint("subject_id", "event_id", "number"),)
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    subject: Mapped[Subject] = relationship()
+
+
+class FormRecord(Base):
+    """One form filled for one occurrence; `row_version` refuses saves made on stale data."""
+
+    __tablename__ = "form_record"
+    __table_args__ = (UniqueConstraint("occurrence_id", "form_id"),)
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("event_occurrence.id"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_version.id"))
+    status: Mapped[str] = mapped_column(String(16), default=RecordStatus.IN_PROGRESS.value)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    subject: Mapped[Subject] = relationship()
+    occurrence: Mapped[EventOccurrence] = relationship()
+    form_version: Mapped[FormVersion] = relationship()
+    items: Mapped[list[ItemValue]] = relationship(
+        back_populates="record", order_by="ItemValue.path"
+    )
+
+
+class ItemValue(Base):
+    """The current value of one item; its history is the audit trail (one event per change).
+
+    `path` is the field id, or `group-row-field` inside a repeating section (rows numbered from 0).
+    `value` is JSON: text, a number as text (exact decimals), ISO dates, lists of codes, or null.
+    """
+
+    __tablename__ = "item_value"
+    __table_args__ = (UniqueConstraint("record_id", "path"),)
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("form_record.id"), index=True)
+    path: Mapped[str] = mapped_column(String(200))
+    value: Mapped[object | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    record: Mapped[FormRecord] = relationship(back_populates="items")

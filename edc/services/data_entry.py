@@ -1,0 +1,496 @@
+"""Saving CRF data: draft or complete, reasons for change, optimistic concurrency, item audit.
+
+A save is judged on what the server computes from the posted strings (forms_dsl evaluates them):
+hidden fields are not stored, calculations are never taken from the request. Each changed item is
+one audit event with its old value, new value, reason and the form version it was entered with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+import forms_dsl
+from edc import access, audit
+from edc.access import Permission
+from edc.actor import Actor
+from edc.models.audit import AuditEvent
+from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
+from edc.models.definitions import FormVersion
+from edc.models.subjects import Subject
+from edc.services import subjects
+from edc.services.crf_values import Stored, flatten, typed_values
+from edc.services.definitions import current_form_version, form_model, study_model
+
+#: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
+FORMAT_KINDS = frozenset(
+    {"integer", "decimal", "decimals", "date", "datetime", "time", "yesno", "choice"}
+)
+READ_ONLY = {RecordStatus.LOCKED.value, RecordStatus.SIGNED.value}
+
+
+class Outcome(enum.StrEnum):
+    SAVED = "saved"
+    INVALID = "invalid"  # errors (or unconfirmed warnings when completing): nothing stored
+    NEEDS_REASONS = "needs_reasons"  # a complete record changed: each change needs a reason
+    CONFLICT = "conflict"  # someone saved since this page was opened: nothing stored
+    READ_ONLY = "read_only"
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    old: Stored
+    new: Stored
+
+
+@dataclass
+class Entry:
+    """Where data are entered: a subject, an event occurrence, a form (at a version)."""
+
+    subject: Subject
+    event_id: str
+    number: int
+    form_version: FormVersion
+    occurrence: EventOccurrence | None
+    record: FormRecord | None
+
+    @property
+    def form(self) -> forms_dsl.Form:
+        return form_model(self.form_version)
+
+    @property
+    def row_version(self) -> int:
+        return self.record.row_version if self.record is not None else 0
+
+
+@dataclass
+class SaveResult:
+    outcome: Outcome
+    evaluation: forms_dsl.Evaluation | None = None
+    changes: list[Change] = field(default_factory=list)
+    stored: dict[str, Stored] = field(default_factory=dict)
+    unconfirmed: list[forms_dsl.Issue] = field(default_factory=list)
+    last_changed_by: str = ""
+
+
+def warning_key(issue: forms_dsl.Issue) -> str:
+    """How a confirmed warning is named in the request (`field:check:row`)."""
+    return f"{issue.field}:{issue.kind}:{'' if issue.row is None else issue.row}"
+
+
+def open_entry(
+    session: Session, actor: Actor, subject: Subject, event_id: str, number: int, form_id: str
+) -> Entry | None:
+    """The entry: the record's own form version if it exists, else the current version."""
+    occurrence = session.scalar(
+        select(EventOccurrence).where(
+            EventOccurrence.subject_id == subject.id,
+            EventOccurrence.event_id == event_id,
+            EventOccurrence.number == number,
+        )
+    )
+    record = None
+    if occurrence is not None:
+        record = session.scalar(
+            select(FormRecord).where(
+                FormRecord.occurrence_id == occurrence.id, FormRecord.form_id == form_id
+            )
+        )
+    version = (
+        record.form_version
+        if record is not None
+        else current_form_version(session, subject.study_id, form_id)
+    )
+    if version is None:
+        return None
+    return Entry(subject, event_id, number, version, occurrence, record)
+
+
+def stored_items(session: Session, record: FormRecord | None) -> dict[str, Stored]:
+    if record is None:
+        return {}
+    rows = session.execute(
+        select(ItemValue.path, ItemValue.value).where(ItemValue.record_id == record.id)
+    )
+    return {path: value for path, value in rows}  # type: ignore[misc]
+
+
+def date_of_birth(session: Session, actor: Actor, subject: Subject) -> dt.date | None:
+    """The birth date for calculations (age), read from the vault; the read is audited."""
+    identity = subjects.read_identity(session, actor, subject, purpose="calculation")
+    return identity.date_of_birth if identity is not None else None
+
+
+def evaluate(
+    entry: Entry,
+    posted: Mapping[str, str | Sequence[str]],
+    *,
+    birth: dt.date | None,
+    lang: str,
+    today: dt.date,
+) -> forms_dsl.Evaluation:
+    return forms_dsl.evaluate(
+        entry.form,
+        posted,
+        context={"date_of_birth": birth},
+        lang=lang,
+        today=today,
+        ignore=("csrf_token", "row_version", "action"),
+    )
+
+
+def save(
+    session: Session,
+    actor: Actor,
+    entry: Entry,
+    posted: Mapping[str, str | Sequence[str]],
+    *,
+    expected_version: int,
+    complete: bool,
+    reasons: Mapping[str, str],
+    confirmed: Mapping[str, str],
+    lang: str,
+    now: datetime,
+) -> SaveResult:
+    """Store what the server computes from `posted`, or say why not (nothing stored then)."""
+    assert actor.user is not None
+    subject = entry.subject
+    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    form_id = entry.form_version.form_id
+    current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
+    assert current is not None
+    entry = current  # judge against what is stored now, not when the page was opened
+    record = entry.record
+    if record is not None and record.status in READ_ONLY:
+        return SaveResult(Outcome.READ_ONLY)
+    if entry.row_version != expected_version:
+        return SaveResult(
+            Outcome.CONFLICT,
+            stored=stored_items(session, record),
+            last_changed_by=_last_author(session, record),
+        )
+    birth = date_of_birth(session, actor, subject)
+    result = evaluate(entry, posted, birth=birth, lang=lang, today=now.date())
+    was_complete = record is not None and record.status == RecordStatus.COMPLETE.value
+    completing = complete or was_complete
+    blocking = [i for i in result.errors if completing or i.kind in FORMAT_KINDS]
+    unconfirmed = [w for w in result.warnings if completing and warning_key(w) not in confirmed]
+    if blocking or unconfirmed:
+        return SaveResult(Outcome.INVALID, result, unconfirmed=unconfirmed)
+    old = stored_items(session, record)
+    new = flatten(result)
+    changes = [
+        Change(path, old.get(path), new.get(path))
+        for path in sorted(old.keys() | new.keys())
+        if old.get(path) != new.get(path)
+    ]
+    if was_complete and any(not reasons.get(c.path, "").strip() for c in changes):
+        return SaveResult(Outcome.NEEDS_REASONS, result, changes=changes)
+    try:
+        with session.begin_nested():
+            record = _write(session, actor, entry, changes, reasons, complete, now)
+    except (_StaleError, IntegrityError):  # another save won the race since we read
+        return SaveResult(
+            Outcome.CONFLICT,
+            stored=stored_items(session, entry.record),
+            last_changed_by=_last_author(session, entry.record),
+        )
+    for issue in result.warnings:
+        if completing:
+            audit.record(
+                session,
+                actor,
+                "check.confirmed",
+                target=record,
+                item_path=_item_path(entry, issue.field),
+                new={"check": issue.kind, "row": issue.row, "message": issue.message},
+                reason=confirmed.get(warning_key(issue), ""),
+                role=_role(session, actor, subject),
+                site_code=subject.site.code,
+            )
+    return SaveResult(Outcome.SAVED, result, changes=changes)
+
+
+def _role(session: Session, actor: Actor, subject: Subject) -> str:
+    assert actor.user is not None
+    roles = sorted(
+        g.role.value
+        for g in access.grants(session, actor.user)
+        if subject.site_id in g.site_ids
+        and Permission.DATA_ENTER in access.ROLE_PERMISSIONS[g.role]
+    )
+    return roles[0] if roles else ""
+
+
+def _item_path(entry: Entry, path: str) -> str:
+    """Event, occurrence, form at its version, item: `diagnosis/1/diagnosis@2/mycn`."""
+    fv = entry.form_version
+    return f"{entry.event_id}/{entry.number}/{fv.form_id}@{fv.version}/{path}"
+
+
+def _write(
+    session: Session,
+    actor: Actor,
+    entry: Entry,
+    changes: list[Change],
+    reasons: Mapping[str, str],
+    complete: bool,
+    now: datetime,
+) -> FormRecord:
+    subject = entry.subject
+    role, site = _role(session, actor, subject), subject.site.code
+    if entry.occurrence is None:
+        entry.occurrence = EventOccurrence(
+            subject_id=subject.id,
+            event_id=entry.event_id,
+            number=entry.number,
+            created_at=now,
+            created_by_id=actor.user_id,
+        )
+        session.add(entry.occurrence)
+        audit.record(
+            session, actor, "event.opened", target=entry.occurrence, role=role, site_code=site,
+            new={"subject": subject.study_code, "event": entry.event_id, "number": entry.number},
+        )  # fmt: skip
+        session.flush()
+    record = entry.record
+    if record is None:
+        record = FormRecord(
+            subject_id=subject.id,
+            occurrence_id=entry.occurrence.id,
+            form_id=entry.form_version.form_id,
+            form_version_id=entry.form_version.id,
+            status=RecordStatus.IN_PROGRESS.value,
+            row_version=0,
+            created_at=now,
+            created_by_id=actor.user_id,
+        )
+        session.add(record)
+        audit.record(
+            session, actor, "record.created", target=record, role=role, site_code=site,
+            new={"form": str(entry.form_version), "subject": subject.study_code},
+        )  # fmt: skip
+        session.flush()
+        entry.record = record
+    else:
+        # Optimistic lock, atomically: only the save that read the current version may write.
+        bumped = session.execute(
+            update(FormRecord)
+            .where(FormRecord.id == record.id, FormRecord.row_version == record.row_version)
+            .values(row_version=FormRecord.row_version + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if bumped != 1:
+            raise _StaleError
+    items = {
+        item.path: item
+        for item in session.scalars(select(ItemValue).where(ItemValue.record_id == record.id))
+    }
+    for change in changes:
+        item = items.get(change.path)
+        if item is None:
+            item = ItemValue(record_id=record.id, path=change.path)
+            session.add(item)
+        item.value = change.new
+        item.updated_at = now
+        item.updated_by_id = actor.user_id
+        audit.record(
+            session,
+            actor,
+            "item.changed" if change.path in items else "item.created",
+            target=item,
+            entity_type="form_record",
+            entity_id=record.id,
+            item_path=_item_path(entry, change.path),
+            old=change.old,
+            new=change.new,
+            reason=reasons.get(change.path, "").strip(),
+            role=role,
+            site_code=site,
+        )
+    old_status = record.status
+    if complete:
+        record.status = RecordStatus.COMPLETE.value
+    record.row_version += 1
+    record.updated_at = now
+    record.updated_by_id = actor.user_id
+    audit.record(
+        session,
+        actor,
+        "record.completed" if record.status != old_status else "record.saved",
+        target=record,
+        role=role,
+        site_code=site,
+        old={"status": old_status},
+        new={"status": record.status, "row_version": record.row_version, "changes": len(changes)},
+    )
+    session.flush()
+    return record
+
+
+class _StaleError(Exception):
+    """The record changed between reading and writing."""
+
+
+def _last_author(session: Session, record: FormRecord | None) -> str:
+    if record is None:
+        return ""
+    return (
+        session.scalar(
+            select(AuditEvent.actor_email)
+            .where(
+                AuditEvent.entity_type == "form_record",
+                AuditEvent.entity_id == str(record.id),
+                AuditEvent.action.in_(("record.saved", "record.completed")),
+            )
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+        or ""
+    )
+
+
+def item_history(session: Session, record: FormRecord, path: str) -> list[AuditEvent]:
+    """Every change of one item, oldest first: old and new value, reason, author, time, version."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.entity_type == "form_record",
+                AuditEvent.entity_id == str(record.id),
+                AuditEvent.item_path.endswith(f"/{path}"),
+                AuditEvent.action.in_(("item.created", "item.changed")),
+            )
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def status_counts(session: Session, subject: Subject) -> dict[tuple[str, int, str], str]:
+    """Status of every record of a subject by (event, occurrence number, form), in one query."""
+    rows = session.execute(
+        select(
+            EventOccurrence.event_id, EventOccurrence.number, FormRecord.form_id, FormRecord.status
+        )
+        .join(FormRecord, FormRecord.occurrence_id == EventOccurrence.id)
+        .where(EventOccurrence.subject_id == subject.id)
+    )
+    return {(e, n, f): s for e, n, f, s in rows}
+
+
+def occurrence_numbers(session: Session, subject: Subject) -> dict[str, int]:
+    """The highest occurrence number of each event for a subject."""
+    rows = session.execute(
+        select(EventOccurrence.event_id, func.max(EventOccurrence.number))
+        .where(EventOccurrence.subject_id == subject.id)
+        .group_by(EventOccurrence.event_id)
+    )
+    return {e: n for e, n in rows}
+
+
+@dataclass(frozen=True)
+class FormCell:
+    form_id: str
+    title: str
+    status: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event_id: str
+    label: str
+    number: int
+    repeating: bool
+    forms: tuple[FormCell, ...]
+    last: bool  # the event's latest occurrence: where "add another" goes
+
+
+def casebook(session: Session, subject: Subject, lang: str) -> list[EventRow]:
+    """Events × forms with each record's status: the subject page's grid (two queries)."""
+    study = study_model(session, subject.study_id)
+    if study is None:
+        return []
+    statuses = status_counts(session, subject)
+    highest = occurrence_numbers(session, subject)
+    rows = []
+    for event in study.events:
+        count = max(highest.get(event.id, 1), 1) if event.repeating else 1
+        for number in range(1, count + 1):
+            cells = tuple(
+                FormCell(
+                    form_id,
+                    study.forms[form_id].title.get(lang),
+                    statuses.get((event.id, number, form_id), RecordStatus.NOT_STARTED.value),
+                )
+                for form_id in event.forms
+                if form_id in study.forms
+            )
+            rows.append(
+                EventRow(
+                    event.id, event.label.get(lang), number, event.repeating, cells, number == count
+                )
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    form_title: str
+    table: forms_dsl.DecisionTable
+    decision: forms_dsl.Decision
+
+
+def decision_support(session: Session, subject: Subject, lang: str) -> list[DecisionView]:
+    """Every decision table of the subject's saved records, computed from the stored data now."""
+    records = session.scalars(
+        select(FormRecord)
+        .where(FormRecord.subject_id == subject.id)
+        .options(selectinload(FormRecord.form_version), selectinload(FormRecord.items))
+        .order_by(FormRecord.id)
+    ).all()
+    views = []
+    for record in records:
+        form = form_model(record.form_version)
+        if not form.decision_tables:
+            continue
+        values = typed_values(form, {item.path: item.value for item in record.items})
+        for table in form.decision_tables.values():
+            views.append(
+                DecisionView(form.title.get(lang), table, forms_dsl.decide(table, values, lang))
+            )
+    return views
+
+
+def add_occurrence(
+    session: Session, actor: Actor, subject: Subject, event_id: str, now: datetime
+) -> int:
+    """Open the next occurrence of a repeating event (the 3rd response assessment, …)."""
+    assert actor.user is not None
+    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    study = study_model(session, subject.study_id)
+    event = next((e for e in study.events if e.id == event_id), None) if study else None
+    if event is None or not event.repeating:
+        raise LookupError(event_id)
+    # Occurrence 1 always shows (it is created by its first save), so "another" starts at 2.
+    number = max(occurrence_numbers(session, subject).get(event_id, 0), 1) + 1
+    role = _role(session, actor, subject)
+    occurrence = EventOccurrence(
+        subject_id=subject.id, event_id=event_id, number=number, created_at=now,
+        created_by_id=actor.user_id,
+    )  # fmt: skip
+    session.add(occurrence)
+    audit.record(
+        session, actor, "event.opened", target=occurrence, role=role,
+        site_code=subject.site.code,
+        new={"subject": subject.study_code, "event": event_id, "number": number},
+    )  # fmt: skip
+    session.flush()
+    return number

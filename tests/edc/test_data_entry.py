@@ -1,0 +1,297 @@
+"""Saving CRF data: drafts, completion, warnings, reasons for change, conflicts, item history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import pytest
+from sqlalchemy import select
+
+from edc.access import Role
+from edc.actor import Actor
+from edc.extensions import db
+from edc.models.audit import AuditEvent
+from edc.models.base import utcnow
+from edc.models.crf import ItemValue
+from edc.models.subjects import Subject
+from edc.services import data_entry
+from edc.services.data_entry import Outcome
+from edc.services.definitions import load_definition
+from tests.factories import make_site, make_study, make_subject, make_user
+
+STUDY = """\
+study: {slug}
+title: Test study
+languages: [en]
+context:
+  date_of_birth: date
+events:
+  - id: baseline
+    label: Baseline
+    forms: [visit]
+"""
+FORM = """\
+form: visit
+version: 1
+title: Visit
+sections:
+  - id: main
+    title: Main
+    fields:
+      - id: visit_date
+        type: date
+        label: Visit date
+        required: true
+        max: today()
+      - id: age
+        type: calc
+        label: Age (months)
+        calc: "age_months(date_of_birth, visit_date)"
+      - id: mycn
+        type: choice
+        label: MYCN
+        required: true
+        choices: [{code: amplified, label: Amplified}, {code: not_amplified, label: Not amplified}]
+      - id: copies
+        type: decimal
+        label: Copies
+        show_if: "mycn == 'amplified'"
+        checks:
+          - when: "copies <= 4"
+            severity: warning
+            message: More than 4 copies expected
+      - id: weight
+        type: integer
+        label: Weight
+"""
+
+
+@pytest.fixture
+def entry_for(tmp_path):
+    """A subject at a site, the study definition stored, and the nurse who enters data."""
+    study = make_study("crf-test")
+    folder = tmp_path / "crf-test"
+    (folder / "forms").mkdir(parents=True)
+    (folder / "study.yaml").write_text(STUDY.format(slug=study.slug))
+    (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
+    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    db.session.commit()
+    site = make_site("FR-09", study)
+    subject = make_subject(site, date_of_birth=dt.date(2025, 1, 10))
+    nurse = make_user(roles=[(Role.NURSE, site)])
+
+    def make(actor_user=None):
+        entry = data_entry.open_entry(
+            db.session, Actor(user=actor_user or nurse), subject, "baseline", 1, "visit"
+        )
+        assert entry is not None
+        return entry
+
+    make.nurse = nurse
+    make.subject = subject
+    return make
+
+
+def _save(entry, posted, *, who, complete=False, reasons=None, confirmed=None, version=None):
+    return data_entry.save(
+        db.session,
+        Actor(user=who),
+        entry,
+        posted,
+        expected_version=entry.row_version if version is None else version,
+        complete=complete,
+        reasons=reasons or {},
+        confirmed=confirmed or {},
+        lang="en",
+        now=utcnow(),
+    )
+
+
+def _items(entry):
+    record = data_entry.open_entry(
+        db.session, Actor.cli(), entry.subject, "baseline", 1, "visit"
+    ).record
+    return data_entry.stored_items(db.session, record)
+
+
+def test_a_draft_stores_what_the_server_computes(entry_for):
+    entry = entry_for()
+    posted = {"visit_date": "2026-03-10", "mycn": "not_amplified", "copies": "12", "age": "999"}
+    result = _save(entry, posted, who=entry_for.nurse)
+    assert result.outcome is Outcome.SAVED
+    items = _items(entry)
+    assert items["age"] == 14  # from the vault's birth date, never from the request
+    assert "copies" not in items  # hidden: not stored
+    assert "weight" not in items  # a blank that was never answered needs no row
+    reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "identity.read"))
+    assert any(e.new_value == {"purpose": "calculation"} for e in reads)
+
+
+def test_a_draft_with_missing_answers_saves_but_completion_is_blocked(entry_for):
+    entry = entry_for()
+    assert _save(entry, {"weight": "20"}, who=entry_for.nurse).outcome is Outcome.SAVED
+    entry = entry_for()
+    blocked = _save(entry, {"weight": "20"}, who=entry_for.nurse, complete=True)
+    assert blocked.outcome is Outcome.INVALID
+    assert {i.field for i in blocked.evaluation.errors} == {"visit_date", "mycn"}
+    assert entry_for().record.status == "in_progress"
+
+
+def test_malformed_input_blocks_even_a_draft(entry_for):
+    result = _save(entry_for(), {"weight": "twenty"}, who=entry_for.nurse)
+    assert result.outcome is Outcome.INVALID
+    assert entry_for().record is None
+
+
+def test_completing_needs_each_warning_confirmed_with_a_reason(entry_for):
+    posted = {"visit_date": "2026-03-10", "mycn": "amplified", "copies": "3"}
+    first = _save(entry_for(), posted, who=entry_for.nurse, complete=True)
+    assert first.outcome is Outcome.INVALID
+    (warning,) = first.unconfirmed
+    key = data_entry.warning_key(warning)
+    done = _save(
+        entry_for(), posted, who=entry_for.nurse, complete=True,
+        confirmed={key: "FISH repeated: 3 copies confirmed"},
+    )  # fmt: skip
+    assert done.outcome is Outcome.SAVED
+    assert entry_for().record.status == "complete"
+    confirmation = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "check.confirmed")
+    )
+    assert confirmation.reason == "FISH repeated: 3 copies confirmed"
+
+
+def test_changing_a_complete_record_needs_a_reason_per_item_and_keeps_history(entry_for):
+    posted = {"visit_date": "2026-03-10", "mycn": "not_amplified", "weight": "10"}
+    assert _save(entry_for(), posted, who=entry_for.nurse, complete=True).outcome is Outcome.SAVED
+    changed = {**posted, "weight": "11"}
+    asked = _save(entry_for(), changed, who=entry_for.nurse)
+    assert asked.outcome is Outcome.NEEDS_REASONS
+    assert [(c.path, c.old, c.new) for c in asked.changes] == [("weight", 10, 11)]
+    assert _items(entry_for())["weight"] == 10  # nothing stored yet
+    saved = _save(entry_for(), changed, who=entry_for.nurse, reasons={"weight": "scale error"})
+    assert saved.outcome is Outcome.SAVED
+    history = data_entry.item_history(db.session, entry_for().record, "weight")
+    assert [(e.old_value, e.new_value, e.reason, e.actor_email) for e in history] == [
+        (None, 10, "", entry_for.nurse.email),
+        (10, 11, "scale error", entry_for.nurse.email),
+    ]
+    assert history[-1].item_path == "baseline/1/visit@1/weight"
+    assert history[-1].role == "nurse"
+
+
+def test_a_stale_save_is_refused_and_stores_nothing(entry_for):
+    colleague = make_user(roles=[(Role.NURSE, entry_for.subject.site)])
+    opened_by_me = entry_for()
+    opened_by_colleague = entry_for(colleague)
+    first = _save(opened_by_colleague, {"weight": "12"}, who=colleague)
+    assert first.outcome is Outcome.SAVED
+    second = _save(opened_by_me, {"weight": "15"}, who=entry_for.nurse, version=0)
+    assert second.outcome is Outcome.CONFLICT
+    assert second.stored["weight"] == 12
+    assert second.last_changed_by == colleague.email
+    assert _items(entry_for())["weight"] == 12
+
+
+def test_every_item_change_is_one_audit_event(entry_for):
+    _save(entry_for(), {"visit_date": "2026-03-10", "weight": "10"}, who=entry_for.nurse)
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action.in_(("item.created", "item.changed")))
+    ).all()
+    paths = sorted(e.item_path.rsplit("/", 1)[-1] for e in events)
+    stored = db.session.scalars(select(ItemValue.path)).all()
+    assert paths == sorted(stored)
+
+
+def test_only_site_staff_with_data_entry_may_save(entry_for, make_site):
+    other_nurse = make_user(roles=[(Role.NURSE, make_site("IT-09"))])
+    with pytest.raises(Exception, match="404"):
+        _save(entry_for(), {"weight": "1"}, who=other_nurse)
+    monitor = make_user(roles=[(Role.MONITOR, entry_for.subject.site)])
+    with pytest.raises(Exception, match="404"):
+        _save(entry_for(), {"weight": "1"}, who=monitor)
+
+
+TABLE = """\
+decision_tables:
+  weight_class:
+    title: Weight class
+    inputs: [weight]
+    outputs:
+      band: Band
+    rows:
+      - id: light
+        when: {weight: "<10"}
+        then: {band: light}
+      - id: heavy
+        when: {weight: ">=10"}
+        then: {band: heavy}
+"""
+
+
+@pytest.fixture
+def with_table(tmp_path):
+    """A study whose visit form carries a decision table, stored and ready."""
+    study = make_study("crf-table")
+    folder = tmp_path / "crf-table"
+    (folder / "forms").mkdir(parents=True)
+    (folder / "study.yaml").write_text(
+        STUDY.format(slug=study.slug).replace(
+            "    forms: [visit]\n",
+            "    forms: [visit]\n  - id: review\n    label: Review\n    repeating: true\n"
+            "    forms: [visit]\n",
+        )
+    )
+    (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM) + TABLE)
+    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    db.session.commit()
+    return study
+
+
+def test_the_subject_page_shows_statuses_and_recomputed_decision_support(client, with_table):
+    site = make_site("FR-10", with_table)
+    subject = make_subject(site, date_of_birth=dt.date(2025, 1, 10))
+    nurse = make_user(roles=[(Role.NURSE, site)])
+    from tests.factories import login
+
+    login(client, nurse)
+    page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
+    assert "Not started" in page
+    assert "No decision yet" in page
+    subject = db.session.get(Subject, subject.id)
+    entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
+    _save(entry, {"weight": "8"}, who=nurse)
+    db.session.commit()
+    page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
+    assert "In progress" in page
+    assert "<strong>Band:</strong> light" in page
+    subject = db.session.get(Subject, subject.id)
+    entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
+    _save(entry, {"weight": "12"}, who=nurse)
+    db.session.commit()
+    assert "<strong>Band:</strong> heavy" in client.get(f"/subjects/{subject.study_code}").get_data(
+        as_text=True
+    )
+
+
+def test_a_repeating_event_gets_another_occurrence(client, with_table):
+    from tests.factories import csrf, login
+
+    site = make_site("FR-11", with_table)
+    subject = make_subject(site)
+    login(client, make_user(roles=[(Role.NURSE, site)]))
+    token = csrf(client, f"/subjects/{subject.study_code}")
+    response = client.post(
+        f"/subjects/{subject.study_code}/events/review/occurrences", data={"csrf_token": token}
+    )
+    assert response.status_code == 302
+    page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
+    assert "Review #2" in page
+    assert (
+        client.post(
+            f"/subjects/{subject.study_code}/events/baseline/occurrences",
+            data={"csrf_token": token},
+        ).status_code
+        == 404
+    )  # not a repeating event
