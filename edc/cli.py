@@ -33,6 +33,7 @@ studies_cli = AppGroup("studies", help="Store study definitions and their form v
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 demo_cli = AppGroup("demo", help="The demo study and its accounts (not for production).")
 forms_cli = AppGroup("forms", help="Check study form definitions and try their decision tables.")
+vault_cli = AppGroup("vault", help="The encrypted identity vault.")
 
 
 def _settings():
@@ -445,6 +446,17 @@ def forms_decide(folder: str, target: str, raw_input: str, lang: str) -> None:
     )
 
 
+@vault_cli.command("rotate")
+def vault_rotate() -> None:
+    """Re-encrypt every identity with the current key (EDC_VAULT_KEY; old ones in
+    EDC_VAULT_OLD_KEYS). Afterwards the old keys can be removed."""
+    from edc.services import subjects
+
+    count = subjects.rotate_vault(db.session, Actor.cli())
+    _done()
+    click.echo(f"{count} identities re-encrypted with the current key")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, sites_cli, studies_cli, audit_cli, demo_cli, forms_cli):
+    for group in (users_cli, sites_cli, studies_cli, audit_cli, demo_cli, forms_cli, vault_cli):
         app.cli.add_command(group)

@@ -211,3 +211,18 @@ def test_concurrent_registrations_get_distinct_consecutive_numbers(app):
             text("SELECT last_number FROM site_counter WHERE site_id = :s"), {"s": site_id}
         ).scalar_one()
     assert last == 30  # 30 numbers taken, none twice, none skipped
+
+
+def test_the_rotate_command_reencrypts_the_vault(app, make_site, make_subject):
+    subject = make_subject(make_site("FR-08"), given_names=NAME)
+    before = db.session.get(SubjectIdentity, subject.id).ciphertext
+    result = app.test_cli_runner().invoke(args=["vault", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted" in result.output
+    after = db.session.get(SubjectIdentity, subject.id).ciphertext
+    assert after != before  # a fresh token
+    assert NAME in crypto.decrypt(after)
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "identity.reencrypted")
+    )
+    assert len(list(events)) >= 1
