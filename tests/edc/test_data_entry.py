@@ -18,79 +18,8 @@ from edc.models.subjects import Subject
 from edc.services import data_entry
 from edc.services.data_entry import Outcome
 from edc.services.definitions import load_definition
+from tests.edc.conftest import FORM, STUDY
 from tests.factories import make_site, make_study, make_subject, make_user
-
-STUDY = """\
-study: {slug}
-title: Test study
-languages: [en]
-context:
-  date_of_birth: date
-events:
-  - id: baseline
-    label: Baseline
-    forms: [visit]
-"""
-FORM = """\
-form: visit
-version: 1
-title: Visit
-sections:
-  - id: main
-    title: Main
-    fields:
-      - id: visit_date
-        type: date
-        label: Visit date
-        required: true
-        max: today()
-      - id: age
-        type: calc
-        label: Age (months)
-        calc: "age_months(date_of_birth, visit_date)"
-      - id: mycn
-        type: choice
-        label: MYCN
-        required: true
-        choices: [{code: amplified, label: Amplified}, {code: not_amplified, label: Not amplified}]
-      - id: copies
-        type: decimal
-        label: Copies
-        show_if: "mycn == 'amplified'"
-        checks:
-          - when: "copies <= 4"
-            severity: warning
-            message: More than 4 copies expected
-      - id: weight
-        type: integer
-        label: Weight
-"""
-
-
-@pytest.fixture
-def entry_for(tmp_path):
-    """A subject at a site, the study definition stored, and the nurse who enters data."""
-    study = make_study("crf-test")
-    folder = tmp_path / "crf-test"
-    (folder / "forms").mkdir(parents=True)
-    (folder / "study.yaml").write_text(STUDY.format(slug=study.slug))
-    (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
-    load_definition(db.session, Actor.cli(), study, folder, utcnow())
-    db.session.commit()
-    site = make_site("FR-09", study)
-    subject = make_subject(site, date_of_birth=dt.date(2025, 1, 10))
-    nurse = make_user(roles=[(Role.NURSE, site)])
-
-    def make(actor_user=None):
-        entry = data_entry.open_entry(
-            db.session, Actor(user=actor_user or nurse), subject, "baseline", 1, "visit"
-        )
-        assert entry is not None
-        return entry
-
-    make.nurse = nurse
-    make.subject = subject
-    return make
 
 
 def _save(entry, posted, *, who, complete=False, reasons=None, confirmed=None, version=None):

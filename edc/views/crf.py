@@ -1,0 +1,192 @@
+"""CRF data entry: the form page, live re-evaluation (htmx), saving, conflicts, item history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask_babel import get_locale
+
+from edc import forms_bridge
+from edc.access import Permission, requires
+from edc.actor import current_actor
+from edc.extensions import db
+from edc.forms import EmptyForm
+from edc.i18n import _
+from edc.models.base import utcnow
+from edc.services import data_entry, subjects
+from edc.services.crf_values import posted_from_stored
+from edc.services.data_entry import Outcome
+from edc.services.definitions import study_model
+from edc.views.subjects import STATUS_LABELS
+from edc.web import render
+
+bp = Blueprint("crf", __name__, url_prefix="/subjects/<code>/crf/<event_id>/<int:number>")
+
+
+def _entry(code: str, event_id: str, number: int, form_id: str) -> data_entry.Entry:
+    """The entry, or 404 when the subject is out of scope or the event has no such form."""
+    actor = current_actor()
+    subject = subjects.find(db.session, actor, code)
+    if subject is None or number < 1:
+        abort(404)
+    study = study_model(db.session, subject.study_id)
+    event = next((e for e in study.events if e.id == event_id), None) if study else None
+    if event is None or form_id not in event.forms or (number > 1 and not event.repeating):
+        abort(404)
+    entry = data_entry.open_entry(db.session, actor, subject, event_id, number, form_id)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+def _posted(entry: data_entry.Entry) -> dict[str, str | list[str]]:
+    """The answers from the request; checkbox groups keep all their values."""
+    multi = {f.id for f in entry.form if f.type.value == "multichoice"}
+    posted: dict[str, str | list[str]] = {}
+    for key in request.form:
+        if key in ("csrf_token", "row_version", "action") or key.startswith(
+            ("reason:", "confirm:")
+        ):
+            continue
+        field_id = key.rsplit("-", 1)[-1]
+        posted[key] = request.form.getlist(key) if field_id in multi else request.form.get(key, "")
+    return posted
+
+
+def _page(
+    entry: data_entry.Entry,
+    posted: dict,
+    *,
+    status: int = 200,
+    live: bool = False,
+    block: str | None = None,
+    changes: dict | None = None,
+    conflict: data_entry.SaveResult | None = None,
+    rows: dict | None = None,
+    row_version: int | None = None,
+) -> Response:
+    actor, lang = current_actor(), str(get_locale())
+    birth = data_entry.date_of_birth(db.session, actor, entry.subject) if posted else None
+    result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, today=utcnow().date())
+    stored = data_entry.stored_items(db.session, entry.record)
+    sections = forms_bridge.page(
+        entry.form, posted, result, lang, live=live, changes=changes,
+        history_paths=frozenset(stored), rows=rows,
+    )  # fmt: skip
+    return render(
+        "crf/page.html",
+        block=block,
+        status=status,
+        entry=entry,
+        sections=sections,
+        form_title=entry.form.title.get(lang),
+        csrf=EmptyForm(),
+        row_version=entry.row_version if row_version is None else row_version,
+        conflict=conflict,
+        conflict_rows=_conflict_rows(posted, conflict) if conflict else [],
+        read_only=entry.record is not None and entry.record.status in data_entry.READ_ONLY,
+        status_labels=STATUS_LABELS,
+    )
+
+
+def _conflict_rows(posted: dict, conflict: data_entry.SaveResult) -> list[tuple[str, str, str]]:
+    mine = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in posted.items()}
+    theirs = {k: forms_bridge._text(v) for k, v in conflict.stored.items()}
+    return [
+        (path, mine.get(path, ""), theirs.get(path, ""))
+        for path in sorted(mine.keys() | theirs.keys())
+        if mine.get(path, "") != theirs.get(path, "")
+    ]
+
+
+@bp.route("/<form_id>")
+@requires(Permission.SUBJECT_VIEW)
+def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
+    entry = _entry(code, event_id, number, form_id)
+    stored = data_entry.stored_items(db.session, entry.record)
+    return _page(entry, posted_from_stored(entry.form, stored), live=True)
+
+
+@bp.route("/<form_id>/evaluate", methods=["POST"])
+@requires(Permission.DATA_ENTER)
+def form_evaluate(code: str, event_id: str, number: int, form_id: str) -> Response:
+    """htmx: re-evaluate on change (branching, calculations, inline errors); stores nothing."""
+    entry = _entry(code, event_id, number, form_id)
+    return _page(
+        entry, _posted(entry), live=True, block="crf",
+        row_version=request.form.get("row_version", type=int),
+    )  # fmt: skip
+
+
+@bp.route("/<form_id>", methods=["POST"])
+@requires(Permission.DATA_ENTER)
+def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
+    entry = _entry(code, event_id, number, form_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    posted = _posted(entry)
+    action = request.form.get("action", "draft")
+    expected = request.form.get("row_version", type=int)
+    if action.startswith(("add_row:", "remove_row:")):
+        return _rows(entry, posted, action, expected)
+    result = data_entry.save(
+        db.session,
+        current_actor(),
+        entry,
+        posted,
+        expected_version=expected if expected is not None else -1,
+        complete=action == "complete",
+        reasons={k[7:]: v for k, v in request.form.items() if k.startswith("reason:")},
+        confirmed={k[8:]: v for k, v in request.form.items() if k.startswith("confirm:") and v},
+        lang=str(get_locale()),
+        now=utcnow(),
+    )
+    if result.outcome is Outcome.SAVED:
+        flash(_("Form saved.") if action != "complete" else _("Form marked complete."))
+        return redirect(url_for("subjects.subject_detail", code=code))
+    if result.outcome is Outcome.CONFLICT:
+        fresh = _entry(code, event_id, number, form_id)
+        return _page(fresh, posted, status=409, conflict=result)
+    if result.outcome is Outcome.NEEDS_REASONS:
+        changes = {
+            c.path: (forms_bridge._text(c.old), forms_bridge._text(c.new)) for c in result.changes
+        }
+        return _page(entry, posted, status=422, changes=changes, row_version=expected)
+    if result.outcome is Outcome.READ_ONLY:
+        abort(403)
+    return _page(entry, posted, status=422, row_version=expected)
+
+
+def _rows(entry: data_entry.Entry, posted: dict, action: str, expected: int | None) -> Response:
+    """Add or remove a row of a repeating section; nothing is stored until the nurse saves."""
+    parts = action.split(":")
+    section = next((s for s in entry.form.sections if s.id == parts[1] and s.repeat), None)
+    if section is None:
+        abort(404)
+    count = forms_bridge._row_count(section, posted)
+    if parts[0] == "add_row":
+        count = min(count + 1, section.repeat.max)  # type: ignore[union-attr]
+    elif len(parts) == 3 and parts[2].isdigit() and count > 0:
+        gone = int(parts[2])
+        renumbered: dict = {}
+        for key, value in posted.items():
+            bits = key.split("-")
+            if len(bits) == 3 and bits[0] == section.id and bits[1].isdigit():
+                index = int(bits[1])
+                if index == gone:
+                    continue
+                key = f"{section.id}-{index - 1 if index > gone else index}-{bits[2]}"
+            renumbered[key] = value
+        posted, count = renumbered, count - 1
+    return _page(entry, posted, live=True, rows={section.id: count}, row_version=expected)
+
+
+@bp.route("/<form_id>/history/<path>")
+@requires(Permission.SUBJECT_VIEW)
+def item_history(code: str, event_id: str, number: int, form_id: str, path: str) -> Response:
+    entry = _entry(code, event_id, number, form_id)
+    if entry.record is None:
+        abort(404)
+    events = data_entry.item_history(db.session, entry.record, path)
+    if not events:
+        abort(404)
+    return render("crf/history.html", block="history", events=events, path=path)

@@ -1,0 +1,163 @@
+"""The CRF page: rendering, live re-evaluation, saving, reasons, conflicts, history, isolation."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from edc.access import Role
+from edc.extensions import db
+from edc.models.crf import ItemValue
+from tests.factories import another_browser, csrf, login, make_site, make_user
+
+
+def _url(entry_for, suffix=""):
+    return f"/subjects/{entry_for.subject.study_code}/crf/baseline/1/visit{suffix}"
+
+
+def _post(client, entry_for, data, action="draft", version=0):
+    token = csrf(client, _url(entry_for))
+    return client.post(
+        _url(entry_for),
+        data={**data, "csrf_token": token, "action": action, "row_version": version},
+    )
+
+
+def test_the_page_shows_fields_and_branching_follows_the_answers(client, entry_for):
+    login(client, entry_for.nurse)
+    page = client.get(_url(entry_for)).get_data(as_text=True)
+    assert 'name="visit_date"' in page
+    assert 'name="copies"' not in page  # hidden until MYCN is amplified
+    token = csrf(client, _url(entry_for))
+    live = client.post(
+        _url(entry_for, "/evaluate"),
+        data={"mycn": "amplified", "csrf_token": token, "row_version": 0},
+        headers={"HX-Request": "true"},
+    )
+    body = live.get_data(as_text=True)
+    assert live.status_code == 200
+    assert body.strip().startswith('<form id="crf"')
+    assert 'name="copies"' in body
+    assert "is required" not in body  # "required" waits for the save
+
+
+def test_an_inline_error_keeps_every_answer(client, entry_for):
+    login(client, entry_for.nurse)
+    response = _post(
+        client, entry_for, {"visit_date": "2999-01-01", "mycn": "not_amplified", "weight": "31"},
+        action="complete",
+    )  # fmt: skip
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert 'id="visit_date-error"' in body
+    assert 'value="31"' in body
+    assert (
+        'value="not_amplified"\n        checked' in body
+        or 'value="not_amplified" checked' in body.replace("\n        ", " ")
+    )
+
+
+def test_draft_then_complete_then_a_change_asks_for_a_reason_and_history_shows_it(
+    client, entry_for
+):
+    login(client, entry_for.nurse)
+    answers = {"visit_date": "2026-03-10", "mycn": "not_amplified", "weight": "10"}
+    assert _post(client, entry_for, answers).status_code == 302
+    assert _post(client, entry_for, answers, action="complete", version=1).status_code == 302
+    changed = {**answers, "weight": "12"}
+    asked = _post(client, entry_for, changed, version=2)
+    assert asked.status_code == 422
+    assert 'name="reason:weight"' in asked.get_data(as_text=True)
+    done = _post(client, entry_for, {**changed, "reason:weight": "transcription error"}, version=2)
+    assert done.status_code == 302
+    history = client.get(_url(entry_for, "/history/weight"), headers={"HX-Request": "true"})
+    text = history.get_data(as_text=True)
+    assert "transcription error" in text
+    assert entry_for.nurse.email in text
+    assert "visit@1" in text
+
+
+def test_a_second_session_gets_the_conflict_view_and_keeps_its_input(client, entry_for):
+    colleague = make_user(roles=[(Role.NURSE, entry_for.subject.site)])
+    login(client, entry_for.nurse)
+    other = another_browser(client)
+    login(other, colleague)
+    assert _post(other, entry_for, {"weight": "40"}).status_code == 302
+    mine = _post(client, entry_for, {"weight": "44"}, version=0)
+    assert mine.status_code == 409
+    body = mine.get_data(as_text=True)
+    assert 'id="conflict"' in body
+    assert 'value="44"' in body  # my input is still in the form
+    assert colleague.email in body
+    stored = db.session.scalar(select(ItemValue.value).where(ItemValue.path == "weight"))
+    assert stored == 40
+
+
+def test_other_sites_get_404_for_pages_partials_and_history(client, entry_for):
+    login(client, entry_for.nurse)
+    _post(client, entry_for, {"weight": "5"})
+    stranger = another_browser(client)
+    login(stranger, make_user(roles=[(Role.NURSE, make_site("IT-19"))]))
+    for path in (_url(entry_for), _url(entry_for, "/history/weight")):
+        assert stranger.get(path).status_code == 404
+    token = csrf(stranger, "/account")
+    assert (
+        stranger.post(_url(entry_for, "/evaluate"), data={"csrf_token": token}).status_code == 404
+    )
+    assert client.get(_url(entry_for).replace("/visit", "/nope")).status_code == 404
+
+
+def test_repeat_rows_are_added_and_removed_without_storing(client, entry_for):
+    login(client, entry_for.nurse)
+    assert _post(client, entry_for, {}, action="add_row:nothing").status_code == 404
+    added = _post(client, entry_for, {"doses-0-dose_mg": "5"}, action="add_row:doses")
+    body = added.get_data(as_text=True)
+    assert 'name="doses-1-dose_mg"' in body
+    assert 'value="5"' in body
+    removed = _post(
+        client, entry_for, {"doses-0-dose_mg": "5", "doses-1-dose_mg": "7"},
+        action="remove_row:doses:0",
+    )  # fmt: skip
+    body = removed.get_data(as_text=True)
+    assert 'name="doses-0-dose_mg" type="number" value="7"' in " ".join(body.split())
+    assert 'name="doses-1-dose_mg"' not in body
+    assert db.session.scalar(select(ItemValue.id)) is None  # nothing stored by row edits
+    saved = _post(client, entry_for, {"doses-0-dose_mg": "7", "doses-1-dose_mg": "9"})
+    assert saved.status_code == 302
+    assert set(db.session.scalars(select(ItemValue.path))) == {"doses-0-dose_mg", "doses-1-dose_mg"}
+
+
+def test_random_posts_never_store_calculations_hidden_fields_or_junk(client, entry_for):
+    login(client, entry_for.nurse)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        data=st.dictionaries(
+            st.sampled_from(["visit_date", "mycn", "copies", "age", "weight", "zz", "main-0-x"]),
+            st.text(max_size=300),
+            max_size=6,
+        )
+    )
+    def attempt(data: dict) -> None:
+        stale = _post(client, entry_for, data, version=-5)  # stale on purpose: nothing stored
+        assert stale.status_code in (400, 409, 422)  # 400: NUL characters are refused
+        fresh = _post(client, entry_for, {**data, "age": "999"}, version=_version(entry_for))
+        assert fresh.status_code in (302, 400, 409, 422)
+        paths = set(db.session.scalars(select(ItemValue.path)))
+        assert paths <= {"visit_date", "mycn", "copies", "age", "weight"}  # no junk, no rows
+        ages = set(db.session.scalars(select(ItemValue.value).where(ItemValue.path == "age")))
+        assert 999 not in ages
+
+    attempt()
+
+
+def _version(entry_for) -> int:
+    entry = entry_for()
+    return entry.row_version
+
+
+def test_dates_are_offered_as_date_inputs(client, entry_for):
+    login(client, entry_for.nurse)
+    page = " ".join(client.get(_url(entry_for)).get_data(as_text=True).split())
+    assert 'name="visit_date" type="date"' in page
