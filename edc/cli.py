@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 import forms_dsl
-from edc import audit, crypto, passwords, totp
+from edc import audit, crypto, demo, passwords, totp
 from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
@@ -296,6 +296,7 @@ DEMO_USERS = [
     ("giulia.rossi@demo.siopen.test", "Giulia Rossi", Role.INVESTIGATOR, "IT-01"),
     ("lucia.garcia@demo.siopen.test", "Lucía García", Role.MONITOR, "ES-01"),
     ("jonas.weber@demo.siopen.test", "Jonas Weber", Role.DATA_MANAGER, "siopen-nb"),
+    ("pablo.ruiz@demo.siopen.test", "Pablo Ruiz", Role.NURSE, "ES-01"),
     ("emma.hughes@demo.siopen.test", "Emma Hughes", Role.ADMIN, None),
 ]
 
@@ -323,6 +324,7 @@ def demo_seed() -> None:
     except definitions.DefinitionError as refused:
         _refused(refused)
     lines = []
+    data_staff: dict[int, User] = {}
     for email, name, role, where in DEMO_USERS:
         password = secrets.token_urlsafe(12)
         user = User(
@@ -346,6 +348,9 @@ def demo_seed() -> None:
         )
         users.assign_role(db.session, actor, user, scope, now)
         lines.append(f"{role.value:13s} {email:36s} {password}")
+        if role in (Role.NURSE, Role.INVESTIGATOR) and where in sites:
+            data_staff[sites[where].id] = user
+    demo.seed_subjects(db.session, data_staff, now)
     _done()
     path = _logins_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -35,9 +36,25 @@ BIOPSY_FIELD = """\
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    """A copy of the demo study to change."""
+    """The demo study cut down to two forms at version 1: stable however the demo grows."""
     copy = tmp_path / SLUG
     shutil.copytree(DEMO, copy)
+    for form in (copy / "forms").glob("*.yaml"):
+        if form.stem not in ("diagnosis", "response"):
+            form.unlink()
+    for form in ("diagnosis", "response"):
+        path = copy / "forms" / f"{form}.yaml"
+        path.write_text(re.sub(r"(?m)^version: \d+$", "version: 1", path.read_text()))
+    study = copy / "study.yaml"
+    text = study.read_text()
+    study.write_text(
+        text[: text.index("events:")]
+        + "events:\n"
+        + "  - id: diagnosis\n    label: {en: D, fr: D, de: D, it: D, es: D}\n"
+        + "    forms: [diagnosis]\n"
+        + "  - id: response\n    label: {en: R, fr: R, de: R, it: R, es: R}\n"
+        + "    repeating: true\n    forms: [response]\n"
+    )
     return copy
 
 
@@ -62,7 +79,7 @@ def _change_without_bump(folder: Path, form_id: str) -> None:
     _edit(folder / "forms" / f"{form_id}.yaml", "sections:", "# an edit\nsections:")
 
 
-def _load(study: Study, folder: Path = DEMO) -> definitions.LoadOutcome:
+def _load(study: Study, folder: Path) -> definitions.LoadOutcome:
     outcome = definitions.load_definition(db.session, Actor.cli(), study, folder, NOW)
     db.session.commit()
     return outcome
@@ -76,20 +93,20 @@ def _actions(action: str) -> list[AuditEvent]:
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
-def test_first_load_stores_the_study_file_and_every_form_with_audit_events(make_study):
+def test_first_load_stores_the_study_file_and_every_form_with_audit_events(make_study, folder):
     study = make_study(SLUG)
-    outcome = _load(study)
+    outcome = _load(study, folder)
     assert outcome.study_stored
     assert sorted(str(v) for v in outcome.stored) == ["diagnosis v1", "response v1"]
     assert outcome.unchanged == []
     diagnosis = definitions.current_form_version(db.session, study.id, "diagnosis")
-    file_bytes = (DEMO / "forms" / "diagnosis.yaml").read_bytes()
+    file_bytes = (folder / "forms" / "diagnosis.yaml").read_bytes()
     assert diagnosis.yaml_text.encode("utf-8") == file_bytes
     assert diagnosis.sha256 == hashlib.sha256(file_bytes).hexdigest()
     assert diagnosis.loaded_by_id is None
     assert diagnosis.loaded_at == NOW
     definition = definitions.current_definition(db.session, study.id)
-    assert definition.yaml_text == (DEMO / "study.yaml").read_text(encoding="utf-8")
+    assert definition.yaml_text == (folder / "study.yaml").read_text(encoding="utf-8")
     assert definition.form_versions == {"diagnosis": 1, "response": 1}
     assert diagnosis.definition_id == definition.id
 
@@ -106,11 +123,11 @@ def test_first_load_stores_the_study_file_and_every_form_with_audit_events(make_
     assert study_event.new_value["sha256"] == definition.sha256
 
 
-def test_a_second_identical_load_stores_nothing(make_study):
+def test_a_second_identical_load_stores_nothing(make_study, folder):
     study = make_study(SLUG)
-    _load(study)
+    _load(study, folder)
     events = _count(AuditEvent)
-    outcome = _load(study)
+    outcome = _load(study, folder)
     assert not outcome.study_stored
     assert outcome.stored == []
     assert sorted(str(v) for v in outcome.unchanged) == ["diagnosis v1", "response v1"]
@@ -195,9 +212,9 @@ def test_a_folder_of_another_study_is_refused(make_study):
     assert "defines study `siopen-nb`, not `another-study`" in message
 
 
-def test_the_stored_form_model_evaluates(make_study):
+def test_the_stored_form_model_evaluates(make_study, folder):
     study = make_study(SLUG)
-    _load(study)
+    _load(study, folder)
     form = definitions.form_model(
         definitions.current_form_version(db.session, study.id, "diagnosis")
     )
@@ -216,9 +233,9 @@ def test_the_stored_form_model_evaluates(make_study):
     ]
 
 
-def test_a_stored_text_changed_behind_the_application_is_noticed(make_study):
+def test_a_stored_text_changed_behind_the_application_is_noticed(make_study, folder):
     study = make_study(SLUG)
-    _load(study)
+    _load(study, folder)
     version = definitions.current_form_version(db.session, study.id, "response")
     db.session.execute(
         update(FormVersion)
@@ -334,8 +351,27 @@ def test_demo_seed_stores_the_demo_definition(app):
     result = _cli(app, "demo", "seed")
     assert result.exit_code == 0, result.output
     study = db.session.scalar(select(Study).where(Study.slug == SLUG))
-    assert [str(v) for v in definitions.form_versions(db.session, study.id)] == [
-        "diagnosis v1",
-        "response v1",
-    ]
+    demo = forms_dsl.load_study(DEMO).value
+    assert sorted(str(v) for v in definitions.form_versions(db.session, study.id)) == sorted(
+        f"{form.id} v{form.version}" for form in demo.forms.values()
+    )
     assert db.session.scalar(select(func.count()).select_from(User)) >= 5
+
+
+def test_demo_seed_registers_thirty_subjects_in_varied_states(app):
+    from edc.models.crf import FormRecord
+    from edc.models.subjects import Subject
+
+    assert _cli(app, "demo", "seed").exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(Subject)) == 30
+    statuses = dict(
+        db.session.execute(
+            select(FormRecord.status, func.count())
+            .where(FormRecord.form_id == "diagnosis")
+            .group_by(FormRecord.status)
+        ).all()
+    )
+    assert statuses.get("complete", 0) >= 15
+    assert statuses.get("in_progress", 0) >= 3
+    sites = db.session.scalars(select(Subject.site_id).distinct()).all()
+    assert len(sites) == 3

@@ -32,7 +32,9 @@ def test_a_broken_copy_reports_every_file_and_place(tmp_path):
     text = text.replace("histology in ['nb', 'gnb_nodular']", "histology in ['nb', 'gnb_nodulr']")
     diagnosis.write_text(text)
     study_file = copy / "study.yaml"
-    study_file.write_text(study_file.read_text().replace("forms: [response]", "forms: [respons]"))
+    study_file.write_text(
+        study_file.read_text().replace("forms: [response, imaging]", "forms: [respons, imaging]")
+    )
     with pytest.raises(FormsDslError) as caught:
         load_study(copy)
     found = {(Path(p.location.file).name, p.code.id) for p in caught.value.errors}

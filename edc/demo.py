@@ -1,0 +1,145 @@
+"""Demo data: about thirty children over the three demo sites, in every stage of data entry.
+
+Everything goes through the same services as real use (registration, vault, saves, audit), so
+the demo shows exactly what staff would see. The data are invented; a fixed seed keeps them the
+same on every machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from edc.actor import Actor
+from edc.models.subjects import Subject
+from edc.models.users import User
+from edc.services import data_entry, subjects
+from edc.services.data_entry import Outcome
+
+NAMES = {
+    "FR": (["Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Laurent"],
+           ["Léa", "Hugo", "Chloé", "Louis", "Inès", "Jules"]),
+    "IT": (["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano"],
+           ["Giulia", "Leonardo", "Sofia", "Francesco", "Aurora", "Tommaso"]),
+    "ES": (["García", "Fernández", "López", "Martínez", "Sánchez", "Pérez"],
+           ["Lucía", "Hugo", "Martina", "Mateo", "Sofía", "Leo"]),
+}  # fmt: skip
+
+# (stage, age band in months, histology, grade, MYCN, 11q, DNA index) — realistic INRG mixes.
+PROFILES = [
+    ("L1", (2, 40), "nb", "differentiating", "not_amplified", "no", "1.3"),
+    ("L1", (6, 30), "gnb_intermixed", "", "not_amplified", "no", "1.2"),
+    ("L2", (3, 17), "nb", "poorly_differentiated", "not_amplified", "no", "1.4"),
+    ("L2", (20, 60), "nb", "differentiating", "not_amplified", "yes", "1.0"),
+    ("L2", (10, 50), "nb", "undifferentiated", "amplified", "no", "0.9"),
+    ("M", (24, 72), "nb", "poorly_differentiated", "amplified", "no", "1.0"),
+    ("M", (20, 90), "nb", "poorly_differentiated", "not_amplified", "yes", "0.95"),
+    ("M", (3, 11), "nb", "poorly_differentiated", "not_amplified", "no", "1.0"),
+    ("M", (13, 17), "nb", "poorly_differentiated", "gain", "no", "1.0"),
+    ("MS", (1, 10), "nb", "differentiating", "not_amplified", "no", "1.3"),
+]
+METASTASES = {"M": ["bone_marrow", "bone", "distant_lymph_nodes"], "MS": ["liver", "skin"]}
+CONFIRMED = "Checked against the source document (demo data)."
+
+
+def _months_before(day: dt.date, months: int, rng: random.Random) -> dt.date:
+    return day - dt.timedelta(days=int(months * 30.44) + rng.randint(0, 20))
+
+
+def _save(
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    event: str,
+    form: str,
+    posted: Mapping[str, str | list[str]],
+    complete: bool,
+    now: datetime,
+) -> None:
+    """Save a record; completing confirms warnings like a nurse would, else it stays a draft."""
+
+    def attempt(finish: bool, confirmed: Mapping[str, str]) -> data_entry.SaveResult:
+        entry = data_entry.open_entry(session, actor, subject, event, 1, form)
+        assert entry is not None
+        return data_entry.save(
+            session, actor, entry, posted, expected_version=entry.row_version, complete=finish,
+            reasons={}, confirmed=confirmed, lang="en", now=now,
+        )  # fmt: skip
+
+    result = attempt(complete, {})
+    only_warnings = result.evaluation is not None and not result.evaluation.errors
+    if result.outcome is Outcome.INVALID and complete and only_warnings:
+        confirmed = {data_entry.warning_key(w): CONFIRMED for w in result.unconfirmed}
+        result = attempt(True, confirmed)
+    if result.outcome is Outcome.INVALID:
+        attempt(False, {})
+
+
+def seed_subjects(
+    session: Session, staff: Mapping[int, User], now: datetime, count: int = 30, seed: int = 7
+) -> list[Subject]:
+    """Register `count` subjects round-robin over the sites in `staff` (site id → a nurse)."""
+    rng = random.Random(seed)
+    made = []
+    site_ids = sorted(staff)
+    for n in range(count):
+        site_id = site_ids[n % len(site_ids)]
+        actor = Actor(user=staff[site_id], ip="127.0.0.1", user_agent="demo seed")
+        stage, ages, histology, grade, mycn, chr11q, dna_index = PROFILES[n % len(PROFILES)]
+        diagnosed = now.date() - dt.timedelta(days=rng.randint(30, 900))
+        born = _months_before(diagnosed, rng.randint(*ages), rng)
+        site_country = subjects_country(session, site_id)
+        family, given = NAMES.get(site_country, NAMES["FR"])
+        identity = subjects.Identity(
+            family_name=rng.choice(family),
+            given_names=rng.choice(given),
+            date_of_birth=born,
+            sex=rng.choice(["female", "male"]),
+            hospital_number=f"{rng.randint(10**7, 10**8 - 1)}",
+        )
+        subject = subjects.register(session, actor, site_id, identity, now)
+        made.append(subject)
+        state = n % 6  # 0–3 complete, 4 draft, 5 not started
+        if state == 5:
+            continue
+        registered = diagnosed + dt.timedelta(days=rng.randint(1, 20))
+        _save(session, actor, subject, "registration", "registration", {
+            "consent_obtained": "yes", "consent_date": registered.isoformat(),
+            "consent_given_by": "parents", "registration_date": registered.isoformat(),
+            "elig_diagnosis": "yes", "diagnosis_basis": "histology", "elig_age": "yes",
+            "elig_residence": "yes", "elig_site": "yes", "elig_not_registered": "yes",
+            "trial_enrolled": "no",
+        }, complete=True, now=now)  # fmt: skip
+        posted: dict[str, str | list[str]] = {
+            "diagnosis_date": diagnosed.isoformat(),
+            "inrg_stage": stage,
+            "primary_site": "adrenal",
+            "histology": histology,
+            "mycn": mycn,
+            "chr11q": chr11q,
+            "dna_index": dna_index,
+            "idrf_present": "yes" if stage == "L2" else "no",
+        }
+        if stage == "L2":
+            posted["idrfs"] = ["abdomen_sma_branches"]
+        if grade:
+            posted["grade"] = grade
+        if mycn == "amplified":
+            posted["mycn_copies"] = str(rng.randint(12, 120))
+        for index, site in enumerate(METASTASES.get(stage, [])[: rng.randint(1, 3)]):
+            posted[f"metastases-{index}-metastasis_site"] = site
+        _save(session, actor, subject, "diagnosis", "diagnosis", posted, complete=state < 4,
+              now=now)  # fmt: skip
+    session.flush()
+    return made
+
+
+def subjects_country(session: Session, site_id: int) -> str:
+    from edc.models.studies import Site
+
+    site = session.get(Site, site_id)
+    return site.country if site is not None else "FR"
