@@ -67,7 +67,7 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("Yes") if value else _("No")
     if isinstance(value, frozenset | list | tuple):
         return ", ".join(sorted(str(v) for v in value))
     return str(value)

@@ -60,6 +60,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     port = _free_port()
     portal = Portal(f"http://localhost:{port}", env)
     portal.flask("db", "upgrade")
+    portal.flask("studies", "load", str(ROOT / "studies" / "siopen-nb"))
+    portal.flask("sites", "add", "siopen-nb", "FR-01", "Centre de Paris", "FR")
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app:create_app", "run", "--port", str(port),
@@ -115,3 +117,34 @@ def shots() -> Path:
     folder = OUTPUT / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def staff_account(portal: Portal, email: str, role: str = "nurse", site: str = "FR-01") -> str:
+    """A new account made by the operator; returns its one-time password."""
+    out = portal.flask(
+        "users", "create", "--email", email, "--name", "Claire Martin",
+        "--identity-check", "ID card seen by the PI", "--role", role, "--site", site,
+    )  # fmt: skip
+    return out.strip().rsplit(" ", 1)[-1]
+
+
+def first_sign_in(page: Page, portal: Portal, email: str, one_time: str, password: str) -> str:
+    """One-time password → own password → TOTP enrolment → recovery codes; returns the seed."""
+    import re
+
+    import pyotp
+
+    page.goto(f"{portal.url}/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(one_time)
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/login/password$"))
+    page.locator("#password").fill(password)
+    page.locator("#confirm").fill(password)
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/login/enrol$"))
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.locator("#code").fill(pyotp.TOTP(secret).now())
+    page.locator("main button[type=submit]").click()
+    page.wait_for_selector("#recovery-codes")
+    return secret

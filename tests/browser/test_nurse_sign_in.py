@@ -10,6 +10,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from edc.settings import ROOT
+from tests.browser.conftest import staff_account
 
 pytestmark = pytest.mark.browser
 
@@ -26,13 +27,7 @@ def _fresh_code(secret: str) -> str:
 
 
 def nurse_is_given_an_account(portal) -> tuple[str, str]:
-    portal.flask("sites", "add-study", "siopen-nb", "Neuroblastoma registry")
-    portal.flask("sites", "add", "siopen-nb", "FR-01", "Centre de Paris", "FR")
-    out = portal.flask(
-        "users", "create", "--email", "claire@hospital.test", "--name", "Claire Martin",
-        "--identity-check", "ID card seen by the PI", "--role", "nurse", "--site", "FR-01",
-    )  # fmt: skip
-    return "claire@hospital.test", out.strip().rsplit(" ", 1)[-1]
+    return "claire@hospital.test", staff_account(portal, "claire@hospital.test")
 
 
 def test_nurse_enrols_totp_at_first_sign_in_and_switches_to_french(portal, tablet, shots):

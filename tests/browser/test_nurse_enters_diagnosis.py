@@ -1,0 +1,98 @@
+"""A research nurse registers a child and enters the diagnosis on a tablet, as in clinic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from tests.browser.conftest import first_sign_in, staff_account
+
+pytestmark = pytest.mark.browser
+PASSWORD = "the ward round starts at eight"
+
+
+def nurse_registers_subject(page, portal) -> str:
+    page.goto(f"{portal.url}/subjects/new")
+    page.locator("#family_name").fill("Moreau")
+    page.locator("#given_names").fill("Zéphyrine")
+    page.locator("#date_of_birth").fill("2025-01-20")
+    page.locator("#sex").select_option("female")
+    page.locator("#guardian_name").fill("Claire Moreau")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/subjects/NB-FR01-\d{4}$"))
+    return page.url.rsplit("/", 1)[-1]
+
+
+def _changed(page, selector: str) -> None:
+    """Wait for the htmx swap that follows a change (the evaluation answer)."""
+    with page.expect_response(re.compile(r"/evaluate$")):
+        page.locator(selector).dispatch_event("change")
+
+
+def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
+    page = tablet
+    first_sign_in(page, portal, "nina@hospital.test", staff_account(portal, "nina@hospital.test"),
+                  PASSWORD)  # fmt: skip
+    code = nurse_registers_subject(page, portal)
+    page.screenshot(path=shots / "10-subject-registered.png", full_page=True)
+
+    page.get_by_role("link", name="Diagnosis").first.click()
+    page.wait_for_url(re.compile(r"/crf/diagnosis/1/diagnosis$"))
+    future = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    page.locator("#diagnosis_date").fill(future)
+    _changed(page, "#diagnosis_date")
+    assert page.locator("#diagnosis_date-error").is_visible()  # the inline error, live
+    page.screenshot(path=shots / "11-future-date-error.png", full_page=True)
+    page.locator("#diagnosis_date").fill("2026-03-10")
+    _changed(page, "#diagnosis_date")
+    assert page.locator("#diagnosis_date-error").count() == 0
+
+    page.check('input[name="inrg_stage"][value="L1"]')
+    _changed(page, 'input[name="inrg_stage"][value="L1"]')
+    page.check('input[name="histology"][value="nb"]')
+    _changed(page, 'input[name="histology"][value="nb"]')
+    page.check('input[name="grade"][value="differentiating"]')
+    assert page.locator('input[name="mycn_copies"]').count() == 0
+    page.check('input[name="mycn"][value="amplified"]')
+    _changed(page, 'input[name="mycn"][value="amplified"]')
+    assert page.locator('input[name="mycn_copies"]').is_visible()  # appears only when amplified
+    page.screenshot(path=shots / "12-mycn-copies-shown.png", full_page=True)
+    page.check('input[name="mycn"][value="not_amplified"]')
+    _changed(page, 'input[name="mycn"][value="not_amplified"]')
+    assert page.locator('input[name="mycn_copies"]').count() == 0
+    page.check('input[name="idrf_present"][value="no"]')
+    page.locator("#dna_index").fill("1,2")
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(re.compile(rf"/subjects/{code}$"))
+    assert page.get_by_text("In progress").first.is_visible()
+
+    page.get_by_role("link", name="Diagnosis").first.click()
+    page.get_by_role("button", name="Mark complete").click()
+    if page.locator('input[name^="confirm:"]').count():  # warnings: confirm each with a reason
+        for box in page.locator('input[name^="confirm:"]').all():
+            box.fill("Checked in the pathology report")
+        page.get_by_role("button", name="Mark complete").click()
+    page.wait_for_url(re.compile(rf"/subjects/{code}$"))
+    decision = page.locator("#decision-support")
+    assert "very_low" in decision.inner_text() or "very low" in decision.inner_text()
+    page.screenshot(path=shots / "13-inrg-risk-group.png", full_page=True)
+
+    page.get_by_role("link", name="Diagnosis").first.click()
+    page.locator("#dna_index").fill("1,5")
+    page.get_by_role("button", name="Save draft").click()
+    reason = page.locator('input[name="reason:dna_index"]')
+    assert reason.is_visible()  # a complete record asks why
+    reason.fill("Ploidy re-measured by the reference lab")
+    page.screenshot(path=shots / "14-reason-for-change.png", full_page=True)
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(re.compile(rf"/subjects/{code}$"))
+
+    page.get_by_role("link", name="Diagnosis").first.click()
+    with page.expect_response(re.compile(r"/history/dna_index$")):
+        page.locator("#field-dna_index .history-button").click()
+    history = page.locator("#history-dna_index").inner_text()
+    for expected in ("1.2", "1.5", "Ploidy re-measured by the reference lab", "nina@hospital.test"):
+        assert expected in history
+    page.screenshot(path=shots / "15-item-history.png", full_page=True)
