@@ -161,3 +161,47 @@ def test_dates_are_offered_as_date_inputs(client, entry_for):
     login(client, entry_for.nurse)
     page = " ".join(client.get(_url(entry_for)).get_data(as_text=True).split())
     assert 'name="visit_date" type="date"' in page
+
+
+def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_for):
+    import datetime as dt
+
+    from sqlalchemy import event
+
+    from edc.actor import Actor
+    from edc.models.base import utcnow
+    from edc.services import subjects
+
+    nurse = entry_for.nurse
+    login(client, nurse)
+    paths = [f"/subjects/{entry_for.subject.study_code}", _url(entry_for)]
+
+    def statements() -> list[int]:
+        counts = []
+        engine = db.session.get_bind()
+        for path in paths:
+            seen: list[str] = []
+            listener = lambda *args, seen=seen: seen.append(args[2])  # noqa: E731
+            event.listen(engine, "before_cursor_execute", listener)
+            try:
+                assert client.get(path).status_code == 200
+            finally:
+                event.remove(engine, "before_cursor_execute", listener)
+            counts.append(len(seen))
+        return counts
+
+    def more_subjects(n: int) -> None:
+        for _ in range(n):
+            subjects.register(
+                db.session, Actor(user=nurse), entry_for.subject.site_id,
+                subjects.Identity("A", "B", dt.date(2024, 1, 1), "male"), utcnow(),
+            )  # fmt: skip
+        db.session.commit()
+
+    _post(client, entry_for, {"weight": "1", "doses-0-dose_mg": "2"})
+    more_subjects(9)
+    few = statements()
+    more_subjects(190)
+    for version, weight in enumerate(range(2, 7), start=1):  # more history rows
+        _post(client, entry_for, {"weight": str(weight), "doses-0-dose_mg": "2"}, version=version)
+    assert statements() == few
