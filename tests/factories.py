@@ -141,3 +141,22 @@ def make_subject(site: Site, **identity: Any):
     )
     db.session.commit()
     return subject
+
+
+def statements_for(client: FlaskClient, path: str) -> int:
+    """How many SQL statements one GET of `path` runs (for the no-N+1 tests)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    engine = db.session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(path)
+        assert response.status_code == 200, path
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)

@@ -11,7 +11,7 @@ from edc.access import Role
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.users import RoleAssignment, User
-from tests.factories import another_browser, csrf, login
+from tests.factories import another_browser, csrf, login, statements_for
 
 
 def _admin_client(client, make_user):
@@ -168,27 +168,14 @@ def test_access_review_lists_user_role_site_and_last_sign_in(client, make_user, 
 
 
 def test_user_list_search_uses_a_constant_number_of_queries(client, make_user, make_site):
-    from sqlalchemy import event
-
     _admin_client(client, make_user)
     site = make_site()
 
-    def count_queries() -> int:
-        statements: list[str] = []
-        engine = db.session.get_bind()
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            assert client.get("/admin/users").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(statements)
-
     make_user(roles=[(Role.NURSE, site)])
-    few = count_queries()
+    few = statements_for(client, "/admin/users")
     for _ in range(6):
         make_user(roles=[(Role.NURSE, site)])
-    assert count_queries() == few
+    assert statements_for(client, "/admin/users") == few
 
 
 def test_cli_creates_assigns_lists_and_deactivates(app, make_site):

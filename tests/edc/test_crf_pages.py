@@ -9,7 +9,7 @@ from sqlalchemy import select
 from edc.access import Role
 from edc.extensions import db
 from edc.models.crf import ItemValue
-from tests.factories import another_browser, csrf, login, make_site, make_user
+from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 
 
 def _url(entry_for, suffix=""):
@@ -166,8 +166,6 @@ def test_dates_are_offered_as_date_inputs(client, entry_for):
 def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_for):
     import datetime as dt
 
-    from sqlalchemy import event
-
     from edc.actor import Actor
     from edc.models.base import utcnow
     from edc.services import subjects
@@ -177,18 +175,7 @@ def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_fo
     paths = [f"/subjects/{entry_for.subject.study_code}", _url(entry_for)]
 
     def statements() -> list[int]:
-        counts = []
-        engine = db.session.get_bind()
-        for path in paths:
-            seen: list[str] = []
-            listener = lambda *args, seen=seen: seen.append(args[2])  # noqa: E731
-            event.listen(engine, "before_cursor_execute", listener)
-            try:
-                assert client.get(path).status_code == 200
-            finally:
-                event.remove(engine, "before_cursor_execute", listener)
-            counts.append(len(seen))
-        return counts
+        return [statements_for(client, path) for path in paths]
 
     def more_subjects(n: int) -> None:
         for _ in range(n):

@@ -17,7 +17,7 @@ from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.subjects import SubjectIdentity
 from edc.services import subjects
-from tests.factories import another_browser, csrf, login, make_site, make_user
+from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 
 NAME = "Zéphyrine"
 
@@ -140,8 +140,6 @@ def test_the_vault_is_authenticated_and_rotates_to_a_new_key(make_site, make_sub
 
 
 def test_the_subject_list_runs_a_fixed_number_of_statements(client, make_study):
-    from sqlalchemy import event
-
     study = make_study("s4")
     site = make_site("FR-07", study)
     nurse = make_user(roles=[(Role.NURSE, site)])
@@ -155,22 +153,11 @@ def test_the_subject_list_runs_a_fixed_number_of_statements(client, make_study):
             )  # fmt: skip
         db.session.commit()
 
-    def statements() -> int:
-        seen: list[str] = []
-        engine = db.session.get_bind()
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            assert client.get("/subjects/").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(seen)
-
     login(client, nurse)
     add(10)
-    few = statements()
+    few = statements_for(client, "/subjects/")
     add(40)
-    assert statements() == few
+    assert statements_for(client, "/subjects/") == few
 
 
 @pytest.mark.commits
