@@ -141,39 +141,79 @@ def _digest(row: dict[str, Any]) -> str:
 
 
 def _append(conn: Connection, p: _Pending) -> None:
-    seq, prev = conn.execute(
+    _append_many(conn, [p])
+
+
+def _append_many(conn: Connection, pendings: list[_Pending]) -> None:
+    """Chain `pendings` after the head under one lock: three statements, however many events."""
+    if not pendings:
+        return
+    last, prev = conn.execute(
         update(_head)
         .where(_head.c.id == 1)
-        .values(seq=_head.c.seq + 1)
+        .values(seq=_head.c.seq + len(pendings))
         .returning(_head.c.seq, _head.c.hash)
     ).one()
-    entity_id = p.entity_id
-    if p.target is not None and not entity_id:
-        state = inspect(p.target)
-        key = state.mapper.primary_key_from_instance(p.target)
-        entity_id = "/".join(str(v) for v in key if v is not None)
-        p.entity_id = entity_id
-    row: dict[str, Any] = {
-        "seq": seq,
-        "at": utcnow(),
-        "action": p.action,
-        "actor_id": p.actor.user_id,
-        "actor_email": p.actor.email,
-        "role": p.role,
-        "site_code": p.site_code,
-        "entity_type": p.entity_type,
-        "entity_id": entity_id,
-        "item_path": p.item_path,
-        "old_value": p.old,
-        "new_value": p.new,
-        "reason": p.reason,
-        "ip": p.actor.ip[:64],
-        "user_agent": p.actor.user_agent[:300],
-        "prev_hash": prev,
-    }
-    row["hash"] = _digest(row)
-    conn.execute(insert(_events).values(**row))
-    conn.execute(update(_head).where(_head.c.id == 1).values(hash=row["hash"]))
+    rows: list[dict[str, Any]] = []
+    for seq, p in enumerate(pendings, start=last - len(pendings) + 1):
+        entity_id = p.entity_id
+        if p.target is not None and not entity_id:
+            state = inspect(p.target)
+            key = state.mapper.primary_key_from_instance(p.target)
+            entity_id = "/".join(str(v) for v in key if v is not None)
+            p.entity_id = entity_id
+        row: dict[str, Any] = {
+            "seq": seq,
+            "at": utcnow(),
+            "action": p.action,
+            "actor_id": p.actor.user_id,
+            "actor_email": p.actor.email,
+            "role": p.role,
+            "site_code": p.site_code,
+            "entity_type": p.entity_type,
+            "entity_id": entity_id,
+            "item_path": p.item_path,
+            "old_value": p.old,
+            "new_value": p.new,
+            "reason": p.reason,
+            "ip": p.actor.ip[:64],
+            "user_agent": p.actor.user_agent[:300],
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = _digest(row)
+        rows.append(row)
+    conn.execute(insert(_events), rows)
+    conn.execute(update(_head).where(_head.c.id == 1).values(hash=prev))
+
+
+def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) -> None:
+    """Several events in one go (e.g. every item of a save); each dict holds record()'s keywords.
+
+    Every event must name its entity (`entity_type`, `entity_id`) when its target is new.
+    """
+    pendings = []
+    covered = session.info.setdefault("audit_covered", set())
+    for spec in events:
+        target = spec.get("target")
+        if target is not None:
+            covered.add(id(target))
+        pendings.append(
+            _Pending(
+                actor=actor,
+                action=spec["action"],
+                target=target,
+                entity_type=spec.get("entity_type")
+                or (type(target).__tablename__ if target is not None else ""),
+                entity_id=str(spec.get("entity_id", "")),
+                item_path=spec.get("item_path", ""),
+                old=jsonable(spec.get("old")),
+                new=jsonable(spec.get("new")),
+                reason=spec.get("reason", ""),
+                role=spec.get("role", ""),
+                site_code=spec.get("site_code", ""),
+            )
+        )
+    _append_many(session.connection(), pendings)
 
 
 @event.listens_for(Session, "before_flush")
@@ -193,9 +233,7 @@ def _guard(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
 def _write_deferred(session: Session, _ctx: UOWTransaction) -> None:
     deferred: list[_Pending] = session.info.pop("audit_deferred", [])
     if deferred:
-        conn = session.connection()
-        for pending in deferred:
-            _append(conn, pending)
+        _append_many(session.connection(), deferred)
 
 
 @event.listens_for(Session, "after_flush_postexec")
@@ -214,7 +252,7 @@ def replay_durable(session: Session) -> bool:
     durable: list[_Pending] = session.info.pop("audit_durable", [])
     for pending in durable:
         pending.target = None
-        _append(session.connection(), pending)
+    _append_many(session.connection(), durable)
     return bool(durable)
 
 

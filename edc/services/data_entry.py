@@ -294,6 +294,7 @@ def _write(
         item.path: item
         for item in session.scalars(select(ItemValue).where(ItemValue.record_id == record.id))
     }
+    events = []
     for change in changes:
         item = items.get(change.path)
         if item is None:
@@ -302,20 +303,21 @@ def _write(
         item.value = change.new
         item.updated_at = now
         item.updated_by_id = actor.user_id
-        audit.record(
-            session,
-            actor,
-            "item.changed" if change.path in items else "item.created",
-            target=item,
-            entity_type="form_record",
-            entity_id=record.id,
-            item_path=_item_path(entry, change.path),
-            old=change.old,
-            new=change.new,
-            reason=reasons.get(change.path, "").strip(),
-            role=role,
-            site_code=site,
+        events.append(
+            {
+                "action": "item.changed" if change.path in items else "item.created",
+                "target": item,
+                "entity_type": "form_record",
+                "entity_id": record.id,
+                "item_path": _item_path(entry, change.path),
+                "old": change.old,
+                "new": change.new,
+                "reason": reasons.get(change.path, "").strip(),
+                "role": role,
+                "site_code": site,
+            }
         )
+    audit.record_many(session, actor, events)  # one chain lock for every item of the save
     old_status = record.status
     if complete:
         record.status = RecordStatus.COMPLETE.value
