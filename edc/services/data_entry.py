@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import abort
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -163,7 +164,9 @@ def save(
     """Store what the server computes from `posted`, or say why not (nothing stored then)."""
     assert actor.user is not None
     subject = entry.subject
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    grants = access.grants(session, actor.user)  # read once: access, vault and role use them
+    if not access.holds(grants, Permission.DATA_ENTER, subject.site_id):
+        abort(404)
     form_id = entry.form_version.form_id
     current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
     assert current is not None
@@ -177,7 +180,8 @@ def save(
             stored=stored_items(session, record),
             last_changed_by=_last_author(session, record),
         )
-    birth = date_of_birth(session, actor, subject)
+    identity = subjects.read_identity(session, actor, subject, "calculation", grants=grants)
+    birth = identity.date_of_birth if identity is not None else None
     result = evaluate(entry, posted, birth=birth, lang=lang, today=now.date())
     was_complete = record is not None and record.status == RecordStatus.COMPLETE.value
     completing = complete or was_complete
@@ -185,7 +189,8 @@ def save(
     unconfirmed = [w for w in result.warnings if completing and warning_key(w) not in confirmed]
     if blocking or unconfirmed:
         return SaveResult(Outcome.INVALID, result, unconfirmed=unconfirmed)
-    old = stored_items(session, record)
+    items = _items(session, record)
+    old = {path: item.value for path, item in items.items()}
     new = flatten(result)
     changes = [
         Change(path, old.get(path), new.get(path))
@@ -194,9 +199,13 @@ def save(
     ]
     if was_complete and any(not reasons.get(c.path, "").strip() for c in changes):
         return SaveResult(Outcome.NEEDS_REASONS, result, changes=changes)
+    role = _role(grants, subject)
     try:
-        with session.begin_nested():
-            record = _write(session, actor, entry, changes, reasons, complete, now)
+        if entry.record is None:  # creating rows another save may create too: isolate them
+            with session.begin_nested():
+                record = _write(session, actor, entry, changes, items, reasons, complete, role, now)
+        else:  # the version bump is the first write: a stale save writes nothing
+            record = _write(session, actor, entry, changes, items, reasons, complete, role, now)
     except (_StaleError, IntegrityError):  # another save won the race since we read
         return SaveResult(
             Outcome.CONFLICT,
@@ -213,21 +222,30 @@ def save(
                 item_path=_item_path(entry, issue.field),
                 new={"check": issue.kind, "row": issue.row, "message": issue.message},
                 reason=confirmed.get(warning_key(issue), ""),
-                role=_role(session, actor, subject),
+                role=role,
                 site_code=subject.site.code,
             )
     return SaveResult(Outcome.SAVED, result, changes=changes)
 
 
-def _role(session: Session, actor: Actor, subject: Subject) -> str:
-    assert actor.user is not None
+def _role(grants: Sequence[access.Grant], subject: Subject) -> str:
+    """The role the actor enters data with at the subject's site (for the audit trail)."""
     roles = sorted(
         g.role.value
-        for g in access.grants(session, actor.user)
+        for g in grants
         if subject.site_id in g.site_ids
         and Permission.DATA_ENTER in access.ROLE_PERMISSIONS[g.role]
     )
     return roles[0] if roles else ""
+
+
+def _items(session: Session, record: FormRecord | None) -> dict[str, ItemValue]:
+    if record is None:
+        return {}
+    return {
+        item.path: item
+        for item in session.scalars(select(ItemValue).where(ItemValue.record_id == record.id))
+    }
 
 
 def _item_path(entry: Entry, path: str) -> str:
@@ -241,12 +259,14 @@ def _write(
     actor: Actor,
     entry: Entry,
     changes: list[Change],
+    items: dict[str, ItemValue],
     reasons: Mapping[str, str],
     complete: bool,
+    role: str,
     now: datetime,
 ) -> FormRecord:
     subject = entry.subject
-    role, site = _role(session, actor, subject), subject.site.code
+    site = subject.site.code
     if entry.occurrence is None:
         entry.occurrence = EventOccurrence(
             subject_id=subject.id,
@@ -290,10 +310,6 @@ def _write(
         ).rowcount
         if bumped != 1:
             raise _StaleError
-    items = {
-        item.path: item
-        for item in session.scalars(select(ItemValue).where(ItemValue.record_id == record.id))
-    }
     events = []
     for change in changes:
         item = items.get(change.path)
@@ -317,23 +333,27 @@ def _write(
                 "site_code": site,
             }
         )
-    audit.record_many(session, actor, events)  # one chain lock for every item of the save
     old_status = record.status
     if complete:
         record.status = RecordStatus.COMPLETE.value
     record.row_version += 1
     record.updated_at = now
     record.updated_by_id = actor.user_id
-    audit.record(
-        session,
-        actor,
-        "record.completed" if record.status != old_status else "record.saved",
-        target=record,
-        role=role,
-        site_code=site,
-        old={"status": old_status},
-        new={"status": record.status, "row_version": record.row_version, "changes": len(changes)},
+    events.append(
+        {
+            "action": "record.completed" if record.status != old_status else "record.saved",
+            "target": record,
+            "role": role,
+            "site_code": site,
+            "old": {"status": old_status},
+            "new": {
+                "status": record.status,
+                "row_version": record.row_version,
+                "changes": len(changes),
+            },
+        }
     )
+    audit.record_many(session, actor, events)  # one chain lock for the whole save
     session.flush()
     return record
 
@@ -483,7 +503,7 @@ def add_occurrence(
         raise LookupError(event_id)
     # Occurrence 1 always shows (it is created by its first save), so "another" starts at 2.
     number = max(occurrence_numbers(session, subject).get(event_id, 0), 1) + 1
-    role = _role(session, actor, subject)
+    role = _role(access.grants(session, actor.user), subject)
     occurrence = EventOccurrence(
         subject_id=subject.id, event_id=event_id, number=number, created_at=now,
         created_by_id=actor.user_id,

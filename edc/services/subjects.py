@@ -164,18 +164,24 @@ def find(session: Session, actor: Actor, code: str) -> Subject | None:
     )
 
 
-def may_read_identity(session: Session, actor: Actor, subject: Subject) -> bool:
+def may_read_identity(
+    session: Session, actor: Actor, subject: Subject, grants: list[access.Grant] | None = None
+) -> bool:
     assert actor.user is not None
-    return access.holds(
-        access.grants(session, actor.user), Permission.IDENTITY_VIEW, subject.site_id
-    )
+    if grants is None:
+        grants = access.grants(session, actor.user)
+    return access.holds(grants, Permission.IDENTITY_VIEW, subject.site_id)
 
 
 def read_identity(
-    session: Session, actor: Actor, subject: Subject, purpose: str = "display"
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    purpose: str = "display",
+    grants: list[access.Grant] | None = None,
 ) -> Identity | None:
     """Decrypt the identity for site staff, recording the read and why; None for anyone else."""
-    if not may_read_identity(session, actor, subject):
+    if not may_read_identity(session, actor, subject, grants):
         return None
     vault = session.get(SubjectIdentity, subject.id)
     if vault is None:
