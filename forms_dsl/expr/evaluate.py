@@ -74,7 +74,7 @@ def evaluate(expr: Expr, scope: Scope) -> Value:
     if scope.row_group is not None:
         bound[scope.row_group] = scope.row if scope.row is not None else {}
     try:
-        return v.normal(_Evaluator(scope).eval(expr, bound))
+        return v.normal(_Evaluator(scope).value(expr, bound))
     except RecursionError:  # only for trees built by hand: parse() bounds the depth
         return None
 
@@ -87,7 +87,7 @@ class _Evaluator:
         group = self.scope.groups.get(name)
         return group if isinstance(group, str) else None
 
-    def eval(self, node: Expr, bound: Mapping[str, Row]) -> Value:
+    def value(self, node: Expr, bound: Mapping[str, Row]) -> Value:
         if isinstance(node, Number | String | Bool):
             return node.value
         if isinstance(node, Blank):
@@ -95,15 +95,15 @@ class _Evaluator:
         if isinstance(node, Name):
             return self.lookup(node.name, bound)
         if isinstance(node, Unary):
-            operand = self.eval(node.operand, bound)
+            operand = self.value(node.operand, bound)
             return not v.truth(operand) if node.op == "not" else v.negate(operand)
         if isinstance(node, Binary):
             return self.binary(node, bound)
         if isinstance(node, InList):
-            left = self.eval(node.left, bound)
+            left = self.value(node.left, bound)
             if v.is_blank(left):
                 return False
-            found = v.member(left, (self.eval(item, bound) for item in node.items))
+            found = v.member(left, (self.value(item, bound) for item in node.items))
             return not found if node.negated else found
         if isinstance(node, Call):
             return self.call(node, bound)
@@ -119,11 +119,11 @@ class _Evaluator:
 
     def binary(self, node: Binary, bound: Mapping[str, Row]) -> Value:
         if node.op == "and":
-            return v.truth(self.eval(node.left, bound)) and v.truth(self.eval(node.right, bound))
+            return v.truth(self.value(node.left, bound)) and v.truth(self.value(node.right, bound))
         if node.op == "or":
-            return v.truth(self.eval(node.left, bound)) or v.truth(self.eval(node.right, bound))
-        left = self.eval(node.left, bound)
-        right = self.eval(node.right, bound)
+            return v.truth(self.value(node.left, bound)) or v.truth(self.value(node.right, bound))
+        left = self.value(node.left, bound)
+        right = self.value(node.right, bound)
         if node.op in ARITHMETIC:
             return v.arithmetic(node.op, left, right)
         return v.compare(node.op, left, right)
@@ -143,14 +143,14 @@ class _Evaluator:
             return None
         name = node.function
         if name in PURE:
-            args = [self.eval(arg, bound) for arg in node.args]
+            args = [self.value(arg, bound) for arg in node.args]
             return v.normal(PURE[name](args, self.scope.today))
         if name == "if":
-            branch = node.args[1] if v.truth(self.eval(node.args[0], bound)) else node.args[2]
-            return self.eval(branch, bound)
+            branch = node.args[1] if v.truth(self.value(node.args[0], bound)) else node.args[2]
+            return self.value(branch, bound)
         if name == "coalesce":
             for arg in node.args:
-                value = self.eval(arg, bound)
+                value = self.value(arg, bound)
                 if not v.is_blank(value):
                     return value
             return None
@@ -163,7 +163,7 @@ class _Evaluator:
         if node.function == "count":
             return self.count(node.args[0], column, bound)
         if column is None:
-            column = [self.eval(arg, bound) for arg in node.args]
+            column = [self.value(arg, bound) for arg in node.args]
             if node.function == "sum" and len(column) == 1 and v.number(column[0]) is None:
                 return None  # sum of a single non-number: the checker refuses it; stay blank
         if node.function == "sum":
@@ -179,7 +179,7 @@ class _Evaluator:
             and arg.name in self.scope.rows
         ):
             return len(self.scope.rows[arg.name])  # a repeating group: its rows
-        value = self.eval(arg, bound)
+        value = self.value(arg, bound)
         if isinstance(value, frozenset):
             return len(value)  # a multichoice answer: its codes
         return 0 if v.is_blank(value) else 1
@@ -193,7 +193,7 @@ class _Evaluator:
         every = node.function == "all"
         for row in self.scope.rows.get(group, ()):
             inner = {**bound, group: row}
-            holds = v.truth(self.eval(condition, inner))
+            holds = v.truth(self.value(condition, inner))
             if holds != every:
                 return holds
         return every
