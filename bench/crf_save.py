@@ -10,25 +10,19 @@ Run: .venv/bin/python -m bench.crf_save [--url DATABASE_URL] [--saves 30]
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from flask_migrate import upgrade
 from sqlalchemy import text
 
-from app import create_app
-from edc.access import Role
+from bench.portal import demo_portal
 from edc.actor import Actor
 from edc.extensions import db
 from edc.models.base import utcnow
-from edc.services import data_entry, subjects, users
-from edc.services.definitions import find_or_create_study, load_definition, read_folder
-from edc.settings import ROOT, Settings
-from tests.databases import fresh_database_url
+from edc.models.subjects import Subject
+from edc.models.users import User
+from edc.services import data_entry
 
 FORM = "diagnosis"
 
@@ -70,32 +64,10 @@ def main() -> None:
     parser.add_argument("--url", default=None)
     parser.add_argument("--saves", type=int, default=30)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp())
-    url = args.url or fresh_database_url(tmp, "crfbench")
-    app = create_app(Settings.from_env(database_url=url, instance_path=tmp, testing=True))
-    with app.app_context():
-        upgrade()
-        actor, now = Actor.cli(), utcnow()
-        checked = read_folder(ROOT / "studies" / "siopen-nb")
-        study, _created = find_or_create_study(db.session, actor, checked)
-        load_definition(db.session, actor, study, ROOT / "studies" / "siopen-nb", now)
-        from edc.cli import _add_site
-
-        site = _add_site(study, "FR-01", "Bench", "FR")
-        nurse, _pw = users.create_user(
-            db.session, app.config["EDC_SETTINGS"], actor, email="bench@x.test",
-            full_name="Bench", identity_check="bench", ends_at=None, now=now,
-        )  # fmt: skip
-        db.session.flush()
-        users.assign_role(db.session, actor, nurse, users.RoleScope(Role.NURSE, site.id), now)
-        who = Actor(user=nurse)
-        subject = subjects.register(
-            db.session,
-            who,
-            site.id,
-            subjects.Identity("A", "B", dt.date(2024, 1, 1), "female"),
-            now,
-        )
+    portal = demo_portal(args.url)
+    with portal.app.app_context():
+        who = Actor(user=db.session.get(User, portal.nurse.id))
+        subject = db.session.get(Subject, portal.subject.id)
         db.session.execute(text("CREATE TABLE bench_row (id INTEGER PRIMARY KEY, data TEXT)"))
         db.session.commit()
 
@@ -122,12 +94,12 @@ def main() -> None:
             return time.perf_counter() - start
 
         save(0)
-        items = len(data_entry.stored_items(db.session, data_entry.open_entry(
-            db.session, who, subject, "diagnosis", 1, FORM).record))  # fmt: skip
+        record = data_entry.open_entry(db.session, who, subject, "diagnosis", 1, FORM).record
+        items = len(data_entry.stored_items(db.session, record))
         saves = [save(i) for i in range(1, args.saves + 1)]
         bares = [bare(i) for i in range(1, args.saves + 1)]
     s, b = statistics.median(saves), statistics.median(bares)
-    print(f"database: {url.split(':', 1)[0]}; form `{FORM}`, {items} stored items changed per save")
+    print(f"database: {portal.url.split(':', 1)[0]}; form `{FORM}`, {items} items changed per save")
     print(f"save (evaluate, {items} audit events, commit): median {s * 1000:7.2f} ms")
     print(f"bare endpoint (one JSON row, commit):          median {b * 1000:7.2f} ms")
     print(f"ratio {s / b:.1f} (target <= 3)")
