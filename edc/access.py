@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Select, event, false, select
 from sqlalchemy.orm import Session
 
 from edc import audit
@@ -164,8 +164,35 @@ class Grant:
     study_id: int | None
 
 
+_CACHE = "access_grants"
+
+
 def grants(session: Session, user: User) -> list[Grant]:
-    """The user's live role assignments with their sites; one query per call."""
+    """The user's live role assignments with their sites.
+
+    Read once per session (a session lives for one request or one command): the gate, the views,
+    the services and the page frame all ask, and the answer cannot change unless roles or sites
+    are written, which empties the cache (see `_forget_grants`).
+    """
+    cache: dict[int, list[Grant]] = session.info.setdefault(_CACHE, {})
+    if user.id not in cache:
+        cache[user.id] = _load_grants(session, user)
+    return cache[user.id]
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_grants(session: Session, _ctx: object) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, RoleAssignment | Site) for obj in changed):
+        session.info.pop(_CACHE, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_grants_on_rollback(session: Session, _previous: object) -> None:
+    session.info.pop(_CACHE, None)
+
+
+def _load_grants(session: Session, user: User) -> list[Grant]:
     rows = session.execute(
         select(RoleAssignment, Site.id)
         .outerjoin(
