@@ -124,6 +124,15 @@ def _server_error(exc: Exception) -> Response:
     return error_page(500)
 
 
+def page_arg() -> int:
+    """The `?page=` of a paginated list: 1 for anything missing or odd."""
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def page_count(total: int, size: int) -> int:
+    return max(1, -(-total // size))
+
+
 def _refuse_nul() -> None:
     """NUL characters have no place in any field, and PostgreSQL cannot store them."""
     for source in (request.args, request.form):

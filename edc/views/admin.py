@@ -22,7 +22,7 @@ from edc.models.base import utcnow
 from edc.models.studies import Study
 from edc.models.users import RoleAssignment, User
 from edc.services import security, users
-from edc.web import render
+from edc.web import page_arg, page_count, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -250,7 +250,7 @@ def _event_filter() -> security.EventFilter:
 @bp.route("/security")
 @requires(Permission.SECURITY_AUDIT)
 def security_events() -> Response:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     events, total = security.security_events(db.session, _event_filter(), page)
     return render(
         "admin/security.html",
@@ -258,7 +258,7 @@ def security_events() -> Response:
         events=events,
         total=total,
         page=page,
-        pages=max(1, -(-total // security.PAGE_SIZE)),
+        pages=page_count(total, security.PAGE_SIZE),
         actions=security.security_actions(db.session),
         args=request.args,
     )

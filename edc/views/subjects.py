@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import Blueprint, Response, abort, redirect, url_for
 from flask_babel import get_locale
 
 from edc import access
@@ -14,7 +14,7 @@ from edc.i18n import _l
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
 from edc.services import data_entry, subjects
-from edc.web import render
+from edc.web import page_arg, page_count, render
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 STATUS_LABELS = {
@@ -34,14 +34,14 @@ LABELS = {
 @bp.route("/")
 @requires(Permission.SUBJECT_VIEW)
 def subject_list() -> Response:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     rows, total = subjects.subject_page(db.session, current_actor(), page)
     return render(
         "subjects/list.html",
         subjects=rows,
         total=total,
         page=page,
-        pages=max(1, -(-total // subjects.PAGE_SIZE)),
+        pages=page_count(total, subjects.PAGE_SIZE),
         can_register=bool(subjects.registrable_sites(db.session, current_actor())),
     )
 
