@@ -63,7 +63,7 @@ class SectionView:
     errors: list[str] = field(default_factory=list)
 
 
-def _text(value: object) -> str:
+def display_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -73,7 +73,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _row_count(section: Section, posted: Posted) -> int:
+def row_count(section: Section, posted: Posted) -> int:
     prefix = f"{section.id}-"
     indices = {
         int(key.split("-")[1])
@@ -130,7 +130,7 @@ def page(
             required=f.required,
             readonly=f.readonly,
             shown=shown,
-            calc_value=_text(calc),
+            calc_value=display_text(calc),
             errors=[i.message for i in found if i.severity.value == "error"],
             warnings=[(warning_key(i), i.message) for i in found if i.severity.value == "warning"],
             change=changes.get(name),
@@ -151,7 +151,7 @@ def page(
             ]
             sections.append(SectionView(section.id, section.title.get(lang), shown, False, [cells]))
             continue
-        count = (rows or {}).get(section.id, _row_count(section, posted))
+        count = (rows or {}).get(section.id, row_count(section, posted))
         visible_rows = result.shown_in_rows.get(section.id, [])
         stored_rows = result.rows.get(section.id, [])
         grid = []

@@ -90,7 +90,7 @@ def _page(
 
 def _conflict_rows(posted: dict, conflict: data_entry.SaveResult) -> list[tuple[str, str, str]]:
     mine = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in posted.items()}
-    theirs = {k: forms_bridge._text(v) for k, v in conflict.stored.items()}
+    theirs = {k: forms_bridge.display_text(v) for k, v in conflict.stored.items()}
     return [
         (path, mine.get(path, ""), theirs.get(path, ""))
         for path in sorted(mine.keys() | theirs.keys())
@@ -147,9 +147,8 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
         fresh = _entry(code, event_id, number, form_id)
         return _page(fresh, posted, status=409, conflict=result)
     if result.outcome is Outcome.NEEDS_REASONS:
-        changes = {
-            c.path: (forms_bridge._text(c.old), forms_bridge._text(c.new)) for c in result.changes
-        }
+        shown = forms_bridge.display_text
+        changes = {c.path: (shown(c.old), shown(c.new)) for c in result.changes}
         return _page(entry, posted, status=422, changes=changes, row_version=expected)
     if result.outcome is Outcome.READ_ONLY:
         abort(403)
@@ -162,7 +161,7 @@ def _rows(entry: data_entry.Entry, posted: dict, action: str, expected: int | No
     section = next((s for s in entry.form.sections if s.id == parts[1] and s.repeat), None)
     if section is None:
         abort(404)
-    count = forms_bridge._row_count(section, posted)
+    count = forms_bridge.row_count(section, posted)
     if parts[0] == "add_row":
         count = min(count + 1, section.repeat.max)  # type: ignore[union-attr]
     elif len(parts) == 3 and parts[2].isdigit() and count > 0:
