@@ -17,6 +17,7 @@ from flask import abort
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 import forms_dsl
 from edc import access, audit
@@ -167,11 +168,8 @@ def save(
     grants = access.grants(session, actor.user)  # read once: access, vault and role use them
     if not access.holds(grants, Permission.DATA_ENTER, subject.site_id):
         abort(404)
-    form_id = entry.form_version.form_id
-    current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
-    assert current is not None
-    entry = current  # judge against what is stored now, not when the page was opened
-    record = entry.record
+    # `entry` was read in this transaction; the version bump below is what settles a race.
+    record, form_id = entry.record, entry.form_version.form_id
     if record is not None and record.status in READ_ONLY:
         return SaveResult(Outcome.READ_ONLY)
     if entry.row_version != expected_version:
@@ -207,10 +205,12 @@ def save(
         else:  # the version bump is the first write: a stale save writes nothing
             record = _write(session, actor, entry, changes, items, reasons, complete, role, now)
     except (_StaleError, IntegrityError):  # another save won the race since we read
+        current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
+        record = current.record if current is not None else None
         return SaveResult(
             Outcome.CONFLICT,
-            stored=stored_items(session, entry.record),
-            last_changed_by=_last_author(session, entry.record),
+            stored=stored_items(session, record),
+            last_changed_by=_last_author(session, record),
         )
     for issue in result.warnings:
         if completing:
@@ -282,16 +282,20 @@ def _write(
         )  # fmt: skip
         session.flush()
     record = entry.record
+    status = RecordStatus.COMPLETE.value if complete else None
     if record is None:
+        old_status = RecordStatus.IN_PROGRESS.value
         record = FormRecord(
             subject_id=subject.id,
             occurrence_id=entry.occurrence.id,
             form_id=entry.form_version.form_id,
             form_version_id=entry.form_version.id,
-            status=RecordStatus.IN_PROGRESS.value,
-            row_version=0,
+            status=status or old_status,
+            row_version=1,
             created_at=now,
             created_by_id=actor.user_id,
+            updated_at=now,
+            updated_by_id=actor.user_id,
         )
         session.add(record)
         audit.record(
@@ -301,15 +305,24 @@ def _write(
         session.flush()
         entry.record = record
     else:
+        old_status = record.status
         # Optimistic lock, atomically: only the save that read the current version may write.
+        written = {
+            "row_version": record.row_version + 1,
+            "status": status or old_status,
+            "updated_at": now,
+            "updated_by_id": actor.user_id,
+        }
         bumped = session.execute(
             update(FormRecord)
             .where(FormRecord.id == record.id, FormRecord.row_version == record.row_version)
-            .values(row_version=FormRecord.row_version + 1)
+            .values(written)
             .execution_options(synchronize_session=False)
         ).rowcount
         if bumped != 1:
             raise _StaleError
+        for key, value in written.items():  # the row as stored, without reading it back
+            set_committed_value(record, key, value)
     events = []
     for change in changes:
         item = items.get(change.path)
@@ -333,12 +346,6 @@ def _write(
                 "site_code": site,
             }
         )
-    old_status = record.status
-    if complete:
-        record.status = RecordStatus.COMPLETE.value
-    record.row_version += 1
-    record.updated_at = now
-    record.updated_by_id = actor.user_id
     events.append(
         {
             "action": "record.completed" if record.status != old_status else "record.saved",
