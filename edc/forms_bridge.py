@@ -1,32 +1,65 @@
-"""forms_dsl model + posted strings + evaluation → what the CRF page renders, field by field.
+"""forms_dsl model + posted strings + evaluation → the CRF page's WTForms form and field views.
 
-The only module that knows both the form language and the web layer. It holds no rules: whether
-a field shows, what a calculation gives and which answer is wrong all come from forms_dsl's
-evaluation; this module only shapes them for the Jinja macros (input names, types, choices and
-texts in the reader's language).
+The only module that knows both the form language and the web layer. `form_class()` builds a
+WTForms class from a form's model (one field per input, in the reader's language; rows of a
+repeating section are a row class bound with a `section-row` prefix), so inputs render through
+WTForms widgets and the CSRF token comes with the form. It holds no rules: WTForms validates
+nothing here but the token; whether a field shows, what a calculation gives and which answer is
+wrong all come from forms_dsl's evaluation, which this module only shapes for the Jinja macros.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    Form,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.fields.core import Field as Input
+from wtforms.fields.core import UnboundField
 
 import forms_dsl
 from edc.i18n import _
 from forms_dsl.model import Field, FieldType, Section
 
-INPUT_TYPES = {
-    FieldType.TEXT: "text",
-    FieldType.INTEGER: "number",
-    FieldType.DECIMAL: "text",
-    FieldType.DATE: "date",
-    FieldType.DATETIME: "datetime-local",
-    FieldType.TIME: "time",
+#: The widget of each typed input; the browser's own pickers for dates and times.
+INPUT_WIDGETS = {
+    FieldType.TEXT: widgets.TextInput(),
+    FieldType.INTEGER: widgets.NumberInput(),
+    FieldType.DECIMAL: widgets.TextInput(),  # comma decimals are fine: no type="number"
+    FieldType.DATE: widgets.DateInput(),
+    FieldType.DATETIME: widgets.DateTimeLocalInput(),
+    FieldType.TIME: widgets.TimeInput(),
+}
+NOT_INPUTS = {FieldType.CALC, FieldType.NOTE}
+DEFAULT_WIDGETS = {
+    FieldType.CHOICE: "radio",
+    FieldType.YESNO: "radio",
+    FieldType.MULTICHOICE: "checkbox",
 }
 #: Errors worth showing while typing; "required" waits until the nurse saves.
 LIVE_KINDS = {"required", "too_few_rows"}
 
 Posted = Mapping[str, "str | Sequence[str]"]
+
+
+class CrfForm(FlaskForm):
+    """Base of every CRF form class: the CSRF token, and no other validation."""
+
+
+class CrfRowForm(Form):
+    """Base of the row classes of repeating sections (the token travels with the CRF form)."""
 
 
 @dataclass
@@ -38,10 +71,7 @@ class FieldView:
     hint: str
     unit: str
     widget: str
-    input_type: str
-    value: str
-    values: list[str]
-    choices: list[tuple[str, str]]
+    input: Input | None  # the bound WTForms field; None for calculations and notes
     required: bool
     readonly: bool
     shown: bool
@@ -61,6 +91,85 @@ class SectionView:
     rows: list[list[FieldView]]
     max_rows: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PageView:
+    form: CrfForm  # renders the CSRF token
+    sections: list[SectionView]
+
+
+def choices_of(f: Field, lang: str) -> list[SelectChoice]:
+    if f.type is FieldType.YESNO:
+        return [SelectChoice("yes", _("Yes")), SelectChoice("no", _("No"))]
+    return [SelectChoice(c.code, c.label.get(lang)) for c in f.choices.choices] if f.choices else []
+
+
+def input_field(f: Field, lang: str) -> UnboundField | None:
+    """The WTForms field of one forms_dsl field: it keeps the raw string, forms_dsl judges it."""
+    label = f.label.get(lang)
+    if f.type in NOT_INPUTS:
+        return None
+    if f.type is FieldType.TEXTAREA:
+        return TextAreaField(label)
+    if f.type is FieldType.MULTICHOICE:
+        return SelectMultipleField(
+            label, choices=choices_of(f, lang), validate_choice=False,
+            widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput(),
+        )  # fmt: skip
+    if f.type in (FieldType.CHOICE, FieldType.YESNO):
+        if f.widget == "dropdown":
+            return SelectField(
+                label, choices=[SelectChoice("", "–"), *choices_of(f, lang)], validate_choice=False
+            )
+        return RadioField(label, choices=choices_of(f, lang), validate_choice=False)
+    kw = {"inputmode": "decimal"} if f.type is FieldType.DECIMAL else None
+    return StringField(label, widget=INPUT_WIDGETS.get(f.type, widgets.TextInput()), render_kw=kw)
+
+
+class _Same:
+    """A form model as a cache key by identity (models are frozen and shared, not hashable)."""
+
+    def __init__(self, form: forms_dsl.Form) -> None:
+        self.form = form
+
+    def __hash__(self) -> int:
+        return id(self.form)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.form is self.form
+
+
+@lru_cache(maxsize=512)
+def _classes(key: _Same, lang: str) -> tuple[type[CrfForm], dict[str, type[CrfRowForm]]]:
+    form = key.form
+    top: dict[str, UnboundField] = {}
+    rows: dict[str, type[CrfRowForm]] = {}
+    for section in form.sections:
+        inputs = {f.id: u for f in section.fields if (u := input_field(f, lang)) is not None}
+        if section.repeat is None:
+            top.update(inputs)
+        else:
+            rows[section.id] = type(f"{form.id}_{section.id}_row", (CrfRowForm,), inputs)
+    return type(f"{form.id}_form", (CrfForm,), top), rows
+
+
+def form_class(form: forms_dsl.Form, lang: str) -> type[CrfForm]:
+    """The WTForms class of a form in a language (built once per form model and language)."""
+    return _classes(_Same(form), lang)[0]
+
+
+def row_class(form: forms_dsl.Form, section_id: str, lang: str) -> type[CrfRowForm]:
+    return _classes(_Same(form), lang)[1][section_id]
+
+
+def formdata(posted: Posted) -> MultiDict:
+    """Posted answers as WTForms reads them: checkbox groups keep all their values."""
+    data: MultiDict = MultiDict()
+    for key, value in posted.items():
+        for one in [value] if isinstance(value, str) else value:
+            data.add(key, one)
+    return data
 
 
 def display_text(value: object) -> str:
@@ -93,8 +202,9 @@ def page(
     changes: Mapping[str, tuple[str, str]] | None = None,
     history_paths: frozenset[str] = frozenset(),
     rows: Mapping[str, int] | None = None,
-) -> list[SectionView]:
-    """Sections with their fields' values, visibility, calculations and messages."""
+) -> PageView:
+    """The WTForms form bound to `posted`, and sections with each field's input, visibility,
+    calculation and messages."""
     from edc.services.data_entry import warning_key  # the key the save expects
 
     changes = changes or {}
@@ -103,17 +213,12 @@ def page(
         if live and issue.kind in LIVE_KINDS:
             continue
         issues.setdefault((issue.field, issue.row), []).append(issue)
+    data = formdata(posted)
+    bound: Form = form_class(form, lang)(formdata=data)
 
-    def view(f: Field, name: str, row: int | None, shown: bool, calc: object) -> FieldView:
-        raw = posted.get(name, "")
-        values = list(raw) if isinstance(raw, list | tuple) else ([raw] if raw else [])
-        choices = (
-            [(c.code, c.label.get(lang)) for c in f.choices.choices]
-            if f.choices is not None
-            else []
-        )
-        if f.type is FieldType.YESNO:
-            choices = [("yes", _("Yes")), ("no", _("No"))]
+    def view(
+        f: Field, name: str, inputs: Form, row: int | None, shown: bool, calc: object
+    ) -> FieldView:
         found = issues.get((f.id, row), [])
         return FieldView(
             id=f.id,
@@ -122,11 +227,8 @@ def page(
             label=f.label.get(lang),
             hint=f.hint.get(lang) if f.hint else "",
             unit=f.unit,
-            widget=f.widget or ("radio" if f.type in (FieldType.CHOICE, FieldType.YESNO) else ""),
-            input_type=INPUT_TYPES.get(f.type, "text"),
-            value=raw if isinstance(raw, str) else "",
-            values=values,
-            choices=choices,
+            widget=f.widget or DEFAULT_WIDGETS.get(f.type, ""),
+            input=inputs[f.id] if f.type not in NOT_INPUTS else None,
             required=f.required,
             readonly=f.readonly,
             shown=shown,
@@ -146,7 +248,7 @@ def page(
         )
         if section.repeat is None:
             cells = [
-                view(f, f.id, None, f.id in result.shown, result.values.get(f.id))
+                view(f, f.id, bound, None, f.id in result.shown, result.values.get(f.id))
                 for f in section.fields
             ]
             sections.append(SectionView(section.id, section.title.get(lang), shown, False, [cells]))
@@ -154,6 +256,7 @@ def page(
         count = (rows or {}).get(section.id, row_count(section, posted))
         visible_rows = result.shown_in_rows.get(section.id, [])
         stored_rows = result.rows.get(section.id, [])
+        row_form = row_class(form, section.id, lang)
         grid = []
         for index in range(count):
             visible = (
@@ -162,12 +265,12 @@ def page(
                 else {f.id for f in section.fields if f.show_if is None}
             )
             stored = stored_rows[index] if index < len(stored_rows) else {}
+            inputs = row_form(formdata=data, prefix=f"{section.id}-{index}")
             grid.append(
                 [
-                    view(
-                        f, f"{section.id}-{index}-{f.id}", index, f.id in visible, stored.get(f.id)
-                    )
+                    view(f, f"{section.id}-{index}-{f.id}", inputs, index, f.id in visible, value)
                     for f in section.fields
+                    for value in [stored.get(f.id)]
                 ]
             )
         group_errors = [
@@ -180,4 +283,4 @@ def page(
                 section.repeat.max, group_errors,
             )
         )  # fmt: skip
-    return sections
+    return PageView(bound, sections)  # type: ignore[arg-type]

@@ -9,7 +9,6 @@ from edc import forms_bridge
 from edc.access import Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
-from edc.forms import EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.services import data_entry, subjects
@@ -68,7 +67,7 @@ def _page(
     birth = data_entry.date_of_birth(db.session, actor, entry.subject) if posted else None
     result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, today=utcnow().date())
     stored = data_entry.stored_items(db.session, entry.record)
-    sections = forms_bridge.page(
+    view = forms_bridge.page(
         entry.form, posted, result, lang, live=live, changes=changes,
         history_paths=frozenset(stored), rows=rows,
     )  # fmt: skip
@@ -77,9 +76,9 @@ def _page(
         block=block,
         status=status,
         entry=entry,
-        sections=sections,
+        sections=view.sections,
         form_title=entry.form.title.get(lang),
-        csrf=EmptyForm(),
+        csrf=view.form,
         row_version=entry.row_version if row_version is None else row_version,
         conflict=conflict,
         conflict_rows=_conflict_rows(posted, conflict) if conflict else [],
@@ -121,8 +120,8 @@ def form_evaluate(code: str, event_id: str, number: int, form_id: str) -> Respon
 @requires(Permission.DATA_ENTER)
 def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
     entry = _entry(code, event_id, number, form_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    if not forms_bridge.form_class(entry.form, str(get_locale()))().validate_on_submit():
+        abort(400)  # the CSRF token: the answers themselves are judged by forms_dsl
     posted = _posted(entry)
     action = request.form.get("action", "draft")
     expected = request.form.get("row_version", type=int)
