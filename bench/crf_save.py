@@ -165,7 +165,7 @@ def parts(portal: Portal, n: int) -> tuple[list[float], list[float], int]:
         def append(i: int) -> None:
             events = [
                 {"action": "bench.item", "entity_type": "form_record", "entity_id": 1,
-                 "item_path": f"diagnosis/1/diagnosis@2/item{k}", "old": i, "new": i + 1}
+                 "item_path": f"diagnosis/1/diagnosis@3/item{k}", "old": i, "new": i + 1}
                 for k in range(items + 1)
             ]  # fmt: skip
             audit.record_many(db.session, who, events)

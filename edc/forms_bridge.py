@@ -172,14 +172,23 @@ def formdata(posted: Posted) -> MultiDict:
     return data
 
 
-def display_text(value: object) -> str:
+def display_text(value: object, f: Field | None = None, lang: str = "en") -> str:
+    """A value as the reader sees it: choice codes as their labels, yes/no in their language."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
+    labels = {c.code: c.label.get(lang) for c in f.choices.choices} if f and f.choices else {}
+    if f is not None and f.type is FieldType.YESNO:
+        labels = {"yes": _("Yes"), "no": _("No")}  # as posted, before it is a yes/no value
     if isinstance(value, frozenset | list | tuple):
-        return ", ".join(sorted(str(v) for v in value))
-    return str(value)
+        return ", ".join(sorted(labels.get(str(v), str(v)) for v in value))
+    return labels.get(str(value), str(value))
+
+
+def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
+    """A stored item (`field` or `group-row-field`) as the reader sees it."""
+    return display_text(value, form.fields.get(path.rsplit("-", 1)[-1]), lang)
 
 
 def row_count(section: Section, posted: Posted) -> int:
@@ -232,7 +241,7 @@ def page(
             required=f.required,
             readonly=f.readonly,
             shown=shown,
-            calc_value=display_text(calc),
+            calc_value=display_text(calc, f, lang),
             errors=[i.message for i in found if i.severity.value == "error"],
             warnings=[(warning_key(i), i.message) for i in found if i.severity.value == "warning"],
             change=changes.get(name),

@@ -16,6 +16,7 @@ from typing import Any
 from forms_dsl import expr as ex
 from forms_dsl.decision import build_tables
 from forms_dsl.errors import ErrorCode, Location, Problems
+from forms_dsl.expr.nodes import Call, String
 from forms_dsl.model import (
     VTYPE_OF,
     Bound,
@@ -112,6 +113,16 @@ BAD_EXPRESSION_KIND = ErrorCode(
     "quote it, e.g. `show_if: \"mycn == 'amplified'\"`",
 )
 MIN_MAX_LITERAL = ErrorCode("E305", "the {key} {value} is not a valid {type}: {problem}", "{fix}")
+CALC_CHOICES = ErrorCode(
+    "E307",
+    "calc field `{id}` has choices, so it must give one of their codes, but it gives {found}",
+    "compute a code, e.g. `if(mycn == 'amplified', 'mycn_amplified', 'other')`, or drop `choices`",
+)
+CALC_UNKNOWN_CODE = ErrorCode(
+    "E308",
+    "calc field `{id}` can give '{code}', which is not one of its choices ({codes})",
+    "add '{code}' to the choices, or give one of: {codes}",
+)
 REPEAT_REFERENCE = ErrorCode(
     "E306",
     "`{name}` lives in the repeating section `{group}` and cannot be used by {role} of `{id}`",
@@ -184,7 +195,7 @@ APPLIES = {
     "sdv": ANSWERABLE | {FieldType.CALC},
     "identifier": ANSWERABLE,
     "codes": ANSWERABLE | {FieldType.CALC},
-    "choices": {FieldType.CHOICE, FieldType.MULTICHOICE},
+    "choices": {FieldType.CHOICE, FieldType.MULTICHOICE, FieldType.CALC},
     "widget": {FieldType.CHOICE, FieldType.MULTICHOICE, FieldType.YESNO},
     "calc": {FieldType.CALC},
 }
@@ -653,8 +664,8 @@ class FormBuilder(Reader):
         field_node: Map,
         lists: dict[str, ChoiceList],
     ) -> ChoiceList | None:
-        if ftype not in APPLIES["choices"]:
-            return None
+        if ftype not in APPLIES["choices"] or (node is None and ftype is FieldType.CALC):
+            return None  # a calculation names its codes' labels only if it yields codes
         if node is None:
             self.p.add(
                 CHOICES_MISPLACED,
@@ -860,11 +871,31 @@ class FormBuilder(Reader):
             f = calcs[fid]
             local = dict(env)
             for done, vtype in types.items():
-                local[done] = FieldInfo(vtype, repeat=env[done].repeat)
+                local[done] = FieldInfo(vtype, repeat=env[done].repeat, codes=env[done].codes)
             vtype, _problems = ex.check(f.calc, local, row_group=f.repeat)  # type: ignore[arg-type]
+            if f.choices is not None and vtype in (VType.TEXT, VType.CODE):
+                vtype = VType.CODE  # compared with its codes like a choice field
             types[fid] = vtype
-            env[fid] = FieldInfo(vtype, repeat=env[fid].repeat)
+            env[fid] = FieldInfo(vtype, repeat=env[fid].repeat, codes=env[fid].codes)
         return types, [fid for fid in order if fid not in in_cycle]
+
+    def _calc_codes(self, item: _PendingExpr, vtype: VType, f: Field) -> None:
+        """A calculation with choices gives codes, and each code it can give is one of them."""
+        if f.choices is None:
+            return
+        if vtype not in (VType.TEXT, VType.CODE, VType.ANY, VType.BLANK):
+            self.p.add(CALC_CHOICES, item.loc, id=f.id, found=_type_name(vtype))
+            return
+        codes = f.choices.codes
+        for literal in _results(item.expr):
+            if isinstance(literal, String) and literal.value not in codes:
+                self.p.add(
+                    CALC_UNKNOWN_CODE,
+                    item.loc.shifted(literal.offset),
+                    id=f.id,
+                    code=literal.value,
+                    codes=", ".join(sorted(codes)),
+                )
 
     def _check_expressions(self, env: dict[str, FieldInfo], fields: dict[str, Field]) -> None:
         for item in self.c.pending:
@@ -877,6 +908,7 @@ class FormBuilder(Reader):
                 continue
             expected = item.expected
             if item.role == "calc":
+                self._calc_codes(item, vtype, fields[item.field_id])
                 if vtype not in STORABLE | {VType.ANY, VType.BLANK}:
                     self.p.add(
                         EXPR_TYPE,
@@ -938,3 +970,17 @@ def _looks_literal(text: str, ftype: FieldType) -> bool:
             r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:]+)?|[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?", text
         )
     )
+
+
+def _results(expr: ex.Expr) -> list[ex.Expr]:
+    """The nodes whose value can be an expression's result: through if() and coalesce()."""
+    out, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Call) and node.function == "if" and len(node.args) == 3:
+            stack.extend(node.args[1:])
+        elif isinstance(node, Call) and node.function == "coalesce":
+            stack.extend(node.args)
+        else:
+            out.append(node)
+    return out

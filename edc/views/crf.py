@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
+import forms_dsl
 from edc import forms_bridge
-from edc.access import Permission, requires
+from edc.access import ROLE_LABELS, Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
 from edc.i18n import _
@@ -81,15 +82,17 @@ def _page(
         csrf=view.form,
         row_version=entry.row_version if row_version is None else row_version,
         conflict=conflict,
-        conflict_rows=_conflict_rows(posted, conflict) if conflict else [],
+        conflict_rows=_conflict_rows(entry.form, posted, conflict, lang) if conflict else [],
         read_only=entry.record is not None and entry.record.status in data_entry.READ_ONLY,
         status_labels=STATUS_LABELS,
     )
 
 
-def _conflict_rows(posted: dict, conflict: data_entry.SaveResult) -> list[tuple[str, str, str]]:
-    mine = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in posted.items()}
-    theirs = {k: forms_bridge.display_text(v) for k, v in conflict.stored.items()}
+def _conflict_rows(
+    form: forms_dsl.Form, posted: dict, conflict: data_entry.SaveResult, lang: str
+) -> list[tuple[str, str, str]]:
+    mine = {k: forms_bridge.item_text(form, k, v, lang) for k, v in posted.items()}
+    theirs = {k: forms_bridge.item_text(form, k, v, lang) for k, v in conflict.stored.items()}
     return [
         (path, mine.get(path, ""), theirs.get(path, ""))
         for path in sorted(mine.keys() | theirs.keys())
@@ -146,8 +149,14 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
         fresh = _entry(code, event_id, number, form_id)
         return _page(fresh, posted, status=409, conflict=result)
     if result.outcome is Outcome.NEEDS_REASONS:
-        shown = forms_bridge.display_text
-        changes = {c.path: (shown(c.old), shown(c.new)) for c in result.changes}
+        lang, form = str(get_locale()), entry.form
+        changes = {
+            c.path: (
+                forms_bridge.item_text(form, c.path, c.old, lang),
+                forms_bridge.item_text(form, c.path, c.new, lang),
+            )
+            for c in result.changes
+        }
         return _page(entry, posted, status=422, changes=changes, row_version=expected)
     if result.outcome is Outcome.READ_ONLY:
         abort(403)
@@ -187,4 +196,12 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
     events = data_entry.item_history(db.session, entry.record, path)
     if not events:
         abort(404)
-    return render("crf/history.html", block="history", events=events, path=path)
+    lang = str(get_locale())
+    return render(
+        "crf/history.html",
+        block="history",
+        events=events,
+        path=path,
+        shown=lambda value: forms_bridge.item_text(entry.form, path, value, lang),
+        role_labels=ROLE_LABELS,
+    )

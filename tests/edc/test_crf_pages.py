@@ -76,6 +76,10 @@ def test_draft_then_complete_then_a_change_asks_for_a_reason_and_history_shows_i
     assert "transcription error" in text
     assert entry_for.nurse.email in text
     assert "visit@1" in text
+    assert "Research nurse" in text  # the role by its name
+    mycn = client.get(_url(entry_for, "/history/mycn"), headers={"HX-Request": "true"})
+    assert "Not amplified" in mycn.get_data(as_text=True)  # the code's label, not the code
+    assert "not_amplified" not in mycn.get_data(as_text=True)
 
 
 def test_a_second_session_gets_the_conflict_view_and_keeps_its_input(client, entry_for):

@@ -41,6 +41,13 @@ sections:
           - {code: mlpa, label: {en: MLPA, fr: MLPA}}
           - {code: snp, label: {en: SNP array, fr: Puce SNP}}
       - {id: doubled, type: calc, label: {en: Doubled, fr: Double}, calc: "count * 2"}
+      - id: level
+        type: calc
+        label: {en: Level, fr: Niveau}
+        calc: "if(ratio > 1, 'high', 'low')"
+        choices:
+          - {code: high, label: {en: High, fr: Élevé}}
+          - {code: low, label: {en: Low, fr: Bas}}
   - id: doses
     title: {en: Doses, fr: Doses}
     repeat: {min: 0, max: 3}
@@ -102,6 +109,7 @@ def test_the_page_gives_back_exactly_what_was_typed_whatever_the_type(app):
     assert submitted(html) == expected
     assert "&lt;b&gt;" in html  # escaped, never markup
     assert fields["doubled"].input is None
+    assert fields["level"].calc_value == "Élevé"  # a calculated code, shown by its label
     assert fields["note"].input is None
     assert fields["count"].errors  # the message sits beside the field
     assert fields["doses-1-dose_mg"].input.name == "doses-1-dose_mg"
