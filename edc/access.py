@@ -61,6 +61,7 @@ class Permission(enum.StrEnum):
     SUBJECT_VIEW = "subject.view"
     SUBJECT_REGISTER = "subject.register"
     IDENTITY_VIEW = "identity.view"
+    IDENTITY_EDIT = "identity.edit"
     DATA_ENTER = "data.enter"
     CONSENT_RUN = "consent.run"
     CONSENT_COUNTERSIGN = "consent.countersign"
@@ -83,6 +84,7 @@ _NURSE = {
     P.SUBJECT_VIEW,
     P.SUBJECT_REGISTER,
     P.IDENTITY_VIEW,
+    P.IDENTITY_EDIT,
     P.DATA_ENTER,
     P.CONSENT_RUN,
     P.QUERY_ANSWER,
@@ -108,6 +110,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     # Segregation of duties: an administrator manages accounts and never sees clinical data.
     Role.ADMIN: frozenset({P.USERS_MANAGE, P.SECURITY_AUDIT}),
+}
+
+
+#: Permissions a role holds only at the sites that opted in, by the `site` column that says so.
+#: Whether monitors may open identities depends on national rules and the consent form's wording.
+SITE_OPT_INS: dict[Role, dict[Permission, str]] = {
+    Role.MONITOR: {P.IDENTITY_VIEW: "monitors_see_identity"},
 }
 
 
@@ -162,6 +171,7 @@ class Grant:
     role: Role
     site_ids: frozenset[int]
     study_id: int | None
+    opted_in: frozenset[tuple[Permission, int]] = frozenset()  # (permission, site id)
 
 
 _CACHE = "access_grants"
@@ -194,7 +204,7 @@ def _forget_grants_on_rollback(session: Session, _previous: object) -> None:
 
 def _load_grants(session: Session, user: User) -> list[Grant]:
     rows = session.execute(
-        select(RoleAssignment, Site.id)
+        select(RoleAssignment, Site)
         .outerjoin(
             Site,
             (Site.id == RoleAssignment.site_id)
@@ -202,13 +212,18 @@ def _load_grants(session: Session, user: User) -> list[Grant]:
         )
         .where(RoleAssignment.user_id == user.id, RoleAssignment.revoked_at.is_(None))
     ).all()
-    by_assignment: dict[int, tuple[RoleAssignment, set[int]]] = {}
-    for assignment, site_id in rows:
-        _, sites = by_assignment.setdefault(assignment.id, (assignment, set()))
-        if site_id is not None:
-            sites.add(site_id)
+    by_assignment: dict[int, tuple[RoleAssignment, set[int], set[tuple[Permission, int]]]] = {}
+    for assignment, site in rows:
+        _, sites, opted = by_assignment.setdefault(assignment.id, (assignment, set(), set()))
+        if site is None:
+            continue
+        sites.add(site.id)
+        for permission, column in SITE_OPT_INS.get(Role(assignment.role), {}).items():
+            if getattr(site, column):
+                opted.add((permission, site.id))
     return [
-        Grant(Role(a.role), frozenset(sites), a.study_id) for a, sites in by_assignment.values()
+        Grant(Role(a.role), frozenset(sites), a.study_id, frozenset(opted))
+        for a, sites, opted in by_assignment.values()
     ]
 
 
@@ -216,6 +231,8 @@ def holds(grant_list: Iterable[Grant], permission: Permission, site_id: int | No
     """True if any grant gives `permission` (at `site_id`, when one is named)."""
     for grant in grant_list:
         if permission not in ROLE_PERMISSIONS[grant.role]:
+            if any(p is permission and site_id in (None, s) for p, s in grant.opted_in):
+                return True
             continue
         if site_id is None or ROLE_SCOPE[grant.role] is Scope.SYSTEM or site_id in grant.site_ids:
             return True
@@ -227,6 +244,7 @@ def site_ids_for(grant_list: Iterable[Grant], permission: Permission) -> frozens
     for grant in grant_list:
         if permission in ROLE_PERMISSIONS[grant.role]:
             ids |= grant.site_ids
+        ids |= {s for p, s in grant.opted_in if p is permission}
     return frozenset(ids)
 
 

@@ -199,6 +199,29 @@ def sites_add(study_slug: str, code: str, name: str, country: str) -> None:
     click.echo(f"site {code} added to {study_slug}")
 
 
+@sites_cli.command("monitor-identity")
+@click.argument("study_slug")
+@click.argument("code")
+@click.argument("setting", type=click.Choice(["on", "off"]))
+@click.option("--reason", required=True, help="e.g. the national rule or consent-form clause")
+def sites_monitor_identity(study_slug: str, code: str, setting: str, reason: str) -> None:
+    """Let the site's monitors open identities (on), or not (off, the default)."""
+    site = db.session.scalar(
+        select(Site).join(Study).where(Study.slug == study_slug, Site.code == code)
+    )
+    if site is None:
+        raise click.ClickException(f"no site {code} in {study_slug}")
+    allowed = setting == "on"
+    audit.record(
+        db.session, Actor.cli(), "site.monitor_identity", target=site, site_code=code,
+        old={"monitors_see_identity": site.monitors_see_identity},
+        new={"monitors_see_identity": allowed}, reason=reason,
+    )  # fmt: skip
+    site.monitors_see_identity = allowed
+    _done()
+    click.echo(f"monitors of {code} {'may' if allowed else 'may not'} open identities")
+
+
 def _add_site(study: Study, code: str, name: str, country: str) -> Site:
     site = Site(study=study, code=code, name=name, country=country.upper()[:2])
     db.session.add(site)

@@ -7,6 +7,9 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     PasswordField,
     SelectField,
@@ -17,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from edc.i18n import _l
+from edc.services.subjects import Guardian, Identity
 
 
 class LoginForm(FlaskForm):
@@ -99,22 +103,71 @@ RELATIONSHIP_CHOICES = [
 ]
 
 
-class RegisterSubjectForm(FlaskForm):
-    site = SelectField(_l("Site"), choices=[])
+class GuardianForm(Form):
+    """One parent or guardian; left empty when there is none."""
+
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    relationship = SelectField(
+        _l("Relationship to the child"),
+        choices=[SelectChoice("", "–"), *RELATIONSHIP_CHOICES],
+        validators=[Optional()],
+    )
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    email = EmailField(
+        _l("E-mail"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)]
+    )
+
+
+class IdentityForm(FlaskForm):
+    """The identity-vault fields, shared by registration and correction."""
+
     family_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=100)])
     given_names = StringField(_l("Given names"), validators=[DataRequired(), Length(max=100)])
     date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired()])
     sex = SelectField(_l("Sex"), choices=SEX_CHOICES)
     hospital_number = StringField(_l("Hospital number"), validators=[Optional(), Length(max=40)])
-    guardian_name = StringField(
-        _l("Parent or guardian: name"), validators=[Optional(), Length(max=200)]
-    )
-    guardian_relationship = SelectField(
-        _l("Relationship to the child"),
-        choices=[SelectChoice("", "–"), *RELATIONSHIP_CHOICES],
-        validators=[Optional()],
-    )
-    guardian_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    guardian_email = EmailField(
-        _l("E-mail"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)]
+    guardians = FieldList(FormField(GuardianForm), min_entries=2, max_entries=2)
+
+    def identity(self) -> Identity:
+        """What was typed, trimmed; guardians without a name are left out."""
+        guardians = tuple(
+            Guardian(
+                name=g.form.name.data.strip(),
+                relationship=g.form.relationship.data or "",
+                phone=(g.form.phone.data or "").strip(),
+                email=(g.form.email.data or "").strip(),
+            )
+            for g in self.guardians
+            if (g.form.name.data or "").strip()
+        )
+        return Identity(
+            family_name=(self.family_name.data or "").strip(),
+            given_names=(self.given_names.data or "").strip(),
+            date_of_birth=self.date_of_birth.data,  # type: ignore[arg-type]
+            sex=self.sex.data or "",
+            hospital_number=(self.hospital_number.data or "").strip(),
+            guardians=guardians,
+        )
+
+    def fill(self, identity: Identity) -> None:
+        """Show a stored identity for correction."""
+        self.family_name.data = identity.family_name
+        self.given_names.data = identity.given_names
+        self.date_of_birth.data = identity.date_of_birth
+        self.sex.data = identity.sex
+        self.hospital_number.data = identity.hospital_number
+        for entry, guardian in zip(self.guardians, identity.guardians, strict=False):
+            entry.form.name.data = guardian.name
+            entry.form.relationship.data = guardian.relationship
+            entry.form.phone.data = guardian.phone
+            entry.form.email.data = guardian.email
+
+
+class RegisterSubjectForm(IdentityForm):
+    site = SelectField(_l("Site"), choices=[])
+
+
+class CorrectIdentityForm(IdentityForm):
+    reason = StringField(
+        _l("Reason for the correction"), validators=[DataRequired(), Length(max=500)]
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edc.models.base import Base
@@ -30,6 +30,11 @@ class Site(Base):
     code: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2))
+    #: Whether the site's monitors may open identities (national rules and the consent form's
+    #: wording decide; off unless the site's agreement allows it).
+    monitors_see_identity: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     study: Mapped[Study] = relationship(back_populates="sites")
 

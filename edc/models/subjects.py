@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edc.models.base import Base, UTCDateTime, utcnow
@@ -41,6 +41,23 @@ class SubjectIdentity(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subject: Mapped[Subject] = relationship(back_populates="identity")
+
+
+class IdentityRevision(Base):
+    """An identity as it was before a correction, still encrypted: old values are kept, as for
+    CRF items, but never in the audit trail in clear (the audit event names the fields)."""
+
+    __tablename__ = "identity_revision"
+    __table_args__ = (UniqueConstraint("subject_id", "revision"),)
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class SiteCounter(Base):

@@ -18,7 +18,8 @@ from edc.access import Permission
 from edc.actor import Actor
 from edc.i18n import _
 from edc.models.studies import Site
-from edc.models.subjects import SiteCounter, Subject, SubjectIdentity
+from edc.models.subjects import IdentityRevision, SiteCounter, Subject, SubjectIdentity
+from edc.models.users import User
 
 PAGE_SIZE = 50
 
@@ -173,6 +174,12 @@ def may_read_identity(
     return access.holds(grants, Permission.IDENTITY_VIEW, subject.site_id)
 
 
+def may_correct_identity(session: Session, actor: Actor, subject: Subject) -> bool:
+    assert actor.user is not None
+    grants = access.grants(session, actor.user)
+    return access.holds(grants, Permission.IDENTITY_EDIT, subject.site_id)
+
+
 def read_identity(
     session: Session,
     actor: Actor,
@@ -198,12 +205,109 @@ def read_identity(
     return Identity.from_json(crypto.decrypt(vault.ciphertext))
 
 
+def correct_identity(
+    session: Session, actor: Actor, subject: Subject, identity: Identity, reason: str, now: datetime
+) -> list[str]:
+    """Replace the identity, keeping the old one encrypted as a revision; the changed fields.
+
+    Like a CRF correction it needs a reason, and the audit event names what changed (never the
+    values, which stay in the vault). Nothing is written when nothing changed.
+    """
+    assert actor.user is not None
+    access.require(session, actor.user, Permission.IDENTITY_EDIT, subject.site_id)
+    if identity.date_of_birth > now.date():
+        raise SubjectError(_("The date of birth cannot be in the future."))
+    if not reason.strip():
+        raise SubjectError(_("Give a reason for the correction."))
+    vault = session.get(SubjectIdentity, subject.id)
+    assert vault is not None
+    old = Identity.from_json(crypto.decrypt(vault.ciphertext))
+    changed = [k for k, v in asdict(identity).items() if asdict(old).get(k) != v]
+    if not changed:
+        return []
+    number = len(identity_revisions(session, subject)) + 1
+    revision = IdentityRevision(
+        subject_id=subject.id, revision=number, ciphertext=vault.ciphertext, replaced_at=now,
+        replaced_by_id=actor.user_id, reason=reason.strip(),
+    )  # fmt: skip
+    session.add(revision)
+    vault.ciphertext = crypto.encrypt(identity.to_json())
+    vault.updated_at = now
+    audit.record(session, actor, "identity.revision_kept", target=revision)
+    audit.record(
+        session,
+        actor,
+        "identity.corrected",
+        target=vault,
+        entity_type="subject_identity",
+        entity_id=subject.study_code,
+        site_code=subject.site.code,
+        new={"fields": changed, "revision": number},  # which fields, never their values
+        reason=reason.strip(),
+    )
+    session.flush()
+    return changed
+
+
+def identity_revisions(session: Session, subject: Subject) -> list[IdentityRevision]:
+    """The identities a subject had before each correction, oldest first (still encrypted)."""
+    return list(
+        session.scalars(
+            select(IdentityRevision)
+            .where(IdentityRevision.subject_id == subject.id)
+            .order_by(IdentityRevision.revision)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One correction of an identity as site staff see it: what was there before, and why."""
+
+    revision: int
+    at: datetime
+    by: str
+    reason: str
+    before: Identity
+
+
+def identity_history(session: Session, actor: Actor, subject: Subject) -> list[Correction]:
+    """The corrections of an identity with the values they replaced; reading them is audited."""
+    assert actor.user is not None
+    if not may_read_identity(session, actor, subject):
+        return []
+    revisions = identity_revisions(session, subject)
+    if revisions:
+        audit.record(
+            session, actor, "identity.read", entity_type="subject_identity",
+            entity_id=subject.study_code, site_code=subject.site.code,
+            new={"purpose": "history", "revisions": len(revisions)},
+        )  # fmt: skip
+    ids = {r.replaced_by_id for r in revisions if r.replaced_by_id is not None}
+    rows = session.execute(select(User.id, User.email).where(User.id.in_(ids))) if ids else []
+    authors = {user_id: email for user_id, email in rows}
+    return [
+        Correction(
+            revision=r.revision,
+            at=r.replaced_at,
+            by=authors.get(r.replaced_by_id or 0, ""),
+            reason=r.reason,
+            before=Identity.from_json(crypto.decrypt(r.ciphertext)),
+        )
+        for r in revisions
+    ]
+
+
 def rotate_vault(session: Session, actor: Actor) -> int:
-    """Re-encrypt every identity with the current key (after a key change); returns the count."""
+    """Re-encrypt every identity and kept revision with the current key; returns the count."""
     count = 0
     for vault in session.scalars(select(SubjectIdentity)):
         vault.ciphertext = crypto.rotate(vault.ciphertext)
         audit.record(session, actor, "identity.reencrypted", target=vault)
+        count += 1
+    for revision in session.scalars(select(IdentityRevision)):
+        revision.ciphertext = crypto.rotate(revision.ciphertext)
+        audit.record(session, actor, "identity.reencrypted", target=revision)
         count += 1
     session.flush()
     return count

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, url_for
+from flask import Blueprint, Response, abort, flash, redirect, url_for
 from flask_babel import get_locale
 
 from edc import access
 from edc.access import Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
-from edc.forms import RELATIONSHIP_CHOICES, SEX_CHOICES, EmptyForm, RegisterSubjectForm
-from edc.i18n import _l
+from edc.forms import (
+    RELATIONSHIP_CHOICES,
+    SEX_CHOICES,
+    CorrectIdentityForm,
+    EmptyForm,
+    RegisterSubjectForm,
+)
+from edc.i18n import _, _l
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
 from edc.services import data_entry, subjects
@@ -54,24 +60,7 @@ def subject_new() -> Response:
     sites = subjects.registrable_sites(db.session, actor)
     form.site.choices = [(str(s.id), f"{s.code} – {s.name}") for s in sites]
     if form.validate_on_submit():
-        guardians = ()
-        if form.guardian_name.data:
-            guardians = (
-                subjects.Guardian(
-                    name=form.guardian_name.data.strip(),
-                    relationship=form.guardian_relationship.data or "",
-                    phone=(form.guardian_phone.data or "").strip(),
-                    email=(form.guardian_email.data or "").strip(),
-                ),
-            )
-        identity = subjects.Identity(
-            family_name=(form.family_name.data or "").strip(),
-            given_names=(form.given_names.data or "").strip(),
-            date_of_birth=form.date_of_birth.data,  # type: ignore[arg-type]
-            sex=form.sex.data or "",
-            hospital_number=(form.hospital_number.data or "").strip(),
-            guardians=guardians,
-        )
+        identity = form.identity()
         try:
             subject = subjects.register(db.session, actor, int(form.site.data), identity, utcnow())
         except subjects.SubjectError as refused:
@@ -127,7 +116,8 @@ def occurrence_add(code: str, event_id: str) -> Response:
 def subject_identity(code: str) -> Response:
     """The identity panel, opened on request so that every read is a deliberate, audited act."""
     subject = _subject_or_404(code)
-    identity = subjects.read_identity(db.session, current_actor(), subject)
+    actor = current_actor()
+    identity = subjects.read_identity(db.session, actor, subject)
     if identity is None:
         abort(404)
     return render(
@@ -136,5 +126,40 @@ def subject_identity(code: str) -> Response:
         subject=subject,
         identity=identity,
         may_read_identity=True,
+        may_correct_identity=subjects.may_correct_identity(db.session, actor, subject),
+        **LABELS,
+    )
+
+
+@bp.route("/<code>/identity/correct", methods=["GET", "POST"])
+@requires(Permission.IDENTITY_EDIT)
+def identity_correct(code: str) -> Response:
+    """Correct names, birth date or contacts, with a reason; the old identity is kept encrypted."""
+    subject = _subject_or_404(code)
+    actor = current_actor()
+    if not subjects.may_correct_identity(db.session, actor, subject):
+        abort(404)
+    form = CorrectIdentityForm()
+    if form.validate_on_submit():
+        try:
+            changed = subjects.correct_identity(
+                db.session, actor, subject, form.identity(), form.reason.data or "", utcnow()
+            )
+        except subjects.SubjectError as refused:
+            form.date_of_birth.errors = [refused.message]
+        else:
+            flash(_("Identity corrected.") if changed else _("Nothing was changed."))
+            return redirect(url_for("subjects.subject_detail", code=code))
+    elif not form.is_submitted():
+        identity = subjects.read_identity(db.session, actor, subject, purpose="correction")
+        if identity is None:
+            abort(404)
+        form.fill(identity)
+    return render(
+        "subjects/correct.html",
+        form=form,
+        subject=subject,
+        corrections=subjects.identity_history(db.session, actor, subject),
+        status=422 if form.errors else 200,
         **LABELS,
     )

@@ -20,7 +20,7 @@ def nurse_registers_subject(page, portal) -> str:
     page.locator("#given_names").fill("Zéphyrine")
     page.locator("#date_of_birth").fill("2025-01-20")
     page.locator("#sex").select_option("female")
-    page.locator("#guardian_name").fill("Claire Moreau")
+    page.locator("#guardians-0-name").fill("Claire Moreau")
     page.locator("main button[type=submit]").click()
     page.wait_for_url(re.compile(r"/subjects/NB-FR01-\d{4}$"))
     return page.url.rsplit("/", 1)[-1]

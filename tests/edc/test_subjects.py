@@ -15,9 +15,10 @@ from edc.actor import Actor
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
-from edc.models.subjects import SubjectIdentity
+from edc.models.subjects import Subject, SubjectIdentity
 from edc.services import subjects
 from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
+from tests.html_forms import submitted
 
 NAME = "Zéphyrine"
 
@@ -30,9 +31,12 @@ def _register_page(client, site, **extra):
         "date_of_birth": "2025-02-03",
         "sex": "female",
         "hospital_number": "FR9988776",
-        "guardian_name": "Claire Moreau",
-        "guardian_relationship": "mother",
-        "guardian_phone": "+33 1 23 45 67 89",
+        "guardians-0-name": "Claire Moreau",
+        "guardians-0-relationship": "mother",
+        "guardians-0-phone": "+33 1 23 45 67 89",
+        "guardians-1-name": "Marc Moreau",
+        "guardians-1-relationship": "father",
+        "guardians-1-email": "marc@example.org",
         "csrf_token": csrf(client, "/subjects/new"),
     }
     data.update(extra)
@@ -52,6 +56,10 @@ def test_a_nurse_registers_subjects_numbered_per_site(client, make_study):
     page = client.get("/subjects/").get_data(as_text=True)
     assert "NB-FR01-0002" in page
     assert NAME not in page  # the list never shows identities
+    panel = client.get("/subjects/NB-FR01-0001/identity").get_data(as_text=True)
+    assert "Claire Moreau (Mother)" in panel
+    assert "Marc Moreau (Father)" in panel
+    assert "marc@example.org" in panel
 
 
 def test_registration_errors_keep_the_input(client, make_site):
@@ -61,7 +69,9 @@ def test_registration_errors_keep_the_input(client, make_site):
     assert response.status_code == 422
     body = response.get_data(as_text=True)
     assert "cannot be in the future" in body
-    assert f'value="{NAME}"' in body
+    kept = submitted(body)
+    assert kept["given_names"] == [NAME]
+    assert kept["guardians-1-email"] == ["marc@example.org"]
 
 
 def test_nobody_registers_at_a_site_outside_their_scope(client, make_study):
@@ -213,3 +223,77 @@ def test_the_rotate_command_reencrypts_the_vault(app, make_site, make_subject):
         select(AuditEvent).where(AuditEvent.action == "identity.reencrypted")
     )
     assert len(list(events)) >= 1
+
+
+def _correct(client, code, **changes):
+    page = client.get(f"/subjects/{code}/identity/correct")
+    assert page.status_code == 200
+    data = {k: v[0] for k, v in submitted(page.get_data(as_text=True)).items()}
+    data.update(changes)
+    return client.post(f"/subjects/{code}/identity/correct", data=data)
+
+
+def test_a_correction_needs_a_reason_keeps_the_old_identity_and_audits_no_values(
+    client, make_site, make_subject
+):
+    site = make_site("FR-08")
+    subject = make_subject(site, given_names=NAME, date_of_birth=dt.date(2023, 9, 14))
+    nurse = make_user(roles=[(Role.NURSE, site)])
+    login(client, nurse)
+    form = client.get(f"/subjects/{subject.study_code}/identity/correct").get_data(as_text=True)
+    assert submitted(form)["given_names"] == [NAME]  # the stored identity, ready to correct
+    refused = _correct(client, subject.study_code, date_of_birth="2023-09-15", reason="")
+    assert refused.status_code == 422
+    assert submitted(refused.get_data(as_text=True))["date_of_birth"] == ["2023-09-15"]
+    done = _correct(
+        client, subject.study_code, date_of_birth="2023-09-15",
+        **{"guardians-1-name": "Paul Durand", "reason": "birth certificate checked"},
+    )  # fmt: skip
+    assert done.status_code == 302
+    subject = db.session.get(Subject, subject.id)
+    identity = subjects.read_identity(db.session, Actor(user=nurse), subject)
+    assert identity.date_of_birth == dt.date(2023, 9, 15)
+    assert [g.name for g in identity.guardians] == ["Paul Durand"]
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "identity.corrected"))
+    assert event.new_value == {"fields": ["date_of_birth", "guardians"], "revision": 1}
+    assert event.reason == "birth certificate checked"
+    assert event.actor_id == nurse.id
+    for table in ("identity_revision", "audit_event"):
+        for row in db.session.execute(text(f"SELECT * FROM {table}")):
+            raw = " ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in row)
+            assert NAME not in raw
+            assert "2023-09-14" not in raw
+    history = client.get(f"/subjects/{subject.study_code}/identity/correct").get_data(as_text=True)
+    assert "2023-09-14" in history  # the earlier version, for site staff
+    assert "birth certificate checked" in history
+    unchanged = _correct(client, subject.study_code, reason="no change")
+    assert unchanged.status_code == 302
+    assert len(subjects.identity_revisions(db.session, subject)) == 1  # nothing new to keep
+
+
+def test_monitors_open_identities_only_where_the_site_allows_and_never_correct_them(
+    client, app, make_study, make_subject
+):
+    study = make_study("s5")
+    site = make_site("FR-09", study)
+    subject = make_subject(site, given_names=NAME)
+    code = subject.study_code
+    monitor = make_user(roles=[(Role.MONITOR, site)])
+    login(client, monitor)
+    assert client.get(f"/subjects/{code}").status_code == 200
+    assert client.get(f"/subjects/{code}/identity").status_code == 404
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["sites", "monitor-identity", "s5", "FR-09", "on", "--reason", "national rule"]
+    )
+    assert result.exit_code == 0, result.output
+    panel = client.get(f"/subjects/{code}/identity")
+    assert panel.status_code == 200
+    assert NAME in panel.get_data(as_text=True)
+    assert "Correct the identity" not in panel.get_data(as_text=True)
+    assert client.get(f"/subjects/{code}/identity/correct").status_code == 404
+    read = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "identity.read")).all()
+    assert [(e.actor_id, e.entity_id) for e in read] == [(monitor.id, code)]
+    runner.invoke(args=["sites", "monitor-identity", "s5", "FR-09", "off", "--reason", "ended"])
+    assert client.get(f"/subjects/{code}/identity").status_code == 404
