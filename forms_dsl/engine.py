@@ -261,7 +261,7 @@ def _validate(run: _Run) -> None:
             run.issue(
                 anchor,
                 "too_many_rows",
-                render("too_many_rows", run.lang, max=section.repeat.max),
+                render("too_many_rows", run.lang, section.repeat.max, max=section.repeat.max),
                 None,
                 Severity.ERROR,
             )
@@ -269,7 +269,7 @@ def _validate(run: _Run) -> None:
             run.issue(
                 anchor,
                 "too_few_rows",
-                render("too_few_rows", run.lang, min=section.repeat.min),
+                render("too_few_rows", run.lang, section.repeat.min, min=section.repeat.min),
                 None,
                 Severity.ERROR,
             )

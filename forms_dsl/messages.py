@@ -107,6 +107,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "it": "Sono ammesse al massimo {max} righe.",
         "es": "Se permiten como máximo {max} filas.",
     },
+    "too_many_rows_one": {
+        "en": "At most 1 row is allowed.",
+        "fr": "Au plus 1 ligne est autorisée.",
+        "de": "Höchstens 1 Zeile ist erlaubt.",
+        "it": "È ammessa al massimo 1 riga.",
+        "es": "Se permite como máximo 1 fila.",
+    },
+    "too_few_rows_one": {
+        "en": "At least 1 row is needed.",
+        "fr": "Au moins 1 ligne est nécessaire.",
+        "de": "Mindestens 1 Zeile ist nötig.",
+        "it": "È necessaria almeno 1 riga.",
+        "es": "Se necesita al menos 1 fila.",
+    },
     "too_few_rows": {
         "en": "At least {min} rows are needed.",
         "fr": "Au moins {min} lignes sont nécessaires.",
@@ -117,6 +131,9 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def render(key: str, lang: str, **params: Any) -> str:
+def render(key: str, lang: str, count: int | None = None, **params: Any) -> str:
+    """The message in `lang`; with `count`, the singular form (`key_one`) when it is 1."""
+    if count == 1 and f"{key}_one" in MESSAGES:
+        key = f"{key}_one"
     texts = MESSAGES[key]
     return (texts.get(lang) or texts["en"]).format(**params)

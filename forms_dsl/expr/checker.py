@@ -208,6 +208,7 @@ class _Checker:
             "min": self.call_extreme,
             "max": self.call_extreme,
             "round": self.call_round,
+            "abs": self.call_abs,
             "coalesce": self.call_coalesce,
             "if": self.call_if,
             "any": self.call_rows,
@@ -554,6 +555,11 @@ class _Checker:
         vtype = self.visit(condition, bound | frozenset(groups))
         self.condition(condition, vtype, spec.name)
         return VType.BOOL
+
+    def call_abs(self, node: Call, spec: Function, bound: frozenset[str]) -> VType:
+        vtype = self.visit(node.args[0], bound)
+        self.expect(node, spec, 0, vtype, frozenset({VType.NUMBER}), "a number")
+        return VType.NUMBER
 
     def call_len(self, node: Call, spec: Function, bound: frozenset[str]) -> VType:
         vtype = self.visit(node.args[0], bound)

@@ -127,6 +127,13 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType(
                 "decimals (0 to 30, default 0: a whole number).",
             ),
             Function(
+                "abs",
+                1,
+                1,
+                "abs(number)",
+                "The number without its sign, e.g. the size of a change whichever its direction.",
+            ),
+            Function(
                 "coalesce",
                 1,
                 None,
@@ -195,6 +202,11 @@ def length(text: object) -> int | None:
     return len(text) if isinstance(text, str) and text else None
 
 
+def _abs(args: Sequence[Value], today: dt.date) -> Value:
+    number = v.number(args[0])
+    return abs(number) if number is not None else None
+
+
 def _round(args: Sequence[Value], today: dt.date) -> Value:
     return v.round_half_up(args[0], args[1] if len(args) > 1 else 0)
 
@@ -208,6 +220,7 @@ PURE: Mapping[str, Callable[[Sequence[Value], dt.date], Value]] = MappingProxyTy
         "is_blank": lambda args, today: v.is_blank(args[0]),
         "selected": lambda args, today: selected(args[0], args[1]),
         "round": _round,
+        "abs": _abs,
         "len": lambda args, today: length(args[0]),
     }
 )

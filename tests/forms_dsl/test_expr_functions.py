@@ -32,6 +32,7 @@ def test_the_function_set_is_documented_and_fully_checked():
         "min",
         "max",
         "round",
+        "abs",
         "coalesce",
         "if",
         "any",
@@ -227,3 +228,10 @@ def test_if_takes_the_else_branch_unless_the_condition_is_true():
     assert ev("if(c, 1, 2)", c="true") == 2
     assert ev("if(x > 3, 'big', 'small')", x=4) == "big"
     assert ev("if(true, blank, 2)") is None
+
+
+def test_abs_gives_the_size_of_a_number_whatever_its_sign():
+    assert ev("abs(x - y)", x=3, y=10) == 7
+    assert ev("abs(x)", x=Decimal("-2.5")) == Decimal("2.5")
+    assert ev("abs(x)", x=None) is None
+    assert ev("abs(x - y) > 5", x=Decimal("1.5"), y=10) is True

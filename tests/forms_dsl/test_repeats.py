@@ -83,6 +83,17 @@ def test_row_count_limits():
     assert [i.kind for i in evaluate(form(TEXT), many).errors] == ["too_many_rows"]
 
 
+def test_row_count_messages_agree_with_their_number():
+    assert evaluate(form(TEXT), {}).errors[0].message == "At least 1 row is needed."
+    assert evaluate(form(TEXT), {}, lang="fr").errors[0].message == (
+        "Au moins 1 ligne est nécessaire."
+    )
+    many = {f"lesions-{i}-site": "bone" for i in range(4)}
+    assert evaluate(form(TEXT), many).errors[0].message == "At most 3 rows are allowed."
+    two = TEXT.replace("repeat: {min: 1, max: 3}", "repeat: {min: 2, max: 3}")
+    assert evaluate(form(two), {}).errors[0].message == "At least 2 rows are needed."
+
+
 def test_a_repeat_column_outside_an_aggregate_is_a_load_error():
     from tests.forms_dsl.helpers import problems
 
