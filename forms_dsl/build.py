@@ -113,6 +113,9 @@ BAD_EXPRESSION_KIND = ErrorCode(
     "quote it, e.g. `show_if: \"mycn == 'amplified'\"`",
 )
 MIN_MAX_LITERAL = ErrorCode("E305", "the {key} {value} is not a valid {type}: {problem}", "{fix}")
+OPTION_NEEDS = ErrorCode(
+    "E227", "`{option}` needs `{needs}` on the same field", "add `{needs}`, or remove `{option}`"
+)
 CALC_CHOICES = ErrorCode(
     "E307",
     "calc field `{id}` has choices, so it must give one of their codes, but it gives {found}",
@@ -154,6 +157,7 @@ FIELD_KEYS = (
     "max",
     "decimals",
     "pattern",
+    "pattern_message",
     "max_length",
     "show_if",
     "checks",
@@ -190,6 +194,7 @@ APPLIES = {
     },
     "decimals": {FieldType.DECIMAL, FieldType.CALC},
     "pattern": {FieldType.TEXT},
+    "pattern_message": {FieldType.TEXT},
     "max_length": {FieldType.TEXT, FieldType.TEXTAREA},
     "checks": ANSWERABLE | {FieldType.CALC},
     "sdv": ANSWERABLE | {FieldType.CALC},
@@ -586,6 +591,13 @@ class FormBuilder(Reader):
             opts["max_length"] = self.whole(get("max_length"), "max_length", 1, 100_000)
         if get("pattern") is not None and ftype in APPLIES["pattern"]:
             opts["pattern"] = self._pattern(get("pattern"))
+        if get("pattern_message") is not None and ftype in APPLIES["pattern_message"]:
+            if get("pattern") is None:
+                self.p.add(
+                    OPTION_NEEDS, node.key("pattern_message").loc,  # type: ignore[union-attr]
+                    option="pattern_message", needs="pattern",
+                )  # fmt: skip
+            opts["pattern_message"] = self.text(get("pattern_message"), "pattern_message")
         choices = self._field_choices(get("choices"), ftype, fid, node, lists)
         opts["choices"] = choices
         if get("widget") is not None and ftype in APPLIES["widget"]:

@@ -292,7 +292,8 @@ def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: e
                 f, "too_long", render("too_long", lang, max=f.max_length), row, Severity.ERROR
             )
         if isinstance(value, str) and f.pattern is not None and not f.pattern.fullmatch(value):
-            run.issue(f, "pattern", render("pattern", lang), row, Severity.ERROR)
+            message = f.pattern_message.get(lang) if f.pattern_message else render("pattern", lang)
+            run.issue(f, "pattern", message, row, Severity.ERROR)
         for key, message in (("min", "below_min"), ("max", "above_max")):
             bound = getattr(f, key)
             if bound is None:

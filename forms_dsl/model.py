@@ -121,6 +121,7 @@ class Field:
     max: Bound | None = None
     decimals: int | None = None
     pattern: re.Pattern[str] | None = None
+    pattern_message: Text = EMPTY  # what a wrong answer should look like, in the author's words
     max_length: int | None = None
     show_if: Expr | None = None
     show_if_text: str = ""

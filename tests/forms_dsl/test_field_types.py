@@ -9,7 +9,7 @@ import pytest
 
 from forms_dsl import evaluate
 from forms_dsl.model import FieldType
-from tests.forms_dsl.helpers import one_field
+from tests.forms_dsl.helpers import located, one_field, wrap
 
 CHOICES = """
   choices:
@@ -84,6 +84,23 @@ def test_text_limits_pattern_and_length():
     assert evaluate(form, {"x": "FR123"}).errors == []
     assert [i.kind for i in evaluate(form, {"x": "fr123"}).errors] == ["pattern"]
     assert {i.kind for i in evaluate(form, {"x": "FR1234"}).errors} == {"pattern", "too_long"}
+
+
+def test_a_pattern_message_says_in_the_authors_words_what_is_expected():
+    plain = _form("text", "  pattern: '[0-9]{8}'\n")
+    assert evaluate(plain, {"x": "12"}).errors[0].message == (
+        "This answer does not have the expected format."
+    )
+    own = _form(
+        "text", "  pattern: '[0-9]{8}'\n  pattern_message: Hospital numbers have 8 digits.\n"
+    )
+    assert evaluate(own, {"x": "12"}).errors[0].message == "Hospital numbers have 8 digits."
+    assert evaluate(own, {"x": "12345678"}).errors == []
+
+
+def test_a_pattern_message_without_a_pattern_is_located():
+    text = wrap("- id: x\n  type: text\n  label: X\n  pattern_message: Eight digits.\n")
+    assert located(text) == [("E227", 11, 9)]  # on the key
 
 
 def test_numeric_and_date_limits_literal_and_expression():
