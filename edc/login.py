@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, flash, g, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager
@@ -42,13 +43,25 @@ def _unauthorized() -> Response:
         flash(_("Your session reached its 12-hour limit. Please sign in again."))
     elif ended:
         flash(_("Your session has ended. Please sign in again."))
-    target = url_for("auth.login_page", next=request.full_path if request.method == "GET" else None)
+    target = url_for("auth.login_page", next=_return_to())
     if request.headers.get("HX-Request"):
         response = jsonify(error="sign-in required")
         response.status_code = 401
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target)
+
+
+def _return_to() -> str | None:
+    """The page to come back to after signing in again: this page, or for a form post or an
+    htmx call, the page it came from (where the browser keeps what was typed)."""
+    if request.method == "GET" and not request.headers.get("HX-Request"):
+        return request.full_path
+    came_from = request.headers.get("HX-Current-URL") or request.referrer or ""
+    parts = urlsplit(came_from)
+    if parts.netloc != request.host or not parts.path.startswith("/"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def init_app(app: object, manager: LoginManager) -> None:

@@ -56,3 +56,101 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 })();
+
+// Nothing typed into a CRF is lost to a timeout or an interrupted page: this tab keeps a draft
+// (sessionStorage: this tab only, gone when it closes or at sign-out) and puts it back when the
+// same person opens the same form again with nothing saved since. If someone else saved since,
+// the draft comes back with the version it was typed against, so saving shows the conflict view.
+(function () {
+  var PREFIX = "crf-draft:";
+  var SKIP = { csrf_token: true, row_version: true, action: true };
+
+  function storageKey(form) {
+    return form && form.dataset.draft ? PREFIX + form.dataset.draft : null;
+  }
+  function read(key) {
+    try { return JSON.parse(window.sessionStorage.getItem(key) || "null"); } catch (e) { return null; }
+  }
+  function fields(form) {
+    var pairs = [];
+    new FormData(form).forEach(function (value, name) {
+      if (!SKIP[name] && typeof value === "string") { pairs.push([name, value]); }
+    });
+    return pairs;
+  }
+  function version(form) {
+    var input = form.querySelector('input[name="row_version"]');
+    return input ? input.value : "";
+  }
+  function keep(form, submitted) {
+    var key = storageKey(form);
+    if (!key) { return; }
+    var draft = read(key);
+    var base = draft && !draft.submitted ? draft.version : version(form);
+    try {
+      window.sessionStorage.setItem(key, JSON.stringify({ version: base, submitted: submitted, values: fields(form) }));
+    } catch (e) { /* storage full or disabled: the server still keeps input on every error */ }
+  }
+  function same(a, b) {
+    return JSON.stringify(a.slice().sort()) === JSON.stringify(b.slice().sort());
+  }
+  function restore(form, draft) {
+    var byName = new Map();
+    draft.values.forEach(function (pair) {
+      if (!byName.has(pair[0])) { byName.set(pair[0], []); }
+      byName.get(pair[0]).push(pair[1]);
+    });
+    form.querySelectorAll("input, select, textarea").forEach(function (el) {
+      if (!el.name || SKIP[el.name] || el.name.indexOf(":") !== -1) { return; }
+      var wanted = byName.get(el.name) || [];
+      if (el.type === "radio" || el.type === "checkbox") {
+        el.checked = wanted.indexOf(el.value) !== -1;
+      } else if (el.multiple) {
+        Array.prototype.forEach.call(el.options, function (o) { o.selected = wanted.indexOf(o.value) !== -1; });
+      } else if (wanted.length || el.value) {
+        el.value = wanted.length ? wanted[0] : "";
+      }
+    });
+    var versionInput = form.querySelector('input[name="row_version"]');
+    if (versionInput) { versionInput.value = draft.version; }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("crf");
+    var key = storageKey(form);
+    if (!key) { return; }
+    var draft = read(key);
+    var current = version(form);
+    if (draft && draft.version !== current && draft.submitted) {
+      window.sessionStorage.removeItem(key); // our own save went through
+    } else if (draft && !same(draft.values, fields(form))) {
+      restore(form, draft);
+      var notice = document.getElementById("draft-restored");
+      if (notice) { notice.hidden = false; }
+      if (window.htmx) { window.htmx.trigger(form, "change"); }
+    }
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.form && event.target.form.id === "crf") { keep(event.target.form, false); }
+  }, true);
+  document.addEventListener("change", function (event) {
+    if (event.target.form && event.target.form.id === "crf") { keep(event.target.form, false); }
+  }, true);
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.id === "crf") {
+      keep(form, true);
+    } else if (form.action && /\/logout$/.test(form.action)) {
+      Object.keys(window.sessionStorage).forEach(function (k) {
+        if (k.indexOf(PREFIX) === 0) { window.sessionStorage.removeItem(k); }
+      });
+    }
+  }, true);
+  document.addEventListener("click", function (event) {
+    if (event.target.classList && event.target.classList.contains("js-draft-discard")) {
+      var key = storageKey(document.getElementById("crf"));
+      if (key) { window.sessionStorage.removeItem(key); }
+      window.location.reload();
+    }
+  });
+})();

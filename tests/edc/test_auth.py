@@ -208,6 +208,29 @@ def test_idle_31_minutes_asks_to_sign_in_again(client, make_user):
     assert ended.end_reason == "idle"
 
 
+def test_after_a_timeout_signing_in_again_returns_to_the_page_being_filled(client, make_user):
+    user = make_user()
+    login(client, user)
+    token = csrf(client, "/account")
+    _age_session(user, idle=timedelta(minutes=31), age=timedelta(minutes=31))
+    form_page = "/subjects/NB-FR01-0001/crf/diagnosis/1/diagnosis"
+    live = client.post(
+        form_page + "/evaluate",
+        data={"csrf_token": token},
+        headers={"HX-Request": "true", "HX-Current-URL": f"https://localhost{form_page}"},
+    )
+    assert live.status_code == 401
+    assert live.headers["HX-Redirect"] == f"/login?next={form_page}"
+    saved = client.post(
+        form_page, data={"csrf_token": token}, headers={"Referer": f"https://localhost{form_page}"}
+    )
+    assert saved.headers["Location"] == f"/login?next={form_page}"
+    elsewhere = client.post(
+        form_page, data={"csrf_token": token}, headers={"Referer": "https://evil.test/x"}
+    )
+    assert elsewhere.headers["Location"] == "/login"
+
+
 def test_any_session_ends_after_12_hours(client, make_user):
     user = make_user()
     login(client, user)
