@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from flask import Flask, redirect, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bench.portal import Portal, demo_portal, signed_in
 from edc import audit
@@ -105,7 +105,7 @@ def main() -> None:
     client = signed_in(portal)
     url = f"/subjects/{portal.subject.study_code}/crf/diagnosis/1/{FORM}"
     with portal.app.app_context():
-        db.session.execute(text("CREATE TABLE bench_row (id INTEGER PRIMARY KEY, data TEXT)"))
+        db.session.execute(text("CREATE TABLE bench_row (data TEXT)"))  # any database
         db.session.commit()
         bare = bare_app().test_client()
     page = client.get(url).text
@@ -131,6 +131,7 @@ def main() -> None:
     for i in range(1, args.saves + 1):
         saves.append(timed(lambda i=i: save(i)))
         bares.append(timed(lambda i=i: write(i)))
+    counted = statements(lambda: save(args.saves + 1)), statements(lambda: write(0))
     evaluations, appends, items = parts(portal, args.saves)
     s, b = statistics.median(saves), statistics.median(bares)
     e, a = statistics.median(evaluations), statistics.median(appends)
@@ -138,9 +139,25 @@ def main() -> None:
     print(f"save endpoint (checks, evaluation, {items + 1} audit events, commit): {ms(s)}")
     print(f"bare endpoint (the same values as one JSON row, commit):   {ms(b)}")
     print(f"ratio {s / b:.1f} (target <= 3)")
+    print(f"SQL statements per request: save {counted[0]}, bare {counted[1]}")
     print("parts of the save, each against the bare endpoint:")
     print(f"  forms_dsl evaluation of the form:            {ms(e)} ({e / b:.1f}x)")
     print(f"  appending {items + 1} chained audit events + commit: {ms(a)} ({a / b:.1f}x)")
+
+
+def statements(call: Callable[[], object]) -> int:
+    """How many SQL statements one call sends (BEGIN and COMMIT as the driver sees them)."""
+    seen: list[int] = []
+
+    def count(*_args: object) -> None:
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
 
 
 def parts(portal: Portal, n: int) -> tuple[list[float], list[float], int]:

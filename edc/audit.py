@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,7 +28,10 @@ from edc.models.base import Base, utcnow
 GENESIS = "0" * 64
 _events = AuditEvent.__table__
 _head = AuditHead.__table__
+_BATCH = "audit_batch"  # session.info key of the events a `batch` block holds
 _key: bytes | None = None
+_keyed: hmac.HMAC | None = None  # the key's HMAC state, copied for each event (same digests)
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
 class UnauditedChangeError(RuntimeError):
@@ -36,8 +40,9 @@ class UnauditedChangeError(RuntimeError):
 
 def configure(key: str) -> None:
     """Set the chain key (from settings); called once by create_app and the CLI."""
-    global _key
+    global _key, _keyed
     _key = key.encode()
+    _keyed = hmac.new(_key, digestmod=hashlib.sha256)
 
 
 def jsonable(value: Any) -> Any:
@@ -109,7 +114,41 @@ def record(
         if inspect(target).identity is None:  # new object: its id exists only after the flush
             session.info.setdefault("audit_deferred", []).append(pending)
             return
+    queued = session.info.get(_BATCH)
+    if queued is not None:
+        queued.append(pending)
+        return
     _append(session.connection(), pending)
+
+
+@contextmanager
+def batch(session: Session) -> Iterator[None]:
+    """Chain every event recorded inside the block with one lock, when the block ends.
+
+    A save audits its vault read, its items and its record: one append (three statements)
+    instead of one per call. Events keep the order they were recorded in, also when a flush
+    meanwhile writes those of new objects. Code inside must not read the audit trail. A rollback
+    drops the events still held, as it would drop written ones: call `write_batch` before a
+    savepoint whose rollback must not take the earlier events with it.
+    """
+    if _BATCH in session.info:  # nested: the outermost block writes
+        yield
+        return
+    session.info[_BATCH] = []
+    try:
+        yield
+    finally:  # also on an exception: what was recorded is written as if unbatched
+        queued: list[_Pending] = session.info.pop(_BATCH, [])
+        if queued:
+            _append_many(session.connection(), queued)
+
+
+def write_batch(session: Session) -> None:
+    """Write the events held by the current `batch` now; the block goes on holding later ones."""
+    queued: list[_Pending] | None = session.info.get(_BATCH)
+    if queued:
+        _append_many(session.connection(), list(queued))
+        queued.clear()
 
 
 def _canonical(row: dict[str, Any]) -> bytes:
@@ -131,13 +170,15 @@ def _canonical(row: dict[str, Any]) -> bytes:
         row["user_agent"],
         row["prev_hash"],
     ]
-    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+    return _encoder.encode(fields).encode()  # json.dumps with these options, minus its set-up
 
 
 def _digest(row: dict[str, Any]) -> str:
-    if _key is None:
+    if _keyed is None:
         raise RuntimeError("audit.configure() was not called")
-    return hmac.new(_key, _canonical(row), hashlib.sha256).hexdigest()
+    mac = _keyed.copy()
+    mac.update(_canonical(row))
+    return mac.hexdigest()
 
 
 def _append(conn: Connection, p: _Pending) -> None:
@@ -213,6 +254,10 @@ def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) ->
                 site_code=spec.get("site_code", ""),
             )
         )
+    queued = session.info.get(_BATCH)
+    if queued is not None:
+        queued.extend(pendings)
+        return
     _append_many(session.connection(), pendings)
 
 
@@ -233,6 +278,10 @@ def _guard(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
 def _write_deferred(session: Session, _ctx: UOWTransaction) -> None:
     deferred: list[_Pending] = session.info.pop("audit_deferred", [])
     if deferred:
+        queued: list[_Pending] | None = session.info.get(_BATCH)
+        if queued:  # recorded earlier in a batch: chained first, in the same append
+            deferred = [*queued, *deferred]
+            queued.clear()
         _append_many(session.connection(), deferred)
 
 
@@ -245,6 +294,7 @@ def _reset_cover(session: Session, _ctx: UOWTransaction) -> None:
 def _forget(session: Session) -> None:
     session.info.pop("audit_covered", None)
     session.info.pop("audit_deferred", None)
+    session.info.get(_BATCH, []).clear()  # rolled back with the rest
 
 
 def replay_durable(session: Session) -> bool:

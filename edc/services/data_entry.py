@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import abort
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 import forms_dsl
@@ -91,21 +91,25 @@ def warning_key(issue: forms_dsl.Issue) -> str:
 def open_entry(
     session: Session, actor: Actor, subject: Subject, event_id: str, number: int, form_id: str
 ) -> Entry | None:
-    """The entry: the record's own form version if it exists, else the current version."""
-    occurrence = session.scalar(
-        select(EventOccurrence).where(
+    """The entry: the record's own form version if it exists, else the current version.
+
+    One query reads the occurrence, the record, its form version and that version's study
+    definition: each page and save needs all four, and lazy loads would cost three round trips.
+    """
+    found = session.execute(
+        select(EventOccurrence, FormRecord)
+        .outerjoin(
+            FormRecord,
+            and_(FormRecord.occurrence_id == EventOccurrence.id, FormRecord.form_id == form_id),
+        )
+        .where(
             EventOccurrence.subject_id == subject.id,
             EventOccurrence.event_id == event_id,
             EventOccurrence.number == number,
         )
-    )
-    record = None
-    if occurrence is not None:
-        record = session.scalar(
-            select(FormRecord).where(
-                FormRecord.occurrence_id == occurrence.id, FormRecord.form_id == form_id
-            )
-        )
+        .options(joinedload(FormRecord.form_version).joinedload(FormVersion.definition))
+    ).first()
+    occurrence, record = found if found is not None else (None, None)
     version = (
         record.form_version
         if record is not None
@@ -173,11 +177,50 @@ def save(
     if record is not None and record.status in READ_ONLY:
         return SaveResult(Outcome.READ_ONLY)
     if entry.row_version != expected_version:
-        return SaveResult(
-            Outcome.CONFLICT,
-            stored=stored_items(session, record),
-            last_changed_by=_last_author(session, record),
+        return _conflict(session, record)
+    with audit.batch(session):  # the vault read and every event of the save: one chain append
+        result = _save_evaluated(
+            session,
+            actor,
+            entry,
+            posted,
+            grants,
+            complete=complete,
+            reasons=reasons,
+            confirmed=confirmed,
+            lang=lang,
+            now=now,
         )
+    if result.outcome is Outcome.CONFLICT:  # another save won the race since we read
+        current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
+        return _conflict(session, current.record if current is not None else None)
+    return result
+
+
+def _conflict(session: Session, record: FormRecord | None) -> SaveResult:
+    """Nothing stored: what is stored now and who stored it, to compare with the posted data."""
+    return SaveResult(
+        Outcome.CONFLICT,
+        stored=stored_items(session, record),
+        last_changed_by=_last_author(session, record),
+    )
+
+
+def _save_evaluated(
+    session: Session,
+    actor: Actor,
+    entry: Entry,
+    posted: Mapping[str, str | Sequence[str]],
+    grants: list[access.Grant],
+    *,
+    complete: bool,
+    reasons: Mapping[str, str],
+    confirmed: Mapping[str, str],
+    lang: str,
+    now: datetime,
+) -> SaveResult:
+    """Evaluate, judge and write; a bare CONFLICT when the version bump finds a newer save."""
+    subject, record = entry.subject, entry.record
     identity = subjects.read_identity(session, actor, subject, "calculation", grants=grants)
     birth = identity.date_of_birth if identity is not None else None
     result = evaluate(entry, posted, birth=birth, lang=lang, today=now.date())
@@ -187,8 +230,8 @@ def save(
     unconfirmed = [w for w in result.warnings if completing and warning_key(w) not in confirmed]
     if blocking or unconfirmed:
         return SaveResult(Outcome.INVALID, result, unconfirmed=unconfirmed)
-    items = _items(session, record)
-    old = {path: item.value for path, item in items.items()}
+    items = _item_rows(session, record)
+    old = {path: value for path, (_id, value) in items.items()}
     new = flatten(result)
     changes = [
         Change(path, old.get(path), new.get(path))
@@ -200,18 +243,13 @@ def save(
     role = _role(grants, subject)
     try:
         if entry.record is None:  # creating rows another save may create too: isolate them
+            audit.write_batch(session)  # the vault read must not go with a savepoint rollback
             with session.begin_nested():
                 record = _write(session, actor, entry, changes, items, reasons, complete, role, now)
         else:  # the version bump is the first write: a stale save writes nothing
             record = _write(session, actor, entry, changes, items, reasons, complete, role, now)
-    except (_StaleError, IntegrityError):  # another save won the race since we read
-        current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
-        record = current.record if current is not None else None
-        return SaveResult(
-            Outcome.CONFLICT,
-            stored=stored_items(session, record),
-            last_changed_by=_last_author(session, record),
-        )
+    except (_StaleError, IntegrityError):
+        return SaveResult(Outcome.CONFLICT)
     for issue in result.warnings:
         if completing:
             audit.record(
@@ -239,13 +277,16 @@ def _role(grants: Sequence[access.Grant], subject: Subject) -> str:
     return roles[0] if roles else ""
 
 
-def _items(session: Session, record: FormRecord | None) -> dict[str, ItemValue]:
+def _item_rows(session: Session, record: FormRecord | None) -> dict[str, tuple[int, Stored]]:
+    """Each stored item's row id and value: plain rows, as the save writes them with Core."""
     if record is None:
         return {}
-    return {
-        item.path: item
-        for item in session.scalars(select(ItemValue).where(ItemValue.record_id == record.id))
-    }
+    rows = session.execute(
+        select(ItemValue.path, ItemValue.id, ItemValue.value).where(
+            ItemValue.record_id == record.id
+        )
+    )
+    return {path: (row_id, value) for path, row_id, value in rows}
 
 
 def _item_path(entry: Entry, path: str) -> str:
@@ -259,7 +300,7 @@ def _write(
     actor: Actor,
     entry: Entry,
     changes: list[Change],
-    items: dict[str, ItemValue],
+    items: dict[str, tuple[int, Stored]],
     reasons: Mapping[str, str],
     complete: bool,
     role: str,
@@ -313,29 +354,22 @@ def _write(
             "updated_at": now,
             "updated_by_id": actor.user_id,
         }
+        records = FormRecord.__table__  # Core: the ORM's bulk-update machinery adds nothing here
         bumped = session.execute(
-            update(FormRecord)
-            .where(FormRecord.id == record.id, FormRecord.row_version == record.row_version)
+            update(records)
+            .where(records.c.id == record.id, records.c.row_version == record.row_version)
             .values(written)
-            .execution_options(synchronize_session=False)
         ).rowcount
         if bumped != 1:
             raise _StaleError
         for key, value in written.items():  # the row as stored, without reading it back
             set_committed_value(record, key, value)
+    _write_items(session, actor, record, changes, items, now)
     events = []
     for change in changes:
-        item = items.get(change.path)
-        if item is None:
-            item = ItemValue(record_id=record.id, path=change.path)
-            session.add(item)
-        item.value = change.new
-        item.updated_at = now
-        item.updated_by_id = actor.user_id
         events.append(
             {
                 "action": "item.changed" if change.path in items else "item.created",
-                "target": item,
                 "entity_type": "form_record",
                 "entity_id": record.id,
                 "item_path": _item_path(entry, change.path),
@@ -363,6 +397,45 @@ def _write(
     audit.record_many(session, actor, events)  # one chain lock for the whole save
     session.flush()
     return record
+
+
+_item_table = ItemValue.__table__
+
+
+def _write_items(
+    session: Session,
+    actor: Actor,
+    record: FormRecord,
+    changes: list[Change],
+    items: dict[str, tuple[int, Stored]],
+    now: datetime,
+) -> None:
+    """The changed values, one executemany per kind: no ORM objects to build, track and flush.
+
+    Their audit events are the ones `_write` records next to this call, for every change.
+    """
+    by = actor.user_id
+    changed = [
+        {"row_id": items[c.path][0], "value": c.new, "at": now, "by": by}
+        for c in changes
+        if c.path in items
+    ]
+    created = [
+        {"record_id": record.id, "path": c.path, "value": c.new, "updated_at": now}
+        for c in changes
+        if c.path not in items
+    ]
+    if changed:
+        session.execute(
+            update(_item_table)
+            .where(_item_table.c.id == bindparam("row_id"))
+            .values(
+                value=bindparam("value"), updated_at=bindparam("at"), updated_by_id=bindparam("by")
+            ),
+            changed,
+        )
+    if created:
+        session.execute(insert(_item_table).values(updated_by_id=by), created)
 
 
 class _StaleError(Exception):

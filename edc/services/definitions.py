@@ -379,10 +379,23 @@ def form_versions(session: Session, study_id: int) -> list[FormVersion]:
 # --- Rebuilding a stored version's forms_dsl model -------------------------------------------
 
 _studies: dict[str, forms_dsl.Study] = {}  # study.yaml sha256 → the study rebuilt from it
+_hashed: dict[str, str] = {}  # stored text → its sha256, computed once per distinct text
+_HASHED_MAX = 512
 
 
 def _verified(text: str, expected: str, what: str) -> str:
-    if sha256(text) != expected:
+    """The text, if it still matches its stored hash.
+
+    Every use compares the text loaded now: a text equal to one hashed before has that hash, so
+    only a text not seen yet is hashed (a dict lookup compares the bytes, far cheaper than sha256).
+    """
+    digest = _hashed.get(text)
+    if digest is None:
+        digest = sha256(text)
+        if len(_hashed) >= _HASHED_MAX:
+            _hashed.clear()
+        _hashed[text] = digest
+    if digest != expected:
         raise DefinitionError([f"the stored text of {what} does not match its sha256"])
     return text
 

@@ -201,6 +201,7 @@ def read_identity(
         entity_id=subject.study_code,
         site_code=subject.site.code,
         new={"purpose": purpose},
+        durable=True,  # kept even when the page that read it answers with an error
     )
     return Identity.from_json(crypto.decrypt(vault.ciphertext))
 
@@ -281,7 +282,7 @@ def identity_history(session: Session, actor: Actor, subject: Subject) -> list[C
         audit.record(
             session, actor, "identity.read", entity_type="subject_identity",
             entity_id=subject.study_code, site_code=subject.site.code,
-            new={"purpose": "history", "revisions": len(revisions)},
+            new={"purpose": "history", "revisions": len(revisions)}, durable=True,
         )  # fmt: skip
     ids = {r.replaced_by_id for r in revisions if r.replaced_by_id is not None}
     rows = session.execute(select(User.id, User.email).where(User.id.in_(ids))) if ids else []

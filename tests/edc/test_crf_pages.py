@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from edc.access import Role
 from edc.extensions import db
+from edc.models.audit import AuditEvent
 from edc.models.crf import ItemValue
 from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 from tests.html_forms import submitted
@@ -56,6 +57,16 @@ def test_an_inline_error_keeps_every_answer(client, entry_for):
     assert kept["visit_date"] == ["2999-01-01"]
     assert kept["weight"] == ["31"]
     assert kept["mycn"] == ["not_amplified"]
+
+
+def test_reading_the_birth_date_is_recorded_even_when_the_save_is_refused(client, entry_for):
+    login(client, entry_for.nurse)
+    response = _post(client, entry_for, {"visit_date": "2999-01-01"}, action="complete")
+    assert response.status_code == 422  # nothing stored: the response rolls back
+    reads = db.session.scalars(
+        select(AuditEvent.new_value).where(AuditEvent.action == "identity.read")
+    ).all()
+    assert {"purpose": "calculation"} in reads  # the vault read itself is still on record
 
 
 def test_draft_then_complete_then_a_change_asks_for_a_reason_and_history_shows_it(

@@ -1,0 +1,121 @@
+"""The cheaper save keeps its guarantees: one audit append per save, in order, and every check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select, update
+
+from edc import audit
+from edc.actor import Actor
+from edc.extensions import db
+from edc.models.audit import AuditEvent, AuditHead
+from edc.models.base import utcnow
+from edc.models.crf import FormRecord
+from edc.models.definitions import FormVersion
+from edc.services import data_entry, definitions
+from edc.services.data_entry import Outcome
+from edc.services.definitions import DefinitionError
+
+FIRST = {"visit_date": "2026-03-10", "mycn": "not_amplified", "weight": "12"}
+SECOND = {"visit_date": "2026-03-11", "mycn": "not_amplified", "weight": "13"}
+
+
+def _save(entry, posted, who):
+    return data_entry.save(
+        db.session, Actor(user=who), entry, posted, expected_version=entry.row_version,
+        complete=False, reasons={}, confirmed={}, lang="en", now=utcnow(),
+    )  # fmt: skip
+
+
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def log(_conn, _cursor, statement, *_args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = db.session.get_bind()
+    event.listen(engine, "before_cursor_execute", log)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", log)
+
+
+def _head() -> int:
+    return db.session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
+
+
+def _actions_after(seq: int) -> list[str]:
+    return list(
+        db.session.scalars(select(AuditEvent.action).where(AuditEvent.seq > seq).order_by("seq"))
+    )
+
+
+def test_a_save_chains_its_vault_read_and_changes_in_one_append(entry_for):
+    nurse = entry_for.nurse
+    assert _save(entry_for(), FIRST, nurse).outcome is Outcome.SAVED
+    before = _head()
+    with _statements() as seen:
+        assert _save(entry_for(), SECOND, nurse).outcome is Outcome.SAVED
+    locks = [s for s in seen if s.startswith("UPDATE audit_head SET seq")]
+    assert len(locks) == 1  # one chain lock for the whole save
+    assert len(seen) <= 8, seen  # vault, items, bump, items written, 3 for the audit chain
+    assert _actions_after(before) == [
+        "identity.read", "item.changed", "item.changed", "record.saved",
+    ]  # fmt: skip
+    assert audit.verify(db.session.connection()).ok
+
+
+def test_a_new_record_keeps_the_order_the_events_were_recorded_in(entry_for):
+    before = _head()
+    assert _save(entry_for(), FIRST, entry_for.nurse).outcome is Outcome.SAVED
+    actions = _actions_after(before)
+    assert actions[:3] == ["identity.read", "event.opened", "record.created"]
+    assert actions[3:] == ["item.created"] * (len(actions) - 4) + ["record.saved"]
+    assert audit.verify(db.session.connection()).ok
+
+
+def test_a_save_overtaken_after_it_was_opened_writes_nothing(entry_for):
+    nurse = entry_for.nurse
+    assert _save(entry_for(), FIRST, nurse).outcome is Outcome.SAVED
+    entry = entry_for()
+    db.session.execute(  # another save bumps the version after this one read it
+        update(FormRecord.__table__)
+        .where(FormRecord.__table__.c.id == entry.record.id)
+        .values(row_version=entry.row_version + 1)
+    )
+    before = _head()
+    result = _save(entry, SECOND, nurse)
+    assert result.outcome is Outcome.CONFLICT
+    assert result.stored["weight"] == 12
+    assert "item.changed" not in _actions_after(before)
+
+
+def test_events_held_by_a_batch_go_with_a_rollback_unless_written_first(entry_for):
+    who, before = Actor(user=entry_for.nurse), _head()
+    with audit.batch(db.session):
+        audit.record(db.session, who, "bench.kept", entity_type="x", entity_id=1)
+        audit.write_batch(db.session)
+        with db.session.begin_nested() as savepoint:
+            audit.record(db.session, who, "bench.dropped", entity_type="x", entity_id=2)
+            savepoint.rollback()
+        audit.record(db.session, who, "bench.after", entity_type="x", entity_id=3)
+    assert _actions_after(before) == ["bench.kept", "bench.after"]
+    assert audit.verify(db.session.connection()).ok
+
+
+def test_a_stored_text_changed_after_it_was_verified_is_still_noticed(entry_for):
+    version = entry_for().form_version
+    definitions.form_model(version)  # verified and remembered
+    db.session.execute(
+        update(FormVersion)
+        .where(FormVersion.id == version.id)
+        .values(yaml_text=version.yaml_text.replace("Visit", "Visits"))
+    )
+    db.session.expire_all()
+    with pytest.raises(DefinitionError, match="does not match its sha256"):
+        definitions.form_model(db.session.get(FormVersion, version.id))
