@@ -5,7 +5,7 @@ Stages, one module each: `source` (YAML → located nodes) → `build` and `stud
 and `diff` (form versions). Bad input raises `FormsDslError`, which lists every problem found.
 """
 
-from forms_dsl.decision import Decision, DecisionTable, decide
+from forms_dsl.decision import Decision, DecisionTable, Wording, decide, wording
 from forms_dsl.diff import FieldChange, FormDiff, diff
 from forms_dsl.engine import Evaluation, Issue, evaluate
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location
@@ -28,9 +28,11 @@ __all__ = [
     "LoadResult",
     "Location",
     "Study",
+    "Wording",
     "decide",
     "diff",
     "evaluate",
     "load_form_text",
     "load_study",
+    "wording",
 ]

@@ -37,8 +37,9 @@ for numbers `"<18"`, `"<=1"`, `">1"`, `">=18"`, `"12..<18"` (lower bound include
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from forms_dsl.decision_build import ONE_TABLE, build_tables
 from forms_dsl.decision_model import (
@@ -56,7 +57,10 @@ from forms_dsl.decision_model import (
 )
 from forms_dsl.errors import FormsDslError, Location, Problems
 from forms_dsl.source import Map, parse
-from forms_dsl.types import FieldInfo, Value
+from forms_dsl.types import FieldInfo, Value, VType
+
+if TYPE_CHECKING:
+    from forms_dsl.model import Form
 
 __all__ = [
     "Condition",
@@ -112,6 +116,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "ninguna fila de la tabla cubre estos valores",
     },
     "separator": {"en": ": ", "fr": " : ", "de": ": ", "it": ": ", "es": ": "},
+    "yes": {"en": "yes", "fr": "oui", "de": "ja", "it": "sì", "es": "sí"},
+    "no": {"en": "no", "fr": "non", "de": "nein", "it": "no", "es": "no"},
 }
 
 
@@ -157,16 +163,56 @@ class Decision:
         return "uncovered"
 
 
-def _explain_condition(c: Condition, value: CodeValue | Decimal | None, lang: str) -> str:
-    seen = show(value)
+@dataclass(frozen=True)
+class Wording:
+    """How explanations name a table's inputs and codes: by default as written in the table
+    (ids and codes, for authors); `wording()` gives a form's labels in a reader's language."""
+
+    names: Mapping[str, str] = field(default_factory=dict)
+    codes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def name(self, input_id: str) -> str:
+        return self.names.get(input_id, input_id)
+
+    def value(self, input_id: str, value: CodeValue | Decimal | Value) -> str:
+        if isinstance(value, str | bool):
+            return self.codes.get(input_id, {}).get(show(value), show(value))
+        return show(value)
+
+
+AS_WRITTEN = Wording()
+
+
+def wording(form: Form, lang: str) -> Wording:
+    """The form's field labels and choice labels in `lang`, for explanations readers follow."""
+    names, codes = {}, {}
+    for f in form:
+        names[f.id] = f.label.get(lang)
+        if f.choices is not None:
+            codes[f.id] = {c.code: c.label.get(lang) for c in f.choices.choices}
+        elif f.vtype is VType.BOOL:
+            codes[f.id] = {"yes": phrase("yes", lang), "no": phrase("no", lang)}
+    return Wording(names, codes)
+
+
+def _explain_condition(
+    c: Condition, value: CodeValue | Decimal | None, lang: str, words: Wording
+) -> str:
+    head = f"{words.name(c.input)} = {words.value(c.input, value)}"
     if c.kind == "list":
-        return f"{c.input} = {seen} ({phrase('one_of', lang)} {c.text})"
+        listed = ", ".join(words.value(c.input, code) for code in c.text.split(", "))
+        return f"{head} ({phrase('one_of', lang)} {listed})"
     if c.kind == "range":
-        return f"{c.input} = {seen} ({c.text})"
-    return f"{c.input} = {seen}"
+        return f"{head} ({c.text})"
+    return head
 
 
-def decide(table: DecisionTable, values: Mapping[str, Value], lang: str = "en") -> Decision:
+def decide(
+    table: DecisionTable,
+    values: Mapping[str, Value],
+    lang: str = "en",
+    words: Wording = AS_WRITTEN,
+) -> Decision:
     """Apply the table to one case. Never raises: wrong values are reported, not trusted."""
     seen: dict[str, CodeValue | Decimal | None] = {}
     invalid: list[str] = []
@@ -201,7 +247,7 @@ def decide(table: DecisionTable, values: Mapping[str, Value], lang: str = "en") 
 
     if matched:
         row = matched[0]  # a checked table has no overlaps: at most one row matches
-        lines = [_explain_condition(c, seen[c.input], lang) for c in row.conditions]
+        lines = [_explain_condition(c, seen[c.input], lang, words) for c in row.conditions]
         if row.not_classifiable is not None:
             reason = table.flag_text(row.not_classifiable, lang)
             lines.append(phrase("not_classifiable", lang, reason=reason))
@@ -224,12 +270,16 @@ def decide(table: DecisionTable, values: Mapping[str, Value], lang: str = "en") 
     needed = {c.input for row in waiting for c in row.conditions if seen.get(c.input) is None}
     missing = tuple(spec.id for spec in table.inputs if spec.id in needed and spec.id not in bad)
     sep = phrase("separator", lang)
-    lines = [f"{name} = {show(values.get(name))}{sep}{phrase('invalid', lang)}" for name in invalid]
+    lines = [
+        f"{words.name(name)} = {show(values.get(name))}{sep}{phrase('invalid', lang)}"
+        for name in invalid
+    ]
     reasons = []
     if invalid:
-        reasons.append(phrase("invalid_inputs", lang, names=", ".join(invalid)))
+        names = ", ".join(words.name(name) for name in invalid)
+        reasons.append(phrase("invalid_inputs", lang, names=names))
     if missing:
-        reasons.append(phrase("missing", lang, names=", ".join(missing)))
+        reasons.append(phrase("missing", lang, names=", ".join(words.name(m) for m in missing)))
     if not reasons:
         reasons.append(phrase("uncovered", lang))
     lines.append(phrase("not_classifiable", lang, reason="; ".join(reasons)))

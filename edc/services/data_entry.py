@@ -548,6 +548,7 @@ class DecisionView:
     form_title: str
     table: forms_dsl.DecisionTable
     decision: forms_dsl.Decision
+    missing: tuple[str, ...] = ()  # the inputs still needed, by their labels
 
 
 def decision_support(session: Session, subject: Subject, lang: str) -> list[DecisionView]:
@@ -564,10 +565,11 @@ def decision_support(session: Session, subject: Subject, lang: str) -> list[Deci
         if not form.decision_tables:
             continue
         values = typed_values(form, {item.path: item.value for item in record.items})
+        words = forms_dsl.wording(form, lang)  # labels, not ids and codes, for clinicians
         for table in form.decision_tables.values():
-            views.append(
-                DecisionView(form.title.get(lang), table, forms_dsl.decide(table, values, lang))
-            )
+            decision = forms_dsl.decide(table, values, lang, words)
+            missing = tuple(words.name(name) for name in decision.missing)
+            views.append(DecisionView(form.title.get(lang), table, decision, missing))
     return views
 
 

@@ -156,6 +156,18 @@ decision_tables:
       - id: heavy
         when: {weight: ">=10"}
         then: {band: heavy}
+  mycn_group:
+    title: MYCN group
+    inputs: [mycn]
+    outputs:
+      group: Group
+    rows:
+      - id: amplified
+        when: {mycn: amplified}
+        then: {group: high}
+      - id: other
+        when: {mycn: [not_amplified]}
+        then: {group: standard}
 """
 
 
@@ -195,6 +207,13 @@ def test_the_subject_page_shows_statuses_and_recomputed_decision_support(client,
     page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
     assert "In progress" in page
     assert 'data-code="light">light</span>' in page
+    assert "missing MYCN" in page  # the label, not the field id
+    subject = db.session.get(Subject, subject.id)
+    entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
+    _save(entry, {"weight": "8", "mycn": "not_amplified"}, who=nurse)
+    db.session.commit()
+    page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
+    assert "MYCN = Not amplified (one of Not amplified)" in page  # labels, as clinicians read
     subject = db.session.get(Subject, subject.id)
     entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
     _save(entry, {"weight": "12"}, who=nurse)

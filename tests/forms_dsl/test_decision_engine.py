@@ -293,3 +293,37 @@ def test_a_decision_on_partial_data_never_contradicts_the_complete_case(case, da
     else:
         assert d_partial.missing
         assert set(d_partial.missing) <= blanked
+
+
+def test_explanations_can_speak_the_forms_words():
+    from forms_dsl.decision import Wording
+
+    text = dedent(
+        """\
+        t:
+          title: {en: T}
+          inputs: [kind, flag]
+          outputs: {out: {en: Out}}
+          rows:
+            - id: ab
+              when: {kind: [a, b], flag: true}
+              then: {out: "x"}
+            - id: rest
+              when: {kind: [c], flag: any}
+              then: {out: "y"}
+            - id: no_flag
+              when: {kind: [a, b], flag: false}
+              then: {out: "z"}
+        """
+    )
+    problems = Problems()
+    table = build_tables(parse(text, "t.yaml"), FIELDS, ["en"], problems)["t"]  # type: ignore[arg-type]
+    words = Wording(
+        names={"kind": "Histology", "flag": "Reviewed"},
+        codes={"kind": {"a": "Alpha", "b": "Beta"}, "flag": {"yes": "Yes", "no": "No"}},
+    )
+    said = decide(table, {"kind": "a", "flag": True}, "en", words).explanation
+    assert said[:2] == ("Histology = Alpha (one of Alpha, Beta)", "Reviewed = Yes")
+    assert decide(table, {"kind": "a", "flag": True}).explanation[0] == "kind = a (one of a, b)"
+    waiting = decide(table, {"kind": "a"}, "en", words)
+    assert waiting.explanation[-1] == "→ Not classifiable: missing Reviewed"
