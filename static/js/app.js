@@ -74,7 +74,8 @@ document.addEventListener("DOMContentLoaded", function () {
   function fields(form) {
     var pairs = [];
     new FormData(form).forEach(function (value, name) {
-      if (!SKIP[name] && typeof value === "string") { pairs.push([name, value]); }
+      // Answers only: reasons and confirmations belong to the page that asked for them.
+      if (!SKIP[name] && name.indexOf(":") === -1 && typeof value === "string") { pairs.push([name, value]); }
     });
     return pairs;
   }
