@@ -94,12 +94,22 @@ def seed_subjects(
         born = _months_before(diagnosed, rng.randint(*ages), rng)
         site_country = subjects_country(session, site_id)
         family, given = NAMES.get(site_country, NAMES["FR"])
+        surname = rng.choice(family)
+        parents = [
+            subjects.Guardian(
+                name=f"{rng.choice(given)} {surname}",
+                relationship=relationship,
+                phone=f"+{rng.randint(30, 49)} {rng.randint(10**8, 10**9 - 1)}",
+            )
+            for relationship in rng.choice([("mother", "father"), ("mother",), ("father",)])
+        ]
         identity = subjects.Identity(
-            family_name=rng.choice(family),
+            family_name=surname,
             given_names=rng.choice(given),
             date_of_birth=born,
             sex=rng.choice(["female", "male"]),
             hospital_number=f"{rng.randint(10**7, 10**8 - 1)}",
+            guardians=tuple(parents),
         )
         subject = subjects.register(session, actor, site_id, identity, now)
         made.append(subject)
