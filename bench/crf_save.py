@@ -10,8 +10,10 @@ alternately so that load on the machine falls on both alike:
 - **bare**: a Flask app with one route that writes the same posted values as one JSON row,
   commits and redirects: what the request costs with no checks, no audit and no model.
 
-It also times the parts of the save on their own (evaluation; appending the same number of audit
-events) against the bare endpoint, to show where the time goes.
+It also times parts of the save on their own against the bare endpoint, to show where the time
+goes: the evaluation, appending the same number of audit events, and a signed-in request to the
+same form that stops at "not found" (session, access checks, subject and entry: what any request
+costs before it does its work).
 
 Run: .venv/bin/python -m bench.crf_save [--url DATABASE_URL] [--saves 60]
 """
@@ -126,15 +128,19 @@ def main() -> None:
         response = bare.post("/bare", data=posted(i))
         assert response.status_code == 302, response.status_code
 
+    def signed_in_only() -> None:  # session, access gate, subject and entry, then "not found"
+        assert client.get(f"{url}/history/no_such_item").status_code == 404
+
     save(0)
-    saves, bares = [], []
+    saves, bares, fixed = [], [], []
     for i in range(1, args.saves + 1):
         saves.append(timed(lambda i=i: save(i)))
         bares.append(timed(lambda i=i: write(i)))
+        fixed.append(timed(signed_in_only))
     counted = statements(lambda: save(args.saves + 1)), statements(lambda: write(0))
     evaluations, appends, items = parts(portal, args.saves)
     s, b = statistics.median(saves), statistics.median(bares)
-    e, a = statistics.median(evaluations), statistics.median(appends)
+    e, a, f = statistics.median(evaluations), statistics.median(appends), statistics.median(fixed)
     print(f"database: {portal.url.split(':', 1)[0]}; form `{FORM}`, {items} items changed per save")
     print(f"save endpoint (checks, evaluation, {items + 1} audit events, commit): {ms(s)}")
     print(f"bare endpoint (the same values as one JSON row, commit):   {ms(b)}")
@@ -143,6 +149,7 @@ def main() -> None:
     print("parts of the save, each against the bare endpoint:")
     print(f"  forms_dsl evaluation of the form:            {ms(e)} ({e / b:.1f}x)")
     print(f"  appending {items + 1} chained audit events + commit: {ms(a)} ({a / b:.1f}x)")
+    print(f"  a signed-in request that finds nothing:      {ms(f)} ({f / b:.1f}x)")
 
 
 def statements(call: Callable[[], object]) -> int:
