@@ -93,10 +93,41 @@ class SectionView:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One answer to look at again, for the summary at the top of a refused save."""
+
+    anchor: str  # the id of the field's (or section's) element on the page
+    label: str
+    message: str
+    warning: bool = False
+
+
 @dataclass
 class PageView:
     form: CrfForm  # renders the CSRF token
     sections: list[SectionView]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every error, then every warning, in page order: a long form's summary of what to fix."""
+        found: list[Problem] = []
+        for section in self.sections:
+            if not section.shown:
+                continue
+            found += [Problem(f"section-{section.id}", section.title, m) for m in section.errors]
+            for n, row in enumerate(section.rows, start=1):
+                for f in row:
+                    if not f.shown:
+                        continue
+                    label = f"{f.label} ({_('Row %(n)d', n=n)})" if section.repeat else f.label
+                    found += [Problem(f"field-{f.name}", label, m) for m in f.errors]
+                    if f.change is not None:
+                        found.append(
+                            Problem(f"field-{f.name}", label, _("Give a reason for this change."))
+                        )
+                    found += [Problem(f"field-{f.name}", label, m, True) for _k, m in f.warnings]
+        return sorted(found, key=lambda p: p.warning)  # stable: errors first, page order kept
 
 
 def choices_of(f: Field, lang: str) -> list[SelectChoice]:

@@ -79,6 +79,7 @@ def _page(
         status=status,
         entry=entry,
         sections=view.sections,
+        problems=[] if live else view.problems,
         form_title=entry.form.title.get(lang),
         csrf=view.form,
         row_version=entry.row_version if row_version is None else row_version,

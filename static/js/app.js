@@ -11,6 +11,11 @@ document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll(".js-hide").forEach(function (el) {
     el.hidden = true;
   });
+  // A refused save opens on its summary, so keyboard and screen-reader users start there too.
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+  }
 });
 
 // CRF live evaluation replaces the form with the server's answer. Anything typed while that

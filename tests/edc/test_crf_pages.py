@@ -42,6 +42,7 @@ def test_the_page_shows_fields_and_branching_follows_the_answers(client, entry_f
     assert body.strip().startswith('<form id="crf"')
     assert 'name="copies"' in body
     assert "is required" not in body  # "required" waits for the save
+    assert "error-summary" not in body  # no summary while typing
 
 
 def test_an_inline_error_keeps_every_answer(client, entry_for):
@@ -53,6 +54,9 @@ def test_an_inline_error_keeps_every_answer(client, entry_for):
     assert response.status_code == 422
     body = response.get_data(as_text=True)
     assert 'id="visit_date-error"' in body
+    summary = body.split('id="error-summary"')[1].split("</div>")[0]
+    assert "1 answer to check" in summary
+    assert '<a href="#field-visit_date">Visit date</a>' in summary  # a link to the field
     kept = submitted(body)
     assert kept["visit_date"] == ["2999-01-01"]
     assert kept["weight"] == ["31"]
@@ -80,6 +84,8 @@ def test_draft_then_complete_then_a_change_asks_for_a_reason_and_history_shows_i
     asked = _post(client, entry_for, changed, version=2)
     assert asked.status_code == 422
     assert 'name="reason:weight"' in asked.get_data(as_text=True)
+    summary = asked.get_data(as_text=True).split('id="error-summary"')[1]
+    assert "Give a reason for this change." in summary
     done = _post(client, entry_for, {**changed, "reason:weight": "transcription error"}, version=2)
     assert done.status_code == 302
     history = client.get(_url(entry_for, "/history/weight"), headers={"HX-Request": "true"})
