@@ -31,6 +31,7 @@ from wtforms.fields.core import UnboundField
 
 import forms_dsl
 from edc.i18n import _
+from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType, Section
 
 #: The widget of each typed input; the browser's own pickers for dates and times.
@@ -220,6 +221,22 @@ def display_text(value: object, f: Field | None = None, lang: str = "en") -> str
 def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
     """A stored item (`field` or `group-row-field`) as the reader sees it."""
     return display_text(value, form.fields.get(path.rsplit("-", 1)[-1]), lang)
+
+
+def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | None:
+    """The sections that answers to the inputs named in `changed` (space-separated `field` or
+    `group-row-field`) can change: their own, and those of every field reading them; None when
+    no input is named or one is not an input of the form (then the whole form is redrawn)."""
+    fields = form.fields
+    touched: set[str] = set()
+    for name in changed.split():
+        field_id = name.rsplit("-", 1)[-1]
+        if field_id not in fields or fields[field_id].type in NOT_INPUTS:
+            return None
+        touched |= affected(form, field_id)
+    if not touched:
+        return None
+    return frozenset(s.id for s in form.sections if any(f.id in touched for f in s.fields))
 
 
 def row_count(section: Section, posted: Posted) -> int:

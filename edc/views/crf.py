@@ -21,6 +21,8 @@ from edc.views.subjects import STATUS_LABELS
 from edc.web import render
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<code>/crf/<event_id>/<int:number>")
+#: Set by static/js/app.js on live re-evaluation: the name of the input that changed.
+CHANGED = "X-CRF-Changed"
 
 
 def _entry(code: str, event_id: str, number: int, form_id: str) -> data_entry.Entry:
@@ -64,6 +66,7 @@ def _page(
     conflict: data_entry.SaveResult | None = None,
     rows: dict | None = None,
     row_version: int | None = None,
+    oob_sections: frozenset[str] = frozenset(),
 ) -> Response:
     actor, lang = current_actor(), str(get_locale())
     birth = data_entry.date_of_birth(db.session, actor, entry.subject) if posted else None
@@ -80,6 +83,7 @@ def _page(
         entry=entry,
         sections=view.sections,
         problems=[] if live else view.problems,
+        oob_sections=oob_sections,
         form_title=entry.form.title.get(lang),
         csrf=view.form,
         row_version=entry.row_version if row_version is None else row_version,
@@ -115,10 +119,16 @@ def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
 def form_evaluate(code: str, event_id: str, number: int, form_id: str) -> Response:
     """htmx: re-evaluate on change (branching, calculations, inline errors); stores nothing."""
     entry = _entry(code, event_id, number, form_id)
-    return _page(
-        entry, _posted(entry), live=True, block="crf",
-        row_version=request.form.get("row_version", type=int),
+    version = request.form.get("row_version", type=int)
+    touched = forms_bridge.sections_touched(entry.form, request.headers.get(CHANGED, ""))
+    if touched is None:  # not told which answer changed: the whole form
+        return _page(entry, _posted(entry), live=True, block="crf", row_version=version)
+    response = _page(
+        entry, _posted(entry), live=True, block="crf_oob", row_version=version,
+        oob_sections=touched,
     )  # fmt: skip
+    response.headers["HX-Reswap"] = "none"  # the sections swap themselves in, by id
+    return response
 
 
 @bp.route("/<form_id>", methods=["POST"])

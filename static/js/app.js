@@ -30,6 +30,35 @@ document.addEventListener("DOMContentLoaded", function () {
       typed = new Map();
     }
   });
+  // Tell the server which answers changed since its last answer arrived (a newer change cancels
+  // a request still on its way): it then redraws only the sections those answers can touch.
+  // Without a name (a re-evaluation asked by this script), the whole form comes back.
+  var changedSince = new Set();
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt || event.detail.elt.id !== "crf") {
+      return;
+    }
+    var cause = event.detail.triggeringEvent;
+    var name = cause && cause.target && cause.target.name;
+    if (!name) {
+      changedSince.clear();
+      return;
+    }
+    changedSince.add(name);
+    event.detail.headers["X-CRF-Changed"] = Array.from(changedSince).join(" ");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "crf" && event.detail.successful) {
+      changedSince.clear();
+    }
+  });
+  // Reasons and confirmations are not answers: typing them re-evaluates nothing.
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.form && el.form.id === "crf" && el.name && el.name.indexOf(":") !== -1) {
+      event.stopPropagation();
+    }
+  }, true);
   document.addEventListener("input", function (event) {
     var el = event.target;
     if (el.form && el.form.id === "crf" && el.name) {

@@ -56,8 +56,11 @@ def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
     _answer(page, 'input[name="histology"][value="nb"]')
     page.check('input[name="grade"][value="differentiating"]')
     expect(page.locator('input[name="mycn_copies"]')).to_have_count(0)
+    page.evaluate("document.getElementById('section-pathology').dataset.untouched = 'yes'")
     _answer(page, 'input[name="mycn"][value="amplified"]')
     expect(page.locator('input[name="mycn_copies"]')).to_be_visible()  # only when amplified
+    # Only what MYCN can change was redrawn: the pathology section is the same element.
+    expect(page.locator("#section-pathology")).to_have_attribute("data-untouched", "yes")
     page.screenshot(path=shots / "12-mycn-copies-shown.png", full_page=True)
     _answer(page, 'input[name="mycn"][value="not_amplified"]')
     expect(page.locator('input[name="mycn_copies"]')).to_have_count(0)
@@ -84,6 +87,8 @@ def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
     reason = page.locator('input[name="reason:dna_index"]')
     expect(reason).to_be_visible()  # a complete record asks why
     reason.fill("Ploidy re-measured by the reference lab")
+    reason.press("Tab")  # leaving the reason box re-evaluates nothing: it stays
+    expect(reason).to_have_value("Ploidy re-measured by the reference lab")
     page.screenshot(path=shots / "14-reason-for-change.png", full_page=True)
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(rf"/subjects/{code}$"))

@@ -45,6 +45,35 @@ def test_the_page_shows_fields_and_branching_follows_the_answers(client, entry_f
     assert "error-summary" not in body  # no summary while typing
 
 
+def test_a_change_redraws_only_the_sections_it_can_touch(client, entry_for):
+    login(client, entry_for.nurse)
+    token = csrf(client, _url(entry_for))
+
+    def live(changed: str, **answers: str):
+        return client.post(
+            _url(entry_for, "/evaluate"),
+            data={**answers, "csrf_token": token, "row_version": 0},
+            headers={"HX-Request": "true", "X-CRF-Changed": changed},
+        )
+
+    amplified = live("mycn", mycn="amplified", **{"doses-0-dose_mg": "5"})
+    body = amplified.get_data(as_text=True)
+    assert amplified.headers["HX-Reswap"] == "none"
+    assert 'id="section-main" hx-swap-oob="outerHTML"' in body
+    assert 'name="copies"' in body  # shown by the answer, in the redrawn section
+    assert "section-doses" not in body  # nothing there reads MYCN
+    dose = live("doses-0-dose_mg", **{"doses-0-dose_mg": "x"}).get_data(as_text=True)
+    assert "section-doses" in dose
+    assert "section-main" not in dose
+    assert "Enter a whole number." in dose  # the inline error, in place
+    both = live("mycn doses-0-dose_mg", mycn="amplified").get_data(as_text=True)
+    assert "section-main" in both  # an earlier change whose answer was overtaken: both redrawn
+    assert "section-doses" in both
+    whole = live("nonsense", mycn="amplified")
+    assert "HX-Reswap" not in whole.headers
+    assert whole.get_data(as_text=True).strip().startswith('<form id="crf"')
+
+
 def test_an_inline_error_keeps_every_answer(client, entry_for):
     login(client, entry_for.nurse)
     response = _post(

@@ -1,0 +1,52 @@
+"""What an answer can change: the fields reading it, directly or through others, and no more."""
+
+from __future__ import annotations
+
+from forms_dsl.dependencies import affected
+from tests.forms_dsl.helpers import CONTEXT, form
+
+TEXT = """\
+form: t
+version: 1
+title: T
+sections:
+  - id: main
+    title: Main
+    fields:
+      - id: mycn
+        type: choice
+        label: MYCN
+        choices: [{code: amp, label: Amp}, {code: no, label: No}]
+      - {id: copies, type: decimal, label: Copies, show_if: "mycn == 'amp'"}
+      - {id: high, type: calc, label: High, calc: "copies > 10"}
+      - id: note
+        type: text
+        label: Note
+        checks: [{when: "high and is_blank(note)", message: Say why}]
+      - {id: seen, type: date, label: Seen, max: today()}
+      - {id: weight, type: integer, label: Weight}
+  - id: later
+    title: Later
+    show_if: "weight > 0"
+    fields:
+      - {id: visit, type: date, label: Visit, min: seen}
+  - id: doses
+    title: Doses
+    repeat: {min: 0, max: 5}
+    fields:
+      - {id: dose, type: integer, label: Dose}
+  - id: totals
+    title: Totals
+    fields:
+      - {id: n_doses, type: calc, label: Doses given, calc: "count(doses)"}
+      - {id: total, type: calc, label: Total, calc: "sum(dose)"}
+"""
+
+
+def test_an_answer_reaches_what_reads_it_through_visibility_calculations_and_checks():
+    f = form(TEXT, context=CONTEXT)
+    assert affected(f, "mycn") == {"mycn", "copies", "high", "note"}
+    assert affected(f, "weight") == {"weight", "visit"}  # the section it shows
+    assert affected(f, "seen") == {"seen", "visit"}  # a limit that reads it
+    assert affected(f, "note") == {"note"}
+    assert affected(f, "dose") == {"dose", "n_doses", "total"}  # the column and its section
