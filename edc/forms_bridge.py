@@ -286,7 +286,7 @@ def page(
             unit=f.unit,
             widget=f.widget or DEFAULT_WIDGETS.get(f.type, ""),
             input=inputs[f.id] if f.type not in NOT_INPUTS else None,
-            required=f.required,
+            required=(f.id, row) in result.required or f.required,
             readonly=f.readonly,
             shown=shown,
             calc_value=display_text(calc, f, lang),

@@ -583,8 +583,15 @@ class FormBuilder(Reader):
         opts["hint"] = self.text(get("hint"), f"the hint of `{fid}`")
         if get("unit") is not None and self.kind(get("unit"), "unit", Scalar, "`unit: mg`"):
             opts["unit"] = str(get("unit").value)  # type: ignore[union-attr]
-        for key in ("readonly", "required", "sdv", "identifier"):
+        for key in ("readonly", "sdv", "identifier"):
             opts[key] = self.flag(get(key), key)
+        required = get("required")
+        if isinstance(required, Scalar) and isinstance(required.value, str):
+            opts["required_if"], opts["required_if_text"] = self.expression(
+                required, "required", VType.BOOL, fid, group
+            )  # a condition: required while it holds
+        else:
+            opts["required"] = self.flag(required, "required")
         if get("decimals") is not None and ftype in APPLIES["decimals"]:
             opts["decimals"] = self.whole(get("decimals"), "decimals", 0, 10)
         if get("max_length") is not None and ftype in APPLIES["max_length"]:
@@ -946,7 +953,7 @@ class FormBuilder(Reader):
 
 
 def _role_name(role: str, field_id: str) -> str:
-    return f"the {role} of `{field_id}`" if role in ("show_if", "min", "max") else role
+    return f"the {role} of `{field_id}`" if role in ("show_if", "min", "max", "required") else role
 
 
 def _type_name(vtype: VType) -> str:

@@ -13,8 +13,8 @@ from forms_dsl.model import Field, Form
 
 
 def _expressions(field: Field, section_show_if: Expr | None) -> Iterator[Expr]:
-    """Everything that decides a field's visibility, value or messages."""
-    for expr in (field.show_if, field.calc, section_show_if):
+    """Everything that decides a field's visibility, value, messages or being required."""
+    for expr in (field.show_if, field.calc, field.required_if, section_show_if):
         if expr is not None:
             yield expr
     for check in field.checks:

@@ -75,6 +75,9 @@ def _field_changes(a: Field, b: Field) -> list[FieldChange]:
         note(f"identifier {a.identifier} → {b.identifier}", True)
     if a.required != b.required:
         note(f"required {a.required} → {b.required}", False)
+    if a.required_if_text != b.required_if_text:
+        was, now = a.required_if_text or "–", b.required_if_text or "–"
+        note(f"required when {was} → {now}", False)
     for key in ("min", "max"):
         old_b, new_b = getattr(a, key), getattr(b, key)
         if (old_b.text if old_b else "") != (new_b.text if new_b else ""):

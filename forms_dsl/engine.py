@@ -43,6 +43,7 @@ class Evaluation:
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     unknown_keys: list[str] = field(default_factory=list)
+    required: set[tuple[str, int | None]] = field(default_factory=set)  # (field, row) now
 
     @property
     def ok(self) -> bool:
@@ -283,8 +284,13 @@ def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: e
     if (f.id, row) in run.bad or not f.stores_value:
         return
     lang = run.lang
+    required = f.required or (
+        f.required_if is not None and _truthy(ex.evaluate(f.required_if, scope))
+    )
+    if required:
+        run.result.required.add((f.id, row))
     if value is None:
-        if f.required:
+        if required:
             run.issue(f, "required", render("required", lang), row, Severity.ERROR)
     else:
         if isinstance(value, str) and f.max_length is not None and len(value) > f.max_length:

@@ -117,6 +117,8 @@ class Field:
     default: Value = None
     readonly: bool = False
     required: bool = False
+    required_if: Expr | None = None  # `required: "<condition>"`: required while it is true
+    required_if_text: str = ""
     min: Bound | None = None
     max: Bound | None = None
     decimals: int | None = None

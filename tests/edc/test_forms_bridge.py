@@ -41,6 +41,7 @@ sections:
           - {code: mlpa, label: {en: MLPA, fr: MLPA}}
           - {code: snp, label: {en: SNP array, fr: Puce SNP}}
       - {id: doubled, type: calc, label: {en: Doubled, fr: Double}, calc: "count * 2"}
+      - {id: why, type: text, label: {en: Why, fr: Pourquoi}, required: "ratio > 1"}
       - id: level
         type: calc
         label: {en: Level, fr: Niveau}
@@ -69,7 +70,7 @@ def test_the_class_has_one_input_per_answerable_field_in_the_readers_language(ap
         names = [f.name for f in bound if f.name != "csrf_token"]
         assert names == [
             "name", "remarks", "count", "ratio", "seen_on", "taken_at", "at", "done", "site",
-            "methods",
+            "methods", "why",
         ]  # fmt: skip
         assert bound["remarks"].label.text == "Remarques"
         assert [c.label for c in bound["site"].choices][1:] == ["Surrénale", "Thorax"]
@@ -106,10 +107,13 @@ def test_the_page_gives_back_exactly_what_was_typed_whatever_the_type(app):
         )  # fmt: skip
         fields = {f.name: f for s in view.sections for row in s.rows for f in row}
     expected = {k: v if isinstance(v, list) else [v] for k, v in posted.items()}
+    expected["why"] = [""]
     assert submitted(html) == expected
     assert "&lt;b&gt;" in html  # escaped, never markup
     assert fields["doubled"].input is None
     assert fields["level"].calc_value == "Élevé"  # a calculated code, shown by its label
+    assert fields["why"].required  # required while the ratio is above 1, asterisk included
+    assert not fields["name"].required
     assert fields["note"].input is None
     assert fields["count"].errors  # the message sits beside the field
     assert fields["doses-1-dose_mg"].input.name == "doses-1-dose_mg"
