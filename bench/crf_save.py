@@ -176,13 +176,9 @@ def parts(portal: Portal, n: int) -> tuple[list[float], list[float], int]:
         assert entry is not None
         assert entry.record is not None
         items = len(data_entry.stored_items(db.session, entry.record))
-        today = utcnow().date()
+        now = utcnow()
         evaluations = [
-            timed(
-                lambda i=i: data_entry.evaluate(
-                    entry, posted(i), birth=None, lang="en", today=today
-                )
-            )
+            timed(lambda i=i: data_entry.evaluate(entry, posted(i), birth=None, lang="en", now=now))
             for i in range(n)
         ]
 

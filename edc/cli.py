@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import NoReturn
+from zoneinfo import available_timezones
 
 import click
 from flask import Flask, current_app
@@ -22,7 +23,7 @@ from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
 from edc.models.base import utcnow
-from edc.models.studies import Site, Study
+from edc.models.studies import Site, Study, timezone_for
 from edc.models.users import User
 from edc.services import definitions, users
 from edc.settings import ROOT
@@ -189,12 +190,15 @@ def sites_add_study(slug: str, title: str) -> None:
 @click.argument("code")
 @click.argument("name")
 @click.argument("country")
-def sites_add(study_slug: str, code: str, name: str, country: str) -> None:
+@click.option("--timezone", default=None, help="IANA name; default: the country's usual zone")
+def sites_add(study_slug: str, code: str, name: str, country: str, timezone: str | None) -> None:
     """Add a site (code, name, ISO country) to a study."""
     study = db.session.scalar(select(Study).where(Study.slug == study_slug))
     if study is None:
         raise click.ClickException(f"no study {study_slug}")
-    _add_site(study, code, name, country)
+    if timezone is not None and timezone not in available_timezones():
+        raise click.ClickException(f"unknown time zone {timezone} (e.g. Europe/Paris)")
+    _add_site(study, code, name, country, timezone)
     _done()
     click.echo(f"site {code} added to {study_slug}")
 
@@ -222,8 +226,12 @@ def sites_monitor_identity(study_slug: str, code: str, setting: str, reason: str
     click.echo(f"monitors of {code} {'may' if allowed else 'may not'} open identities")
 
 
-def _add_site(study: Study, code: str, name: str, country: str) -> Site:
-    site = Site(study=study, code=code, name=name, country=country.upper()[:2])
+def _add_site(
+    study: Study, code: str, name: str, country: str, timezone: str | None = None
+) -> Site:
+    country = country.upper()[:2]
+    zone = timezone or timezone_for(country)
+    site = Site(study=study, code=code, name=name, country=country, timezone=zone)
     db.session.add(site)
     audit.record(
         db.session,
@@ -231,7 +239,13 @@ def _add_site(study: Study, code: str, name: str, country: str) -> Site:
         "site.created",
         target=site,
         site_code=code,
-        new={"study": study.slug, "code": code, "name": name, "country": site.country},
+        new={
+            "study": study.slug,
+            "code": code,
+            "name": name,
+            "country": country,
+            "timezone": zone,
+        },
     )
     return site
 

@@ -80,11 +80,19 @@ def _split(
 class _Run:
     """State of one evaluation."""
 
-    def __init__(self, form: Form, context: Mapping[str, Value], lang: str, today: dt.date) -> None:
+    def __init__(
+        self,
+        form: Form,
+        context: Mapping[str, Value],
+        lang: str,
+        today: dt.date,
+        now: dt.datetime | None,
+    ) -> None:
         self.form = form
         self.context = dict(context)
         self.lang = lang
         self.today = today
+        self.now = now
         self.result = Evaluation()
         self.groups = {f.id: f.repeat for f in form if f.repeat is not None}
 
@@ -97,6 +105,7 @@ class _Run:
             row=row,
             groups=self.groups,
             today=self.today,
+            now=self.now,
         )
 
     def issue(self, f: Field, kind: str, message: str, row: int | None, sev: Severity) -> None:
@@ -122,13 +131,19 @@ def evaluate(
     context: Mapping[str, Value] | None = None,
     lang: str = "en",
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
     ignore: Collection[str] = (),
 ) -> Evaluation:
     """Everything the page and the save need from one posted form.
 
-    `ignore` names posted keys that are not answers (e.g. the web layer's CSRF token).
+    `today` and `now` are the date and the time (naive, to the minute) where the data are
+    entered; `now` alone sets both. `ignore` names posted keys that are not answers (e.g. the web
+    layer's CSRF token).
     """
-    run = _Run(form, context or {}, lang, today or dt.date.today())
+    if now is not None:
+        now = now.replace(second=0, microsecond=0, tzinfo=None)
+        today = today or now.date()
+    run = _Run(form, context or {}, lang, today or dt.date.today(), now)
     run.bad = set()
     top, groups, unknown = _split(form, raw, ignore)
     res = run.result

@@ -141,14 +141,16 @@ def evaluate(
     *,
     birth: dt.date | None,
     lang: str,
-    today: dt.date,
+    now: datetime,
 ) -> forms_dsl.Evaluation:
+    """The form's evaluation; today() and now() are the subject's site's clock at `now` (UTC):
+    a date typed just after midnight in Paris is not "in the future" for a server on UTC."""
     return forms_dsl.evaluate(
         entry.form,
         posted,
         context={"date_of_birth": birth},
         lang=lang,
-        today=today,
+        now=entry.subject.site.local_time(now),
         ignore=("csrf_token", "row_version", "action"),
     )
 
@@ -223,7 +225,7 @@ def _save_evaluated(
     subject, record = entry.subject, entry.record
     identity = subjects.read_identity(session, actor, subject, "calculation", grants=grants)
     birth = identity.date_of_birth if identity is not None else None
-    result = evaluate(entry, posted, birth=birth, lang=lang, today=now.date())
+    result = evaluate(entry, posted, birth=birth, lang=lang, now=now)
     was_complete = record is not None and record.status == RecordStatus.COMPLETE.value
     completing = complete or was_complete
     blocking = [i for i in result.errors if completing or i.kind in FORMAT_KINDS]

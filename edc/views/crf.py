@@ -70,7 +70,7 @@ def _page(
 ) -> Response:
     actor, lang = current_actor(), str(get_locale())
     birth = data_entry.date_of_birth(db.session, actor, entry.subject) if posted else None
-    result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, today=utcnow().date())
+    result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow())
     stored = data_entry.stored_items(db.session, entry.record)
     view = forms_bridge.page(
         entry.form, posted, result, lang, live=live, changes=changes,

@@ -199,6 +199,7 @@ class _Checker:
         self.problems: list[ExprProblem] = []
         self.calls: dict[str, Callable[[Call, Function, frozenset[str]], VType]] = {
             "today": self.call_today,
+            "now": self.call_now,
             "age_months": self.call_dates,
             "days_between": self.call_dates,
             "is_blank": self.call_is_blank,
@@ -445,6 +446,9 @@ class _Checker:
 
     def call_today(self, node: Call, spec: Function, bound: frozenset[str]) -> VType:
         return VType.DATE
+
+    def call_now(self, node: Call, spec: Function, bound: frozenset[str]) -> VType:
+        return VType.DATETIME
 
     def call_dates(self, node: Call, spec: Function, bound: frozenset[str]) -> VType:
         for position, arg in enumerate(node.args):

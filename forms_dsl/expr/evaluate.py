@@ -57,7 +57,9 @@ class Scope:
     (each row: field id → value). `groups`: field id → repeating group id, for every field that
     lives in a repeating group (a name not in `groups` is looked up in `values`). `row_group` and
     `row`: the group and row being evaluated, for expressions attached to a field of a repeating
-    group. `today`: the date today() returns (passed in, so evaluation is reproducible).
+    group. `today`: the date today() returns, and `now` the date-time now() returns, both where
+    the data are entered (passed in, so evaluation is reproducible); without `now`, now() is the
+    last minute of `today`.
     """
 
     values: Mapping[str, Value] = field(default_factory=dict)
@@ -66,6 +68,14 @@ class Scope:
     row: Row | None = None
     groups: Mapping[str, str] = field(default_factory=dict)
     today: dt.date
+    now: dt.datetime | None = None
+
+    @property
+    def clock(self) -> dt.datetime:
+        return self.now if self.now is not None else dt.datetime.combine(self.today, LAST_MINUTE)
+
+
+LAST_MINUTE = dt.time(23, 59)
 
 
 def evaluate(expr: Expr, scope: Scope) -> Value:
@@ -145,6 +155,8 @@ class _Evaluator:
         if name in PURE:
             args = [self.value(arg, bound) for arg in node.args]
             return v.normal(PURE[name](args, self.scope.today))
+        if name == "now":
+            return self.scope.clock
         if name == "if":
             branch = node.args[1] if v.truth(self.value(node.args[0], bound)) else node.args[2]
             return self.value(branch, bound)

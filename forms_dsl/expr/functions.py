@@ -1,8 +1,9 @@
 """The fixed set of functions: what each takes (for `check` and the documentation) and, for the
 ones that only need their arguments' values, how they compute.
 
-The aggregates (`count`, `sum`, `min`, `max`, `any`, `all`) see the rows of repeating groups and
-`if`/`coalesce` evaluate lazily, so their evaluation lives in `evaluate`; the rest are here.
+The aggregates (`count`, `sum`, `min`, `max`, `any`, `all`) see the rows of repeating groups,
+`if`/`coalesce` evaluate lazily and `now` reads the scope's clock, so their evaluation lives in
+`evaluate`; the rest are here.
 Every function given a blank argument returns blank, except is_blank, coalesce, count, sum,
 min/max (which skip blanks), if (a blank condition takes the else branch), any and all.
 """
@@ -53,6 +54,13 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType(
         f.name: f
         for f in (
             Function("today", 0, 0, "today()", "The current date (the site's local date)."),
+            Function(
+                "now",
+                0,
+                0,
+                "now()",
+                "The current date and time, to the minute (the site's local time).",
+            ),
             Function(
                 "age_months",
                 2,

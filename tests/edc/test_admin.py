@@ -10,6 +10,7 @@ from sqlalchemy import select
 from edc.access import Role
 from edc.extensions import db
 from edc.models.audit import AuditEvent
+from edc.models.studies import Site
 from edc.models.users import RoleAssignment, User
 from tests.factories import another_browser, csrf, login, statements_for
 
@@ -216,3 +217,19 @@ def test_a_password_reset_still_asks_for_the_second_factor(client, app, make_use
     )
     assert response.headers["Location"].endswith("/login/code")
     assert other.get("/login/password").status_code == 302  # not before the code
+
+
+def test_sites_take_their_countrys_time_zone_or_the_one_given(app, make_study):
+    make_study("tz-study")
+    db.session.commit()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["sites", "add", "tz-study", "ES-01", "Madrid", "es"]).exit_code == 0
+    lisbon = ["sites", "add", "tz-study", "PT-01", "Lisboa", "PT", "--timezone", "Europe/Lisbon"]
+    assert runner.invoke(args=lisbon).exit_code == 0
+    bad = runner.invoke(args=["sites", "add", "tz-study", "XX-01", "X", "FR", "--timezone", "Mars"])
+    assert bad.exit_code != 0
+    assert "unknown time zone Mars" in bad.output
+    zones = dict(db.session.execute(select(Site.code, Site.timezone)).tuples().all())
+    assert zones["ES-01"] == "Europe/Madrid"  # not Ceuta or the Canaries
+    assert zones["PT-01"] == "Europe/Lisbon"
+    assert "XX-01" not in zones

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 from sqlalchemy import select
 
+from edc import audit
 from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
@@ -22,7 +23,9 @@ from tests.edc.conftest import FORM, STUDY
 from tests.factories import make_site, make_study, make_subject, make_user
 
 
-def _save(entry, posted, *, who, complete=False, reasons=None, confirmed=None, version=None):
+def _save(
+    entry, posted, *, who, complete=False, reasons=None, confirmed=None, version=None, now=None
+):
     return data_entry.save(
         db.session,
         Actor(user=who),
@@ -33,7 +36,7 @@ def _save(entry, posted, *, who, complete=False, reasons=None, confirmed=None, v
         reasons=reasons or {},
         confirmed=confirmed or {},
         lang="en",
-        now=utcnow(),
+        now=now or utcnow(),
     )
 
 
@@ -243,3 +246,18 @@ def test_a_repeating_event_gets_another_occurrence(client, with_table):
         ).status_code
         == 404
     )  # not a repeating event
+
+
+def test_today_is_the_sites_date_not_the_servers(entry_for):
+    half_past_midnight_in_paris = dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC)
+    posted = {"visit_date": "2026-11-28", "mycn": "not_amplified"}
+    site = entry_for.subject.site
+    assert site.timezone == "UTC"
+    on_utc = _save(entry_for(), posted, who=entry_for.nurse, now=half_past_midnight_in_paris)
+    assert [i.kind for i in on_utc.evaluation.errors] == ["max"]  # tomorrow, on UTC
+    site.timezone = "Europe/Paris"
+    audit.record(db.session, Actor.cli(), "site.timezone", target=site)
+    db.session.flush()
+    in_paris = _save(entry_for(), posted, who=entry_for.nurse, now=half_past_midnight_in_paris)
+    assert in_paris.outcome is Outcome.SAVED
+    assert in_paris.evaluation.errors == []  # already the 28th in Paris

@@ -23,6 +23,7 @@ def ev(text: str, **values: Value) -> Value:
 def test_the_function_set_is_documented_and_fully_checked():
     assert set(FUNCTIONS) == {
         "today",
+        "now",
         "age_months",
         "days_between",
         "is_blank",
@@ -235,3 +236,11 @@ def test_abs_gives_the_size_of_a_number_whatever_its_sign():
     assert ev("abs(x)", x=Decimal("-2.5")) == Decimal("2.5")
     assert ev("abs(x)", x=None) is None
     assert ev("abs(x - y) > 5", x=Decimal("1.5"), y=10) is True
+
+
+def test_now_is_the_entry_sites_time_to_the_minute():
+    at = dt.datetime(2024, 6, 15, 10, 30)
+    scope = Scope(values={"taken": dt.datetime(2024, 6, 15, 11, 0)}, today=TODAY, now=at)
+    assert evaluate(parse("now()"), scope) == at
+    assert evaluate(parse("taken > now()"), scope) is True
+    assert ev("now()") == dt.datetime(2024, 6, 15, 23, 59)  # no clock given: the day's last minute

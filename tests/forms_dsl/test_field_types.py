@@ -159,3 +159,13 @@ def test_unknown_keys_are_ignored_and_reported():
     result = evaluate(_form("text"), {"x": "a", "injected": "1", "main-0-x": "2"})
     assert result.values == {"x": "a"}
     assert result.unknown_keys == ["injected", "main-0-x"]
+
+
+def test_now_and_today_are_the_entry_sites_clock():
+    taken = _form("datetime", "  max: now()\n")
+    at = dt.datetime(2026, 11, 28, 0, 30)  # half past midnight where the nurse is
+    assert evaluate(taken, {"x": "2026-11-28T00:30"}, now=at).errors == []
+    late = evaluate(taken, {"x": "2026-11-28T00:31"}, now=at)
+    assert [i.kind for i in late.errors] == ["max"]
+    seen = _form("date", "  max: today()\n")
+    assert evaluate(seen, {"x": "2026-11-28"}, now=at).errors == []  # today follows now
