@@ -34,6 +34,8 @@ def _answer(page, selector: str, value: str | None = None) -> None:
         else:
             page.locator(selector).fill(value)
             page.locator(selector).press("Tab")
+    busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling")
+    expect(busy).to_have_count(0)  # the answer is on screen, not just on the wire
 
 
 def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
@@ -54,7 +56,7 @@ def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
 
     _answer(page, 'input[name="inrg_stage"][value="L1"]')
     _answer(page, 'input[name="histology"][value="nb"]')
-    page.check('input[name="grade"][value="differentiating"]')
+    _answer(page, 'input[name="grade"][value="differentiating"]')  # redraws pathology
     expect(page.locator('input[name="mycn_copies"]')).to_have_count(0)
     page.evaluate("document.getElementById('section-pathology').dataset.untouched = 'yes'")
     _answer(page, 'input[name="mycn"][value="amplified"]')
