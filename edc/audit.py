@@ -300,10 +300,12 @@ def _forget(session: Session) -> None:
 def replay_durable(session: Session) -> bool:
     """After a rollback, write the durable events of the request again; True if any were."""
     durable: list[_Pending] = session.info.pop("audit_durable", [])
+    if not durable:
+        return False  # no transaction at all (on SQLite it would take the write lock)
     for pending in durable:
         pending.target = None
     _append_many(session.connection(), durable)
-    return bool(durable)
+    return True
 
 
 def forget_durable(session: Session) -> None:
