@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from babel import support
+from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -17,31 +21,59 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from edc.i18n import _l
 from edc.services.subjects import Guardian, Identity
 
 
-class LoginForm(FlaskForm):
+@lru_cache(maxsize=16)
+def _wtforms_messages(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _Messages:
+    """WTForms' own messages in the reader's language, each catalog read once per process
+    (Flask-WTF reads it again on every request)."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_messages(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_messages(str(get_locale())).ungettext(singular, plural, n)
+
+
+class AppForm(FlaskForm):
+    """Every form of the portal: Flask-WTF's CSRF, with WTForms' messages cached per language."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: object) -> _Messages:
+            return _MESSAGES
+
+
+_MESSAGES = _Messages()
+
+
+class LoginForm(AppForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(AppForm):
     code = StringField(
         _l("Code from your authenticator app, or a recovery code"),
         validators=[DataRequired(), Length(max=32)],
     )
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(AppForm):
     code = StringField(
         _l("6-digit code shown by the app"), validators=[DataRequired(), Length(max=16)]
     )
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(AppForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
     confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
 
@@ -51,20 +83,20 @@ class ChangePasswordForm(NewPasswordForm):
     end_others = BooleanField(_l("Sign out my other sessions"), default=True)
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(AppForm):
     lang = SelectField(_l("Language"), choices=[])
     next = HiddenField()
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(AppForm):
     """A button that changes something: only the CSRF token travels."""
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(AppForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
-class CreateUserForm(FlaskForm):
+class CreateUserForm(AppForm):
     email = EmailField(
         _l("E-mail address"),
         validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
@@ -80,12 +112,12 @@ class CreateUserForm(FlaskForm):
     ends_at = DateField(_l("Account end date (optional)"), validators=[Optional()])
 
 
-class AssignRoleForm(FlaskForm):
+class AssignRoleForm(AppForm):
     role = SelectField(_l("Role"), choices=[])
     scope = SelectField(_l("Where"), choices=[])
 
 
-class EndDateForm(FlaskForm):
+class EndDateForm(AppForm):
     ends_at = DateField(_l("Account end date"), validators=[Optional()])
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
@@ -118,7 +150,7 @@ class GuardianForm(Form):
     )
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(AppForm):
     """The identity-vault fields, shared by registration and correction."""
 
     family_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=100)])

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     Form,
@@ -30,6 +29,7 @@ from wtforms.fields.core import Field as Input
 from wtforms.fields.core import UnboundField
 
 import forms_dsl
+from edc.forms import AppForm
 from edc.i18n import _
 from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType, Section
@@ -55,7 +55,7 @@ LIVE_KINDS = {"required", "too_few_rows"}
 Posted = Mapping[str, "str | Sequence[str]"]
 
 
-class CrfForm(FlaskForm):
+class CrfForm(AppForm):
     """Base of every CRF form class: the CSRF token, and no other validation."""
 
 

@@ -297,3 +297,16 @@ def test_monitors_open_identities_only_where_the_site_allows_and_never_correct_t
     assert [(e.actor_id, e.entity_id) for e in read] == [(monitor.id, code)]
     runner.invoke(args=["sites", "monitor-identity", "s5", "FR-09", "off", "--reason", "ended"])
     assert client.get(f"/subjects/{code}/identity").status_code == 404
+
+
+def test_form_messages_follow_the_readers_language(client, make_site):
+    site = make_site("FR-12")
+    login(client, make_user(roles=[(Role.NURSE, site)]))
+    with client.session_transaction() as cookie:
+        cookie["lang"] = "fr"
+    french = _register_page(client, site, family_name="").get_data(as_text=True)
+    assert "Ce champ est requis." in french  # WTForms' own message, in French
+    with client.session_transaction() as cookie:
+        cookie["lang"] = "de"
+    german = _register_page(client, site, family_name="").get_data(as_text=True)
+    assert "Dieses Feld wird benötigt." in german
