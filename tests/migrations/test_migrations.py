@@ -52,3 +52,24 @@ def test_revision_files_are_date_prefixed_with_a_slug():
         assert name[:8].isdigit(), name
         assert name.endswith(".py")
         assert revision.doc
+
+
+def test_existing_sites_get_their_countrys_time_zone(tmp_path):
+    engine = create_engine(fresh_database_url(tmp_path, "zones"))
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "50629c58cc72")  # before sites had a time zone
+            conn.execute(text("INSERT INTO study (id, slug, title) VALUES (1, 's', 'S')"))
+            conn.execute(
+                text(
+                    "INSERT INTO site (id, study_id, code, name, country) VALUES "
+                    "(1, 1, 'ES-01', 'Madrid', 'ES'), (2, 1, 'IT-01', 'Roma', 'IT')"
+                )
+            )
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "head")
+        with engine.begin() as conn:
+            zones = conn.execute(text("SELECT code, timezone FROM site ORDER BY code")).all()
+        assert [tuple(z) for z in zones] == [("ES-01", "Europe/Madrid"), ("IT-01", "Europe/Rome")]
+    finally:
+        engine.dispose()
