@@ -21,7 +21,7 @@ from edc.views.subjects import STATUS_LABELS
 from edc.web import render
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<code>/crf/<event_id>/<int:number>")
-#: Set by static/js/app.js on live re-evaluation: the name of the input that changed.
+#: Set by static/js/app.js on live re-evaluation: the inputs changed since its last reply.
 CHANGED = "X-CRF-Changed"
 
 
