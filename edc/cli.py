@@ -210,11 +210,7 @@ def sites_add(study_slug: str, code: str, name: str, country: str, timezone: str
 @click.option("--reason", required=True, help="e.g. the national rule or consent-form clause")
 def sites_monitor_identity(study_slug: str, code: str, setting: str, reason: str) -> None:
     """Let the site's monitors open identities (on), or not (off, the default)."""
-    site = db.session.scalar(
-        select(Site).join(Study).where(Study.slug == study_slug, Site.code == code)
-    )
-    if site is None:
-        raise click.ClickException(f"no site {code} in {study_slug}")
+    site = _site(study_slug, code)
     allowed = setting == "on"
     audit.record(
         db.session, Actor.cli(), "site.monitor_identity", target=site, site_code=code,
@@ -224,6 +220,48 @@ def sites_monitor_identity(study_slug: str, code: str, setting: str, reason: str
     site.monitors_see_identity = allowed
     _done()
     click.echo(f"monitors of {code} {'may' if allowed else 'may not'} open identities")
+
+
+@sites_cli.command("timezone")
+@click.argument("study_slug")
+@click.argument("code")
+@click.argument("zone")
+@click.option("--reason", required=True)
+def sites_timezone(study_slug: str, code: str, zone: str, reason: str) -> None:
+    """Set the site's time zone (IANA name): today() and now() in its forms follow it."""
+    site = _site(study_slug, code)
+    if zone not in available_timezones():
+        raise click.ClickException(f"unknown time zone {zone} (e.g. Europe/Paris)")
+    audit.record(
+        db.session, Actor.cli(), "site.timezone", target=site, site_code=code,
+        old={"timezone": site.timezone}, new={"timezone": zone}, reason=reason,
+    )  # fmt: skip
+    site.timezone = zone
+    _done()
+    click.echo(f"{code} keeps time in {zone}")
+
+
+@sites_cli.command("list")
+@click.argument("study_slug")
+def sites_list(study_slug: str) -> None:
+    """The study's sites: code, country, time zone, whether monitors may open identities, name."""
+    study = db.session.scalar(select(Study).where(Study.slug == study_slug))
+    if study is None:
+        raise click.ClickException(f"no study {study_slug}")
+    for site in study.sites:
+        monitors = "monitors-see-identity" if site.monitors_see_identity else "-"
+        click.echo(
+            f"{site.code:<10} {site.country}  {site.timezone:<20} {monitors:<22} {site.name}"
+        )
+
+
+def _site(study_slug: str, code: str) -> Site:
+    site = db.session.scalar(
+        select(Site).join(Study).where(Study.slug == study_slug, Site.code == code)
+    )
+    if site is None:
+        raise click.ClickException(f"no site {code} in {study_slug}")
+    return site
 
 
 def _add_site(

@@ -233,3 +233,12 @@ def test_sites_take_their_countrys_time_zone_or_the_one_given(app, make_study):
     assert zones["ES-01"] == "Europe/Madrid"  # not Ceuta or the Canaries
     assert zones["PT-01"] == "Europe/Lisbon"
     assert "XX-01" not in zones
+    canaries = ["sites", "timezone", "tz-study", "ES-01", "Atlantic/Canary", "--reason", "Tenerife"]
+    assert runner.invoke(args=canaries).exit_code == 0
+    listed = runner.invoke(args=["sites", "list", "tz-study"]).output
+    assert "ES-01" in listed
+    assert "Atlantic/Canary" in listed
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "site.timezone"))
+    assert (event.old_value, event.new_value, event.reason) == (
+        {"timezone": "Europe/Madrid"}, {"timezone": "Atlantic/Canary"}, "Tenerife",
+    )  # fmt: skip
