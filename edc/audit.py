@@ -137,10 +137,14 @@ def batch(session: Session) -> Iterator[None]:
     session.info[_BATCH] = []
     try:
         yield
-    finally:  # also on an exception: what was recorded is written as if unbatched
-        queued: list[_Pending] = session.info.pop(_BATCH, [])
-        if queued:
-            _append_many(session.connection(), queued)
+    except BaseException:
+        # The transaction goes with the error (durable events are kept apart and written again);
+        # writing now could only hide the error behind a second one from a failed transaction.
+        session.info.pop(_BATCH, None)
+        raise
+    queued: list[_Pending] = session.info.pop(_BATCH, [])
+    if queued:
+        _append_many(session.connection(), queued)
 
 
 def write_batch(session: Session) -> None:

@@ -119,3 +119,18 @@ def test_a_stored_text_changed_after_it_was_verified_is_still_noticed(entry_for)
     db.session.expire_all()
     with pytest.raises(DefinitionError, match="does not match its sha256"):
         definitions.form_model(db.session.get(FormVersion, version.id))
+
+
+def test_an_error_inside_a_batch_is_raised_as_it_is_and_writes_nothing(entry_for):
+    who, before = Actor(user=entry_for.nurse), _head()
+
+    def failing() -> None:
+        with audit.batch(db.session):
+            audit.record(db.session, who, "bench.lost", entity_type="x", entity_id=1)
+            raise LookupError("the original error")
+
+    with pytest.raises(LookupError, match="the original error"):
+        failing()
+    assert _actions_after(before) == []
+    audit.record(db.session, who, "bench.after", entity_type="x", entity_id=2)
+    assert _actions_after(before) == ["bench.after"]  # the next event is not held back
