@@ -490,6 +490,21 @@ def status_counts(session: Session, subject: Subject) -> dict[tuple[str, int, st
     return {(e, n, f): s for e, n, f, s in rows}
 
 
+def record_counts(session: Session, subject_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """How many saved records each subject has per status (a list page's summary, one query)."""
+    counts: dict[int, dict[str, int]] = {}
+    if not subject_ids:
+        return counts
+    rows = session.execute(
+        select(FormRecord.subject_id, FormRecord.status, func.count())
+        .where(FormRecord.subject_id.in_(subject_ids))
+        .group_by(FormRecord.subject_id, FormRecord.status)
+    )
+    for subject_id, status, n in rows:
+        counts.setdefault(subject_id, {})[status] = n
+    return counts
+
+
 def occurrence_numbers(session: Session, subject: Subject) -> dict[str, int]:
     """The highest occurrence number of each event for a subject."""
     rows = session.execute(

@@ -146,8 +146,14 @@ def visible(session: Session, actor: Actor) -> Select[tuple[Subject]]:
     )
 
 
-def subject_page(session: Session, actor: Actor, page: int) -> tuple[list[Subject], int]:
+def subject_page(
+    session: Session, actor: Actor, page: int, search: str = ""
+) -> tuple[list[Subject], int]:
+    """One page of the subjects the actor may see; `search` matches part of the study code."""
     query = visible(session, actor)
+    if search.strip():
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip().upper()) + "%"
+        query = query.where(Subject.study_code.like(pattern, escape="\\"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.options(joinedload(Subject.site))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
 from edc import access
@@ -40,11 +40,14 @@ LABELS = {
 @bp.route("/")
 @requires(Permission.SUBJECT_VIEW)
 def subject_list() -> Response:
-    page = page_arg()
-    rows, total = subjects.subject_page(db.session, current_actor(), page)
+    page, search = page_arg(), request.args.get("q", "")[:32]
+    rows, total = subjects.subject_page(db.session, current_actor(), page, search)
     return render(
         "subjects/list.html",
         subjects=rows,
+        counts=data_entry.record_counts(db.session, [s.id for s in rows]),
+        status_labels=STATUS_LABELS,
+        search=search,
         total=total,
         page=page,
         pages=page_count(total, subjects.PAGE_SIZE),

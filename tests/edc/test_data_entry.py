@@ -210,6 +210,8 @@ def test_the_subject_page_shows_statuses_and_recomputed_decision_support(client,
     page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
     assert "In progress" in page
     assert 'data-code="light">light</span>' in page
+    listed = client.get("/subjects/").get_data(as_text=True)
+    assert '<span class="status status-in_progress">1 In progress</span>' in listed
     assert "missing MYCN" in page  # the label, not the field id
     subject = db.session.get(Subject, subject.id)
     entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")

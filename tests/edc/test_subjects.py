@@ -310,3 +310,24 @@ def test_form_messages_follow_the_readers_language(client, make_site):
         cookie["lang"] = "de"
     german = _register_page(client, site, family_name="").get_data(as_text=True)
     assert "Dieses Feld wird benötigt." in german
+
+
+def test_the_list_finds_codes_and_sums_up_each_subjects_forms(client, make_study):
+    study = make_study("s6")
+    site = make_site("FR-13", study)
+    nurse = make_user(roles=[(Role.NURSE, site)])
+    registrar = Actor(user=nurse)
+    for _ in range(12):
+        subjects.register(
+            db.session, registrar, site.id,
+            subjects.Identity("A", "B", dt.date(2024, 1, 1), "male"), utcnow(),
+        )  # fmt: skip
+    db.session.commit()
+    login(client, nurse)
+    found = client.get("/subjects/?q=fr13-001").get_data(as_text=True)
+    assert "3 subjects" in found  # 0010, 0011, 0012
+    assert "NB-FR13-0011" in found
+    assert "NB-FR13-0009" not in found
+    assert "No subject found." in client.get("/subjects/?q=%25").get_data(as_text=True)
+    page = client.get("/subjects/").get_data(as_text=True)
+    assert "12 subjects" in page
