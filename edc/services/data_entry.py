@@ -28,7 +28,13 @@ from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
 from edc.models.definitions import FormVersion
 from edc.models.subjects import Subject
 from edc.services import subjects
-from edc.services.crf_values import Stored, flatten, typed_values
+from edc.services.crf_values import (
+    Stored,
+    flatten,
+    posted_from_stored,
+    to_typed,
+    typed_values,
+)
 from edc.services.definitions import current_form_version, form_model, study_model
 
 #: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
@@ -155,6 +161,27 @@ def evaluate(
     )
 
 
+def as_stored(
+    entry: Entry, stored: Mapping[str, Stored], *, lang: str, now: datetime
+) -> forms_dsl.Evaluation:
+    """The record as it was saved, for readers: calculations show their stored values, since
+    recomputing them would need the identity vault (the age), which only site staff open."""
+    form = entry.form
+    result = evaluate(entry, posted_from_stored(form, stored), birth=None, lang=lang, now=now)
+    for f in form:
+        if f.type is not forms_dsl.FieldType.CALC:
+            continue
+        if f.repeat is None:
+            if f.id in stored:
+                result.values[f.id] = to_typed(f, stored[f.id])
+            continue
+        for index, row in enumerate(result.rows.get(f.repeat, [])):
+            path = f"{f.repeat}-{index}-{f.id}"
+            if path in stored:
+                row[f.id] = to_typed(f, stored[path])
+    return result
+
+
 def save(
     session: Session,
     actor: Actor,
@@ -266,6 +293,12 @@ def _save_evaluated(
                 site_code=subject.site.code,
             )
     return SaveResult(Outcome.SAVED, result, changes=changes)
+
+
+def may_enter(session: Session, actor: Actor, subject: Subject) -> bool:
+    """Whether the actor enters data at the subject's site (others read the forms only)."""
+    assert actor.user is not None
+    return access.holds(access.grants(session, actor.user), Permission.DATA_ENTER, subject.site_id)
 
 
 def _role(grants: Sequence[access.Grant], subject: Subject) -> str:

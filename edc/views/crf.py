@@ -69,9 +69,15 @@ def _page(
     oob_sections: frozenset[str] = frozenset(),
 ) -> Response:
     actor, lang = current_actor(), str(get_locale())
-    birth = data_entry.date_of_birth(db.session, actor, entry.subject) if posted else None
-    result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow())
+    locked = entry.record is not None and entry.record.status in data_entry.READ_ONLY
+    read_only = locked or not data_entry.may_enter(db.session, actor, entry.subject)
     stored = data_entry.stored_items(db.session, entry.record)
+    if read_only:  # the record as saved: no vault read, nothing recomputed for a reader
+        result = data_entry.as_stored(entry, stored, lang=lang, now=utcnow())
+        posted = posted_from_stored(entry.form, stored)
+    else:
+        birth = data_entry.date_of_birth(db.session, actor, entry.subject) if posted else None
+        result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow())
     view = forms_bridge.page(
         entry.form, posted, result, lang, live=live, changes=changes,
         history_paths=frozenset(stored), rows=rows,
@@ -89,7 +95,8 @@ def _page(
         row_version=entry.row_version if row_version is None else row_version,
         conflict=conflict,
         conflict_rows=_conflict_rows(entry.form, posted, conflict, lang) if conflict else [],
-        read_only=entry.record is not None and entry.record.status in data_entry.READ_ONLY,
+        read_only=read_only,
+        locked=locked,
         status_labels=STATUS_LABELS,
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
-from edc import access
 from edc.access import Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
@@ -92,9 +91,7 @@ def subject_detail(code: str) -> Response:
         may_read_identity=subjects.may_read_identity(db.session, actor, subject),
         casebook=data_entry.casebook(db.session, subject, lang),
         decisions=data_entry.decision_support(db.session, subject, lang),
-        may_enter=access.holds(
-            access.grants(db.session, actor.user), Permission.DATA_ENTER, subject.site_id
-        ),
+        may_enter=data_entry.may_enter(db.session, actor, subject),
         add_form=EmptyForm(),
         lang=lang,
         status_labels=STATUS_LABELS,

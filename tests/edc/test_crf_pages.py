@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from edc.access import Role
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.crf import ItemValue
+from edc.models.subjects import Subject
 from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 from tests.html_forms import submitted
 
@@ -242,3 +245,28 @@ def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_fo
     for version, weight in enumerate(range(2, 7), start=1):  # more history rows
         _post(client, entry_for, {"weight": str(weight), "doses-0-dose_mg": "2"}, version=version)
     assert statements() == few
+
+
+def test_a_monitor_reads_the_form_as_saved_and_nothing_posts_back(client, entry_for):
+    login(client, entry_for.nurse)
+    assert _post(client, entry_for, {"visit_date": "2026-03-10", "weight": "10"}).status_code == 302
+    age = db.session.scalar(select(ItemValue.value).where(ItemValue.path == "age"))
+    assert age is not None  # computed from the vault's birth date at the nurse's save
+    monitor = another_browser(client)
+    site = db.session.get(Subject, entry_for.subject.id).site
+    login(monitor, make_user(roles=[(Role.MONITOR, site)]))
+    reads_before = db.session.scalar(
+        select(func.count()).where(AuditEvent.action == "identity.read")
+    )
+    page = monitor.get(_url(entry_for)).get_data(as_text=True)
+    assert f'<output id="age" class="calc">{age}</output>' in page  # the stored calculation
+    assert "hx-post" not in page  # no live evaluation to post to
+    assert "Save draft" not in page
+    assert "entering data is for the site" in page
+    weight = re.search(r"<input[^>]*\bname=\"weight\"[^>]*>", page).group(0)
+    assert " readonly" in weight  # the saved answer, shown but not editable
+    assert 'value="10"' in weight
+    reads_after = db.session.scalar(
+        select(func.count()).where(AuditEvent.action == "identity.read")
+    )
+    assert reads_after == reads_before  # a reader's page opens no identity
