@@ -43,6 +43,15 @@ PROFILES = [
     ("MS", (1, 10), "nb", "differentiating", "not_amplified", "no", "1.3"),
 ]
 METASTASES = {"M": ["bone_marrow", "bone", "distant_lymph_nodes"], "MS": ["liver", "skin"]}
+# First response assessment by stage (primary, metastatic, marrow, marrow infiltration %): the
+# components a clinician would report after induction, so the INRC panel has cases to show.
+RESPONSES = {
+    "L1": [("CR", "NI", "NI", ""), ("PR", "NI", "NI", "")],
+    "L2": [("PR", "NI", "NI", ""), ("SD", "NI", "NI", ""), ("CR", "NI", "NI", "")],
+    "M": [("PR", "PR", "MD", "2.5"), ("PR", "SD", "CR", ""), ("SD", "SD", "SD", "12"),
+          ("PD", "PR", "CR", "")],
+    "MS": [("CR", "PR", "CR", ""), ("PR", "CR", "NI", "")],
+}  # fmt: skip
 CONFIRMED = "Checked against the source document (demo data)."
 
 
@@ -144,6 +153,17 @@ def seed_subjects(
             posted[f"metastases-{index}-metastasis_site"] = site
         _save(session, actor, subject, "diagnosis", "diagnosis", posted, complete=state < 4,
               now=now)  # fmt: skip
+        if state < 3:  # treated long enough for a first response assessment
+            primary, metastatic, marrow, infiltration = rng.choice(RESPONSES[stage])
+            assessed = min(diagnosed + dt.timedelta(days=rng.randint(100, 140)), now.date())
+            response = {
+                "assessment_date": assessed.isoformat(), "response_primary": primary,
+                "response_metastatic": metastatic, "response_marrow": marrow,
+            }  # fmt: skip
+            if infiltration:
+                response["marrow_infiltration"] = infiltration
+            _save(session, actor, subject, "response", "response", response, complete=state < 2,
+                  now=now)  # fmt: skip
     session.flush()
     return made
 

@@ -375,3 +375,21 @@ def test_demo_seed_registers_thirty_subjects_in_varied_states(app):
     assert statuses.get("in_progress", 0) >= 3
     sites = db.session.scalars(select(Subject.site_id).distinct()).all()
     assert len(sites) == 3
+    responses = dict(
+        db.session.execute(
+            select(FormRecord.status, func.count())
+            .where(FormRecord.form_id == "response")
+            .group_by(FormRecord.status)
+        ).all()
+    )
+    assert responses.get("complete", 0) >= 8  # INRC overall responses to show
+    assert responses.get("in_progress", 0) >= 3
+    from edc.services import data_entry
+
+    classified = [
+        view.decision.outputs
+        for subject in db.session.scalars(select(Subject))
+        for view in data_entry.decision_support(db.session, subject, "en")
+        if view.table.id == "inrc_response" and view.decision.classifiable
+    ]
+    assert len({tuple(sorted(o.items())) for o in classified}) >= 3  # varied overall responses
