@@ -122,7 +122,7 @@ def seed_subjects(
         )
         subject = subjects.register(session, actor, site_id, identity, now)
         made.append(subject)
-        state = n % 6  # 0–3 complete, 4 draft, 5 not started
+        state = (n // len(site_ids)) % 6  # at each site: 0–3 complete, 4 draft, 5 not started
         if state == 5:
             continue
         registered = diagnosed + dt.timedelta(days=rng.randint(1, 20))
