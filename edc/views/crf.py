@@ -163,6 +163,9 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
     )
     if result.outcome is Outcome.SAVED:
         flash(_("Form saved.") if action != "complete" else _("Form marked complete."))
+        if action == "stay":  # a long form, saved on the way: carry on where you were
+            return redirect(url_for("crf.form_page", code=code, event_id=event_id,
+                                    number=number, form_id=form_id))  # fmt: skip
         return redirect(url_for("subjects.subject_detail", code=code))
     if result.outcome is Outcome.CONFLICT:
         fresh = _entry(code, event_id, number, form_id)

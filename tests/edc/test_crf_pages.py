@@ -270,3 +270,14 @@ def test_a_monitor_reads_the_form_as_saved_and_nothing_posts_back(client, entry_
         select(func.count()).where(AuditEvent.action == "identity.read")
     )
     assert reads_after == reads_before  # a reader's page opens no identity
+
+
+def test_save_and_stay_keeps_the_nurse_on_the_form(client, entry_for):
+    login(client, entry_for.nurse)
+    saved = _post(client, entry_for, {"weight": "21"}, action="stay")
+    assert saved.status_code == 302
+    assert saved.headers["Location"].endswith(_url(entry_for))
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Form saved." in page
+    assert submitted(page)["weight"] == ["21"]
+    assert 'name="row_version" value="1"' in page  # ready for the next save
