@@ -117,3 +117,18 @@ def test_the_page_gives_back_exactly_what_was_typed_whatever_the_type(app):
     assert fields["note"].input is None
     assert fields["count"].errors  # the message sits beside the field
     assert fields["doses-1-dose_mg"].input.name == "doses-1-dose_mg"
+
+
+def test_hints_and_errors_are_read_with_their_input(client, entry_for):
+    from tests.factories import login
+
+    login(client, entry_for.nurse)
+    url = f"/subjects/{entry_for.subject.study_code}/crf/baseline/1/visit"
+    token = client.get(url).get_data(as_text=True).split('name="csrf_token" type="hidden" value="')
+    page = client.post(
+        url, data={"weight": "x", "csrf_token": token[1].split('"')[0], "row_version": 0}
+    ).get_data(as_text=True)
+    weight = page[page.index('id="weight"') - 200 : page.index('id="weight"') + 200]
+    assert 'aria-describedby="weight-error"' in weight
+    assert 'aria-invalid="true"' in weight
+    assert 'id="weight-error"' in page
