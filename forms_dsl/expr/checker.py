@@ -214,6 +214,7 @@ class _Checker:
             "if": self.call_if,
             "any": self.call_rows,
             "all": self.call_rows,
+            "count_if": self.call_rows,
             "len": self.call_len,
         }
 
@@ -558,7 +559,7 @@ class _Checker:
             self.report(MIXED_GROUPS, node.offset, function=spec.name, groups=shown)
         vtype = self.visit(condition, bound | frozenset(groups))
         self.condition(condition, vtype, spec.name)
-        return VType.BOOL
+        return VType.NUMBER if spec.name == "count_if" else VType.BOOL
 
     def call_abs(self, node: Call, spec: Function, bound: frozenset[str]) -> VType:
         vtype = self.visit(node.args[0], bound)

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from forms_dsl.expr import values as v
-from forms_dsl.expr.functions import FUNCTIONS, PURE
+from forms_dsl.expr.functions import FUNCTIONS, PURE, ROW_CONDITIONS
 from forms_dsl.expr.nodes import (
     ARITHMETIC,
     Binary,
@@ -166,7 +166,7 @@ class _Evaluator:
                 if not v.is_blank(value):
                     return value
             return None
-        if name in ("any", "all"):
+        if name in ROW_CONDITIONS:
             return self.rows_condition(node, bound)
         return self.aggregate(node, bound)
 
@@ -202,8 +202,11 @@ class _Evaluator:
         if len(groups) != 1:
             return None
         group = groups[0]
+        rows = self.scope.rows.get(group, ())
+        if node.function == "count_if":
+            return sum(v.truth(self.value(condition, {**bound, group: row})) for row in rows)
         every = node.function == "all"
-        for row in self.scope.rows.get(group, ()):
+        for row in rows:
             inner = {**bound, group: row}
             holds = v.truth(self.value(condition, inner))
             if holds != every:

@@ -5,7 +5,7 @@ The aggregates (`count`, `sum`, `min`, `max`, `any`, `all`) see the rows of repe
 `if`/`coalesce` evaluate lazily and `now` reads the scope's clock, so their evaluation lives in
 `evaluate`; the rest are here.
 Every function given a blank argument returns blank, except is_blank, coalesce, count, sum,
-min/max (which skip blanks), if (a blank condition takes the else branch), any and all.
+min/max (which skip blanks), if (a blank condition takes the else branch), any, all and count_if.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Function:
 
 
 AGGREGATES = frozenset({"count", "sum", "min", "max"})  # take a repeat column as sole argument
-ROW_CONDITIONS = frozenset({"any", "all"})  # evaluate their condition once per row
+ROW_CONDITIONS = frozenset({"any", "all", "count_if"})  # their condition runs once per row
 
 FUNCTIONS: Mapping[str, Function] = MappingProxyType(
     {
@@ -171,6 +171,14 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType(
                 "all(condition)",
                 "Whether the condition, on the fields of one repeating group, is true for every "
                 "row (true when there are no rows).",
+            ),
+            Function(
+                "count_if",
+                1,
+                1,
+                "count_if(condition)",
+                "The number of rows of one repeating group for which the condition, on its "
+                "fields, is true (0 when there are no rows).",
             ),
             Function("len", 1, 1, "len(text)", "The number of characters of a text."),
         )

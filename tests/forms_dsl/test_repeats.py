@@ -41,6 +41,7 @@ sections:
       - {id: largest, type: calc, label: Largest, calc: "max(size_mm)"}
       - {id: any_bone, type: calc, label: Any bone, calc: "any(site == 'bone')"}
       - {id: all_small, type: calc, label: All small, calc: "all(size_mm < 20)"}
+      - {id: n_large, type: calc, label: Large, calc: "count_if(size_mm >= 20)"}
 """
 
 
@@ -64,6 +65,8 @@ def test_rows_are_read_validated_and_aggregated():
     assert result.values["largest"] == 30
     assert result.values["any_bone"] is True
     assert result.values["all_small"] is False
+    assert result.values["n_large"] == 1  # rows where the condition holds (30 mm)
+    assert evaluate(f, {}).values["n_large"] == 0
 
 
 def test_errors_name_their_row():
