@@ -62,19 +62,28 @@ def test_a_change_redraws_only_the_sections_it_can_touch(client, entry_for):
     amplified = live("mycn", mycn="amplified", **{"doses-0-dose_mg": "5"})
     body = amplified.get_data(as_text=True)
     assert amplified.headers["HX-Reswap"] == "none"
+    assert 'id="crf-contents"' in body  # the jump links follow the sections shown
     assert 'id="section-main" hx-swap-oob="outerHTML"' in body
     assert 'name="copies"' in body  # shown by the answer, in the redrawn section
-    assert "section-doses" not in body  # nothing there reads MYCN
+    assert 'id="section-doses"' not in body  # nothing there reads MYCN
     dose = live("doses-0-dose_mg", **{"doses-0-dose_mg": "x"}).get_data(as_text=True)
-    assert "section-doses" in dose
-    assert "section-main" not in dose
+    assert 'id="section-doses"' in dose
+    assert 'id="section-main"' not in dose
     assert "Enter a whole number." in dose  # the inline error, in place
     both = live("mycn doses-0-dose_mg", mycn="amplified").get_data(as_text=True)
-    assert "section-main" in both  # an earlier change whose answer was overtaken: both redrawn
-    assert "section-doses" in both
+    assert 'id="section-main"' in both  # an earlier change whose answer was overtaken: both redrawn
+    assert 'id="section-doses"' in both
     whole = live("nonsense", mycn="amplified")
     assert "HX-Reswap" not in whole.headers
     assert whole.get_data(as_text=True).strip().startswith('<form id="crf"')
+
+
+def test_long_forms_have_jump_links_to_their_sections(client, entry_for):
+    login(client, entry_for.nurse)
+    page = client.get(_url(entry_for)).get_data(as_text=True)
+    contents = page.split('id="crf-contents"')[1].split("</nav>")[0]
+    assert '<a href="#section-main">Main</a>' in contents
+    assert '<a href="#section-doses">Doses</a>' in contents
 
 
 def test_an_inline_error_keeps_every_answer(client, entry_for):
