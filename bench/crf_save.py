@@ -9,6 +9,9 @@ alternately so that load on the machine falls on both alike:
   Every save changes every item (worst case: each writes an audit event).
 - **bare**: a Flask app with one route that writes the same posted values as one JSON row,
   commits and redirects: what the request costs with no checks, no audit and no model.
+- **bare in the portal**: the same write behind the portal's own sign-in, access gate, CSRF
+  check and commit point: what validation, item audit and the form model add to a write that
+  is as safe as any other in the portal.
 
 It also times parts of the save on their own against the bare endpoint, to show where the time
 goes: the evaluation, appending the same number of audit events, and a signed-in request to the
@@ -27,14 +30,16 @@ import statistics
 import time
 from collections.abc import Callable
 
-from flask import Flask, redirect, request
+from flask import Flask, abort, redirect, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import event, text
 
 from bench.portal import Portal, demo_portal, signed_in
 from edc import audit
+from edc.access import Permission, requires
 from edc.actor import Actor
 from edc.extensions import db
+from edc.forms import EmptyForm
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
 from edc.models.users import User
@@ -92,6 +97,23 @@ def bare_app() -> Flask:
     return app
 
 
+def portal_bare(app: Flask) -> None:
+    """The same baseline inside the portal: sign-in, access gate, CSRF and the one commit point
+    as for the save, then the posted values written as one JSON row, no form and no audit."""
+
+    @requires(Permission.DATA_ENTER)
+    def bench_bare_write() -> ResponseReturnValue:
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        values = {k: request.form.getlist(k) for k in request.form if k != "csrf_token"}
+        db.session.execute(
+            text("INSERT INTO bench_row (data) VALUES (:d)"), {"d": json.dumps(values)}
+        )
+        return redirect("/done")
+
+    app.add_url_rule("/bench/bare", view_func=bench_bare_write, methods=["POST"])
+
+
 def timed(call: Callable[[], object]) -> float:
     start = time.perf_counter()
     call()
@@ -104,6 +126,7 @@ def main() -> None:
     parser.add_argument("--saves", type=int, default=60)
     args = parser.parse_args()
     portal = demo_portal(args.url)
+    portal_bare(portal.app)  # before the first request, as Flask requires
     client = signed_in(portal)
     url = f"/subjects/{portal.subject.study_code}/crf/diagnosis/1/{FORM}"
     with portal.app.app_context():
@@ -128,14 +151,19 @@ def main() -> None:
         response = bare.post("/bare", data=posted(i))
         assert response.status_code == 302, response.status_code
 
+    def write_in_portal(i: int) -> None:
+        response = client.post("/bench/bare", data={**posted(i), "csrf_token": token.group(1)})
+        assert response.status_code == 302, (response.status_code, response.text[:300])
+
     def signed_in_only() -> None:  # session, access gate, subject and entry, then "not found"
         assert client.get(f"{url}/history/no_such_item").status_code == 404
 
     save(0)
-    saves, bares, fixed = [], [], []
+    saves, bares, inside, fixed = [], [], [], []
     for i in range(1, args.saves + 1):
         saves.append(timed(lambda i=i: save(i)))
         bares.append(timed(lambda i=i: write(i)))
+        inside.append(timed(lambda i=i: write_in_portal(i)))
         fixed.append(timed(signed_in_only))
     counted = statements(lambda: save(args.saves + 1)), statements(lambda: write(0))
     evaluations, appends, items = parts(portal, args.saves)
@@ -145,6 +173,9 @@ def main() -> None:
     print(f"save endpoint (checks, evaluation, {items + 1} audit events, commit): {ms(s)}")
     print(f"bare endpoint (the same values as one JSON row, commit):   {ms(b)}")
     print(f"ratio {s / b:.1f} (target <= 3)")
+    p = statistics.median(inside)
+    print(f"bare endpoint in the portal (sign-in, access, CSRF; one JSON row): {ms(p)}")
+    print(f"ratio {s / p:.1f}: what validation, item audit and the form cost (target <= 3)")
     print(f"SQL statements per request: save {counted[0]}, bare {counted[1]}")
     print("parts of the save, each against the bare endpoint:")
     print(f"  forms_dsl evaluation of the form:            {ms(e)} ({e / b:.1f}x)")
