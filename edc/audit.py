@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, inspect, select, update
+from sqlalchemy import Connection, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from edc.actor import Actor
@@ -28,6 +28,15 @@ from edc.models.base import Base, utcnow
 GENESIS = "0" * 64
 _events = AuditEvent.__table__
 _head = AuditHead.__table__
+# Built once: every audited request runs them, and building costs more than running on SQLite.
+_LOCK_HEAD = (  # takes the chain's lock and reads its tip
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=_head.c.seq + bindparam("n"))
+    .returning(_head.c.seq, _head.c.hash)
+)
+_INSERT = insert(_events)
+_SET_HEAD = update(_head).where(_head.c.id == 1).values(hash=bindparam("hash"))
 _BATCH = "audit_batch"  # session.info key of the events a `batch` block holds
 _key: bytes | None = None
 _keyed: hmac.HMAC | None = None  # the key's HMAC state, copied for each event (same digests)
@@ -193,12 +202,7 @@ def _append_many(conn: Connection, pendings: list[_Pending]) -> None:
     """Chain `pendings` after the head under one lock: three statements, however many events."""
     if not pendings:
         return
-    last, prev = conn.execute(
-        update(_head)
-        .where(_head.c.id == 1)
-        .values(seq=_head.c.seq + len(pendings))
-        .returning(_head.c.seq, _head.c.hash)
-    ).one()
+    last, prev = conn.execute(_LOCK_HEAD, {"n": len(pendings)}).one()
     rows: list[dict[str, Any]] = []
     for seq, p in enumerate(pendings, start=last - len(pendings) + 1):
         entity_id = p.entity_id
@@ -227,8 +231,8 @@ def _append_many(conn: Connection, pendings: list[_Pending]) -> None:
         }
         row["hash"] = prev = _digest(row)
         rows.append(row)
-    conn.execute(insert(_events), rows)
-    conn.execute(update(_head).where(_head.c.id == 1).values(hash=prev))
+    conn.execute(_INSERT, rows)
+    conn.execute(_SET_HEAD, {"hash": prev})
 
 
 def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) -> None:

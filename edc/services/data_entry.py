@@ -12,11 +12,13 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from flask import abort
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 import forms_dsl
@@ -25,8 +27,9 @@ from edc.access import Permission
 from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
-from edc.models.definitions import FormVersion
-from edc.models.subjects import Subject
+from edc.models.definitions import FormVersion, StudyDefinition
+from edc.models.studies import Site
+from edc.models.subjects import Subject, SubjectIdentity
 from edc.services import subjects
 from edc.services.crf_values import (
     Stored,
@@ -35,13 +38,40 @@ from edc.services.crf_values import (
     to_typed,
     typed_values,
 )
-from edc.services.definitions import current_form_version, form_model, study_model
+from edc.services.definitions import form_model, study_model, study_of
 
 #: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
 FORMAT_KINDS = frozenset(
     {"integer", "decimal", "decimals", "date", "datetime", "time", "yesno", "choice"}
 )
 READ_ONLY = {RecordStatus.LOCKED.value, RecordStatus.SIGNED.value}
+
+_item_table = ItemValue.__table__
+_record_table = FormRecord.__table__
+# The save's statements, built once (building one costs more than running it on SQLite). Core:
+# the ORM's bulk machinery adds nothing to rows the save reads and writes by id.
+_ITEM_ROWS = select(_item_table.c.path, _item_table.c.id, _item_table.c.value).where(
+    _item_table.c.record_id == bindparam("record_id")
+)
+_ITEM_UPDATE = (
+    update(_item_table)
+    .where(_item_table.c.id == bindparam("row_id"))
+    .values(value=bindparam("value"), updated_at=bindparam("at"), updated_by_id=bindparam("by"))
+)
+#: The optimistic lock: only the save that read the current version may write.
+_BUMP = (
+    update(_record_table)
+    .where(
+        _record_table.c.id == bindparam("record_id"),
+        _record_table.c.row_version == bindparam("read"),
+    )
+    .values(
+        row_version=bindparam("row_version"),
+        status=bindparam("status"),
+        updated_at=bindparam("updated_at"),
+        updated_by_id=bindparam("updated_by_id"),
+    )
+)
 
 
 class Outcome(enum.StrEnum):
@@ -94,36 +124,103 @@ def warning_key(issue: forms_dsl.Issue) -> str:
     return f"{issue.field}:{issue.kind}:{'' if issue.row is None else issue.row}"
 
 
+@lru_cache(maxsize=2)
+def _entry_query(identity: bool) -> Select[Any]:
+    """`find_entry`'s query, built once: its parameters are bound at each execution."""
+    definitions, versions = aliased(StudyDefinition), aliased(FormVersion)
+    latest_definition = (
+        select(func.max(definitions.id))
+        .where(definitions.study_id == Subject.study_id)
+        .correlate(Subject)
+        .scalar_subquery()
+    )
+    current_version = (
+        select(versions.id)
+        .where(versions.study_id == Subject.study_id, versions.form_id == bindparam("form_id"))
+        .order_by(versions.version.desc())
+        .limit(1)
+        .correlate(Subject)
+        .scalar_subquery()
+    )
+    entities = (Subject, Site, StudyDefinition, EventOccurrence, FormRecord, FormVersion)
+    query = (
+        select(*entities)
+        .join(Site, Site.id == Subject.site_id)
+        .outerjoin(StudyDefinition, StudyDefinition.id == latest_definition)
+        .outerjoin(
+            EventOccurrence,
+            and_(
+                EventOccurrence.subject_id == Subject.id,
+                EventOccurrence.event_id == bindparam("event_id"),
+                EventOccurrence.number == bindparam("number"),
+            ),
+        )
+        .outerjoin(
+            FormRecord,
+            and_(
+                FormRecord.occurrence_id == EventOccurrence.id,
+                FormRecord.form_id == bindparam("form_id"),
+            ),
+        )
+        .outerjoin(
+            FormVersion,
+            FormVersion.id == func.coalesce(FormRecord.form_version_id, current_version),
+        )
+        .where(Subject.study_code == bindparam("code"))
+    )
+    if identity:
+        query = query.add_columns(SubjectIdentity).outerjoin(
+            SubjectIdentity, SubjectIdentity.subject_id == Subject.id
+        )
+    return query
+
+
+def find_entry(
+    session: Session,
+    actor: Actor,
+    code: str,
+    event_id: str,
+    number: int,
+    form_id: str,
+    *,
+    identity: bool = False,
+) -> Entry | None:
+    """The entry of a subject the actor may see, or None (out of scope, or no such form there).
+
+    One query reads the subject and its site, the study's current definition (which events
+    exist and which forms they have), the occurrence, the record and its form version (the
+    current version when there is no record yet), and with `identity` the vault row, still
+    encrypted (`subjects.read_identity` decrypts and audits it). Every page and save needs them,
+    and reading them one by one costs a round trip each.
+    """
+    if number < 1:
+        return None
+    query = subjects.visible(session, actor, _entry_query(identity))
+    found = session.execute(
+        query, {"code": code, "event_id": event_id, "number": number, "form_id": form_id}
+    ).first()
+    if found is None:
+        return None
+    subject, site, definition, occurrence, record, version = found[:6]
+    if definition is None or version is None:
+        return None
+    # What the row read, attached where the code looks (the session holds rows only weakly).
+    set_committed_value(subject, "site", site)
+    if identity:
+        set_committed_value(subject, "identity", found[6])
+    if version.definition_id == definition.id:
+        set_committed_value(version, "definition", definition)
+    event = next((e for e in study_of(definition).events if e.id == event_id), None)
+    if event is None or form_id not in event.forms or (number > 1 and not event.repeating):
+        return None
+    return Entry(subject, event_id, number, version, occurrence, record)
+
+
 def open_entry(
     session: Session, actor: Actor, subject: Subject, event_id: str, number: int, form_id: str
 ) -> Entry | None:
-    """The entry: the record's own form version if it exists, else the current version.
-
-    One query reads the occurrence, the record, its form version and that version's study
-    definition: each page and save needs all four, and lazy loads would cost three round trips.
-    """
-    found = session.execute(
-        select(EventOccurrence, FormRecord)
-        .outerjoin(
-            FormRecord,
-            and_(FormRecord.occurrence_id == EventOccurrence.id, FormRecord.form_id == form_id),
-        )
-        .where(
-            EventOccurrence.subject_id == subject.id,
-            EventOccurrence.event_id == event_id,
-            EventOccurrence.number == number,
-        )
-        .options(joinedload(FormRecord.form_version).joinedload(FormVersion.definition))
-    ).first()
-    occurrence, record = found if found is not None else (None, None)
-    version = (
-        record.form_version
-        if record is not None
-        else current_form_version(session, subject.study_id, form_id)
-    )
-    if version is None:
-        return None
-    return Entry(subject, event_id, number, version, occurrence, record)
+    """The entry of a subject already found (see `find_entry`)."""
+    return find_entry(session, actor, subject.study_code, event_id, number, form_id)
 
 
 def stored_items(session: Session, record: FormRecord | None) -> dict[str, Stored]:
@@ -316,11 +413,7 @@ def _item_rows(session: Session, record: FormRecord | None) -> dict[str, tuple[i
     """Each stored item's row id and value: plain rows, as the save writes them with Core."""
     if record is None:
         return {}
-    rows = session.execute(
-        select(ItemValue.path, ItemValue.id, ItemValue.value).where(
-            ItemValue.record_id == record.id
-        )
-    )
+    rows = session.connection().execute(_ITEM_ROWS, {"record_id": record.id})
     return {path: (row_id, value) for path, row_id, value in rows}
 
 
@@ -389,12 +482,11 @@ def _write(
             "updated_at": now,
             "updated_by_id": actor.user_id,
         }
-        records = FormRecord.__table__  # Core: the ORM's bulk-update machinery adds nothing here
-        bumped = session.execute(
-            update(records)
-            .where(records.c.id == record.id, records.c.row_version == record.row_version)
-            .values(written)
-        ).rowcount
+        bumped = (
+            session.connection()
+            .execute(_BUMP, {**written, "record_id": record.id, "read": record.row_version})
+            .rowcount
+        )
         if bumped != 1:
             raise _StaleError
         for key, value in written.items():  # the row as stored, without reading it back
@@ -434,9 +526,6 @@ def _write(
     return record
 
 
-_item_table = ItemValue.__table__
-
-
 def _write_items(
     session: Session,
     actor: Actor,
@@ -461,14 +550,7 @@ def _write_items(
         if c.path not in items
     ]
     if changed:
-        session.execute(
-            update(_item_table)
-            .where(_item_table.c.id == bindparam("row_id"))
-            .values(
-                value=bindparam("value"), updated_at=bindparam("at"), updated_by_id=bindparam("by")
-            ),
-            changed,
-        )
+        session.connection().execute(_ITEM_UPDATE, changed)
     if created:
         session.execute(insert(_item_table).values(updated_by_id=by), created)
 

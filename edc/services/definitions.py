@@ -400,7 +400,7 @@ def _verified(text: str, expected: str, what: str) -> str:
     return text
 
 
-def _rebuilt_study(definition: StudyDefinition) -> forms_dsl.Study:
+def study_of(definition: StudyDefinition) -> forms_dsl.Study:
     """The stored study.yaml loaded with the stored forms it was checked with, once per text."""
     study_text = _verified(definition.yaml_text, definition.sha256, "study.yaml")
     study = _studies.get(definition.sha256)
@@ -458,11 +458,11 @@ def form_model(form_version: FormVersion) -> forms_dsl.Form:
     """
     text = _verified(form_version.yaml_text, form_version.sha256, str(form_version))
     definition = form_version.definition
-    _rebuilt_study(definition)
+    study_of(definition)
     return _cached_form(form_version.form_id, text, definition.sha256)
 
 
 def study_model(session: Session, study_id: int) -> forms_dsl.Study | None:
     """The study's current definition (events, languages, forms) as forms_dsl sees it."""
     definition = current_definition(session, study_id)
-    return _rebuilt_study(definition) if definition is not None else None
+    return study_of(definition) if definition is not None else None

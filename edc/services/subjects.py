@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -138,11 +139,15 @@ def register(
     return subject
 
 
-def visible(session: Session, actor: Actor) -> Select[tuple[Subject]]:
-    """Subjects the actor may see, without identities."""
+def visible(session: Session, actor: Actor, query: Select[Any] | None = None) -> Select[Any]:
+    """Subjects the actor may see, without identities; or `query` (of subjects) kept to those."""
     assert actor.user is not None
     return access.scoped(
-        select(Subject), session, actor.user, Permission.SUBJECT_VIEW, Subject.site_id
+        select(Subject) if query is None else query,
+        session,
+        actor.user,
+        Permission.SUBJECT_VIEW,
+        Subject.site_id,
     )
 
 

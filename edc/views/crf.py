@@ -13,10 +13,9 @@ from edc.extensions import db
 from edc.forms import EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
-from edc.services import data_entry, subjects
+from edc.services import data_entry
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
-from edc.services.definitions import study_model
 from edc.views.subjects import STATUS_LABELS
 from edc.web import render
 
@@ -25,17 +24,13 @@ bp = Blueprint("crf", __name__, url_prefix="/subjects/<code>/crf/<event_id>/<int
 CHANGED = "X-CRF-Changed"
 
 
-def _entry(code: str, event_id: str, number: int, form_id: str) -> data_entry.Entry:
+def _entry(
+    code: str, event_id: str, number: int, form_id: str, *, identity: bool = False
+) -> data_entry.Entry:
     """The entry, or 404 when the subject is out of scope or the event has no such form."""
-    actor = current_actor()
-    subject = subjects.find(db.session, actor, code)
-    if subject is None or number < 1:
-        abort(404)
-    study = study_model(db.session, subject.study_id)
-    event = next((e for e in study.events if e.id == event_id), None) if study else None
-    if event is None or form_id not in event.forms or (number > 1 and not event.repeating):
-        abort(404)
-    entry = data_entry.open_entry(db.session, actor, subject, event_id, number, form_id)
+    entry = data_entry.find_entry(
+        db.session, current_actor(), code, event_id, number, form_id, identity=identity
+    )
     if entry is None:
         abort(404)
     return entry
@@ -141,7 +136,7 @@ def form_evaluate(code: str, event_id: str, number: int, form_id: str) -> Respon
 @bp.route("/<form_id>", methods=["POST"])
 @requires(Permission.DATA_ENTER)
 def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
-    entry = _entry(code, event_id, number, form_id)
+    entry = _entry(code, event_id, number, form_id, identity=True)  # the age needs the vault
     if not EmptyForm().validate_on_submit():
         abort(400)  # the CSRF token (the CRF form's own); the answers are judged by forms_dsl
     posted = _posted(entry)

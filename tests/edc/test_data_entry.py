@@ -14,7 +14,7 @@ from edc.actor import Actor
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
-from edc.models.crf import ItemValue
+from edc.models.crf import FormRecord, ItemValue
 from edc.models.subjects import Subject
 from edc.services import data_entry
 from edc.services.data_entry import Outcome
@@ -41,9 +41,11 @@ def _save(
 
 
 def _items(entry):
-    record = data_entry.open_entry(
-        db.session, Actor.cli(), entry.subject, "baseline", 1, "visit"
-    ).record
+    record = db.session.scalar(
+        select(FormRecord).where(
+            FormRecord.subject_id == entry.subject.id, FormRecord.form_id == "visit"
+        )
+    )
     return data_entry.stored_items(db.session, record)
 
 
