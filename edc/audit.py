@@ -231,6 +231,11 @@ def _append_many(conn: Connection, pendings: list[_Pending]) -> None:
         }
         row["hash"] = prev = _digest(row)
         rows.append(row)
+    if conn.dialect.name == "postgresql":  # the events and the new tip in one round trip
+        with conn.connection.driver_connection.pipeline():
+            conn.execute(_INSERT, rows)
+            conn.execute(_SET_HEAD, {"hash": prev})
+        return
     conn.execute(_INSERT, rows)
     conn.execute(_SET_HEAD, {"hash": prev})
 

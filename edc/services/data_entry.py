@@ -16,10 +16,13 @@ from functools import lru_cache
 from typing import Any
 
 from flask import abort
-from sqlalchemy import Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 import forms_dsl
 from edc import access, audit
@@ -50,14 +53,40 @@ _item_table = ItemValue.__table__
 _record_table = FormRecord.__table__
 # The save's statements, built once (building one costs more than running it on SQLite). Core:
 # the ORM's bulk machinery adds nothing to rows the save reads and writes by id.
-_ITEM_ROWS = select(_item_table.c.path, _item_table.c.id, _item_table.c.value).where(
-    _item_table.c.record_id == bindparam("record_id")
-)
 _ITEM_UPDATE = (
     update(_item_table)
-    .where(_item_table.c.id == bindparam("row_id"))
+    .where(
+        _item_table.c.record_id == bindparam("of_record"),
+        _item_table.c.path == bindparam("item_path"),
+    )
     .values(value=bindparam("value"), updated_at=bindparam("at"), updated_by_id=bindparam("by"))
 )
+
+
+class _JsonObject(FunctionElement[Any]):
+    """`{key: value, ...}` of the rows, as one JSON value (an aggregate, named per database).
+
+    The entry query reads a record's items with it, so that a page or a save reads them
+    without a round trip of their own.
+    """
+
+    type = JSON()
+    name = "json_object"
+    inherit_cache = True
+
+
+@compiles(_JsonObject, "sqlite")
+def _json_object_sqlite(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
+    key, value = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_group_object({key}, json({value}))"  # values are stored as JSON text
+
+
+@compiles(_JsonObject, "postgresql")
+def _json_object_postgresql(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
+    key, value = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_object_agg({key}, {value})"
+
+
 #: The optimistic lock: only the save that read the current version may write.
 _BUMP = (
     update(_record_table)
@@ -99,6 +128,8 @@ class Entry:
     form_version: FormVersion
     occurrence: EventOccurrence | None
     record: FormRecord | None
+    #: The record's items as read with it ({path: value}); a save compares against these.
+    stored: dict[str, Stored] = field(default_factory=dict)
 
     @property
     def form(self) -> forms_dsl.Form:
@@ -142,9 +173,15 @@ def _entry_query(identity: bool) -> Select[Any]:
         .correlate(Subject)
         .scalar_subquery()
     )
+    stored = (
+        select(_JsonObject(ItemValue.path, ItemValue.value))
+        .where(ItemValue.record_id == FormRecord.id)
+        .correlate(FormRecord)
+        .scalar_subquery()
+    )
     entities = (Subject, Site, StudyDefinition, EventOccurrence, FormRecord, FormVersion)
     query = (
-        select(*entities)
+        select(*entities, stored)
         .join(Site, Site.id == Subject.site_id)
         .outerjoin(StudyDefinition, StudyDefinition.id == latest_definition)
         .outerjoin(
@@ -201,19 +238,19 @@ def find_entry(
     ).first()
     if found is None:
         return None
-    subject, site, definition, occurrence, record, version = found[:6]
+    subject, site, definition, occurrence, record, version, stored = found[:7]
     if definition is None or version is None:
         return None
     # What the row read, attached where the code looks (the session holds rows only weakly).
     set_committed_value(subject, "site", site)
     if identity:
-        set_committed_value(subject, "identity", found[6])
+        set_committed_value(subject, "identity", found[7])
     if version.definition_id == definition.id:
         set_committed_value(version, "definition", definition)
     event = next((e for e in study_of(definition).events if e.id == event_id), None)
     if event is None or form_id not in event.forms or (number > 1 and not event.repeating):
         return None
-    return Entry(subject, event_id, number, version, occurrence, record)
+    return Entry(subject, event_id, number, version, occurrence, record, stored or {})
 
 
 def open_entry(
@@ -356,8 +393,7 @@ def _save_evaluated(
     unconfirmed = [w for w in result.warnings if completing and warning_key(w) not in confirmed]
     if blocking or unconfirmed:
         return SaveResult(Outcome.INVALID, result, unconfirmed=unconfirmed)
-    items = _item_rows(session, record)
-    old = {path: value for path, (_id, value) in items.items()}
+    old = entry.stored
     new = flatten(result)
     changes = [
         Change(path, old.get(path), new.get(path))
@@ -371,11 +407,12 @@ def _save_evaluated(
         if entry.record is None:  # creating rows another save may create too: isolate them
             audit.write_batch(session)  # the vault read must not go with a savepoint rollback
             with session.begin_nested():
-                record = _write(session, actor, entry, changes, items, reasons, complete, role, now)
+                record = _write(session, actor, entry, changes, reasons, complete, role, now)
         else:  # the version bump is the first write: a stale save writes nothing
-            record = _write(session, actor, entry, changes, items, reasons, complete, role, now)
+            record = _write(session, actor, entry, changes, reasons, complete, role, now)
     except (_StaleError, IntegrityError):
         return SaveResult(Outcome.CONFLICT)
+    entry.stored = {**old, **{c.path: c.new for c in changes}}  # as the record now holds them
     for issue in result.warnings:
         if completing:
             audit.record(
@@ -409,14 +446,6 @@ def _role(grants: Sequence[access.Grant], subject: Subject) -> str:
     return roles[0] if roles else ""
 
 
-def _item_rows(session: Session, record: FormRecord | None) -> dict[str, tuple[int, Stored]]:
-    """Each stored item's row id and value: plain rows, as the save writes them with Core."""
-    if record is None:
-        return {}
-    rows = session.connection().execute(_ITEM_ROWS, {"record_id": record.id})
-    return {path: (row_id, value) for path, row_id, value in rows}
-
-
 def _item_path(entry: Entry, path: str) -> str:
     """Event, occurrence, form at its version, item: `diagnosis/1/diagnosis@2/mycn`."""
     fv = entry.form_version
@@ -428,7 +457,6 @@ def _write(
     actor: Actor,
     entry: Entry,
     changes: list[Change],
-    items: dict[str, tuple[int, Stored]],
     reasons: Mapping[str, str],
     complete: bool,
     role: str,
@@ -491,12 +519,12 @@ def _write(
             raise _StaleError
         for key, value in written.items():  # the row as stored, without reading it back
             set_committed_value(record, key, value)
-    _write_items(session, actor, record, changes, items, now)
+    _write_items(session, actor, record, changes, entry.stored, now)
     events = []
     for change in changes:
         events.append(
             {
-                "action": "item.changed" if change.path in items else "item.created",
+                "action": "item.changed" if change.path in entry.stored else "item.created",
                 "entity_type": "form_record",
                 "entity_id": record.id,
                 "item_path": _item_path(entry, change.path),
@@ -531,7 +559,7 @@ def _write_items(
     actor: Actor,
     record: FormRecord,
     changes: list[Change],
-    items: dict[str, tuple[int, Stored]],
+    stored: Mapping[str, Stored],
     now: datetime,
 ) -> None:
     """The changed values, one executemany per kind: no ORM objects to build, track and flush.
@@ -540,14 +568,14 @@ def _write_items(
     """
     by = actor.user_id
     changed = [
-        {"row_id": items[c.path][0], "value": c.new, "at": now, "by": by}
+        {"of_record": record.id, "item_path": c.path, "value": c.new, "at": now, "by": by}
         for c in changes
-        if c.path in items
+        if c.path in stored
     ]
     created = [
         {"record_id": record.id, "path": c.path, "value": c.new, "updated_at": now}
         for c in changes
-        if c.path not in items
+        if c.path not in stored
     ]
     if changed:
         session.connection().execute(_ITEM_UPDATE, changed)

@@ -66,7 +66,7 @@ def _page(
     actor, lang = current_actor(), str(get_locale())
     locked = entry.record is not None and entry.record.status in data_entry.READ_ONLY
     read_only = locked or not data_entry.may_enter(db.session, actor, entry.subject)
-    stored = data_entry.stored_items(db.session, entry.record)
+    stored = entry.stored
     if read_only:  # the record as saved: no vault read, nothing recomputed for a reader
         result = data_entry.as_stored(entry, stored, lang=lang, now=utcnow())
         posted = posted_from_stored(entry.form, stored)
@@ -112,7 +112,7 @@ def _conflict_rows(
 @requires(Permission.SUBJECT_VIEW)
 def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
     entry = _entry(code, event_id, number, form_id)
-    stored = data_entry.stored_items(db.session, entry.record)
+    stored = entry.stored
     return _page(entry, posted_from_stored(entry.form, stored), live=True)
 
 
