@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, event, false, select
+from sqlalchemy import ColumnElement, Select, bindparam, event, select
 from sqlalchemy.orm import Session
 
 from edc import audit
@@ -262,8 +262,23 @@ def scoped(
     site_column: ColumnElement[Any],
 ) -> Select[Any]:
     """Restrict a query of site-bound rows to the sites where `user` holds `permission`."""
-    ids = site_ids_for(grants(session, user), permission)
-    return query.where(site_column.in_(ids)) if ids else query.where(false())
+    return scoped_statement(query, site_column).params(scope_params(session, user, permission))
+
+
+#: The bound parameter of `scoped_statement`: the site ids, given at each execution.
+SCOPE_PARAMETER = "scope_site_ids"
+
+
+def scoped_statement(query: Select[Any], site_column: ColumnElement[Any]) -> Select[Any]:
+    """`query` kept to the sites bound at execution with `scope_params`; for a statement built
+    once and run many times (SQLAlchemy then keys its compiled form without walking it again).
+    Executed without those parameters it fails, rather than seeing every site."""
+    return query.where(site_column.in_(bindparam(SCOPE_PARAMETER, expanding=True)))
+
+
+def scope_params(session: Session, user: User, permission: Permission) -> dict[str, list[int]]:
+    """The sites where `user` holds `permission`, for a `scoped_statement` (none: no rows)."""
+    return {SCOPE_PARAMETER: sorted(site_ids_for(grants(session, user), permission))}
 
 
 def gate() -> Any:

@@ -96,10 +96,19 @@ class _Run:
         self.result = Evaluation()
         self.groups = {f.id: f.repeat for f in form if f.repeat is not None}
 
-    def scope(self, group: str | None = None, row: Mapping[str, Value] | None = None) -> ex.Scope:
-        values = {**self.context, **self.result.values}
+    def merged(self) -> dict[str, Value]:
+        """The context and the answers as expressions read them (answers win)."""
+        return {**self.context, **self.result.values}
+
+    def scope(
+        self,
+        group: str | None = None,
+        row: Mapping[str, Value] | None = None,
+        values: Mapping[str, Value] | None = None,
+    ) -> ex.Scope:
+        """Where an expression is evaluated; a pass that reads many shares one `merged()`."""
         return ex.Scope(
-            values=values,
+            values=self.merged() if values is None else values,
             rows=self.result.rows,
             row_group=group,
             row=row,
@@ -199,13 +208,16 @@ def evaluate(
 def _calculate(run: _Run) -> None:
     res = run.result
     fields = run.form.fields
+    values = run.merged()  # kept current below: each calculation sees the ones before it
+    top = run.scope(values=values)
     for fid in run.form.calc_order:
         f = fields[fid]
         if f.repeat is None:
-            res.values[fid] = _round(f, ex.evaluate(f.calc, run.scope()))  # type: ignore[arg-type]
+            res.values[fid] = values[fid] = _round(f, ex.evaluate(f.calc, top))  # type: ignore[arg-type]
         else:
             for row in res.rows.get(f.repeat, []):
-                row[fid] = _round(f, ex.evaluate(f.calc, run.scope(f.repeat, row)))  # type: ignore[arg-type]
+                scope = run.scope(f.repeat, row, values)
+                row[fid] = _round(f, ex.evaluate(f.calc, scope))  # type: ignore[arg-type]
 
 
 def _round(f: Field, value: Value) -> Value:
@@ -222,25 +234,22 @@ def _relevance(run: _Run) -> None:
     res = run.result
     res.shown = set()
     res.shown_in_rows = {}
+    values = run.merged()  # relevance changes no value: one scope for the whole pass
+    top = run.scope(values=values)
     for section in run.form.sections:
-        section_shown = section.show_if is None or _truthy(
-            ex.evaluate(section.show_if, run.scope())
-        )
+        section_shown = section.show_if is None or _truthy(ex.evaluate(section.show_if, top))
         if section.repeat is None:
             for f in section.fields:
-                if section_shown and (
-                    f.show_if is None or _truthy(ex.evaluate(f.show_if, run.scope()))
-                ):
+                if section_shown and (f.show_if is None or _truthy(ex.evaluate(f.show_if, top))):
                     res.shown.add(f.id)
             continue
         visible_rows = []
         for row in res.rows.get(section.id, []):
             visible = set()
             if section_shown:
+                scope = run.scope(section.id, row, values)
                 for f in section.fields:
-                    if f.show_if is None or _truthy(
-                        ex.evaluate(f.show_if, run.scope(section.id, row))
-                    ):
+                    if f.show_if is None or _truthy(ex.evaluate(f.show_if, scope)):
                         visible.add(f.id)
             visible_rows.append(visible)
         res.shown_in_rows[section.id] = visible_rows
@@ -263,11 +272,13 @@ def _drop_hidden(run: _Run) -> None:
 
 def _validate(run: _Run) -> None:
     res = run.result
+    values = run.merged()  # checks change no value: one scope for the whole pass
+    top = run.scope(values=values)
     for section in run.form.sections:
         if section.repeat is None:
             for f in section.fields:
                 if f.id in res.shown:
-                    _validate_field(run, f, res.values.get(f.id), None, run.scope())
+                    _validate_field(run, f, res.values.get(f.id), None, top)
             continue
         if section.id not in res.shown:
             continue
@@ -290,9 +301,10 @@ def _validate(run: _Run) -> None:
                 Severity.ERROR,
             )
         for i, row in enumerate(rows):
+            scope = run.scope(section.id, row, values)
             for f in section.fields:
                 if f.id in res.shown_in_rows[section.id][i]:
-                    _validate_field(run, f, row.get(f.id), i, run.scope(section.id, row))
+                    _validate_field(run, f, row.get(f.id), i, scope)
 
 
 def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: ex.Scope) -> None:

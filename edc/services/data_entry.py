@@ -157,7 +157,8 @@ def warning_key(issue: forms_dsl.Issue) -> str:
 
 @lru_cache(maxsize=2)
 def _entry_query(identity: bool) -> Select[Any]:
-    """`find_entry`'s query, built once: its parameters are bound at each execution."""
+    """`find_entry`'s query, built once: its parameters (and the actor's sites) are bound at
+    each execution."""
     definitions, versions = aliased(StudyDefinition), aliased(FormVersion)
     latest_definition = (
         select(func.max(definitions.id))
@@ -209,7 +210,7 @@ def _entry_query(identity: bool) -> Select[Any]:
         query = query.add_columns(SubjectIdentity).outerjoin(
             SubjectIdentity, SubjectIdentity.subject_id == Subject.id
         )
-    return query
+    return subjects.visible_statement(query)
 
 
 def find_entry(
@@ -232,9 +233,15 @@ def find_entry(
     """
     if number < 1:
         return None
-    query = subjects.visible(session, actor, _entry_query(identity))
     found = session.execute(
-        query, {"code": code, "event_id": event_id, "number": number, "form_id": form_id}
+        _entry_query(identity),
+        {
+            "code": code,
+            "event_id": event_id,
+            "number": number,
+            "form_id": form_id,
+            **subjects.visible_params(session, actor),
+        },
     ).first()
     if found is None:
         return None

@@ -142,13 +142,19 @@ def register(
 def visible(session: Session, actor: Actor, query: Select[Any] | None = None) -> Select[Any]:
     """Subjects the actor may see, without identities; or `query` (of subjects) kept to those."""
     assert actor.user is not None
-    return access.scoped(
-        select(Subject) if query is None else query,
-        session,
-        actor.user,
-        Permission.SUBJECT_VIEW,
-        Subject.site_id,
+    return visible_statement(select(Subject) if query is None else query).params(
+        visible_params(session, actor)
     )
+
+
+def visible_statement(query: Select[Any]) -> Select[Any]:
+    """`query` (of subjects) kept to those `visible_params` allows: built once, run often."""
+    return access.scoped_statement(query, Subject.site_id)
+
+
+def visible_params(session: Session, actor: Actor) -> dict[str, list[int]]:
+    assert actor.user is not None
+    return access.scope_params(session, actor.user, Permission.SUBJECT_VIEW)
 
 
 def subject_page(

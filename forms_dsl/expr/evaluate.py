@@ -25,8 +25,9 @@ group's fields are the row's values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from forms_dsl.expr import values as v
 from forms_dsl.expr.functions import FUNCTIONS, PURE, ROW_CONDITIONS
@@ -98,26 +99,28 @@ class _Evaluator:
         return group if isinstance(group, str) else None
 
     def value(self, node: Expr, bound: Mapping[str, Row]) -> Value:
-        if isinstance(node, Number | String | Bool):
-            return node.value
-        if isinstance(node, Blank):
-            return None
-        if isinstance(node, Name):
-            return self.lookup(node.name, bound)
-        if isinstance(node, Unary):
-            operand = self.value(node.operand, bound)
-            return not v.truth(operand) if node.op == "not" else v.negate(operand)
-        if isinstance(node, Binary):
-            return self.binary(node, bound)
-        if isinstance(node, InList):
-            left = self.value(node.left, bound)
-            if v.is_blank(left):
-                return False
-            found = v.member(left, (self.value(item, bound) for item in node.items))
-            return not found if node.negated else found
-        if isinstance(node, Call):
-            return self.call(node, bound)
+        visit = _VISITS.get(type(node))  # by exact type: nodes are final, and this is hot
+        return visit(self, node, bound) if visit is not None else None
+
+    def literal(self, node: Number | String | Bool, _bound: Mapping[str, Row]) -> Value:
+        return node.value
+
+    def blank(self, _node: Blank, _bound: Mapping[str, Row]) -> Value:
         return None
+
+    def name(self, node: Name, bound: Mapping[str, Row]) -> Value:
+        return self.lookup(node.name, bound)
+
+    def unary(self, node: Unary, bound: Mapping[str, Row]) -> Value:
+        operand = self.value(node.operand, bound)
+        return not v.truth(operand) if node.op == "not" else v.negate(operand)
+
+    def in_list(self, node: InList, bound: Mapping[str, Row]) -> Value:
+        left = self.value(node.left, bound)
+        if v.is_blank(left):
+            return False
+        found = v.member(left, (self.value(item, bound) for item in node.items))
+        return not found if node.negated else found
 
     def lookup(self, name: str, bound: Mapping[str, Row]) -> Value:
         group = self.group_of(name)
@@ -212,3 +215,16 @@ class _Evaluator:
             if holds != every:
                 return holds
         return every
+
+
+_VISITS: dict[type, Callable[[_Evaluator, Any, Mapping[str, Row]], Value]] = {
+    Number: _Evaluator.literal,
+    String: _Evaluator.literal,
+    Bool: _Evaluator.literal,
+    Blank: _Evaluator.blank,
+    Name: _Evaluator.name,
+    Unary: _Evaluator.unary,
+    Binary: _Evaluator.binary,
+    InList: _Evaluator.in_list,
+    Call: _Evaluator.call,
+}

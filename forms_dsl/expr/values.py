@@ -49,6 +49,9 @@ def number(value: object) -> Number | None:
 
 
 def kind(value: object) -> Kind:
+    exact = _EXACT_KINDS.get(type(value))  # the common types first, without a chain of checks
+    if exact is not None:
+        return exact(value)
     if value is None:
         return "blank"
     if isinstance(value, bool):
@@ -66,6 +69,19 @@ def kind(value: object) -> Kind:
     if isinstance(value, frozenset):
         return "codes" if value else "blank"
     return "other"
+
+
+_EXACT_KINDS: dict[type, Callable[[object], Kind]] = {
+    type(None): lambda _value: "blank",
+    str: lambda value: "text" if value else "blank",
+    bool: lambda _value: "bool",
+    int: lambda value: "number" if number(value) is not None else "blank",
+    Decimal: lambda value: "number" if number(value) is not None else "blank",
+    dt.date: lambda _value: "date",
+    dt.datetime: lambda _value: "datetime",
+    dt.time: lambda _value: "time",
+    frozenset: lambda value: "codes" if value else "blank",
+}
 
 
 def normal(value: object) -> Value:
