@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, event, insert, inspect, select, up
 from sqlalchemy.orm import Session, UOWTransaction
 
 from edc.actor import Actor
+from edc.extensions import pipelined
 from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import Base, utcnow
 
@@ -156,12 +157,18 @@ def batch(session: Session) -> Iterator[None]:
         _append_many(session.connection(), queued)
 
 
-def write_batch(session: Session) -> None:
-    """Write the events held by the current `batch` now; the block goes on holding later ones."""
+def write_batch(session: Session, along: Callable[[], object] | None = None) -> None:
+    """Write the events held by the current `batch` now; the block goes on holding later ones.
+
+    `along` writes what the events describe (e.g. a save's items): it runs after the chain's
+    lock, and its statements travel with the events (one round trip on PostgreSQL).
+    """
     queued: list[_Pending] | None = session.info.get(_BATCH)
     if queued:
-        _append_many(session.connection(), list(queued))
+        _append_many(session.connection(), list(queued), along)
         queued.clear()
+    elif along is not None:
+        along()
 
 
 def _canonical(row: dict[str, Any]) -> bytes:
@@ -198,8 +205,13 @@ def _append(conn: Connection, p: _Pending) -> None:
     _append_many(conn, [p])
 
 
-def _append_many(conn: Connection, pendings: list[_Pending]) -> None:
-    """Chain `pendings` after the head under one lock: three statements, however many events."""
+def _append_many(
+    conn: Connection, pendings: list[_Pending], along: Callable[[], object] | None = None
+) -> None:
+    """Chain `pendings` after the head under one lock: three statements, however many events.
+
+    Only the lock waits for its reply; `along` and the events are sent together after it.
+    """
     if not pendings:
         return
     last, prev = conn.execute(_LOCK_HEAD, {"n": len(pendings)}).one()
@@ -231,13 +243,11 @@ def _append_many(conn: Connection, pendings: list[_Pending]) -> None:
         }
         row["hash"] = prev = _digest(row)
         rows.append(row)
-    if conn.dialect.name == "postgresql":  # the events and the new tip in one round trip
-        with conn.connection.driver_connection.pipeline():
-            conn.execute(_INSERT, rows)
-            conn.execute(_SET_HEAD, {"hash": prev})
-        return
-    conn.execute(_INSERT, rows)
-    conn.execute(_SET_HEAD, {"hash": prev})
+    with pipelined(conn):  # the events and the new tip in one round trip
+        if along is not None:
+            along()
+        conn.execute(_INSERT, rows)
+        conn.execute(_SET_HEAD, {"hash": prev})
 
 
 def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -10,7 +12,7 @@ from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from edc.models.base import Base
@@ -55,6 +57,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Send the block's statements without waiting for each reply (PostgreSQL with psycopg):
+    the server answers them together when a result is read or the block ends, one round trip
+    instead of one per statement. Elsewhere, and inside another such block, it changes nothing.
+    Errors of a statement are raised where its reply is read, at the latest when the block ends.
+    """
+    if conn.dialect.driver != "psycopg" or conn.info.get(_PIPELINED):
+        yield
+        return
+    conn.info[_PIPELINED] = True
+    try:
+        with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            yield
+    finally:
+        conn.info.pop(_PIPELINED, None)
+
+
+_PIPELINED = "edc_pipelined"
 
 
 db = Database()

@@ -87,6 +87,7 @@ def _json_object_postgresql(element: _JsonObject, compiler: SQLCompiler, **kw: A
     return f"json_object_agg({key}, {value})"
 
 
+_ITEM_INSERT = insert(_item_table).values(updated_by_id=bindparam("by"))
 #: The optimistic lock: only the save that read the current version may write.
 _BUMP = (
     update(_record_table)
@@ -410,29 +411,21 @@ def _save_evaluated(
     if was_complete and any(not reasons.get(c.path, "").strip() for c in changes):
         return SaveResult(Outcome.NEEDS_REASONS, result, changes=changes)
     role = _role(grants, subject)
+    confirmations = [(w, confirmed.get(warning_key(w), "")) for w in result.warnings if completing]
     try:
         if entry.record is None:  # creating rows another save may create too: isolate them
             audit.write_batch(session)  # the vault read must not go with a savepoint rollback
             with session.begin_nested():
-                record = _write(session, actor, entry, changes, reasons, complete, role, now)
+                record = _write(
+                    session, actor, entry, changes, reasons, confirmations, complete, role, now
+                )
         else:  # the version bump is the first write: a stale save writes nothing
-            record = _write(session, actor, entry, changes, reasons, complete, role, now)
+            record = _write(
+                session, actor, entry, changes, reasons, confirmations, complete, role, now
+            )
     except (_StaleError, IntegrityError):
         return SaveResult(Outcome.CONFLICT)
     entry.stored = {**old, **{c.path: c.new for c in changes}}  # as the record now holds them
-    for issue in result.warnings:
-        if completing:
-            audit.record(
-                session,
-                actor,
-                "check.confirmed",
-                target=record,
-                item_path=_item_path(entry, issue.field),
-                new={"check": issue.kind, "row": issue.row, "message": issue.message},
-                reason=confirmed.get(warning_key(issue), ""),
-                role=role,
-                site_code=subject.site.code,
-            )
     return SaveResult(Outcome.SAVED, result, changes=changes)
 
 
@@ -465,6 +458,7 @@ def _write(
     entry: Entry,
     changes: list[Change],
     reasons: Mapping[str, str],
+    confirmations: Sequence[tuple[forms_dsl.Issue, str]],
     complete: bool,
     role: str,
     now: datetime,
@@ -526,7 +520,6 @@ def _write(
             raise _StaleError
         for key, value in written.items():  # the row as stored, without reading it back
             set_committed_value(record, key, value)
-    _write_items(session, actor, record, changes, entry.stored, now)
     events = []
     for change in changes:
         events.append(
@@ -556,12 +549,29 @@ def _write(
             },
         }
     )
+    for issue, reason in confirmations:  # warnings confirmed on completion (with a reason)
+        events.append(
+            {
+                "action": "check.confirmed",
+                "target": record,
+                "item_path": _item_path(entry, issue.field),
+                "new": {"check": issue.kind, "row": issue.row, "message": issue.message},
+                "reason": reason,
+                "role": role,
+                "site_code": site,
+            }
+        )
     audit.record_many(session, actor, events)  # one chain lock for the whole save
+    # The version bump said this save may write: the items go with their audit events.
+    _insert_items(session, actor, record, changes, entry.stored, now)
+    audit.write_batch(  # the audit events of every change describe these rows
+        session, along=lambda: _update_items(session, actor, record, changes, entry.stored, now)
+    )
     session.flush()
     return record
 
 
-def _write_items(
+def _insert_items(
     session: Session,
     actor: Actor,
     record: FormRecord,
@@ -569,25 +579,45 @@ def _write_items(
     stored: Mapping[str, Stored],
     now: datetime,
 ) -> None:
-    """The changed values, one executemany per kind: no ORM objects to build, track and flush.
-
-    Their audit events are the ones `_write` records next to this call, for every change.
-    """
-    by = actor.user_id
-    changed = [
-        {"of_record": record.id, "item_path": c.path, "value": c.new, "at": now, "by": by}
-        for c in changes
-        if c.path in stored
-    ]
+    """Items answered for the first time, in one executemany (no ORM objects to track)."""
     created = [
-        {"record_id": record.id, "path": c.path, "value": c.new, "updated_at": now}
+        {
+            "record_id": record.id,
+            "path": c.path,
+            "value": c.new,
+            "updated_at": now,
+            "by": actor.user_id,
+        }
         for c in changes
         if c.path not in stored
     ]
+    if created:
+        session.connection().execute(_ITEM_INSERT, created)
+
+
+def _update_items(
+    session: Session,
+    actor: Actor,
+    record: FormRecord,
+    changes: list[Change],
+    stored: Mapping[str, Stored],
+    now: datetime,
+) -> None:
+    """Items whose value changed, in one executemany that waits for no reply (it is sent with
+    the audit events, see `audit.write_batch`)."""
+    changed = [
+        {
+            "of_record": record.id,
+            "item_path": c.path,
+            "value": c.new,
+            "at": now,
+            "by": actor.user_id,
+        }
+        for c in changes
+        if c.path in stored
+    ]
     if changed:
         session.connection().execute(_ITEM_UPDATE, changed)
-    if created:
-        session.execute(insert(_item_table).values(updated_by_id=by), created)
 
 
 class _StaleError(Exception):
