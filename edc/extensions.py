@@ -13,6 +13,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from edc.models.base import Base
@@ -69,10 +70,15 @@ def pipelined(conn: Connection) -> Iterator[None]:
     if conn.dialect.driver != "psycopg" or conn.info.get(_PIPELINED):
         yield
         return
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     conn.info[_PIPELINED] = True
     try:
         with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
             yield
+    except dbapi_error as error:  # a reply read at the end: raised as SQLAlchemy raises it
+        raise DBAPIError.instance(
+            "(statements sent in one round trip)", None, error, dbapi_error, dialect=conn.dialect
+        ) from error
     finally:
         conn.info.pop(_PIPELINED, None)
 

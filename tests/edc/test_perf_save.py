@@ -134,3 +134,69 @@ def test_an_error_inside_a_batch_is_raised_as_it_is_and_writes_nothing(entry_for
     assert _actions_after(before) == []
     audit.record(db.session, who, "bench.after", entity_type="x", entity_id=2)
     assert _actions_after(before) == ["bench.after"]  # the next event is not held back
+
+
+def test_a_save_request_reads_everything_it_judges_with_in_one_query(client, entry_for):
+    from tests.factories import csrf, login
+
+    login(client, entry_for.nurse)
+    url = f"/subjects/{entry_for.subject.study_code}/crf/baseline/1/visit"
+
+    token = csrf(client, url)
+
+    def post(weight: str, version: int) -> int:
+        data = {**FIRST, "weight": weight, "csrf_token": token, "row_version": version}
+        return client.post(url, data=data).status_code
+
+    assert post("12", 0) == 302
+    db.session.remove()  # the request reads as it comes, with nothing cached by the test
+    with _statements() as seen:
+        assert post("13", 1) == 302
+    reads = [s for s in seen if s.startswith("SELECT")]
+    assert len(reads) == 3, reads  # the sign-in, the roles, then the entry
+    entry_read = reads[-1]
+    for joined in ("FROM subject", "study_definition", "event_occurrence", "form_record",
+                   "form_version", "item_value", "subject_identity"):  # fmt: skip
+        assert joined in entry_read
+    assert "subject.site_id IN" in entry_read  # kept to the nurse's sites in the same query
+    assert entry_for().stored["weight"] == 13
+
+
+def test_the_items_read_with_the_entry_are_the_stored_ones(entry_for):
+    nurse = entry_for.nurse
+    answers = {**FIRST, "mycn": "amplified", "copies": "5.5", "doses-0-dose_mg": "3"}
+    assert _save(entry_for(), answers, nurse).outcome is Outcome.SAVED
+    again = {**FIRST, "copies": "5.5", "doses-0-dose_mg": "3"}
+    assert _save(entry_for(), again, nurse).outcome is Outcome.SAVED  # copies hidden now
+    db.session.expire_all()
+    entry = entry_for()
+    assert entry.stored == data_entry.stored_items(db.session, entry.record)
+    assert entry.stored["copies"] is None  # a hidden answer is kept as blank, not dropped
+    assert entry.stored["doses-0-dose_mg"] == 3
+    assert entry.stored["visit_date"] == "2026-03-10"
+
+
+def test_a_statement_built_for_bound_sites_refuses_to_run_without_them(entry_for):
+    from sqlalchemy.exc import StatementError
+
+    from edc import access
+    from edc.models.studies import Site
+
+    query = access.scoped_statement(select(Site.id), Site.id)
+    with pytest.raises(StatementError):
+        db.session.execute(query).all()
+    assert db.session.execute(query, {access.SCOPE_PARAMETER: []}).all() == []
+    site_id = entry_for.subject.site_id
+    assert db.session.scalars(query, {access.SCOPE_PARAMETER: [site_id]}).all() == [site_id]
+
+
+def test_errors_of_statements_sent_together_are_raised_like_any_other(entry_for):
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from edc.extensions import pipelined
+
+    conn = db.session.connection()
+    with pytest.raises(IntegrityError), pipelined(conn):
+        conn.execute(insert(AuditHead.__table__).values(id=1, seq=0, hash="0" * 64))
+    db.session.rollback()
