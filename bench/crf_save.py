@@ -44,7 +44,7 @@ from edc.forms import EmptyForm
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import data_entry
+from edc.services import data_entry, entries
 
 FORM = "diagnosis"
 
@@ -214,10 +214,10 @@ def parts(portal: Portal, n: int) -> tuple[list[float], list[float], int]:
     with portal.app.app_context():
         who = Actor(user=db.session.get(User, portal.nurse.id))
         subject = db.session.get(Subject, portal.subject.id)
-        entry = data_entry.open_entry(db.session, who, subject, "diagnosis", 1, FORM)
+        entry = entries.open_entry(db.session, who, subject, "diagnosis", 1, FORM)
         assert entry is not None
         assert entry.record is not None
-        items = len(data_entry.stored_items(db.session, entry.record))
+        items = len(entries.stored_items(db.session, entry.record))
         now = utcnow()
         evaluations = [
             timed(lambda i=i: data_entry.evaluate(entry, posted(i), birth=None, lang="en", now=now))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from edc.actor import Actor
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import data_entry, subjects
+from edc.services import data_entry, entries, subjects
 from edc.services.data_entry import Outcome
 
 NAMES = {
@@ -72,7 +72,7 @@ def _save(
     """Save a record; completing confirms warnings like a nurse would, else it stays a draft."""
 
     def attempt(finish: bool, confirmed: Mapping[str, str]) -> data_entry.SaveResult:
-        entry = data_entry.open_entry(session, actor, subject, event, 1, form)
+        entry = entries.open_entry(session, actor, subject, event, 1, form)
         assert entry is not None
         return data_entry.save(
             session, actor, entry, posted, expected_version=entry.row_version, complete=finish,

@@ -12,17 +12,12 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
 
 from flask import abort
-from sqlalchemy import JSON, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 import forms_dsl
 from edc import access, audit
@@ -30,18 +25,15 @@ from edc.access import Permission
 from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
-from edc.models.definitions import FormVersion, StudyDefinition
-from edc.models.studies import Site
-from edc.models.subjects import Subject, SubjectIdentity
+from edc.models.subjects import Subject
 from edc.services import subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
     posted_from_stored,
     to_typed,
-    typed_values,
 )
-from edc.services.definitions import form_model, study_model, study_of
+from edc.services.entries import Entry, open_entry, stored_items
 
 #: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
 FORMAT_KINDS = frozenset(
@@ -61,32 +53,6 @@ _ITEM_UPDATE = (
     )
     .values(value=bindparam("value"), updated_at=bindparam("at"), updated_by_id=bindparam("by"))
 )
-
-
-class _JsonObject(FunctionElement[Any]):
-    """`{key: value, ...}` of the rows, as one JSON value (an aggregate, named per database).
-
-    The entry query reads a record's items with it, so that a page or a save reads them
-    without a round trip of their own.
-    """
-
-    type = JSON()
-    name = "json_object"
-    inherit_cache = True
-
-
-@compiles(_JsonObject, "sqlite")
-def _json_object_sqlite(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
-    key, value = (compiler.process(c, **kw) for c in element.clauses)
-    return f"json_group_object({key}, json({value}))"  # values are stored as JSON text
-
-
-@compiles(_JsonObject, "postgresql")
-def _json_object_postgresql(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
-    key, value = (compiler.process(c, **kw) for c in element.clauses)
-    return f"json_object_agg({key}, {value})"
-
-
 _ITEM_INSERT = insert(_item_table).values(updated_by_id=bindparam("by"))
 #: The optimistic lock: only the save that read the current version may write.
 _BUMP = (
@@ -120,28 +86,6 @@ class Change:
 
 
 @dataclass
-class Entry:
-    """Where data are entered: a subject, an event occurrence, a form (at a version)."""
-
-    subject: Subject
-    event_id: str
-    number: int
-    form_version: FormVersion
-    occurrence: EventOccurrence | None
-    record: FormRecord | None
-    #: The record's items as read with it ({path: value}); a save compares against these.
-    stored: dict[str, Stored] = field(default_factory=dict)
-
-    @property
-    def form(self) -> forms_dsl.Form:
-        return form_model(self.form_version)
-
-    @property
-    def row_version(self) -> int:
-        return self.record.row_version if self.record is not None else 0
-
-
-@dataclass
 class SaveResult:
     outcome: Outcome
     evaluation: forms_dsl.Evaluation | None = None
@@ -154,127 +98,6 @@ class SaveResult:
 def warning_key(issue: forms_dsl.Issue) -> str:
     """How a confirmed warning is named in the request (`field:check:row`)."""
     return f"{issue.field}:{issue.kind}:{'' if issue.row is None else issue.row}"
-
-
-@lru_cache(maxsize=2)
-def _entry_query(identity: bool) -> Select[Any]:
-    """`find_entry`'s query, built once: its parameters (and the actor's sites) are bound at
-    each execution."""
-    definitions, versions = aliased(StudyDefinition), aliased(FormVersion)
-    latest_definition = (
-        select(func.max(definitions.id))
-        .where(definitions.study_id == Subject.study_id)
-        .correlate(Subject)
-        .scalar_subquery()
-    )
-    current_version = (
-        select(versions.id)
-        .where(versions.study_id == Subject.study_id, versions.form_id == bindparam("form_id"))
-        .order_by(versions.version.desc())
-        .limit(1)
-        .correlate(Subject)
-        .scalar_subquery()
-    )
-    stored = (
-        select(_JsonObject(ItemValue.path, ItemValue.value))
-        .where(ItemValue.record_id == FormRecord.id)
-        .correlate(FormRecord)
-        .scalar_subquery()
-    )
-    entities = (Subject, Site, StudyDefinition, EventOccurrence, FormRecord, FormVersion)
-    query = (
-        select(*entities, stored)
-        .join(Site, Site.id == Subject.site_id)
-        .outerjoin(StudyDefinition, StudyDefinition.id == latest_definition)
-        .outerjoin(
-            EventOccurrence,
-            and_(
-                EventOccurrence.subject_id == Subject.id,
-                EventOccurrence.event_id == bindparam("event_id"),
-                EventOccurrence.number == bindparam("number"),
-            ),
-        )
-        .outerjoin(
-            FormRecord,
-            and_(
-                FormRecord.occurrence_id == EventOccurrence.id,
-                FormRecord.form_id == bindparam("form_id"),
-            ),
-        )
-        .outerjoin(
-            FormVersion,
-            FormVersion.id == func.coalesce(FormRecord.form_version_id, current_version),
-        )
-        .where(Subject.study_code == bindparam("code"))
-    )
-    if identity:
-        query = query.add_columns(SubjectIdentity).outerjoin(
-            SubjectIdentity, SubjectIdentity.subject_id == Subject.id
-        )
-    return subjects.visible_statement(query)
-
-
-def find_entry(
-    session: Session,
-    actor: Actor,
-    code: str,
-    event_id: str,
-    number: int,
-    form_id: str,
-    *,
-    identity: bool = False,
-) -> Entry | None:
-    """The entry of a subject the actor may see, or None (out of scope, or no such form there).
-
-    One query reads the subject and its site, the study's current definition (which events
-    exist and which forms they have), the occurrence, the record and its form version (the
-    current version when there is no record yet), and with `identity` the vault row, still
-    encrypted (`subjects.read_identity` decrypts and audits it). Every page and save needs them,
-    and reading them one by one costs a round trip each.
-    """
-    if number < 1:
-        return None
-    found = session.execute(
-        _entry_query(identity),
-        {
-            "code": code,
-            "event_id": event_id,
-            "number": number,
-            "form_id": form_id,
-            **subjects.visible_params(session, actor),
-        },
-    ).first()
-    if found is None:
-        return None
-    subject, site, definition, occurrence, record, version, stored = found[:7]
-    if definition is None or version is None:
-        return None
-    # What the row read, attached where the code looks (the session holds rows only weakly).
-    set_committed_value(subject, "site", site)
-    if identity:
-        set_committed_value(subject, "identity", found[7])
-    if version.definition_id == definition.id:
-        set_committed_value(version, "definition", definition)
-    event = next((e for e in study_of(definition).events if e.id == event_id), None)
-    if event is None or form_id not in event.forms or (number > 1 and not event.repeating):
-        return None
-    return Entry(subject, event_id, number, version, occurrence, record, stored or {})
-
-
-def open_entry(
-    session: Session, actor: Actor, subject: Subject, event_id: str, number: int, form_id: str
-) -> Entry | None:
-    """The entry of a subject already found (see `find_entry`)."""
-    return find_entry(session, actor, subject.study_code, event_id, number, form_id)
-
-
-def stored_items(session: Session, record: FormRecord | None) -> dict[str, Stored]:
-    if record is None:
-        return {}
-    rows = session.execute(
-        select(ItemValue.path, ItemValue.value).where(ItemValue.record_id == record.id)
-    )
-    return {path: value for path, value in rows}  # type: ignore[misc]
 
 
 def date_of_birth(session: Session, actor: Actor, subject: Subject) -> dt.date | None:
@@ -410,7 +233,7 @@ def _save_evaluated(
     ]
     if was_complete and any(not reasons.get(c.path, "").strip() for c in changes):
         return SaveResult(Outcome.NEEDS_REASONS, result, changes=changes)
-    role = _role(grants, subject)
+    role = entry_role(grants, subject)
     confirmations = [(w, confirmed.get(warning_key(w), "")) for w in result.warnings if completing]
     try:
         if entry.record is None:  # creating rows another save may create too: isolate them
@@ -435,7 +258,7 @@ def may_enter(session: Session, actor: Actor, subject: Subject) -> bool:
     return access.holds(access.grants(session, actor.user), Permission.DATA_ENTER, subject.site_id)
 
 
-def _role(grants: Sequence[access.Grant], subject: Subject) -> str:
+def entry_role(grants: Sequence[access.Grant], subject: Subject) -> str:
     """The role the actor enters data with at the subject's site (for the audit trail)."""
     roles = sorted(
         g.role.value
@@ -656,142 +479,3 @@ def item_history(session: Session, record: FormRecord, path: str) -> list[AuditE
             .order_by(AuditEvent.seq)
         )
     )
-
-
-def status_counts(session: Session, subject: Subject) -> dict[tuple[str, int, str], str]:
-    """Status of every record of a subject by (event, occurrence number, form), in one query."""
-    rows = session.execute(
-        select(
-            EventOccurrence.event_id, EventOccurrence.number, FormRecord.form_id, FormRecord.status
-        )
-        .join(FormRecord, FormRecord.occurrence_id == EventOccurrence.id)
-        .where(EventOccurrence.subject_id == subject.id)
-    )
-    return {(e, n, f): s for e, n, f, s in rows}
-
-
-def record_counts(session: Session, subject_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """How many saved records each subject has per status (a list page's summary, one query)."""
-    counts: dict[int, dict[str, int]] = {}
-    if not subject_ids:
-        return counts
-    rows = session.execute(
-        select(FormRecord.subject_id, FormRecord.status, func.count())
-        .where(FormRecord.subject_id.in_(subject_ids))
-        .group_by(FormRecord.subject_id, FormRecord.status)
-    )
-    for subject_id, status, n in rows:
-        counts.setdefault(subject_id, {})[status] = n
-    return counts
-
-
-def occurrence_numbers(session: Session, subject: Subject) -> dict[str, int]:
-    """The highest occurrence number of each event for a subject."""
-    rows = session.execute(
-        select(EventOccurrence.event_id, func.max(EventOccurrence.number))
-        .where(EventOccurrence.subject_id == subject.id)
-        .group_by(EventOccurrence.event_id)
-    )
-    return {e: n for e, n in rows}
-
-
-@dataclass(frozen=True)
-class FormCell:
-    form_id: str
-    title: str
-    status: str
-
-
-@dataclass(frozen=True)
-class EventRow:
-    event_id: str
-    label: str
-    number: int
-    repeating: bool
-    forms: tuple[FormCell, ...]
-    last: bool  # the event's latest occurrence: where "add another" goes
-
-
-def casebook(session: Session, subject: Subject, lang: str) -> list[EventRow]:
-    """Events × forms with each record's status: the subject page's grid (two queries)."""
-    study = study_model(session, subject.study_id)
-    if study is None:
-        return []
-    statuses = status_counts(session, subject)
-    highest = occurrence_numbers(session, subject)
-    rows = []
-    for event in study.events:
-        count = max(highest.get(event.id, 1), 1) if event.repeating else 1
-        for number in range(1, count + 1):
-            cells = tuple(
-                FormCell(
-                    form_id,
-                    study.forms[form_id].title.get(lang),
-                    statuses.get((event.id, number, form_id), RecordStatus.NOT_STARTED.value),
-                )
-                for form_id in event.forms
-                if form_id in study.forms
-            )
-            rows.append(
-                EventRow(
-                    event.id, event.label.get(lang), number, event.repeating, cells, number == count
-                )
-            )
-    return rows
-
-
-@dataclass(frozen=True)
-class DecisionView:
-    form_title: str
-    table: forms_dsl.DecisionTable
-    decision: forms_dsl.Decision
-    missing: tuple[str, ...] = ()  # the inputs still needed, by their labels
-
-
-def decision_support(session: Session, subject: Subject, lang: str) -> list[DecisionView]:
-    """Every decision table of the subject's saved records, computed from the stored data now."""
-    records = session.scalars(
-        select(FormRecord)
-        .where(FormRecord.subject_id == subject.id)
-        .options(selectinload(FormRecord.form_version), selectinload(FormRecord.items))
-        .order_by(FormRecord.id)
-    ).all()
-    views = []
-    for record in records:
-        form = form_model(record.form_version)
-        if not form.decision_tables:
-            continue
-        values = typed_values(form, {item.path: item.value for item in record.items})
-        words = forms_dsl.wording(form, lang)  # labels, not ids and codes, for clinicians
-        for table in form.decision_tables.values():
-            decision = forms_dsl.decide(table, values, lang, words)
-            missing = tuple(words.name(name) for name in decision.missing)
-            views.append(DecisionView(form.title.get(lang), table, decision, missing))
-    return views
-
-
-def add_occurrence(
-    session: Session, actor: Actor, subject: Subject, event_id: str, now: datetime
-) -> int:
-    """Open the next occurrence of a repeating event (the 3rd response assessment, …)."""
-    assert actor.user is not None
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
-    study = study_model(session, subject.study_id)
-    event = next((e for e in study.events if e.id == event_id), None) if study else None
-    if event is None or not event.repeating:
-        raise LookupError(event_id)
-    # Occurrence 1 always shows (it is created by its first save), so "another" starts at 2.
-    number = max(occurrence_numbers(session, subject).get(event_id, 0), 1) + 1
-    role = _role(access.grants(session, actor.user), subject)
-    occurrence = EventOccurrence(
-        subject_id=subject.id, event_id=event_id, number=number, created_at=now,
-        created_by_id=actor.user_id,
-    )  # fmt: skip
-    session.add(occurrence)
-    audit.record(
-        session, actor, "event.opened", target=occurrence, role=role,
-        site_code=subject.site.code,
-        new={"subject": subject.study_code, "event": event_id, "number": number},
-    )  # fmt: skip
-    session.flush()
-    return number

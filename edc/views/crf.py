@@ -13,7 +13,7 @@ from edc.extensions import db
 from edc.forms import EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
-from edc.services import data_entry
+from edc.services import data_entry, entries
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
 from edc.views.subjects import STATUS_LABELS
@@ -26,9 +26,9 @@ CHANGED = "X-CRF-Changed"
 
 def _entry(
     code: str, event_id: str, number: int, form_id: str, *, identity: bool = False
-) -> data_entry.Entry:
+) -> entries.Entry:
     """The entry, or 404 when the subject is out of scope or the event has no such form."""
-    entry = data_entry.find_entry(
+    entry = entries.find_entry(
         db.session, current_actor(), code, event_id, number, form_id, identity=identity
     )
     if entry is None:
@@ -36,7 +36,7 @@ def _entry(
     return entry
 
 
-def _posted(entry: data_entry.Entry) -> dict[str, str | list[str]]:
+def _posted(entry: entries.Entry) -> dict[str, str | list[str]]:
     """The answers from the request; checkbox groups keep all their values."""
     multi = {f.id for f in entry.form if f.type.value == "multichoice"}
     posted: dict[str, str | list[str]] = {}
@@ -51,7 +51,7 @@ def _posted(entry: data_entry.Entry) -> dict[str, str | list[str]]:
 
 
 def _page(
-    entry: data_entry.Entry,
+    entry: entries.Entry,
     posted: dict,
     *,
     status: int = 200,
@@ -180,7 +180,7 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
     return _page(entry, posted, status=422, row_version=expected)
 
 
-def _rows(entry: data_entry.Entry, posted: dict, action: str, expected: int | None) -> Response:
+def _rows(entry: entries.Entry, posted: dict, action: str, expected: int | None) -> Response:
     """Add or remove a row of a repeating section; nothing is stored until the nurse saves."""
     parts = action.split(":")
     section = next((s for s in entry.form.sections if s.id == parts[1] and s.repeat), None)

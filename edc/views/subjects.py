@@ -18,7 +18,7 @@ from edc.forms import (
 from edc.i18n import _, _l
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
-from edc.services import data_entry, subjects
+from edc.services import casebook, data_entry, subjects
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
@@ -44,7 +44,7 @@ def subject_list() -> Response:
     return render(
         "subjects/list.html",
         subjects=rows,
-        counts=data_entry.record_counts(db.session, [s.id for s in rows]),
+        counts=casebook.record_counts(db.session, [s.id for s in rows]),
         status_labels=STATUS_LABELS,
         search=search,
         total=total,
@@ -89,8 +89,8 @@ def subject_detail(code: str) -> Response:
         subject=subject,
         identity=None,
         may_read_identity=subjects.may_read_identity(db.session, actor, subject),
-        casebook=data_entry.casebook(db.session, subject, lang),
-        decisions=data_entry.decision_support(db.session, subject, lang),
+        casebook=casebook.casebook(db.session, subject, lang),
+        decisions=casebook.decision_support(db.session, subject, lang),
         may_enter=data_entry.may_enter(db.session, actor, subject),
         add_form=EmptyForm(),
         lang=lang,
@@ -105,7 +105,7 @@ def occurrence_add(code: str, event_id: str) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        data_entry.add_occurrence(db.session, current_actor(), subject, event_id, utcnow())
+        casebook.add_occurrence(db.session, current_actor(), subject, event_id, utcnow())
     except LookupError:
         abort(404)
     return redirect(url_for("subjects.subject_detail", code=code))

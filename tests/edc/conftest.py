@@ -11,7 +11,7 @@ from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
 from edc.models.base import utcnow
-from edc.services import data_entry
+from edc.services import entries
 from edc.services.definitions import load_definition
 from tests.factories import make_site, make_study, make_subject, make_user
 
@@ -84,7 +84,7 @@ def entry_for(tmp_path):
     nurse = make_user(roles=[(Role.NURSE, site)])
 
     def make(actor_user=None):
-        entry = data_entry.open_entry(
+        entry = entries.open_entry(
             db.session, Actor(user=actor_user or nurse), subject, "baseline", 1, "visit"
         )
         assert entry is not None

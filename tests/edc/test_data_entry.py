@@ -16,7 +16,7 @@ from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.crf import FormRecord, ItemValue
 from edc.models.subjects import Subject
-from edc.services import data_entry
+from edc.services import data_entry, entries
 from edc.services.data_entry import Outcome
 from edc.services.definitions import load_definition
 from tests.edc.conftest import FORM, STUDY
@@ -46,7 +46,7 @@ def _items(entry):
             FormRecord.subject_id == entry.subject.id, FormRecord.form_id == "visit"
         )
     )
-    return data_entry.stored_items(db.session, record)
+    return entries.stored_items(db.session, record)
 
 
 def test_a_draft_stores_what_the_server_computes(entry_for):
@@ -206,7 +206,7 @@ def test_the_subject_page_shows_statuses_and_recomputed_decision_support(client,
     assert "Not started" in page
     assert "No decision yet" in page
     subject = db.session.get(Subject, subject.id)
-    entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
+    entry = entries.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
     _save(entry, {"weight": "8"}, who=nurse)
     db.session.commit()
     page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
@@ -216,13 +216,13 @@ def test_the_subject_page_shows_statuses_and_recomputed_decision_support(client,
     assert '<span class="status status-in_progress">1 In progress</span>' in listed
     assert "missing MYCN" in page  # the label, not the field id
     subject = db.session.get(Subject, subject.id)
-    entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
+    entry = entries.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
     _save(entry, {"weight": "8", "mycn": "not_amplified"}, who=nurse)
     db.session.commit()
     page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
     assert "MYCN = Not amplified (one of Not amplified)" in page  # labels, as clinicians read
     subject = db.session.get(Subject, subject.id)
-    entry = data_entry.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
+    entry = entries.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
     _save(entry, {"weight": "12"}, who=nurse)
     db.session.commit()
     assert 'data-code="heavy"' in client.get(f"/subjects/{subject.study_code}").get_data(

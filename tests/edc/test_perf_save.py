@@ -15,7 +15,7 @@ from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import utcnow
 from edc.models.crf import FormRecord
 from edc.models.definitions import FormVersion
-from edc.services import data_entry, definitions
+from edc.services import data_entry, definitions, entries
 from edc.services.data_entry import Outcome
 from edc.services.definitions import DefinitionError
 
@@ -170,7 +170,7 @@ def test_the_items_read_with_the_entry_are_the_stored_ones(entry_for):
     assert _save(entry_for(), again, nurse).outcome is Outcome.SAVED  # copies hidden now
     db.session.expire_all()
     entry = entry_for()
-    assert entry.stored == data_entry.stored_items(db.session, entry.record)
+    assert entry.stored == entries.stored_items(db.session, entry.record)
     assert entry.stored["copies"] is None  # a hidden answer is kept as blank, not dropped
     assert entry.stored["doses-0-dose_mg"] == 3
     assert entry.stored["visit_date"] == "2026-03-10"
