@@ -29,6 +29,7 @@ from wtforms.fields.core import Field as Input
 from wtforms.fields.core import UnboundField
 
 import forms_dsl
+from edc import widgets as fast
 from edc.forms import AppForm
 from edc.i18n import _
 from forms_dsl.dependencies import affected
@@ -36,12 +37,12 @@ from forms_dsl.model import Field, FieldType, Section
 
 #: The widget of each typed input; the browser's own pickers for dates and times.
 INPUT_WIDGETS = {
-    FieldType.TEXT: widgets.TextInput(),
-    FieldType.INTEGER: widgets.NumberInput(),
-    FieldType.DECIMAL: widgets.TextInput(),  # comma decimals are fine: no type="number"
-    FieldType.DATE: widgets.DateInput(),
-    FieldType.DATETIME: widgets.DateTimeLocalInput(),
-    FieldType.TIME: widgets.TimeInput(),
+    FieldType.TEXT: fast.TextInput(),
+    FieldType.INTEGER: fast.NumberInput(),
+    FieldType.DECIMAL: fast.TextInput(),  # comma decimals are fine: no type="number"
+    FieldType.DATE: fast.DateInput(),
+    FieldType.DATETIME: fast.DateTimeLocalInput(),
+    FieldType.TIME: fast.TimeInput(),
 }
 NOT_INPUTS = {FieldType.CALC, FieldType.NOTE}
 DEFAULT_WIDGETS = {
@@ -147,16 +148,19 @@ def input_field(f: Field, lang: str) -> UnboundField | None:
     if f.type is FieldType.MULTICHOICE:
         return SelectMultipleField(
             label, choices=choices_of(f, lang), validate_choice=False,
-            widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput(),
+            widget=widgets.ListWidget(prefix_label=False), option_widget=fast.CheckboxInput(),
         )  # fmt: skip
     if f.type in (FieldType.CHOICE, FieldType.YESNO):
         if f.widget == "dropdown":
             return SelectField(
                 label, choices=[SelectChoice("", "–"), *choices_of(f, lang)], validate_choice=False
             )
-        return RadioField(label, choices=choices_of(f, lang), validate_choice=False)
+        return RadioField(
+            label, choices=choices_of(f, lang), validate_choice=False,
+            option_widget=fast.RadioInput(),
+        )  # fmt: skip
     kw = {"inputmode": "decimal"} if f.type is FieldType.DECIMAL else None
-    return StringField(label, widget=INPUT_WIDGETS.get(f.type, widgets.TextInput()), render_kw=kw)
+    return StringField(label, widget=INPUT_WIDGETS.get(f.type, fast.TextInput()), render_kw=kw)
 
 
 class _Same:
