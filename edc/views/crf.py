@@ -120,7 +120,7 @@ def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
 @requires(Permission.DATA_ENTER)
 def form_evaluate(code: str, event_id: str, number: int, form_id: str) -> Response:
     """htmx: re-evaluate on change (branching, calculations, inline errors); stores nothing."""
-    entry = _entry(code, event_id, number, form_id)
+    entry = _entry(code, event_id, number, form_id, identity=True)  # the age needs the vault
     version = request.form.get("row_version", type=int)
     touched = forms_bridge.sections_touched(entry.form, request.headers.get(CHANGED, ""))
     if touched is None:  # not told which answer changed: the whole form
