@@ -25,7 +25,28 @@ def _expressions(field: Field, section_show_if: Expr | None) -> Iterator[Expr]:
 
 
 def readers(form: Form) -> dict[str, frozenset[str]]:
-    """For each name (field, repeating section, context value): the fields that read it."""
+    """For each name (field, repeating section, context value): the fields that read it.
+
+    Worked out once per form model (models are frozen and shared; pages ask on every change).
+    """
+    cached: dict[str, frozenset[str]] | None = form.__dict__.get(_READERS)
+    if cached is None:
+        cached = _find_readers(form)
+        object.__setattr__(form, _READERS, cached)  # how a frozen dataclass sets its own state
+    return cached
+
+
+def context_read(form: Form) -> frozenset[str]:
+    """The context values (e.g. `date_of_birth`) the form's expressions read: a form reading
+    none needs nothing from outside its answers, so nothing outside them is opened for it."""
+    found = readers(form)
+    return frozenset(name for name in form.context if name in found)
+
+
+_READERS = "_readers"
+
+
+def _find_readers(form: Form) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     for section in form.sections:
         for field in section.fields:

@@ -34,6 +34,7 @@ from edc.services.crf_values import (
     to_typed,
 )
 from edc.services.entries import Entry, open_entry, stored_items
+from forms_dsl.dependencies import context_read
 
 #: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
 FORMAT_KINDS = frozenset(
@@ -100,9 +101,20 @@ def warning_key(issue: forms_dsl.Issue) -> str:
     return f"{issue.field}:{issue.kind}:{'' if issue.row is None else issue.row}"
 
 
-def date_of_birth(session: Session, actor: Actor, subject: Subject) -> dt.date | None:
-    """The birth date for calculations (age), read from the vault; the read is audited."""
-    identity = subjects.read_identity(session, actor, subject, purpose="calculation")
+#: The one vault value forms may read (study.yaml `context:`), e.g. for the age at diagnosis.
+BIRTH = "date_of_birth"
+
+
+def date_of_birth(
+    session: Session, actor: Actor, entry: Entry, grants: list[access.Grant] | None = None
+) -> dt.date | None:
+    """The birth date for the form's calculations and checks, read from the vault (audited).
+
+    A form whose expressions never read it opens no vault: identities are read only when needed.
+    """
+    if BIRTH not in context_read(entry.form):
+        return None
+    identity = subjects.read_identity(session, actor, entry.subject, "calculation", grants=grants)
     return identity.date_of_birth if identity is not None else None
 
 
@@ -119,7 +131,7 @@ def evaluate(
     return forms_dsl.evaluate(
         entry.form,
         posted,
-        context={"date_of_birth": birth},
+        context={BIRTH: birth},
         lang=lang,
         now=entry.subject.site.local_time(now),
         ignore=("csrf_token", "row_version", "action"),
@@ -215,8 +227,7 @@ def _save_evaluated(
 ) -> SaveResult:
     """Evaluate, judge and write; a bare CONFLICT when the version bump finds a newer save."""
     subject, record = entry.subject, entry.record
-    identity = subjects.read_identity(session, actor, subject, "calculation", grants=grants)
-    birth = identity.date_of_birth if identity is not None else None
+    birth = date_of_birth(session, actor, entry, grants)
     result = evaluate(entry, posted, birth=birth, lang=lang, now=now)
     was_complete = record is not None and record.status == RecordStatus.COMPLETE.value
     completing = complete or was_complete

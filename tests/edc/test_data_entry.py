@@ -6,7 +6,7 @@ import datetime as dt
 import textwrap
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from edc import audit
 from edc.access import Role
@@ -265,3 +265,41 @@ def test_today_is_the_sites_date_not_the_servers(entry_for):
     in_paris = _save(entry_for(), posted, who=entry_for.nurse, now=half_past_midnight_in_paris)
     assert in_paris.outcome is Outcome.SAVED
     assert in_paris.evaluation.errors == []  # already the 28th in Paris
+
+
+def test_a_form_that_never_reads_the_birth_date_opens_no_vault(client, tmp_path):
+    from tests.factories import csrf, login
+
+    age = '      - id: age\n        type: calc\n        label: Age (months)\n' \
+          '        calc: "age_months(date_of_birth, visit_date)"\n'  # fmt: skip
+    assert age in FORM
+    study = make_study("no-birth")
+    folder = tmp_path / "no-birth"
+    (folder / "forms").mkdir(parents=True)
+    (folder / "study.yaml").write_text(STUDY.format(slug=study.slug))
+    (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM).replace(age, ""))
+    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    db.session.commit()
+    site = make_site("FR-11", study)
+    subject = make_subject(site)
+    nurse = make_user(roles=[(Role.NURSE, site)])
+
+    def reads() -> int:
+        return db.session.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "identity.read", AuditEvent.entity_id == subject.study_code
+            )
+        )
+
+    login(client, nurse)
+    url = f"/subjects/{subject.study_code}/crf/baseline/1/visit"
+    page = client.get(url).get_data(as_text=True)  # the page evaluates the stored answers
+    assert 'name="visit_date"' in page
+    answers = {"visit_date": "2026-03-10", "mycn": "not_amplified", "csrf_token": csrf(client, url)}
+    live = client.post(f"{url}/evaluate", data={**answers, "row_version": 0})
+    assert live.status_code == 200
+    assert client.post(url, data={**answers, "row_version": 0}).status_code == 302
+    assert entries.open_entry(
+        db.session, Actor(user=nurse), db.session.get(Subject, subject.id), "baseline", 1, "visit"
+    ).stored["mycn"] == "not_amplified"  # fmt: skip
+    assert reads() == 0  # nothing in this form needs the identity, so none was decrypted

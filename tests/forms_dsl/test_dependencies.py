@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forms_dsl.dependencies import affected
+from forms_dsl.dependencies import affected, context_read, readers
 from tests.forms_dsl.helpers import CONTEXT, form
 
 TEXT = """\
@@ -50,3 +50,17 @@ def test_an_answer_reaches_what_reads_it_through_visibility_calculations_and_che
     assert affected(f, "seen") == {"seen", "visit"}  # a limit that reads it
     assert affected(f, "note") == {"note"}
     assert affected(f, "dose") == {"dose", "n_doses", "total"}  # the column and its section
+
+
+def test_a_form_names_the_context_values_it_reads_and_only_those():
+    f = form(TEXT, context=CONTEXT)
+    assert context_read(f) == frozenset()  # nothing here needs the birth date
+    reading = TEXT.replace(
+        "{id: weight, type: integer, label: Weight}",
+        "{id: weight, type: integer, label: Weight, min: 0}\n"
+        '      - {id: age, type: calc, label: Age, calc: "age_months(date_of_birth, seen)"}',
+    )
+    g = form(reading, context=CONTEXT)
+    assert context_read(g) == {"date_of_birth"}
+    assert readers(g)["date_of_birth"] == {"age"}
+    assert readers(g) is readers(g)  # worked out once per model: pages ask on every change
