@@ -21,6 +21,9 @@ from tests.databases import fresh_database_url
 
 CHROMIUM = "/usr/bin/chromium"
 TABLET = {"width": 768, "height": 1024}
+#: axe-core, installed from the npm registry at setup (a development package, never served).
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @dataclass
@@ -148,3 +151,20 @@ def first_sign_in(page: Page, portal: Portal, email: str, one_time: str, passwor
     page.locator("main button[type=submit]").click()
     page.wait_for_selector("#recovery-codes")
     return secret
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's WCAG 2.1 AA violations on the page as it is shown now, one line each: the
+    rule, its impact, what it asks and where (empty when the page passes)."""
+    import json
+
+    assert AXE.exists(), f"{AXE} is missing: run scripts/setup (it installs the npm packages)"
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))  # evaluated by the browser tool: no CSP
+    options = json.dumps({"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+    result = page.evaluate(f"axe.run(document, {options})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(str(node["target"]) for node in v["nodes"][:4])
+        for v in result["violations"]
+    ]
