@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import first_sign_in, staff_account
+from tests.browser.conftest import accessibility_problems, first_sign_in, staff_account
 
 pytestmark = pytest.mark.browser
 PASSWORD = "the ward round starts at eight"
@@ -51,6 +51,7 @@ def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
     _answer(page, "#diagnosis_date", future)
     expect(page.locator("#diagnosis_date-error")).to_be_visible()  # the inline error, live
     page.screenshot(path=shots / "11-future-date-error.png", full_page=True)
+    assert accessibility_problems(page) == []  # the live error, after an htmx redraw
     _answer(page, "#diagnosis_date", "2026-03-10")
     expect(page.locator("#diagnosis_date-error")).to_have_count(0)
 
@@ -82,6 +83,7 @@ def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
     decision = page.locator("#decision-support")
     assert "very_low" in decision.inner_text() or "very low" in decision.inner_text()
     page.screenshot(path=shots / "13-inrg-risk-group.png", full_page=True)
+    assert accessibility_problems(page) == []  # the subject page with decision support
 
     page.get_by_role("link", name="Diagnosis").first.click()
     page.locator("#dna_index").fill("1,5")
@@ -92,6 +94,7 @@ def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
     reason.press("Tab")  # leaving the reason box re-evaluates nothing: it stays
     expect(reason).to_have_value("Ploidy re-measured by the reference lab")
     page.screenshot(path=shots / "14-reason-for-change.png", full_page=True)
+    assert accessibility_problems(page) == []  # the reasons asked for, beside their items
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(rf"/subjects/{code}$"))
 
@@ -102,3 +105,4 @@ def test_nurse_enters_and_corrects_the_diagnosis(portal, tablet, shots):
     for expected in ("1.2", "1.5", "Ploidy re-measured by the reference lab", "nina@hospital.test"):
         assert expected in history
     page.screenshot(path=shots / "15-item-history.png", full_page=True)
+    assert accessibility_problems(page) == []  # the history, opened in place
