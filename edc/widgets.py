@@ -8,9 +8,13 @@ way (`attributes` is checked against WTForms' own `html_params`).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from markupsafe import Markup, escape
 from wtforms import widgets
-from wtforms.widgets.core import clean_key
+from wtforms.widgets.core import Input, clean_key
+
+W = TypeVar("W", bound=Input)
 
 
 def attributes(**kwargs: object) -> Markup:
@@ -26,29 +30,15 @@ def attributes(**kwargs: object) -> Markup:
     return Markup(" ".join(parts))  # noqa: S704 (every name and value is escaped above)
 
 
-class TextInput(widgets.TextInput):
-    html_params = staticmethod(attributes)
+def _fast(widget: type[W]) -> type[W]:
+    """`widget` writing its attributes with `attributes`."""
+    return type(widget.__name__, (widget,), {"html_params": staticmethod(attributes)})
 
 
-class NumberInput(widgets.NumberInput):
-    html_params = staticmethod(attributes)
-
-
-class DateInput(widgets.DateInput):
-    html_params = staticmethod(attributes)
-
-
-class DateTimeLocalInput(widgets.DateTimeLocalInput):
-    html_params = staticmethod(attributes)
-
-
-class TimeInput(widgets.TimeInput):
-    html_params = staticmethod(attributes)
-
-
-class RadioInput(widgets.RadioInput):
-    html_params = staticmethod(attributes)
-
-
-class CheckboxInput(widgets.CheckboxInput):
-    html_params = staticmethod(attributes)
+TextInput = _fast(widgets.TextInput)
+NumberInput = _fast(widgets.NumberInput)
+DateInput = _fast(widgets.DateInput)
+DateTimeLocalInput = _fast(widgets.DateTimeLocalInput)
+TimeInput = _fast(widgets.TimeInput)
+RadioInput = _fast(widgets.RadioInput)
+CheckboxInput = _fast(widgets.CheckboxInput)

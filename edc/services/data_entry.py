@@ -12,6 +12,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from flask import abort
 from sqlalchemy import bindparam, insert, select, update
@@ -54,7 +55,13 @@ _ITEM_UPDATE = (
     )
     .values(value=bindparam("value"), updated_at=bindparam("at"), updated_by_id=bindparam("by"))
 )
-_ITEM_INSERT = insert(_item_table).values(updated_by_id=bindparam("by"))
+_ITEM_INSERT = insert(_item_table).values(
+    record_id=bindparam("of_record"),
+    path=bindparam("item_path"),
+    value=bindparam("value"),
+    updated_at=bindparam("at"),
+    updated_by_id=bindparam("by"),
+)
 #: The optimistic lock: only the save that read the current version may write.
 _BUMP = (
     update(_record_table)
@@ -396,62 +403,30 @@ def _write(
             }
         )
     audit.record_many(session, actor, events)  # one chain lock for the whole save
-    # The version bump said this save may write: the items go with their audit events.
-    _insert_items(session, actor, record, changes, entry.stored, now)
-    audit.write_batch(  # the audit events of every change describe these rows
-        session, along=lambda: _update_items(session, actor, record, changes, entry.stored, now)
+    # The version bump said this save may write. First answers are inserted now; changed ones
+    # go with their audit events, after the chain's lock (one round trip on PostgreSQL).
+    rows = {c.path: _item_row(record, c, actor, now) for c in changes}
+    created = [row for path, row in rows.items() if path not in entry.stored]
+    changed = [row for path, row in rows.items() if path in entry.stored]
+    conn = session.connection()
+    if created:
+        conn.execute(_ITEM_INSERT, created)
+    audit.write_batch(
+        session, along=(lambda: conn.execute(_ITEM_UPDATE, changed)) if changed else None
     )
     session.flush()
     return record
 
 
-def _insert_items(
-    session: Session,
-    actor: Actor,
-    record: FormRecord,
-    changes: list[Change],
-    stored: Mapping[str, Stored],
-    now: datetime,
-) -> None:
-    """Items answered for the first time, in one executemany (no ORM objects to track)."""
-    created = [
-        {
-            "record_id": record.id,
-            "path": c.path,
-            "value": c.new,
-            "updated_at": now,
-            "by": actor.user_id,
-        }
-        for c in changes
-        if c.path not in stored
-    ]
-    if created:
-        session.connection().execute(_ITEM_INSERT, created)
-
-
-def _update_items(
-    session: Session,
-    actor: Actor,
-    record: FormRecord,
-    changes: list[Change],
-    stored: Mapping[str, Stored],
-    now: datetime,
-) -> None:
-    """Items whose value changed, in one executemany that waits for no reply (it is sent with
-    the audit events, see `audit.write_batch`)."""
-    changed = [
-        {
-            "of_record": record.id,
-            "item_path": c.path,
-            "value": c.new,
-            "at": now,
-            "by": actor.user_id,
-        }
-        for c in changes
-        if c.path in stored
-    ]
-    if changed:
-        session.connection().execute(_ITEM_UPDATE, changed)
+def _item_row(record: FormRecord, change: Change, actor: Actor, now: datetime) -> dict[str, Any]:
+    """One item's parameters for `_ITEM_INSERT` or `_ITEM_UPDATE` (Core: no ORM objects)."""
+    return {
+        "of_record": record.id,
+        "item_path": change.path,
+        "value": change.new,
+        "at": now,
+        "by": actor.user_id,
+    }
 
 
 class _StaleError(Exception):
