@@ -63,9 +63,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 @contextmanager
 def pipelined(conn: Connection) -> Iterator[None]:
     """Send the block's statements without waiting for each reply (PostgreSQL with psycopg):
-    the server answers them together when a result is read or the block ends, one round trip
-    instead of one per statement. Elsewhere, and inside another such block, it changes nothing.
-    Errors of a statement are raised where its reply is read, at the latest when the block ends.
+    the server answers them all when the block ends, one round trip instead of one each.
+    Elsewhere, and inside another such block, it changes nothing.
+
+    Only for statements whose result nobody reads (INSERT, UPDATE without RETURNING): SQLAlchemy
+    looks at a statement's columns as soon as it runs, before any reply has come. A statement's
+    error is raised when the block ends, as the SQLAlchemy error it would have raised at once.
     """
     if conn.dialect.driver != "psycopg" or conn.info.get(_PIPELINED):
         yield
