@@ -6,7 +6,7 @@ A page that re-evaluates on every change uses this to redraw only what the answe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from forms_dsl.expr import Expr, references
 from forms_dsl.model import Field, Form
@@ -54,6 +54,18 @@ def _find_readers(form: Form) -> dict[str, frozenset[str]]:
                 for name in references(expr):
                     found.setdefault(name, set()).add(field.id)
     return {name: frozenset(ids) for name, ids in found.items()}
+
+
+def needed_to_show(form: Form, name: str, sections: Collection[str]) -> bool:
+    """Whether showing `sections` (and which sections are shown at all) needs the value `name`:
+    a field in them reads it, however indirectly, or some section's visibility does."""
+    reached = affected(form, name)  # `name` itself and every field it reaches
+    for section in form.sections:
+        if section.show_if is not None and references(section.show_if) & reached:
+            return True
+        if section.id in sections and any(f.id in reached for f in section.fields):
+            return True
+    return False
 
 
 def affected(form: Form, field_id: str) -> frozenset[str]:

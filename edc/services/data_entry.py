@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,7 +35,7 @@ from edc.services.crf_values import (
     to_typed,
 )
 from edc.services.entries import Entry, open_entry, stored_items
-from forms_dsl.dependencies import context_read
+from forms_dsl.dependencies import context_read, needed_to_show
 
 #: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
 FORMAT_KINDS = frozenset(
@@ -113,13 +113,21 @@ BIRTH = "date_of_birth"
 
 
 def date_of_birth(
-    session: Session, actor: Actor, entry: Entry, grants: list[access.Grant] | None = None
+    session: Session,
+    actor: Actor,
+    entry: Entry,
+    grants: list[access.Grant] | None = None,
+    sections: Collection[str] | None = None,
 ) -> dt.date | None:
     """The birth date for the form's calculations and checks, read from the vault (audited).
 
-    A form whose expressions never read it opens no vault: identities are read only when needed.
+    Identities are opened only when needed: not for a form whose expressions never read the
+    date, nor for a live redraw of `sections` that nothing reading it can change.
     """
-    if BIRTH not in context_read(entry.form):
+    form = entry.form
+    if BIRTH not in context_read(form):
+        return None
+    if sections is not None and not needed_to_show(form, BIRTH, sections):
         return None
     identity = subjects.read_identity(session, actor, entry.subject, "calculation", grants=grants)
     return identity.date_of_birth if identity is not None else None

@@ -71,7 +71,12 @@ def _page(
         result = data_entry.as_stored(entry, stored, lang=lang, now=utcnow())
         posted = posted_from_stored(entry.form, stored)
     else:
-        birth = data_entry.date_of_birth(db.session, actor, entry) if posted else None
+        sections = oob_sections or None  # a live redraw of a few sections may not need it
+        birth = (
+            data_entry.date_of_birth(db.session, actor, entry, sections=sections)
+            if posted
+            else None
+        )
         result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow())
     view = forms_bridge.page(
         entry.form, posted, result, lang, live=live, changes=changes,

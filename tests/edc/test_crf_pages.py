@@ -78,6 +78,38 @@ def test_a_change_redraws_only_the_sections_it_can_touch(client, entry_for):
     assert whole.get_data(as_text=True).strip().startswith('<form id="crf"')
 
 
+def test_a_redraw_that_nothing_reading_the_birth_date_touches_opens_no_vault(client, entry_for):
+    login(client, entry_for.nurse)
+    token = csrf(client, _url(entry_for))
+    code = entry_for.subject.study_code
+
+    def vault_reads(changed: str, **answers: str) -> int:
+        before = db.session.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "identity.read", AuditEvent.entity_id == code
+            )
+        )
+        response = client.post(
+            _url(entry_for, "/evaluate"),
+            data={**answers, "csrf_token": token, "row_version": 0},
+            headers={"HX-Request": "true", "X-CRF-Changed": changed},
+        )
+        assert response.status_code == 200
+        return (
+            db.session.scalar(
+                select(func.count()).where(
+                    AuditEvent.action == "identity.read", AuditEvent.entity_id == code
+                )
+            )
+            - before
+        )
+
+    assert vault_reads("doses-0-dose_mg", **{"doses-0-dose_mg": "5"}) == 0  # doses: no age there
+    redrawn = vault_reads("visit_date", visit_date="2026-03-10")
+    assert redrawn == 1  # the age in months is beside the visit date: computed from the vault
+    assert vault_reads("nonsense", visit_date="2026-03-10") == 1  # the whole form, age included
+
+
 def test_long_forms_have_jump_links_to_their_sections(client, entry_for):
     login(client, entry_for.nurse)
     page = client.get(_url(entry_for)).get_data(as_text=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forms_dsl.dependencies import affected, context_read, readers
+from forms_dsl.dependencies import affected, context_read, needed_to_show, readers
 from tests.forms_dsl.helpers import CONTEXT, form
 
 TEXT = """\
@@ -64,3 +64,17 @@ def test_a_form_names_the_context_values_it_reads_and_only_those():
     assert context_read(g) == {"date_of_birth"}
     assert readers(g)["date_of_birth"] == {"age"}
     assert readers(g) is readers(g)  # worked out once per model: pages ask on every change
+
+
+def test_a_value_is_needed_to_show_the_sections_that_read_it_or_decide_what_is_shown():
+    reading = TEXT.replace(
+        "{id: weight, type: integer, label: Weight}",
+        "{id: weight, type: integer, label: Weight}\n"
+        '      - {id: age, type: calc, label: Age, calc: "age_months(date_of_birth, seen)"}',
+    )
+    g = form(reading, context=CONTEXT)
+    assert needed_to_show(g, "date_of_birth", {"main"})  # the age is computed there
+    assert not needed_to_show(g, "date_of_birth", {"doses", "totals"})
+    shown_by_age = reading.replace('show_if: "weight > 0"', 'show_if: "age > 12"')
+    h = form(shown_by_age, context=CONTEXT)
+    assert needed_to_show(h, "date_of_birth", {"doses"})  # which sections are shown depends on it
