@@ -78,3 +78,15 @@ def test_a_value_is_needed_to_show_the_sections_that_read_it_or_decide_what_is_s
     shown_by_age = reading.replace('show_if: "weight > 0"', 'show_if: "age > 12"')
     h = form(shown_by_age, context=CONTEXT)
     assert needed_to_show(h, "date_of_birth", {"doses"})  # which sections are shown depends on it
+
+
+def test_a_new_message_is_not_a_new_value_for_what_reads_the_field():
+    # `note`'s check reads `high`: the note gets a new message, nothing reading the note changes.
+    with_reader = TEXT.replace(
+        "{id: weight, type: integer, label: Weight}",
+        "{id: weight, type: integer, label: Weight}\n"
+        '      - {id: noted, type: calc, label: Noted, calc: "not is_blank(note)"}',
+    )
+    g = form(with_reader, context=CONTEXT)
+    assert affected(g, "copies") == {"copies", "high", "note"}  # not `noted`
+    assert "noted" in affected(g, "note")  # a new note is a new value
