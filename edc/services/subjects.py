@@ -139,12 +139,9 @@ def register(
     return subject
 
 
-def visible(session: Session, actor: Actor, query: Select[Any] | None = None) -> Select[Any]:
-    """Subjects the actor may see, without identities; or `query` (of subjects) kept to those."""
-    assert actor.user is not None
-    return visible_statement(select(Subject) if query is None else query).params(
-        visible_params(session, actor)
-    )
+def visible(session: Session, actor: Actor) -> Select[Any]:
+    """Subjects the actor may see, without identities."""
+    return visible_statement(select(Subject)).params(visible_params(session, actor))
 
 
 def visible_statement(query: Select[Any]) -> Select[Any]:

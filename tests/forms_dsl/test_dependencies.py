@@ -52,26 +52,26 @@ def test_an_answer_reaches_what_reads_it_through_visibility_calculations_and_che
     assert affected(f, "dose") == {"dose", "n_doses", "total"}  # the column and its section
 
 
+AGE = '{id: age, type: calc, label: Age, calc: "age_months(date_of_birth, seen)"}'
+
+
+def _after_weight(field: str) -> str:
+    """TEXT with one more field in the main section, after `weight`."""
+    weight = "{id: weight, type: integer, label: Weight}"
+    return TEXT.replace(weight, f"{weight}\n      - {field}")
+
+
 def test_a_form_names_the_context_values_it_reads_and_only_those():
     f = form(TEXT, context=CONTEXT)
     assert context_read(f) == frozenset()  # nothing here needs the birth date
-    reading = TEXT.replace(
-        "{id: weight, type: integer, label: Weight}",
-        "{id: weight, type: integer, label: Weight, min: 0}\n"
-        '      - {id: age, type: calc, label: Age, calc: "age_months(date_of_birth, seen)"}',
-    )
-    g = form(reading, context=CONTEXT)
+    g = form(_after_weight(AGE), context=CONTEXT)
     assert context_read(g) == {"date_of_birth"}
     assert readers(g)["date_of_birth"] == {"age"}
     assert readers(g) is readers(g)  # worked out once per model: pages ask on every change
 
 
 def test_a_value_is_needed_to_show_the_sections_that_read_it_or_decide_what_is_shown():
-    reading = TEXT.replace(
-        "{id: weight, type: integer, label: Weight}",
-        "{id: weight, type: integer, label: Weight}\n"
-        '      - {id: age, type: calc, label: Age, calc: "age_months(date_of_birth, seen)"}',
-    )
+    reading = _after_weight(AGE)
     g = form(reading, context=CONTEXT)
     assert needed_to_show(g, "date_of_birth", {"main"})  # the age is computed there
     assert not needed_to_show(g, "date_of_birth", {"doses", "totals"})
@@ -82,11 +82,7 @@ def test_a_value_is_needed_to_show_the_sections_that_read_it_or_decide_what_is_s
 
 def test_a_new_message_is_not_a_new_value_for_what_reads_the_field():
     # `note`'s check reads `high`: the note gets a new message, nothing reading the note changes.
-    with_reader = TEXT.replace(
-        "{id: weight, type: integer, label: Weight}",
-        "{id: weight, type: integer, label: Weight}\n"
-        '      - {id: noted, type: calc, label: Noted, calc: "not is_blank(note)"}',
-    )
-    g = form(with_reader, context=CONTEXT)
+    noted = '{id: noted, type: calc, label: Noted, calc: "not is_blank(note)"}'
+    g = form(_after_weight(noted), context=CONTEXT)
     assert affected(g, "copies") == {"copies", "high", "note"}  # not `noted`
     assert "noted" in affected(g, "note")  # a new note is a new value
