@@ -33,7 +33,7 @@ from edc import widgets as fast
 from edc.forms import AppForm
 from edc.i18n import _
 from forms_dsl.dependencies import affected
-from forms_dsl.model import Field, FieldType, Section
+from forms_dsl.model import Field, FieldType
 
 #: The widget of each typed input; the browser's own pickers for dates and times.
 INPUT_WIDGETS = {
@@ -81,6 +81,8 @@ class FieldView:
     errors: list[str] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (confirm key, message)
     change: tuple[str, str] | None = None  # (old, new) when a reason for change is asked
+    reason: tuple[str, str] = ("", "")  # (standard reason code, text) typed so far
+    reason_missing: bool = False  # a change without a reason of its own or one for all
     has_history: bool = False
 
 
@@ -93,6 +95,29 @@ class SectionView:
     rows: list[list[FieldView]]
     max_rows: int = 0
     errors: list[str] = field(default_factory=list)
+    row_ids: list[int] = field(default_factory=list)  # each row's id for life (see repeat_rows)
+
+
+@dataclass
+class RemovedItem:
+    """An item of a removed row: no longer on the form, its reason is asked beside the list."""
+
+    name: str
+    label: str
+    old: str
+    reason: tuple[str, str]
+    reason_missing: bool
+
+
+@dataclass
+class ReasonsView:
+    """A complete record's pending changes: how many need a reason, the reason for all, the
+    study's standard reasons and the removed items."""
+
+    count: int = 0
+    for_all: tuple[str, str] = ("", "")
+    standard: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[RemovedItem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,7 @@ class Problem:
 class PageView:
     form: CrfForm  # renders the CSRF token
     sections: list[SectionView]
+    reasons: ReasonsView = field(default_factory=ReasonsView)
 
     @property
     def problems(self) -> list[Problem]:
@@ -124,11 +150,16 @@ class PageView:
                         continue
                     label = f"{f.label} ({_('Row %(n)d', n=n)})" if section.repeat else f.label
                     found += [Problem(f"field-{f.name}", label, m) for m in f.errors]
-                    if f.change is not None:
+                    if f.reason_missing:
                         found.append(
                             Problem(f"field-{f.name}", label, _("Give a reason for this change."))
                         )
                     found += [Problem(f"field-{f.name}", label, m, True) for _k, m in f.warnings]
+        found += [
+            Problem(f"field-{r.name}", r.label, _("Give a reason for removing this answer."))
+            for r in self.reasons.removed
+            if r.reason_missing
+        ]
         return sorted(found, key=lambda p: p.warning)  # stable: errors first, page order kept
 
 
@@ -243,16 +274,6 @@ def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | Non
     return frozenset(s.id for s in form.sections if any(f.id in touched for f in s.fields))
 
 
-def row_count(section: Section, posted: Posted) -> int:
-    prefix = f"{section.id}-"
-    indices = {
-        int(key.split("-")[1])
-        for key in posted
-        if key.startswith(prefix) and key.count("-") == 2 and key.split("-")[1].isdigit()
-    }
-    return max(indices) + 1 if indices else max(section.repeat.min if section.repeat else 0, 1)
-
-
 def page(
     form: forms_dsl.Form,
     posted: Posted,
@@ -261,14 +282,27 @@ def page(
     *,
     live: bool = False,
     changes: Mapping[str, tuple[str, str]] | None = None,
+    removed: Mapping[str, str] | None = None,
+    reasons: Mapping[str, tuple[str, str]] | None = None,
+    standard_reasons: Sequence[tuple[str, str]] = (),
     history_paths: frozenset[str] = frozenset(),
-    rows: Mapping[str, int] | None = None,
+    rows: Mapping[str, list[int]] | None = None,
 ) -> PageView:
     """The WTForms form bound to `posted`, and sections with each field's input, visibility,
-    calculation and messages."""
+    calculation and messages. `rows` are the row ids of each repeating section, in order;
+    `changes` ({path: (old, new)}) the items that need a reason for change, `removed`
+    ({path: old}) those of removed rows, and `reasons` the reasons typed so far by path (`*`:
+    for every change without its own)."""
     from edc.services.data_entry import warning_key  # the key the save expects
 
-    changes = changes or {}
+    changes, removed, reasons = changes or {}, removed or {}, reasons or {}
+    for_all = reasons.get("*", ("", ""))
+
+    def missing(path: str) -> bool:
+        return not any(reasons.get(path, ("", ""))) and not any(for_all)
+
+    drawn: set[str] = set()  # the changed items that show beside their field
+
     issues: dict[tuple[str, int | None], list[forms_dsl.Issue]] = {}
     for issue in (*result.errors, *result.warnings):
         if live and issue.kind in LIVE_KINDS:
@@ -281,6 +315,8 @@ def page(
         f: Field, name: str, inputs: Form, row: int | None, shown: bool, calc: object
     ) -> FieldView:
         found = issues.get((f.id, row), [])
+        if shown and name in changes:
+            drawn.add(name)
         return FieldView(
             id=f.id,
             name=name,
@@ -296,7 +332,9 @@ def page(
             calc_value=display_text(calc, f, lang),
             errors=[i.message for i in found if i.severity.value == "error"],
             warnings=[(warning_key(i), i.message) for i in found if i.severity.value == "warning"],
-            change=changes.get(name),
+            change=changes.get(name) if shown else None,
+            reason=reasons.get(name, ("", "")),
+            reason_missing=shown and name in changes and missing(name),
             has_history=name in history_paths,
         )
 
@@ -314,22 +352,20 @@ def page(
             ]
             sections.append(SectionView(section.id, section.title.get(lang), shown, False, [cells]))
             continue
-        count = (rows or {}).get(section.id, row_count(section, posted))
-        visible_rows = result.shown_in_rows.get(section.id, [])
-        stored_rows = result.rows.get(section.id, [])
+        ids = (rows or {}).get(section.id) or result.row_ids.get(section.id, [])
+        evaluated = result.row_ids.get(section.id, [])
+        computed = dict(zip(evaluated, result.rows.get(section.id, []), strict=False))
+        visible_of = dict(zip(evaluated, result.shown_in_rows.get(section.id, []), strict=False))
         row_form = row_class(form, section.id, lang)
+        plain = {f.id for f in section.fields if f.show_if is None}
         grid = []
-        for index in range(count):
-            visible = (
-                visible_rows[index]
-                if index < len(visible_rows)
-                else {f.id for f in section.fields if f.show_if is None}
-            )
-            stored = stored_rows[index] if index < len(stored_rows) else {}
-            inputs = row_form(formdata=data, prefix=f"{section.id}-{index}")
+        for row_id in ids:
+            visible = visible_of.get(row_id, plain)
+            stored = computed.get(row_id, {})
+            inputs = row_form(formdata=data, prefix=f"{section.id}-{row_id}")
             grid.append(
                 [
-                    view(f, f"{section.id}-{index}-{f.id}", inputs, index, f.id in visible, value)
+                    view(f, f"{section.id}-{row_id}-{f.id}", inputs, row_id, f.id in visible, value)
                     for f in section.fields
                     for value in [stored.get(f.id)]
                 ]
@@ -341,7 +377,25 @@ def page(
         sections.append(
             SectionView(
                 section.id, section.title.get(lang), shown, True, grid,
-                section.repeat.max, group_errors,
+                section.repeat.max, group_errors, list(ids),
             )
         )  # fmt: skip
-    return PageView(bound, sections)  # type: ignore[arg-type]
+    fields = form.fields
+    # Items no longer on the form: of removed rows, or hidden by an answer (their value goes).
+    elsewhere = {
+        **{path: (old, _("removed row")) for path, old in removed.items()},
+        **{p: (old, _("no longer shown")) for p, (old, _new) in changes.items() if p not in drawn},
+    }
+    gone = [
+        RemovedItem(
+            path,
+            f"{fields[path.rsplit('-', 1)[-1]].label.get(lang)} ({why})",
+            old,
+            reasons.get(path, ("", "")),
+            missing(path),
+        )
+        for path, (old, why) in elsewhere.items()
+        if path.rsplit("-", 1)[-1] in fields
+    ]
+    pending = ReasonsView(len(drawn) + len(gone), for_all, list(standard_reasons), gone)
+    return PageView(bound, sections, pending)  # type: ignore[arg-type]

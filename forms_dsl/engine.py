@@ -20,12 +20,16 @@ from forms_dsl.types import Value
 from forms_dsl.values import BadValue, parse_input
 
 Raw = Mapping[str, "str | Sequence[str]"]
-ROW_KEY = re.compile(r"(?P<group>[a-z][a-z0-9_]*)-(?P<index>[0-9]{1,4})-(?P<field>[a-z][a-z0-9_]*)")
+#: `group-<row id>-field`: a row's id is its identity for life (never its position), so that
+#: removing a row changes no other row's answers, history or messages.
+ROW_KEY = re.compile(r"(?P<group>[a-z][a-z0-9_]*)-(?P<index>[0-9]{1,6})-(?P<field>[a-z][a-z0-9_]*)")
+#: The largest row id a key may carry (six digits): ids are never reused, so they only grow.
+MAX_ROW_ID = 999_999
 
 
 @dataclass(frozen=True)
 class Issue:
-    """One problem with one answer; `row` is the repeat row (0-based) or None."""
+    """One problem with one answer; `row` is the repeat row's id (see ROW_KEY) or None."""
 
     field: str
     severity: Severity
@@ -38,6 +42,8 @@ class Issue:
 class Evaluation:
     values: dict[str, Value] = field(default_factory=dict)
     rows: dict[str, list[dict[str, Value]]] = field(default_factory=dict)
+    #: The id of each row of `rows` (same order: ascending ids, the order rows were added in).
+    row_ids: dict[str, list[int]] = field(default_factory=dict)
     shown: set[str] = field(default_factory=set)
     shown_in_rows: dict[str, list[set[str]]] = field(default_factory=dict)
     errors: list[Issue] = field(default_factory=list)
@@ -142,12 +148,14 @@ def evaluate(
     today: dt.date | None = None,
     now: dt.datetime | None = None,
     ignore: Collection[str] = (),
+    rows: Mapping[str, Collection[int]] | None = None,
 ) -> Evaluation:
     """Everything the page and the save need from one posted form.
 
     `today` and `now` are the date and the time (naive, to the minute) where the data are
     entered; `now` alone sets both. `ignore` names posted keys that are not answers (e.g. the web
-    layer's CSRF token).
+    layer's CSRF token). `rows` names row ids of repeating sections that exist even where no
+    answer of theirs was posted (a row of unticked radio buttons posts nothing).
     """
     if now is not None:
         now = now.replace(second=0, microsecond=0, tzinfo=None)
@@ -166,23 +174,23 @@ def evaluate(
         if section.repeat is None:
             continue
         posted = groups.get(section.id, {})
-        rows = []
-        for index in sorted(posted):
-            row_raw = posted[index]
+        ids = sorted(set(posted) | {i for i in (rows or {}).get(section.id, ()) if i >= 0})
+        group_rows = []
+        for row_id in ids:
+            row_raw = posted.get(row_id, {})
             row = {}
             for f in section.fields:
                 if f.stores_value and f.type is not FieldType.CALC:
-                    row[f.id] = (
-                        run.typed(f, row_raw.get(f.id), len(rows)) if f.id in row_raw else None
-                    )
-            rows.append(row)
-        row_inputs[section.id] = rows
+                    row[f.id] = run.typed(f, row_raw.get(f.id), row_id) if f.id in row_raw else None
+            group_rows.append(row)
+        row_inputs[section.id] = group_rows
+        res.row_ids[section.id] = ids
 
     # Relevance and calculations feed each other: iterate to a fixed point (bounded).
     previous: tuple[object, ...] | None = None
     for _ in range(len(form.fields) + 2):
         res.values = dict(inputs)
-        res.rows = {g: [dict(r) for r in rows] for g, rows in row_inputs.items()}
+        res.rows = {g: [dict(r) for r in group] for g, group in row_inputs.items()}
         _calculate(run)
         _relevance(run)
         state = (
@@ -193,9 +201,9 @@ def evaluate(
             break
         previous = state
         inputs = {k: (v if k in res.shown else None) for k, v in inputs.items()}
-        for g, rows in row_inputs.items():
+        for g, group in row_inputs.items():
             shown_rows = res.shown_in_rows.get(g, [])
-            for i, row in enumerate(rows):
+            for i, row in enumerate(group):
                 visible = shown_rows[i] if i < len(shown_rows) else set()
                 for k in row:
                     if k not in visible:
@@ -268,6 +276,7 @@ def _drop_hidden(run: _Run) -> None:
         ]
         if group not in res.shown:
             res.rows[group] = []
+            res.row_ids[group] = []
 
 
 def _validate(run: _Run) -> None:
@@ -300,11 +309,12 @@ def _validate(run: _Run) -> None:
                 None,
                 Severity.ERROR,
             )
+        ids = res.row_ids.get(section.id, [])
         for i, row in enumerate(rows):
             scope = run.scope(section.id, row, values)
             for f in section.fields:
                 if f.id in res.shown_in_rows[section.id][i]:
-                    _validate_field(run, f, row.get(f.id), i, scope)
+                    _validate_field(run, f, row.get(f.id), ids[i], scope)
 
 
 def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: ex.Scope) -> None:

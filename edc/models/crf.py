@@ -55,6 +55,9 @@ class FormRecord(Base):
     form_version_id: Mapped[int] = mapped_column(ForeignKey("form_version.id"))
     status: Mapped[str] = mapped_column(String(16), default=RecordStatus.IN_PROGRESS.value)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: The id the next new row of a repeating section gets: row ids are never reused, so an
+    #: item's history is always one real row's (see services/repeat_rows.py).
+    next_row: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -71,7 +74,8 @@ class FormRecord(Base):
 class ItemValue(Base):
     """The current value of one item; its history is the audit trail (one event per change).
 
-    `path` is the field id, or `group-row-field` inside a repeating section (rows numbered from 0).
+    `path` is the field id, or `group-<row id>-field` inside a repeating section: the row's id is
+    its identity for life, never its position, so removing a row touches no other row.
     `value` is JSON: text, a number as text (exact decimals), ISO dates, lists of codes, or null.
     """
 

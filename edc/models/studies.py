@@ -51,9 +51,13 @@ class Site(Base):
 
     study: Mapped[Study] = relationship(back_populates="sites")
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
     def local_time(self, at: datetime) -> datetime:
         """`at` (aware, UTC) as the site's wall clock, naive: what its staff read and type."""
-        return at.astimezone(ZoneInfo(self.timezone)).replace(tzinfo=None)
+        return at.astimezone(self.zone).replace(tzinfo=None)
 
     def __str__(self) -> str:
         return f"{self.code} – {self.name}"

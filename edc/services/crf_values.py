@@ -1,14 +1,18 @@
 """CRF values between their three forms: typed (forms_dsl), stored (JSON) and posted (strings).
 
 Stored JSON keeps exact meaning: decimals as text (no binary floats), dates as ISO text,
-multichoice answers as sorted lists of codes.
+date-times as ISO text with the site's UTC offset at that moment (`2026-03-29T10:30+02:00`: the
+wall clock the nurse typed, and the instant it was), multichoice answers as sorted lists of codes.
+Items of repeating sections are keyed `group-<row id>-field`, with the row's id for life.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from forms_dsl import Evaluation, Form
 from forms_dsl.model import Field, FieldType
@@ -17,7 +21,12 @@ from forms_dsl.types import Value, VType
 Stored = None | bool | int | str | list[str]
 
 
-def to_stored(value: Value) -> Stored:
+#: A date-time stored before offsets were kept: the site's wall clock alone.
+_NAIVE_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
+
+
+def to_stored(value: Value, zone: ZoneInfo | None = None) -> Stored:
+    """A typed value as JSON; a date-time (the site's wall clock) gets `zone`'s offset then."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Decimal):
@@ -25,6 +34,8 @@ def to_stored(value: Value) -> Stored:
     if isinstance(value, frozenset):
         return sorted(value)
     if isinstance(value, dt.datetime):
+        if zone is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
         return value.isoformat(timespec="minutes")
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
@@ -39,16 +50,47 @@ def to_posted(field: Field, stored: Stored) -> str | list[str]:
         return [str(code) for code in stored]
     if isinstance(stored, bool):
         return "yes" if stored else "no"
+    if field.type is FieldType.DATETIME and isinstance(stored, str):
+        return stored[:16]  # the wall clock, as a datetime-local input shows it
     return str(stored)
 
 
-def flatten(evaluation: Evaluation) -> dict[str, Stored]:
-    """Every stored item of an evaluation, keyed by its path (`field` or `group-row-field`)."""
-    items: dict[str, Stored] = {k: to_stored(v) for k, v in evaluation.values.items()}
+def same_stored(old: Stored, new: Stored) -> bool:
+    """Whether a stored value and a new one say the same: a date-time kept before offsets were
+    stored equals the same wall clock with its offset (no change, no reason asked)."""
+    if old == new:
+        return True
+    return (
+        isinstance(old, str)
+        and isinstance(new, str)
+        and _NAIVE_DATETIME.fullmatch(old) is not None
+        and new.startswith(old)
+        and len(new) > len(old)
+    )
+
+
+def row_path(group: str, row_id: int, field_id: str) -> str:
+    """The path of an item of a repeating section: its row's id, never its position."""
+    return f"{group}-{row_id}-{field_id}"
+
+
+def row_of(path: str) -> tuple[str, int] | None:
+    """(group, row id) of an item path in a repeating section; None for a top-level item."""
+    parts = path.split("-")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def flatten(evaluation: Evaluation, zone: ZoneInfo | None = None) -> dict[str, Stored]:
+    """Every stored item of an evaluation, keyed by its path (`field` or `group-<row id>-field`);
+    date-times get `zone`'s offset."""
+    items: dict[str, Stored] = {k: to_stored(v, zone) for k, v in evaluation.values.items()}
     for group, rows in evaluation.rows.items():
-        for index, row in enumerate(rows):
+        ids = evaluation.row_ids.get(group, [])
+        for row_id, row in zip(ids, rows, strict=True):
             for field_id, value in row.items():
-                items[f"{group}-{index}-{field_id}"] = to_stored(value)
+                items[row_path(group, row_id, field_id)] = to_stored(value, zone)
     return items
 
 
@@ -78,7 +120,7 @@ def to_typed(field: Field, stored: Stored) -> Value:
     if field.type is FieldType.DATE and isinstance(stored, str):
         return dt.date.fromisoformat(stored)
     if field.type is FieldType.DATETIME and isinstance(stored, str):
-        return dt.datetime.fromisoformat(stored)
+        return dt.datetime.fromisoformat(stored).replace(tzinfo=None)  # the site's wall clock
     if field.type is FieldType.TIME and isinstance(stored, str):
         return dt.time.fromisoformat(stored)
     return stored  # type: ignore[return-value]

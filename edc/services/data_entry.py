@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,11 +27,13 @@ from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
 from edc.models.subjects import Subject
-from edc.services import subjects
+from edc.services import repeat_rows, subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
     posted_from_stored,
+    row_of,
+    same_stored,
     to_typed,
 )
 from edc.services.entries import Entry, open_entry, stored_items
@@ -55,6 +57,10 @@ _ITEM_UPDATE = (
     )
     .values(value=bindparam("value"), updated_at=bindparam("at"), updated_by_id=bindparam("by"))
 )
+_ITEM_DELETE = delete(_item_table).where(
+    _item_table.c.record_id == bindparam("of_record"),
+    _item_table.c.path == bindparam("item_path"),
+)
 _ITEM_INSERT = insert(_item_table).values(
     record_id=bindparam("of_record"),
     path=bindparam("item_path"),
@@ -72,6 +78,7 @@ _BUMP = (
     .values(
         row_version=bindparam("row_version"),
         status=bindparam("status"),
+        next_row=bindparam("next_row"),
         updated_at=bindparam("updated_at"),
         updated_by_id=bindparam("updated_by_id"),
     )
@@ -88,9 +95,45 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Change:
+    """One item that a save changes; an item of a removed row is deleted."""
+
     path: str
     old: Stored
     new: Stored
+    removed: bool = False
+    calculated: bool = False  # the form computes it: nobody is asked why it changed
+
+    @property
+    def needs_reason(self) -> bool:
+        """On a complete record, what a person changed needs a reason; what the form derives
+        from it never does (nor deleting an item that held nothing)."""
+        return not self.calculated and (self.old is not None or self.new is not None)
+
+
+def changes_of(
+    entry: Entry, new: Mapping[str, Stored], rows: Mapping[str, Collection[int]]
+) -> list[Change]:
+    """What storing `new` changes in the record: the items of rows no longer in the request
+    (`rows`: the row ids posted per repeating section) are removed, and only those."""
+    old, fields = entry.stored, entry.form.fields
+    found = []
+    for path in sorted(old.keys() | new.keys()):
+        before, after = old.get(path), new.get(path)
+        row = row_of(path)
+        removed = path in old and row is not None and row[1] not in rows.get(row[0], ())
+        if not removed and same_stored(before, after):
+            continue
+        f = fields.get(path.rsplit("-", 1)[-1])
+        calculated = f is not None and f.type is forms_dsl.FieldType.CALC
+        found.append(Change(path, before, None if removed else after, removed, calculated))
+    return found
+
+
+def reason_for(change: Change, reasons: Mapping[str, str]) -> str:
+    """The reason given for a change: its own, else the one given for every change (`*`)."""
+    if not change.needs_reason:
+        return ""
+    return (reasons.get(change.path, "").strip() or reasons.get("*", "").strip())[:500]
 
 
 @dataclass
@@ -140,9 +183,11 @@ def evaluate(
     birth: dt.date | None,
     lang: str,
     now: datetime,
+    rows: Mapping[str, Collection[int]] | None = None,
 ) -> forms_dsl.Evaluation:
     """The form's evaluation; today() and now() are the subject's site's clock at `now` (UTC):
-    a date typed just after midnight in Paris is not "in the future" for a server on UTC."""
+    a date typed just after midnight in Paris is not "in the future" for a server on UTC.
+    `rows` are the row ids of each repeating section the request holds."""
     return forms_dsl.evaluate(
         entry.form,
         posted,
@@ -150,6 +195,7 @@ def evaluate(
         lang=lang,
         now=entry.subject.site.local_time(now),
         ignore=("csrf_token", "row_version", "action"),
+        rows=rows,
     )
 
 
@@ -167,8 +213,9 @@ def as_stored(
             if f.id in stored:
                 result.values[f.id] = to_typed(f, stored[f.id])
             continue
-        for index, row in enumerate(result.rows.get(f.repeat, [])):
-            path = f"{f.repeat}-{index}-{f.id}"
+        ids = result.row_ids.get(f.repeat, [])
+        for row_id, row in zip(ids, result.rows.get(f.repeat, []), strict=True):
+            path = f"{f.repeat}-{row_id}-{f.id}"
             if path in stored:
                 row[f.id] = to_typed(f, stored[path])
     return result
@@ -186,8 +233,17 @@ def save(
     confirmed: Mapping[str, str],
     lang: str,
     now: datetime,
+    rows: Mapping[str, Collection[int]] | None = None,
 ) -> SaveResult:
-    """Store what the server computes from `posted`, or say why not (nothing stored then)."""
+    """Store what the server computes from `posted`, or say why not (nothing stored then).
+
+    `rows` are the row ids of each repeating section the request holds (by default, those of
+    the posted answers): stored rows missing from it were removed (their items are deleted),
+    and no other row is touched. `reasons` are keyed by item path, `*` for every change
+    without its own.
+    """
+    if rows is None:
+        rows = repeat_rows.posted_rows(entry.form, posted, {})
     assert actor.user is not None
     subject = entry.subject
     grants = access.grants(session, actor.user)  # read once: access, vault and role use them
@@ -211,6 +267,7 @@ def save(
             confirmed=confirmed,
             lang=lang,
             now=now,
+            rows=rows,
         )
     if result.outcome is Outcome.CONFLICT:  # another save won the race since we read
         current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
@@ -239,11 +296,12 @@ def _save_evaluated(
     confirmed: Mapping[str, str],
     lang: str,
     now: datetime,
+    rows: Mapping[str, Collection[int]],
 ) -> SaveResult:
     """Evaluate, judge and write; a bare CONFLICT when the version bump finds a newer save."""
     subject, record = entry.subject, entry.record
     birth = date_of_birth(session, actor, entry, grants)
-    result = evaluate(entry, posted, birth=birth, lang=lang, now=now)
+    result = evaluate(entry, posted, birth=birth, lang=lang, now=now, rows=rows)
     was_complete = record is not None and record.status == RecordStatus.COMPLETE.value
     completing = complete or was_complete
     blocking = [i for i in result.errors if completing or i.kind in FORMAT_KINDS]
@@ -251,13 +309,8 @@ def _save_evaluated(
     if blocking or unconfirmed:
         return SaveResult(Outcome.INVALID, result, unconfirmed=unconfirmed)
     old = entry.stored
-    new = flatten(result)
-    changes = [
-        Change(path, old.get(path), new.get(path))
-        for path in sorted(old.keys() | new.keys())
-        if old.get(path) != new.get(path)
-    ]
-    if was_complete and any(not reasons.get(c.path, "").strip() for c in changes):
+    changes = changes_of(entry, flatten(result, subject.site.zone), rows)
+    if was_complete and any(c.needs_reason and not reason_for(c, reasons) for c in changes):
         return SaveResult(Outcome.NEEDS_REASONS, result, changes=changes)
     role = entry_role(grants, subject)
     confirmations = [(w, confirmed.get(warning_key(w), "")) for w in result.warnings if completing]
@@ -274,7 +327,10 @@ def _save_evaluated(
             )
     except (_StaleError, IntegrityError):
         return SaveResult(Outcome.CONFLICT)
-    entry.stored = {**old, **{c.path: c.new for c in changes}}  # as the record now holds them
+    stored = {**old, **{c.path: c.new for c in changes}}
+    entry.stored = {
+        p: v for p, v in stored.items() if p not in {c.path for c in changes if c.removed}
+    }
     return SaveResult(Outcome.SAVED, result, changes=changes)
 
 
@@ -330,6 +386,10 @@ def _write(
         session.flush()
     record = entry.record
     status = RecordStatus.COMPLETE.value if complete else None
+    next_row = max(
+        [record.next_row if record is not None else 0]
+        + [row[1] + 1 for c in changes if not c.removed and (row := row_of(c.path))]
+    )
     if record is None:
         old_status = RecordStatus.IN_PROGRESS.value
         record = FormRecord(
@@ -339,6 +399,7 @@ def _write(
             form_version_id=entry.form_version.id,
             status=status or old_status,
             row_version=1,
+            next_row=next_row,
             created_at=now,
             created_by_id=actor.user_id,
             updated_at=now,
@@ -357,6 +418,7 @@ def _write(
         written = {
             "row_version": record.row_version + 1,
             "status": status or old_status,
+            "next_row": next_row,
             "updated_at": now,
             "updated_by_id": actor.user_id,
         }
@@ -371,15 +433,19 @@ def _write(
             set_committed_value(record, key, value)
     events = []
     for change in changes:
+        if change.removed:
+            action = "item.deleted"
+        else:
+            action = "item.changed" if change.path in entry.stored else "item.created"
         events.append(
             {
-                "action": "item.changed" if change.path in entry.stored else "item.created",
+                "action": action,
                 "entity_type": "form_record",
                 "entity_id": record.id,
                 "item_path": _item_path(entry, change.path),
                 "old": change.old,
                 "new": change.new,
-                "reason": reasons.get(change.path, "").strip(),
+                "reason": reason_for(change, reasons),
                 "role": role,
                 "site_code": site,
             }
@@ -411,19 +477,29 @@ def _write(
             }
         )
     audit.record_many(session, actor, events)  # one chain lock for the whole save
-    # The version bump said this save may write. First answers are inserted now; changed ones
-    # go with their audit events, after the chain's lock (one round trip on PostgreSQL).
-    rows = {c.path: _item_row(record, c, actor, now) for c in changes}
-    created = [row for path, row in rows.items() if path not in entry.stored]
-    changed = [row for path, row in rows.items() if path in entry.stored]
+    # The version bump said this save may write. First answers are inserted now; changed and
+    # removed ones go with their audit events, after the chain's lock (one round trip on
+    # PostgreSQL).
+    created = [_item_row(record, c, actor, now) for c in changes if c.path not in entry.stored]
+    changed = [_item_row(record, c, actor, now) for c in changes if _updates(c, entry)]
+    removed = [_item_row(record, c, actor, now) for c in changes if c.removed]
     conn = session.connection()
     if created:
         conn.execute(_ITEM_INSERT, created)
-    audit.write_batch(
-        session, along=(lambda: conn.execute(_ITEM_UPDATE, changed)) if changed else None
-    )
+
+    def along() -> None:
+        if changed:
+            conn.execute(_ITEM_UPDATE, changed)
+        if removed:
+            conn.execute(_ITEM_DELETE, removed)
+
+    audit.write_batch(session, along=along if changed or removed else None)
     session.flush()
     return record
+
+
+def _updates(change: Change, entry: Entry) -> bool:
+    return change.path in entry.stored and not change.removed
 
 
 def _item_row(record: FormRecord, change: Change, actor: Actor, now: datetime) -> dict[str, Any]:
@@ -435,6 +511,10 @@ def _item_row(record: FormRecord, change: Change, actor: Actor, now: datetime) -
         "at": now,
         "by": actor.user_id,
     }
+
+
+#: The audit actions that write an item's value: its history.
+ITEM_ACTIONS = ("item.created", "item.changed", "item.deleted", "item.derived")
 
 
 class _StaleError(Exception):
@@ -468,7 +548,7 @@ def item_history(session: Session, record: FormRecord, path: str) -> list[AuditE
                 AuditEvent.entity_type == "form_record",
                 AuditEvent.entity_id == str(record.id),
                 AuditEvent.item_path.endswith(f"/{path}"),
-                AuditEvent.action.in_(("item.created", "item.changed")),
+                AuditEvent.action.in_(ITEM_ACTIONS),
             )
             .order_by(AuditEvent.seq)
         )

@@ -41,6 +41,8 @@ class Entry:
     record: FormRecord | None
     #: The record's items as read with it ({path: value}); a save compares against these.
     stored: dict[str, Stored] = field(default_factory=dict)
+    #: The study as currently defined (events, standard reasons for change, languages).
+    study: forms_dsl.Study | None = None
 
     @property
     def form(self) -> forms_dsl.Form:
@@ -174,10 +176,11 @@ def find_entry(
         set_committed_value(subject, "identity", found[7])
     if version.definition_id == definition.id:
         set_committed_value(version, "definition", definition)
-    event = next((e for e in study_of(definition).events if e.id == event_id), None)
+    study = study_of(definition)
+    event = next((e for e in study.events if e.id == event_id), None)
     if event is None or form_id not in event.forms or (number > 1 and not event.repeating):
         return None
-    return Entry(subject, event_id, number, version, occurrence, record, stored or {})
+    return Entry(subject, event_id, number, version, occurrence, record, stored or {}, study)
 
 
 def open_entry(

@@ -13,8 +13,8 @@ from edc.extensions import db
 from edc.forms import EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
-from edc.services import data_entry, entries
-from edc.services.crf_values import posted_from_stored
+from edc.services import data_entry, entries, reasons, repeat_rows
+from edc.services.crf_values import flatten, posted_from_stored
 from edc.services.data_entry import Outcome
 from edc.views.subjects import STATUS_LABELS
 from edc.web import render
@@ -37,29 +37,45 @@ def _entry(
 
 
 def _posted(entry: entries.Entry) -> dict[str, str | list[str]]:
-    """The answers from the request; checkbox groups keep all their values."""
+    """The answers from the request; checkbox groups keep all their values. Reasons,
+    confirmations and row markers (names with a colon) are not answers."""
     multi = {f.id for f in entry.form if f.type.value == "multichoice"}
     posted: dict[str, str | list[str]] = {}
     for key in request.form:
-        if key in ("csrf_token", "row_version", "action") or key.startswith(
-            ("reason:", "confirm:")
-        ):
+        if key in ("csrf_token", "row_version", "action") or ":" in key:
             continue
         field_id = key.rsplit("-", 1)[-1]
         posted[key] = request.form.getlist(key) if field_id in multi else request.form.get(key, "")
     return posted
 
 
+def _posted_rows(entry: entries.Entry, posted: dict) -> dict[str, list[int]]:
+    """The rows of each repeating section in the request; more than a section allows is refused
+    before anything is evaluated or read."""
+    markers = {
+        key[len(repeat_rows.MARKER) :]: request.form.getlist(key)
+        for key in request.form
+        if key.startswith(repeat_rows.MARKER)
+    }
+    try:
+        return repeat_rows.posted_rows(entry.form, posted, markers)
+    except repeat_rows.TooManyRows:
+        abort(422)
+
+
+def _typed_reasons() -> dict[str, reasons.Typed]:
+    return reasons.typed(request.form.items(multi=True))
+
+
 def _page(
     entry: entries.Entry,
     posted: dict,
+    rows: dict[str, list[int]],
     *,
     status: int = 200,
     live: bool = False,
     block: str | None = None,
-    changes: dict | None = None,
     conflict: data_entry.SaveResult | None = None,
-    rows: dict | None = None,
     row_version: int | None = None,
     oob_sections: frozenset[str] = frozenset(),
 ) -> Response:
@@ -67,6 +83,8 @@ def _page(
     locked = entry.record is not None and entry.record.status in data_entry.READ_ONLY
     read_only = locked or not data_entry.may_enter(db.session, actor, entry.subject)
     stored = entry.stored
+    changes: dict[str, tuple[str, str]] = {}
+    removed: dict[str, str] = {}
     if read_only:  # the record as saved: no vault read, nothing recomputed for a reader
         result = data_entry.as_stored(entry, stored, lang=lang, now=utcnow())
         posted = posted_from_stored(entry.form, stored)
@@ -77,9 +95,12 @@ def _page(
             if posted
             else None
         )
-        result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow())
+        result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow(), rows=rows)
+        if entry.record is not None and entry.record.status == "complete":
+            changes, removed = _pending(entry, result, rows, lang)
     view = forms_bridge.page(
-        entry.form, posted, result, lang, live=live, changes=changes,
+        entry.form, posted, result, lang, live=live, changes=changes, removed=removed,
+        reasons=_typed_reasons(), standard_reasons=reasons.standard(entry.study, lang),
         history_paths=frozenset(stored), rows=rows,
     )  # fmt: skip
     return render(
@@ -88,6 +109,7 @@ def _page(
         status=status,
         entry=entry,
         sections=view.sections,
+        pending=view.reasons,
         problems=[] if live else view.problems,
         oob_sections=oob_sections,
         form_title=entry.form.title.get(lang),
@@ -99,6 +121,25 @@ def _page(
         locked=locked,
         status_labels=STATUS_LABELS,
     )
+
+
+def _pending(
+    entry: entries.Entry, result: forms_dsl.Evaluation, rows: dict[str, list[int]], lang: str
+) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """A complete record's changes that need a reason, as shown: changed items (old, new) and
+    removed ones (old), so the reasons are asked as the nurse goes, and kept."""
+    form, zone = entry.form, entry.subject.site.zone
+    changed: dict[str, tuple[str, str]] = {}
+    removed: dict[str, str] = {}
+    for c in data_entry.changes_of(entry, flatten(result, zone), rows):
+        if not c.needs_reason:
+            continue
+        old = forms_bridge.item_text(form, c.path, c.old, lang)
+        if c.removed:
+            removed[c.path] = old
+        else:
+            changed[c.path] = (old, forms_bridge.item_text(form, c.path, c.new, lang))
+    return changed, removed
 
 
 def _conflict_rows(
@@ -117,8 +158,10 @@ def _conflict_rows(
 @requires(Permission.SUBJECT_VIEW)
 def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
     entry = _entry(code, event_id, number, form_id)
-    stored = entry.stored
-    return _page(entry, posted_from_stored(entry.form, stored), live=True)
+    posted = posted_from_stored(entry.form, entry.stored)
+    stored_rows = repeat_rows.posted_rows(entry.form, posted, {})
+    rows = repeat_rows.first_rows(entry.form, entry.record, stored_rows)
+    return _page(entry, posted, rows, live=True)
 
 
 @bp.route("/<form_id>/evaluate", methods=["POST"])
@@ -126,12 +169,14 @@ def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
 def form_evaluate(code: str, event_id: str, number: int, form_id: str) -> Response:
     """htmx: re-evaluate on change (branching, calculations, inline errors); stores nothing."""
     entry = _entry(code, event_id, number, form_id, identity=True)  # the age needs the vault
+    posted = _posted(entry)
+    rows = _posted_rows(entry, posted)
     version = request.form.get("row_version", type=int)
     touched = forms_bridge.sections_touched(entry.form, request.headers.get(CHANGED, ""))
     if touched is None:  # not told which answer changed: the whole form
-        return _page(entry, _posted(entry), live=True, block="crf", row_version=version)
+        return _page(entry, posted, rows, live=True, block="crf", row_version=version)
     response = _page(
-        entry, _posted(entry), live=True, block="crf_oob", row_version=version,
+        entry, posted, rows, live=True, block="crf_oob", row_version=version,
         oob_sections=touched,
     )  # fmt: skip
     response.headers["HX-Reswap"] = "none"  # the sections swap themselves in, by id
@@ -145,10 +190,11 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)  # the CSRF token (the CRF form's own); the answers are judged by forms_dsl
     posted = _posted(entry)
+    rows = _posted_rows(entry, posted)
     action = request.form.get("action", "draft")
     expected = request.form.get("row_version", type=int)
     if action.startswith(("add_row:", "remove_row:")):
-        return _rows(entry, posted, action, expected)
+        return _change_rows(entry, posted, rows, action, expected)
     result = data_entry.save(
         db.session,
         current_actor(),
@@ -156,10 +202,11 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
         posted,
         expected_version=expected if expected is not None else -1,
         complete=action == "complete",
-        reasons={k[7:]: v for k, v in request.form.items() if k.startswith("reason:")},
+        reasons=reasons.given(_typed_reasons(), entry.study),
         confirmed={k[8:]: v for k, v in request.form.items() if k.startswith("confirm:") and v},
         lang=str(get_locale()),
         now=utcnow(),
+        rows=rows,
     )
     if result.outcome is Outcome.SAVED:
         flash(_("Form saved.") if action != "complete" else _("Form marked complete."))
@@ -169,44 +216,29 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
         return redirect(url_for("subjects.subject_detail", code=code))
     if result.outcome is Outcome.CONFLICT:
         fresh = _entry(code, event_id, number, form_id)
-        return _page(fresh, posted, status=409, conflict=result)
-    if result.outcome is Outcome.NEEDS_REASONS:
-        lang, form = str(get_locale()), entry.form
-        changes = {
-            c.path: (
-                forms_bridge.item_text(form, c.path, c.old, lang),
-                forms_bridge.item_text(form, c.path, c.new, lang),
-            )
-            for c in result.changes
-        }
-        return _page(entry, posted, status=422, changes=changes, row_version=expected)
+        return _page(fresh, posted, rows, status=409, conflict=result)
     if result.outcome is Outcome.READ_ONLY:
         abort(403)
-    return _page(entry, posted, status=422, row_version=expected)
+    return _page(entry, posted, rows, status=422, row_version=expected)  # reasons kept
 
 
-def _rows(entry: entries.Entry, posted: dict, action: str, expected: int | None) -> Response:
-    """Add or remove a row of a repeating section; nothing is stored until the nurse saves."""
+def _change_rows(
+    entry: entries.Entry, posted: dict, rows: dict[str, list[int]], action: str,
+    expected: int | None,
+) -> Response:  # fmt: skip
+    """Add or remove a row of a repeating section; nothing is stored until the nurse saves.
+    A new row gets a fresh id; removing one takes out that row alone."""
     parts = action.split(":")
     section = next((s for s in entry.form.sections if s.id == parts[1] and s.repeat), None)
-    if section is None:
+    if section is None or section.repeat is None:
         abort(404)
-    count = forms_bridge.row_count(section, posted)
+    ids = rows.get(section.id, [])
     if parts[0] == "add_row":
-        count = min(count + 1, section.repeat.max)  # type: ignore[union-attr]
-    elif len(parts) == 3 and parts[2].isdigit() and count > 0:
-        gone = int(parts[2])
-        renumbered: dict = {}
-        for key, value in posted.items():
-            bits = key.split("-")
-            if len(bits) == 3 and bits[0] == section.id and bits[1].isdigit():
-                index = int(bits[1])
-                if index == gone:
-                    continue
-                key = f"{section.id}-{index - 1 if index > gone else index}-{bits[2]}"
-            renumbered[key] = value
-        posted, count = renumbered, count - 1
-    return _page(entry, posted, live=True, rows={section.id: count}, row_version=expected)
+        if len(ids) < section.repeat.max:
+            rows = {**rows, section.id: [*ids, repeat_rows.next_row_id(entry.record, rows)]}
+    elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) in ids:
+        posted, rows = repeat_rows.without_row(posted, rows, section.id, int(parts[2]))
+    return _page(entry, posted, rows, live=True, row_version=expected)
 
 
 @bp.route("/<form_id>/history/<path>")
