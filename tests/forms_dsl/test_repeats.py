@@ -1,4 +1,4 @@
-"""Repeating sections: rows posted as group-index-field, per-row relevance, aggregates outside."""
+"""Repeating sections: rows posted as group-<row id>-field, per-row relevance, aggregates outside."""
 
 from __future__ import annotations
 
@@ -72,6 +72,24 @@ def test_rows_are_read_validated_and_aggregated():
 def test_errors_name_their_row():
     result = evaluate(form(TEXT), {"lesions-0-site": "bone", "lesions-1-site": "other"})
     assert [(i.field, i.row, i.kind) for i in result.errors] == [("other_site", 1, "required")]
+
+
+def test_rows_are_known_by_their_ids_not_their_positions():
+    """Rows 3 and 7 (row 5 was removed): each keeps its id in the result and in its messages."""
+    posted = {"lesions-7-site": "other", "lesions-3-site": "bone", "lesions-3-size_mm": "5"}
+    result = evaluate(form(TEXT), posted)
+    assert result.row_ids["lesions"] == [3, 7]  # in the order rows were added
+    assert result.rows["lesions"][0]["site"] == "bone"
+    assert [(i.field, i.row, i.kind) for i in result.errors] == [("other_site", 7, "required")]
+    assert result.values["n_lesions"] == 2
+
+
+def test_a_row_that_posted_nothing_still_counts_when_named():
+    """A row of unticked radio buttons posts no answer: the page names it, and it is checked."""
+    result = evaluate(form(TEXT), {"lesions-2-size_mm": "4"}, rows={"lesions": [2, 9]})
+    assert result.row_ids["lesions"] == [2, 9]
+    assert sorted((i.row, i.kind) for i in result.errors) == [(2, "required"), (9, "required")]
+    assert result.values["n_lesions"] == 2
 
 
 def test_hidden_fields_in_a_row_are_dropped():
