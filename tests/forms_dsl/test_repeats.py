@@ -1,4 +1,4 @@
-"""Repeating sections: rows posted as group-<row id>-field, per-row relevance, aggregates outside."""
+"""Repeating sections: rows posted as group-<row id>-field, per-row relevance, aggregates."""
 
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def test_existing_rows_keep_their_paths_and_new_ids_start_past_them(tmp_path):
             command.upgrade(_config(conn), "0a8748056aed")  # before rows had ids
             for statement in (
                 "INSERT INTO study (id, slug, title) VALUES (1, 's', 'S')",
-                "INSERT INTO site (id, study_id, code, name, country) VALUES (1, 1, 'FR', 'P', 'FR')",
+                "INSERT INTO site (id, study_id, code, name, country) "
+                "VALUES (1, 1, 'FR', 'P', 'FR')",
                 f"INSERT INTO subject (id, study_id, site_id, study_code, number, registered_at) "
                 f"VALUES (1, 1, 1, 'NB-FR-0001', 1, {now})",
                 f"INSERT INTO study_definition (id, study_id, sha256, yaml_text, form_versions, "
@@ -93,8 +94,8 @@ def test_existing_rows_keep_their_paths_and_new_ids_start_past_them(tmp_path):
                 f"yaml_text, loaded_at) VALUES (1, 1, 1, 'f', 1, 'x', 'x', {now})",
                 f"INSERT INTO event_occurrence (id, subject_id, event_id, number, created_at) "
                 f"VALUES (1, 1, 'e', 1, {now})",
-                f"INSERT INTO form_record (id, subject_id, occurrence_id, form_id, form_version_id, "
-                f"status, row_version, created_at, updated_at) VALUES "
+                f"INSERT INTO form_record (id, subject_id, occurrence_id, form_id, "
+                f"form_version_id, status, row_version, created_at, updated_at) VALUES "
                 f"(1, 1, 1, 'f', 1, 'complete', 1, {now}, {now}), "
                 f"(2, 1, 1, 'g', 1, 'complete', 1, {now}, {now})",
                 f"INSERT INTO item_value (record_id, path, value, updated_at) VALUES "
