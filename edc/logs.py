@@ -23,8 +23,9 @@ class UTCFormatter(logging.Formatter):
 def configure(app: Flask) -> None:
     """Log through the root logger, stamped in UTC: called first thing by create_app.
 
-    When nobody configured logging (a plain `flask run` or a WSGI server), one stderr handler at
-    INFO is added; handlers configured elsewhere with a plain format keep it, stamped in UTC.
+    When nobody configured logging (a plain `flask run` or a WSGI server), one stderr handler is
+    added and the portal's own loggers say INFO (libraries stay at WARNING); handlers configured
+    elsewhere with a plain format keep it, stamped in UTC.
     """
     app.logger.removeHandler(default_handler)  # the root handler prints the app's lines once
     root = logging.getLogger()
@@ -32,7 +33,9 @@ def configure(app: Flask) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(UTCFormatter(FORMAT))
         root.addHandler(handler)
-        root.setLevel(logging.INFO)
+        for name in ("edc", "econsent", app.logger.name):
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.INFO)
     for handler in root.handlers:
         current = handler.formatter
         if current is None or type(current) is logging.Formatter:

@@ -313,8 +313,13 @@ def test_log_lines_are_stamped_in_utc_whatever_the_server_zone(monkeypatch):
 def test_create_app_logs_through_one_utc_handler(monkeypatch):
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])
-    monkeypatch.setattr(root, "level", root.level)
-    logs.configure(Flask("probe"))
-    (handler,) = root.handlers
-    assert isinstance(handler.formatter, logs.UTCFormatter)
-    assert root.level == logging.INFO
+    portal = logging.getLogger("edc")
+    level = portal.level
+    portal.setLevel(logging.NOTSET)
+    try:
+        logs.configure(Flask("probe"))
+        (handler,) = root.handlers
+        assert isinstance(handler.formatter, logs.UTCFormatter)
+        assert portal.getEffectiveLevel() == logging.INFO  # the portal's notices are shown
+    finally:
+        portal.setLevel(level)
