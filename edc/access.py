@@ -322,7 +322,7 @@ def gate() -> Any:
             current_actor(),
             "endpoint",
             request.endpoint,
-            {"permission": str(decl), "path": request.path},
+            {"permission": str(decl), "path": request.path[:200]},
         )
         abort(404)
     return None
