@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from edc import access, audit, crypto, i18n, login, passwords, web
+from edc import access, audit, crypto, i18n, login, logs, passwords, web
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(settings.instance_path),
     )
+    logs.configure(app)
     app.config.update(
         EDC_SETTINGS=settings,
         SECRET_KEY=settings.secret_key,

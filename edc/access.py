@@ -7,20 +7,24 @@ undeclared. Objects outside the actor's scope answer exactly like missing ones (
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, bindparam, event, select
+from sqlalchemy import ColumnElement, Select, bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from edc import audit
-from edc.actor import current_actor
+from edc.actor import Actor, current_actor
 from edc.extensions import db
 from edc.i18n import _l
-from edc.models.studies import Site
+from edc.models.audit import AuditEvent
+from edc.models.base import utcnow
+from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
 
 
@@ -79,6 +83,7 @@ class Permission(enum.StrEnum):
 
 
 P = Permission
+_log = logging.getLogger(__name__)
 _NURSE = {
     P.SITE_VIEW,
     P.SUBJECT_VIEW,
@@ -172,6 +177,8 @@ class Grant:
     site_ids: frozenset[int]
     study_id: int | None
     opted_in: frozenset[tuple[Permission, int]] = frozenset()  # (permission, site id)
+    site_codes: frozenset[str] = frozenset()  # the codes of `site_ids`, for the audit trail
+    scope: str = ""  # where it was granted, as the audit trail names it: site code, study, system
 
 
 _CACHE = "access_grants"
@@ -204,27 +211,40 @@ def _forget_grants_on_rollback(session: Session, _previous: object) -> None:
 
 def _load_grants(session: Session, user: User) -> list[Grant]:
     rows = session.execute(
-        select(RoleAssignment, Site)
+        select(RoleAssignment, Site, Study.slug)
         .outerjoin(
             Site,
             (Site.id == RoleAssignment.site_id)
             | ((RoleAssignment.site_id.is_(None)) & (Site.study_id == RoleAssignment.study_id)),
         )
+        .outerjoin(Study, Study.id == RoleAssignment.study_id)
         .where(RoleAssignment.user_id == user.id, RoleAssignment.revoked_at.is_(None))
     ).all()
-    by_assignment: dict[int, tuple[RoleAssignment, set[int], set[tuple[Permission, int]]]] = {}
-    for assignment, site in rows:
-        _, sites, opted = by_assignment.setdefault(assignment.id, (assignment, set(), set()))
+    by_assignment: dict[int, tuple[RoleAssignment, str, dict[int, str], set[Any]]] = {}
+    for assignment, site, slug in rows:
+        _, _slug, sites, opted = by_assignment.setdefault(
+            assignment.id, (assignment, slug or "", {}, set())
+        )
         if site is None:
             continue
-        sites.add(site.id)
+        sites[site.id] = site.code
         for permission, column in SITE_OPT_INS.get(Role(assignment.role), {}).items():
             if getattr(site, column):
                 opted.add((permission, site.id))
-    return [
-        Grant(Role(a.role), frozenset(sites), a.study_id, frozenset(opted))
-        for a, sites, opted in by_assignment.values()
-    ]
+    grant_list = []
+    for a, slug, sites, opted in by_assignment.values():
+        scope = sites.get(a.site_id, NO_SCOPE) if a.site_id is not None else slug or SYSTEM_SCOPE
+        grant_list.append(
+            Grant(
+                Role(a.role),
+                frozenset(sites),
+                a.study_id,
+                frozenset(opted),
+                site_codes=frozenset(sites.values()),
+                scope=scope,
+            )
+        )
+    return grant_list
 
 
 def holds(grant_list: Iterable[Grant], permission: Permission, site_id: int | None = None) -> bool:
@@ -297,14 +317,114 @@ def gate() -> Any:
     if decl is _Marker.SIGNED_IN:
         return None
     if not holds(grants(db.session, current_user), decl):
-        audit.record(
+        trace_denial(
             db.session,
             current_actor(),
-            "access.denied",
-            entity_type="endpoint",
-            entity_id=request.endpoint,
-            new={"permission": str(decl), "path": request.path},
-            durable=True,
+            "endpoint",
+            request.endpoint,
+            {"permission": str(decl), "path": request.path[:200]},
         )
         abort(404)
     return None
+
+
+# --- Who acted, in which role, for which site: what every audit event names -----------------
+
+OPERATOR = "operator"  # the command line
+ANONYMOUS = "anonymous"  # not signed in (a sign-in still under way included)
+SYSTEM = "system"  # the application itself (a session ending on its own)
+NO_ROLE = "none"  # a signed-in account holding no live role
+SYSTEM_SCOPE = "system"  # an administrator's grant, and the command line
+NO_SCOPE = "-"  # no site, study or system is known
+ROLE_WIDTH, SCOPE_WIDTH = 64, 128  # the audit_event columns
+
+
+def _compact(names: Iterable[str], width: int) -> str:
+    """Sorted, comma-separated names; "+n" stands for those that do not fit the column."""
+    names = sorted(set(names))
+    shown = ",".join(names)
+    kept = len(names)
+    while len(shown) > width and kept > 1:
+        kept -= 1
+        shown = ",".join(names[:kept]) + f",+{len(names) - kept}"
+    return shown[:width]
+
+
+def audit_context(session: Session, actor: Actor, site_code: str = "") -> tuple[str, str]:
+    """The role and the site (or study, or system) an audit event names for `actor`.
+
+    At a named site: the roles the actor holds there; otherwise every live role and where it was
+    granted (one grant: its role and its site code, study slug or "system"). The grants are read
+    once per session, so this costs no query per event. See docs/security.md (audit trail).
+    """
+    user = actor.user
+    if user is None:
+        if actor.is_cli:
+            return OPERATOR, site_code or SYSTEM_SCOPE
+        return ANONYMOUS, site_code or NO_SCOPE
+    with session.no_autoflush:  # the caller may hold new objects its event has yet to cover
+        own = grants(session, user)
+    if site_code:
+        here = [g for g in own if site_code in g.site_codes or ROLE_SCOPE[g.role] is Scope.SYSTEM]
+        own = here or own
+    if actor.signing_in:
+        role = ANONYMOUS
+    elif actor.label == SYSTEM:
+        role = SYSTEM
+    else:
+        role = _compact((g.role.value for g in own), ROLE_WIDTH) or NO_ROLE
+    scope = site_code or _compact((g.scope for g in own), SCOPE_WIDTH) or NO_SCOPE
+    return role, scope
+
+
+# --- Refusals leave a trace, but a crawler cannot flood the trail ----------------------------
+
+
+def _denials_recorded(session: Session, actor: Actor, since: datetime, limit: int) -> int:
+    """How many `access.denied` events the actor left since `since`, counted up to `limit`
+    (one indexed query: by actor and time, or by address for someone not signed in)."""
+    who = (
+        AuditEvent.actor_id == actor.user_id
+        if actor.user_id is not None
+        else (AuditEvent.actor_id.is_(None) & (AuditEvent.ip == actor.ip))
+    )
+    recent = (
+        select(AuditEvent.seq)
+        .where(who, AuditEvent.at >= since, AuditEvent.action == "access.denied")
+        .limit(limit)
+    )
+    return session.scalar(select(func.count()).select_from(recent.subquery())) or 0
+
+
+def trace_denial(
+    session: Session, actor: Actor, entity_type: str, key: str, details: dict[str, Any]
+) -> bool:
+    """Record a durable `access.denied` event unless the actor already left the allowed number
+    in the window (settings); beyond it, refusals are only counted in the application log.
+    True if an event was recorded."""
+    settings = current_app.config["EDC_SETTINGS"]
+    limit = settings.denial_trace_limit
+    since = utcnow() - settings.denial_trace_window
+    if _denials_recorded(session, actor, since, limit) >= limit:
+        _log.info(
+            "access.denied not recorded (more than %d in %s): actor=%s ip=%s %s %s",
+            limit, settings.denial_trace_window, actor.email or "-", actor.ip, entity_type, key,
+        )  # fmt: skip
+        return False
+    audit.record(
+        session,
+        actor,
+        "access.denied",
+        entity_type=entity_type,
+        entity_id=key[:64],
+        new=details,
+        durable=True,  # the 404 rolls the request back; the trace stays
+    )
+    return True
+
+
+def not_found(session: Session, actor: Actor, entity_type: str, key: str) -> NoReturn:
+    """Answer 404 for a subject or record the actor cannot see (out of scope or missing: the
+    caller cannot tell which), leaving a throttled `access.denied` trace of what was asked."""
+    trace_denial(session, actor, entity_type, key, {"path": request.path[:200]})
+    abort(404)

@@ -10,6 +10,9 @@ from flask_login import current_user
 
 from edc.models.users import User
 
+#: The label of an actor who names an account but has not signed in to it yet.
+CLAIMING = "signing-in"
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -28,6 +31,16 @@ class Actor:
     def email(self) -> str:
         return self.user.email if self.user is not None else self.label
 
+    @property
+    def is_cli(self) -> bool:
+        """The operator at the command line (no account: the OS user names them)."""
+        return self.user is None and self.label.startswith("cli:")
+
+    @property
+    def signing_in(self) -> bool:
+        """Someone claiming an account who has not finished signing in (see `claiming`)."""
+        return self.user is not None and self.label == CLAIMING
+
     @classmethod
     def cli(cls) -> Actor:
         """The operator at the server's command line, named by their OS account."""
@@ -36,6 +49,11 @@ class Actor:
     @classmethod
     def anonymous(cls, ip: str, user_agent: str) -> Actor:
         return cls(user=None, ip=ip, user_agent=user_agent, label="anonymous")
+
+    def claiming(self, user: User) -> Actor:
+        """This caller, named by the account they are signing in to: events say whose account
+        was tried, without crediting the caller with that account's roles before it is proven."""
+        return Actor(user=user, ip=self.ip, user_agent=self.user_agent, label=CLAIMING)
 
 
 def current_actor() -> Actor:

@@ -102,8 +102,10 @@ def record(
     """Append one event. Passing `target` also declares the change to that object audited.
 
     A `durable` event (failed logins, refusals) survives the rollback of an error response: the
-    commit point writes it again in its own transaction through `replay_durable()`.
+    commit point writes it again in its own transaction through `replay_durable()`. `role` and
+    `site_code` default to the actor's (see `_who`).
     """
+    role, site_code = _who(session, actor, role, site_code)
     pending = _Pending(
         actor=actor,
         action=action,
@@ -129,6 +131,20 @@ def record(
         queued.append(pending)
         return
     _append(session.connection(), pending)
+
+
+def _who(session: Session, actor: Actor, role: str, site_code: str) -> tuple[str, str]:
+    """The one place an event gets its role and site: what the writer gave, else the actor's.
+
+    Writers on a hot path (a CRF save) give both, so nothing is looked up there; otherwise the
+    actor's grants, read once per session, answer (`access.audit_context`).
+    """
+    if role and site_code:
+        return role, site_code
+    from edc import access  # access records its refusals here: imported when first needed
+
+    own_role, own_site = access.audit_context(session, actor, site_code)
+    return role or own_role, site_code or own_site
 
 
 @contextmanager
@@ -261,6 +277,7 @@ def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) ->
         target = spec.get("target")
         if target is not None:
             covered.add(id(target))
+        role, site_code = _who(session, actor, spec.get("role", ""), spec.get("site_code", ""))
         pendings.append(
             _Pending(
                 actor=actor,
@@ -273,8 +290,8 @@ def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) ->
                 old=jsonable(spec.get("old")),
                 new=jsonable(spec.get("new")),
                 reason=spec.get("reason", ""),
-                role=spec.get("role", ""),
-                site_code=spec.get("site_code", ""),
+                role=role,
+                site_code=site_code,
             )
         )
     queued = session.info.get(_BATCH)

@@ -77,7 +77,11 @@ ROLE_CHOICE = click.Choice([r.value for r in Role])
 @click.option("--role", type=ROLE_CHOICE)
 @click.option("--site", help="Site code, for nurse, investigator and monitor roles.")
 @click.option("--study", help="Study slug, for the data_manager role.")
-@click.option("--ends", type=click.DateTime(["%Y-%m-%d"]), help="Account end date.")
+@click.option(
+    "--ends",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day of the account; it works until that day ends in EDC_ACCOUNT_TIMEZONE.",
+)
 def users_create(email, full_name, identity_check, role, site, study, ends) -> None:
     """Create an account and print its one-time password (shown once)."""
     actor, now = Actor.cli(), utcnow()
@@ -89,7 +93,7 @@ def users_create(email, full_name, identity_check, role, site, study, ends) -> N
             email=email,
             full_name=full_name,
             identity_check=identity_check,
-            ends_at=ends.replace(hour=23, minute=59, tzinfo=UTC) if ends else None,
+            ends_at=users.end_of_day(ends.date(), _settings()) if ends else None,
             now=now,
         )
         if role:

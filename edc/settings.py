@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "fr", "de", "it", "es")
@@ -44,6 +45,20 @@ class Settings:
     cookie_secure: bool = True
     testing: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    #: Account end dates are days in this zone: an account works until that day ends here.
+    account_timezone: str = "Europe/Brussels"
+    #: At most this many `access.denied` events per actor in the window; the rest are only logged.
+    denial_trace_limit: int = 10
+    denial_trace_window: timedelta = timedelta(minutes=10)
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.account_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"EDC_ACCOUNT_TIMEZONE: unknown time zone {self.account_timezone!r} "
+                "(an IANA name such as Europe/Brussels)"
+            ) from exc
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -60,5 +75,6 @@ class Settings:
                 k for k in os.environ.get("EDC_VAULT_OLD_KEYS", "").split(",") if k.strip()
             ),
             cookie_secure=os.environ.get("EDC_INSECURE_COOKIES", "") != "1",
+            account_timezone=os.environ.get("EDC_ACCOUNT_TIMEZONE", "Europe/Brussels"),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]

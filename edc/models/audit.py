@@ -26,8 +26,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     actor_id: Mapped[int | None] = mapped_column(Integer)
     actor_email: Mapped[str] = mapped_column(String(254), default="")
-    role: Mapped[str] = mapped_column(String(32), default="")
-    site_code: Mapped[str] = mapped_column(String(16), default="")
+    role: Mapped[str] = mapped_column(String(64), default="")  # several roles: "investigator,nurse"
+    site_code: Mapped[str] = mapped_column(String(128), default="")  # or a study, or "system"
     entity_type: Mapped[str] = mapped_column(String(64), default="")
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     item_path: Mapped[str] = mapped_column(String(200), default="")

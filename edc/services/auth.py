@@ -53,8 +53,16 @@ def next_stage(user: User, factor_passed: bool) -> Stage:
 
 
 def _as(actor: Actor, user: User | None) -> Actor:
-    """During sign-in the person is known by the account they claim: events name it."""
+    """During sign-in the person is known by the account they claim: events name it, with the
+    role "anonymous" and that account's sites, until the sign-in is complete."""
     if user is None or actor.user is not None:
+        return actor
+    return actor.claiming(user)
+
+
+def _signed_in(actor: Actor, user: User) -> Actor:
+    """The person who has just completed signing in: from now on events name their roles."""
+    if actor.user is not None:
         return actor
     return Actor(user=user, ip=actor.ip, user_agent=actor.user_agent)
 
@@ -263,7 +271,7 @@ def start_session(session: Session, actor: Actor, user: User, now: datetime) -> 
     """A new server-side session: (token for the cookie, session id)."""
     token = secrets.token_urlsafe(32)
     user.last_login_at = now
-    audit.record(session, _as(actor, user), "auth.login", target=user)
+    audit.record(session, _signed_in(actor, user), "auth.login", target=user)
     us = UserSession(
         token_hash=_token_hash(token),
         user_id=user.id,

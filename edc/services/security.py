@@ -9,11 +9,13 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from edc import audit
+from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
 
-SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.")
+SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.", "export.")
 PAGE_SIZE = 50
 
 
@@ -55,6 +57,59 @@ def security_events(session: Session, f: EventFilter, page: int) -> tuple[list[A
 def iter_security_events(session: Session, f: EventFilter) -> Iterator[AuditEvent]:
     """All matching events, oldest first, streamed for the CSV export."""
     yield from session.scalars(_query(f).order_by(AuditEvent.seq).execution_options(yield_per=1000))
+
+
+def _filters(f: EventFilter) -> dict[str, str]:
+    """The filters an export used, as its audit event records them (only those given)."""
+    shown = {
+        "action": f.action,
+        "actor": f.actor,
+        "ip": f.ip,
+        "since": f.since.isoformat() if f.since else "",
+        "until": f.until.isoformat() if f.until else "",
+    }
+    return {k: v for k, v in shown.items() if v}
+
+
+def record_download(
+    session: Session, actor: Actor, what: str, filters: dict[str, str], rows: int
+) -> None:
+    """Every export or download is an audit event: what, with which filters, how many rows."""
+    audit.record(
+        session,
+        actor,
+        "export.downloaded",
+        entity_type="export",
+        entity_id=what,
+        new={"what": what, "filters": filters, "rows": rows},
+    )
+
+
+def export_security_events(
+    session: Session, actor: Actor, f: EventFilter
+) -> tuple[int, Iterator[AuditEvent]]:
+    """The matching events as they stand now, for the CSV, and the download recorded.
+
+    The rows are counted and capped at the newest event now (one query), so the file holds
+    exactly the rows its audit event states, without the download's own event or later ones.
+    The rows are read when the response streams them (after the commit).
+    """
+    matching = _query(f).subquery()
+    rows, last = session.execute(select(func.count(), func.max(matching.c.seq))).one()
+    record_download(session, actor, "security-events", _filters(f), rows)
+    capped = _query(f).where(AuditEvent.seq <= (last or 0)).order_by(AuditEvent.seq)
+
+    def stream() -> Iterator[AuditEvent]:
+        yield from session.scalars(capped.execution_options(yield_per=1000))
+
+    return rows, stream()
+
+
+def export_access_review(session: Session, actor: Actor) -> list[ReviewRow]:
+    """The access review for the CSV, and the download recorded."""
+    rows = access_review(session)
+    record_download(session, actor, "access-review", {}, len(rows))
+    return rows
 
 
 def security_actions(session: Session) -> list[str]:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from edc import audit, passwords
-from edc.access import ROLE_SCOPE, Role, Scope
+from edc.access import ROLE_SCOPE, SYSTEM_SCOPE, Role, Scope
 from edc.actor import Actor
 from edc.i18n import _
 from edc.models.studies import Site, Study
@@ -103,6 +104,13 @@ def _check_scope(session: Session, scope: RoleScope) -> tuple[Site | None, Study
     return site, study
 
 
+def _where(site: Site | None, study: Study | None) -> str:
+    """Where a role applies, as the audit trail names it: a site code, a study, or the system."""
+    if site is not None:
+        return site.code
+    return study.slug if study is not None else SYSTEM_SCOPE
+
+
 def assign_role(
     session: Session, actor: Actor, user: User, scope: RoleScope, now: datetime
 ) -> RoleAssignment:
@@ -134,13 +142,12 @@ def assign_role(
         granted_by_id=actor.user_id,
     )
     session.add(assignment)
-    audit.record(
+    audit.record(  # the event's role is the granting administrator's; the granted one is in `new`
         session,
         actor,
         "role.granted",
         target=assignment,
-        role=scope.role.value,
-        site_code=site.code if site else "",
+        site_code=_where(site, study),
         new={
             "user_id": user.id,
             "email": user.email,
@@ -160,17 +167,21 @@ def revoke_role(
         raise UserAdminError(_("You cannot change your own roles. Ask another administrator."))
     if assignment.revoked_at is not None:
         return
-    site_code = assignment.site.code if assignment.site else ""
+    site_code = _where(assignment.site, assignment.study)
     assignment.revoked_at = now
     assignment.revoked_by_id = actor.user_id
-    audit.record(
+    audit.record(  # the event's role is the revoking administrator's; the revoked one in `old`
         session,
         actor,
         "role.revoked",
         target=assignment,
-        role=assignment.role,
         site_code=site_code,
-        old={"user_id": assignment.user_id, "role": assignment.role},
+        old={
+            "user_id": assignment.user_id,
+            "role": assignment.role,
+            "site": assignment.site.code if assignment.site else None,
+            "study": assignment.study.slug if assignment.study else None,
+        },
         reason=reason,
     )
     session.flush()
@@ -211,6 +222,28 @@ def set_locale(session: Session, actor: Actor, user: User, locale: str) -> None:
     audit.record(
         session, actor, "user.preference", target=user, item_path="locale", old=old, new=locale
     )
+
+
+def account_zone(settings: Settings) -> ZoneInfo:
+    """The one zone in which account end dates are days (settings: EDC_ACCOUNT_TIMEZONE)."""
+    return ZoneInfo(settings.account_timezone)
+
+
+def end_of_day(day: date, settings: Settings) -> datetime:
+    """The UTC instant `day` ends in the accounts' zone: an account ending on 31 March works all
+    of 31 March there, whether it was set on the admin page or with `flask users create --ends`.
+    Sign-in is refused from this instant on (`User.may_log_in`)."""
+    midnight_after = datetime.combine(
+        day + timedelta(days=1), time(), tzinfo=account_zone(settings)
+    )
+    return midnight_after.astimezone(UTC)
+
+
+def end_day(ends_at: datetime | None, settings: Settings) -> date | None:
+    """The last day an account works, in the accounts' zone (the day `end_of_day` was given)."""
+    if ends_at is None:
+        return None
+    return (ends_at.astimezone(account_zone(settings)) - timedelta(microseconds=1)).date()
 
 
 def set_end_date(

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, request, stream_with_context, url_for
 from sqlalchemy import select
@@ -34,10 +34,8 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-def _end_of_day(value: object) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.combine(value, time(23, 59, 59), tzinfo=UTC)  # type: ignore[arg-type]
+def _end_of_day(value: date | None) -> datetime | None:
+    return users.end_of_day(value, settings()) if value is not None else None
 
 
 def _scope_choices() -> list[tuple[str, str]]:
@@ -91,7 +89,12 @@ def user_new() -> Response:
             form.email.errors = [refused.message]
         else:
             return render("admin/one_time_password.html", user=user, one_time=one_time)
-    return render("admin/user_new.html", form=form, status=422 if form.errors else 200)
+    return render(
+        "admin/user_new.html",
+        form=form,
+        account_zone=settings().account_timezone,
+        status=422 if form.errors else 200,
+    )
 
 
 def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 200) -> Response:
@@ -100,7 +103,9 @@ def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 2
         user=user,
         role_form=role_form or _role_form(),
         reason_form=ReasonForm(),
-        end_form=EndDateForm(ends_at=user.ends_at.date() if user.ends_at else None),
+        end_form=EndDateForm(ends_at=users.end_day(user.ends_at, settings())),
+        end_day=users.end_day(user.ends_at, settings()),
+        account_zone=settings().account_timezone,
         history=users.assignment_history(db.session, user),
         status=status,
     )
@@ -312,7 +317,7 @@ def _csv_response(body: Iterator[str], name: str) -> Response:
 @bp.route("/security.csv")
 @requires(Permission.SECURITY_AUDIT)
 def security_csv() -> Response:
-    events = security.iter_security_events(db.session, _event_filter())
+    _count, events = security.export_security_events(db.session, current_actor(), _event_filter())
     rows = ([_cell(getattr(e, c)) for c in CSV_COLUMNS] for e in events)
     stamp = utcnow().strftime("%Y%m%dT%H%MZ")
     return _csv_response(_csv_rows(rows, CSV_COLUMNS), f"security-events-{stamp}.csv")
@@ -350,6 +355,6 @@ def access_review_csv() -> Response:
             r.granted_by,
             r.user.last_login_at,
         ]
-        for r in security.access_review(db.session)
+        for r in security.export_access_review(db.session, current_actor())
     )
     return _csv_response(_csv_rows(rows, header), "access-review.csv")

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
 import forms_dsl
-from edc import forms_bridge
+from edc import access, forms_bridge
 from edc.access import ROLE_LABELS, Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
@@ -32,7 +32,9 @@ def _entry(
         db.session, current_actor(), code, event_id, number, form_id, identity=identity
     )
     if entry is None:
-        abort(404)
+        access.not_found(
+            db.session, current_actor(), "form_record", f"{code}/{event_id}/{number}/{form_id}"
+        )
     return entry
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
+from edc import access
 from edc.access import Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
@@ -75,7 +76,7 @@ def subject_new() -> Response:
 def _subject_or_404(code: str) -> Subject:
     subject = subjects.find(db.session, current_actor(), code)
     if subject is None:
-        abort(404)
+        access.not_found(db.session, current_actor(), "subject", code)
     return subject
 
 

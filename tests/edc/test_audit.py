@@ -132,7 +132,9 @@ def test_events_carry_who_where_what_and_why(make_user, make_site):
         "10.1.2.3",
         "tablet browser",
     )
-    assert (granted.role, granted.site_code) == ("nurse", "IT-01")
+    # The granting administrator's role; the role granted is in the new value.
+    assert (granted.role, granted.site_code) == ("admin", "IT-01")
+    assert (granted.new_value["role"], granted.new_value["site"]) == ("nurse", "IT-01")
     assert granted.new_value["email"] == target.email
     assert (deactivated.item_path, deactivated.old_value, deactivated.new_value) == (
         "is_active",
