@@ -1,7 +1,7 @@
 """audit events name every role and site of the actor
 
 Revision ID: 5d2e8c71a4b9
-Revises: 0a8748056aed
+Revises: 7c1e5a9d2b40
 Create Date: 2026-12-03 16:00:00
 
 Widens `audit_event.role` and `site_code`, which now name an actor with several grants
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5d2e8c71a4b9"
-down_revision = "0a8748056aed"
+down_revision = "7c1e5a9d2b40"
 branch_labels = None
 depends_on = None
 
