@@ -245,12 +245,21 @@ def display_text(value: object, f: Field | None = None, lang: str = "en") -> str
         return ""
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
+    if f is not None and f.type is FieldType.DATETIME and isinstance(value, str):
+        return _datetime_text(value)
     labels = {c.code: c.label.get(lang) for c in f.choices.choices} if f and f.choices else {}
     if f is not None and f.type is FieldType.YESNO:
         labels = {"yes": _("Yes"), "no": _("No")}  # as posted, before it is a yes/no value
     if isinstance(value, frozenset | list | tuple):
         return ", ".join(sorted(labels.get(str(v), str(v)) for v in value))
     return labels.get(str(value), str(value))
+
+
+def _datetime_text(stored: str) -> str:
+    """A stored date-time as read: its wall clock and, when kept, its UTC offset."""
+    wall = stored[:16].replace("T", " ")
+    offset = stored[16:]
+    return f"{wall} (UTC{offset})" if offset else wall
 
 
 def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:

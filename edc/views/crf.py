@@ -80,7 +80,9 @@ def _page(
     conflict: data_entry.SaveResult | None = None,
     row_version: int | None = None,
     oob_sections: frozenset[str] = frozenset(),
+    echo: bool = False,
 ) -> Response:
+    """The CRF page; `echo`: it answers a post of the whole form, so it holds what was typed."""
     actor, lang = current_actor(), str(get_locale())
     locked = entry.record is not None and entry.record.status in data_entry.READ_ONLY
     read_only = locked or not data_entry.may_enter(db.session, actor, entry.subject)
@@ -122,6 +124,7 @@ def _page(
         read_only=read_only,
         locked=locked,
         status_labels=STATUS_LABELS,
+        echo=echo,
     )
 
 
@@ -218,10 +221,10 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
         return redirect(url_for("subjects.subject_detail", code=code))
     if result.outcome is Outcome.CONFLICT:
         fresh = _entry(code, event_id, number, form_id)
-        return _page(fresh, posted, rows, status=409, conflict=result)
+        return _page(fresh, posted, rows, status=409, conflict=result, echo=True)
     if result.outcome is Outcome.READ_ONLY:
         abort(403)
-    return _page(entry, posted, rows, status=422, row_version=expected)  # reasons kept
+    return _page(entry, posted, rows, status=422, row_version=expected, echo=True)  # all kept
 
 
 def _change_rows(
@@ -240,7 +243,7 @@ def _change_rows(
             rows = {**rows, section.id: [*ids, repeat_rows.next_row_id(entry.record, rows)]}
     elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) in ids:
         posted, rows = repeat_rows.without_row(posted, rows, section.id, int(parts[2]))
-    return _page(entry, posted, rows, live=True, row_version=expected)
+    return _page(entry, posted, rows, live=True, row_version=expected, echo=True)
 
 
 @bp.route("/<form_id>/history/<path>")

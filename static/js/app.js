@@ -156,7 +156,12 @@ document.addEventListener("DOMContentLoaded", function () {
     if (!key) { return; }
     var draft = read(key);
     var current = version(form);
-    if (draft && draft.version !== current && draft.submitted) {
+    if (form.dataset.echo) {
+      // The server's answer to this tab's own post (a refused save, a row added or removed):
+      // it holds what was posted, so it is the draft now; nothing to put back.
+      window.sessionStorage.removeItem(key);
+      keep(form, false);
+    } else if (draft && draft.version !== current && draft.submitted) {
       window.sessionStorage.removeItem(key); // our own save went through
     } else if (draft && !same(draft.values, fields(form))) {
       restore(form, draft);
