@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, insert, inspect, select, update
+from sqlalchemy import Connection, bindparam, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from edc.actor import Actor
@@ -282,6 +282,23 @@ def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) ->
         queued.extend(pendings)
         return
     _append_many(session.connection(), pendings)
+
+
+def latest_seq(session: Session, action: str, entity_type: str, entity_id: str | int) -> int:
+    """The seq of the newest `action` event on an entity, written first if still held: how a
+    change names the event that caused it (a recomputed age names the birth-date correction)."""
+    write_batch(session)
+    session.flush()  # events of new objects are written with their flush
+    seq = session.scalar(
+        select(func.max(_events.c.seq)).where(
+            _events.c.action == action,
+            _events.c.entity_type == entity_type,
+            _events.c.entity_id == str(entity_id),
+        )
+    )
+    if seq is None:
+        raise LookupError(f"no {action} event on {entity_type} {entity_id}")
+    return int(seq)
 
 
 @event.listens_for(Session, "before_flush")
