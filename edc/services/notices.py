@@ -133,6 +133,12 @@ class Change:
 
 
 @dataclass(frozen=True)
+class TableChange:
+    title: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
 class NoticeView:
     """A notice as its reader sees it, in the reader's language."""
 
@@ -140,38 +146,37 @@ class NoticeView:
     study_code: str
     created_at: datetime
     form_title: str
-    title: str
-    changes: tuple[Change, ...]
+    tables: tuple[TableChange, ...]
 
 
 def _pick(texts: Mapping[str, str], lang: str, fallback: str = "") -> str:
     return texts.get(lang) or texts.get("en") or next(iter(texts.values()), fallback)
 
 
-def _views(notice: Notice, study_code: str, lang: str) -> list[NoticeView]:
+def _view(notice: Notice, study_code: str, lang: str) -> NoticeView:
     payload = notice.payload or {}
-    views = []
-    for table in payload.get("tables", []):
-        changes = tuple(
-            Change(
-                _pick(o.get("label", {}), lang, o.get("id", "")),
-                _pick(o.get("old_label", {}), lang, o.get("old") or "–"),
-                _pick(o.get("new_label", {}), lang, o.get("new") or "–"),
-            )
-            for o in table.get("outputs", [])
-            if o.get("old") != o.get("new")
+    tables = tuple(
+        TableChange(
+            _pick(table.get("title", {}), lang, table.get("id", "")),
+            tuple(
+                Change(
+                    _pick(o.get("label", {}), lang, o.get("id", "")),
+                    _pick(o.get("old_label", {}), lang, o.get("old") or "–"),
+                    _pick(o.get("new_label", {}), lang, o.get("new") or "–"),
+                )
+                for o in table.get("outputs", [])
+                if o.get("old") != o.get("new")
+            ),
         )
-        views.append(
-            NoticeView(
-                notice.id,
-                study_code,
-                notice.created_at,
-                _pick(payload.get("form_title", {}), lang, payload.get("form", "")),
-                _pick(table.get("title", {}), lang, table.get("id", "")),
-                changes,
-            )
-        )
-    return views
+        for table in payload.get("tables", [])
+    )
+    return NoticeView(
+        notice.id,
+        study_code,
+        notice.created_at,
+        _pick(payload.get("form_title", {}), lang, payload.get("form", "")),
+        tables,
+    )
 
 
 def unread(session: Session, actor: Actor, lang: str) -> tuple[list[NoticeView], int]:
@@ -188,8 +193,7 @@ def unread(session: Session, actor: Actor, lang: str) -> tuple[list[NoticeView],
     rows = session.execute(
         query.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(SHOWN), params
     )
-    views = [view for notice, code in rows for view in _views(notice, code, lang)]
-    return views, total
+    return [_view(notice, code, lang) for notice, code in rows], total
 
 
 def mark_read(session: Session, actor: Actor, notice_id: int, now: datetime) -> bool:
