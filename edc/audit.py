@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, func, insert, inspect, select, update
+from sqlalchemy import Connection, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from edc.actor import Actor
@@ -290,11 +290,14 @@ def latest_seq(session: Session, action: str, entity_type: str, entity_id: str |
     write_batch(session)
     session.flush()  # events of new objects are written with their flush
     seq = session.scalar(
-        select(func.max(_events.c.seq)).where(
+        select(_events.c.seq)
+        .where(
             _events.c.action == action,
             _events.c.entity_type == entity_type,
             _events.c.entity_id == str(entity_id),
         )
+        .order_by(_events.c.seq.desc())
+        .limit(1)
     )
     if seq is None:
         raise LookupError(f"no {action} event on {entity_type} {entity_id}")

@@ -24,6 +24,7 @@ unlock that a data manager performs.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -63,8 +64,9 @@ def cause_of(event: AuditEvent) -> int | None:
 
 
 def _field_id(form: forms_dsl.Form, path: str) -> str:
-    """The field an item path stores (`age_months`, or the last part of a repeat row's path)."""
-    return path if path in form.fields else path.rsplit("-", 1)[-1]
+    """The field an item path stores (`age_months`, or the last part of a repeat row's path,
+    whatever names the row: `doses-0-dose_mg`, or a stable row id in its place)."""
+    return path if path in form.fields else re.split(r"[-/]", path)[-1]
 
 
 def _calculated_changes(
