@@ -301,6 +301,26 @@ def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) ->
     _append_many(session.connection(), pendings)
 
 
+def latest_seq(session: Session, action: str, entity_type: str, entity_id: str | int) -> int:
+    """The seq of the newest `action` event on an entity, written first if still held: how a
+    change names the event that caused it (a recomputed age names the birth-date correction)."""
+    write_batch(session)
+    session.flush()  # events of new objects are written with their flush
+    seq = session.scalar(
+        select(_events.c.seq)
+        .where(
+            _events.c.action == action,
+            _events.c.entity_type == entity_type,
+            _events.c.entity_id == str(entity_id),
+        )
+        .order_by(_events.c.seq.desc())
+        .limit(1)
+    )
+    if seq is None:
+        raise LookupError(f"no {action} event on {entity_type} {entity_id}")
+    return int(seq)
+
+
 @event.listens_for(Session, "before_flush")
 def _guard(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
     covered: set[int] = session.info.get("audit_covered", set())

@@ -4,6 +4,7 @@ from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import Base
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
+from edc.models.notices import Notice
 from edc.models.studies import Site, Study
 from edc.models.subjects import SiteCounter, Subject, SubjectIdentity
 from edc.models.users import RecoveryCode, RoleAssignment, User, UserSession
@@ -16,6 +17,7 @@ __all__ = [
     "FormRecord",
     "FormVersion",
     "ItemValue",
+    "Notice",
     "RecoveryCode",
     "RoleAssignment",
     "Site",

@@ -109,18 +109,26 @@ class DecisionView:
     table: forms_dsl.DecisionTable
     decision: forms_dsl.Decision
     missing: tuple[str, ...] = ()  # the inputs still needed, by their labels
+    # The saved form it was computed from: a reader judges a decision by what it rests on.
+    event_id: str = ""
+    number: int = 1
+    form_id: str = ""
+    status: str = ""
+    saved_at: datetime | None = None
 
 
 def decision_support(session: Session, subject: Subject, lang: str) -> list[DecisionView]:
-    """Every decision table of the subject's saved records, computed from the stored data now."""
-    records = session.scalars(
-        select(FormRecord)
+    """Every decision table of the subject's saved records, computed from the stored data now,
+    each naming the record it was computed from, that record's status and its last save."""
+    records = session.execute(
+        select(FormRecord, EventOccurrence.event_id, EventOccurrence.number)
+        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
         .where(FormRecord.subject_id == subject.id)
         .options(selectinload(FormRecord.form_version), selectinload(FormRecord.items))
         .order_by(FormRecord.id)
     ).all()
     views = []
-    for record in records:
+    for record, event_id, number in records:
         form = form_model(record.form_version)
         if not form.decision_tables:
             continue
@@ -129,7 +137,19 @@ def decision_support(session: Session, subject: Subject, lang: str) -> list[Deci
         for table in form.decision_tables.values():
             decision = forms_dsl.decide(table, values, lang, words)
             missing = tuple(words.name(name) for name in decision.missing)
-            views.append(DecisionView(form.title.get(lang), table, decision, missing))
+            views.append(
+                DecisionView(
+                    form.title.get(lang),
+                    table,
+                    decision,
+                    missing,
+                    event_id,
+                    number,
+                    record.form_id,
+                    record.status,
+                    record.updated_at,
+                )
+            )
     return views
 
 

@@ -261,6 +261,11 @@ def correct_identity(
         reason=reason.strip(),
     )
     session.flush()
+    if "date_of_birth" in changed:  # stored ages and what they decide follow in this transaction
+        from edc.services import derived  # derived reads entries, which read this module
+
+        cause = audit.latest_seq(session, derived.CAUSE, "subject_identity", subject.study_code)
+        derived.recompute(session, actor, subject, cause, now, birth=identity.date_of_birth)
     return changed
 
 

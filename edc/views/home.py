@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, flash, g, redirect, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.studies import Site
-from edc.services import auth, security
+from edc.services import auth, notices, security
 from edc.web import render
 
 bp = Blueprint("home", __name__)
@@ -38,13 +39,29 @@ def index() -> Response:
         if Permission.SECURITY_AUDIT in permissions
         else 0
     )
+    unread, unread_total = notices.unread(db.session, current_actor(), str(get_locale()))
     return render(
         "home/index.html",
         alerts=alerts,
+        notices=unread,
+        notice_total=unread_total,
+        read_form=EmptyForm(),
         roles=sorted(user.roles, key=lambda r: (r.role, r.site_id or 0)),
         sites=sites,
         permissions=permissions,
     )
+
+
+@bp.route("/notices/<int:notice_id>/read", methods=["POST"])
+@signed_in
+def notice_read(notice_id: int) -> Response:
+    """Dismiss one of the user's own notices (anyone else's answers 404, like a missing one)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not notices.mark_read(db.session, current_actor(), notice_id, utcnow()):
+        abort(404)
+    flash(_("The notice was marked as read."))
+    return redirect(url_for("home.index"))
 
 
 def _account(form: ChangePasswordForm, status: int = 200) -> Response:

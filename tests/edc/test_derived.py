@@ -1,0 +1,181 @@
+"""Derived values never go stale: a birth-date correction recomputes stored ages and decisions."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from edc.access import Role
+from edc.actor import Actor
+from edc.extensions import db
+from edc.models.audit import AuditEvent
+from edc.models.base import utcnow
+from edc.models.notices import Notice
+from edc.services import casebook, data_entry, derived, entries, subjects
+from edc.services.crf_values import posted_from_stored
+from edc.services.data_entry import Outcome
+from edc.services.definitions import load_definition
+from edc.settings import ROOT
+from tests.factories import make_site, make_study, make_subject, make_user
+
+DEMO = ROOT / "studies" / "siopen-nb"
+#: A complete diagnosis, stage M, MYCN not amplified, hyperdiploid: INRG group F (low risk)
+#: before 18 months of age, P (high risk) from 18 months on.
+DIAGNOSIS = {
+    "diagnosis_date": "2026-06-15",
+    "inrg_stage": "M",
+    "histology": "nb",
+    "grade": "poorly_differentiated",
+    "mycn": "not_amplified",
+    "chr11q": "no",
+    "dna_index": "1.5",
+    "metastases-0-metastasis_site": "bone_marrow",
+}
+BORN = dt.date(2025, 1, 10)  # 17 completed months at diagnosis
+CORRECTED = dt.date(2024, 11, 10)  # 19 completed months
+
+
+@pytest.fixture
+def demo():
+    """The demo study stored, one subject with a complete diagnosis, and the site's staff."""
+    study = make_study("siopen-nb")
+    load_definition(db.session, Actor.cli(), study, DEMO, utcnow())
+    db.session.commit()
+    site = make_site("FR-01", study)
+    subject = make_subject(site, date_of_birth=BORN)
+    nurse = make_user(roles=[(Role.NURSE, site)])
+    investigator = make_user(roles=[(Role.INVESTIGATOR, site)])
+    elsewhere = make_user(roles=[(Role.INVESTIGATOR, make_site("FR-02", study))])
+    entry = _entry(nurse, subject)
+    saved = _save(nurse, entry, DIAGNOSIS, complete=True)
+    assert saved.outcome is Outcome.SAVED, saved.evaluation and saved.evaluation.errors
+    db.session.commit()
+    assert _entry(nurse, subject).stored["age_months"] == 17
+    return dataclasses.make_dataclass("Demo", ["subject", "nurse", "investigator", "elsewhere"])(
+        subject, nurse, investigator, elsewhere
+    )
+
+
+def _entry(user, subject):
+    entry = entries.open_entry(db.session, Actor(user=user), subject, "diagnosis", 1, "diagnosis")
+    assert entry is not None
+    return entry
+
+
+def _save(user, entry, posted, *, complete=False, reasons=None, version=None):
+    return data_entry.save(
+        db.session, Actor(user=user), entry, posted,
+        expected_version=entry.row_version if version is None else version,
+        complete=complete, reasons=reasons or {}, confirmed={}, lang="en", now=utcnow(),
+    )  # fmt: skip
+
+
+def _correct(user, subject, born):
+    actor = Actor(user=user)
+    identity = subjects.read_identity(db.session, actor, subject, "correction")
+    return subjects.correct_identity(
+        db.session, actor, subject, dataclasses.replace(identity, date_of_birth=born),
+        "birth certificate", utcnow(),
+    )  # fmt: skip
+
+
+def _risk(subject):
+    views = casebook.decision_support(db.session, subject, "en")
+    (inrg,) = [v for v in views if v.table.id == "inrg_risk"]
+    return inrg.decision.outputs
+
+
+def test_a_birth_date_correction_updates_the_stored_age_and_risk_group_at_once(demo):
+    assert _risk(demo.subject) == {"group": "F", "risk": "low"}
+    before = _entry(demo.nurse, demo.subject).row_version
+
+    assert _correct(demo.nurse, demo.subject, CORRECTED) == ["date_of_birth"]
+
+    # Nothing committed yet: the recomputation belongs to the correction's transaction.
+    entry = _entry(demo.nurse, demo.subject)
+    assert entry.stored["age_months"] == 19
+    assert entry.row_version == before + 1
+    assert entry.record.status == "complete"
+    assert _risk(demo.subject) == {"group": "P", "risk": "high"}
+    cause = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "identity.corrected"))
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "item.derived").order_by(AuditEvent.seq)
+    ).all()
+    changed = {e.item_path.rsplit("/", 1)[-1]: (e.old_value, derived.value_of(e)) for e in events}
+    # The age, and what reads it: the INPC group of an undifferentiated tumour after 18 months.
+    assert changed == {"age_months": (17, 19), "inpc_prognosis": (None, "unfavourable")}
+    assert entry.stored["inpc_prognosis"] == "unfavourable"
+    for event in events:
+        assert derived.cause_of(event) == cause.seq
+        assert event.reason == ""  # nobody was asked for one
+        assert event.actor_email == demo.nurse.email
+        assert (event.role, event.site_code) == ("nurse", "FR-01")
+    db.session.rollback()  # the correction and everything derived from it go together
+    assert _entry(demo.nurse, demo.subject).stored["age_months"] == 17
+
+
+def test_the_next_save_of_an_unrelated_answer_asks_no_reason_for_calculations(demo):
+    _correct(demo.nurse, demo.subject, CORRECTED)
+    db.session.commit()
+    entry = _entry(demo.nurse, demo.subject)
+    posted = {**posted_from_stored(entry.form, entry.stored), "primary_site": "adrenal"}
+    asked = _save(demo.nurse, entry, posted)
+    assert asked.outcome is Outcome.NEEDS_REASONS
+    assert [c.path for c in asked.changes] == ["primary_site"]  # not the age
+    done = _save(demo.nurse, _entry(demo.nurse, demo.subject), posted,
+                 reasons={"primary_site": "operation report"})  # fmt: skip
+    assert done.outcome is Outcome.SAVED
+
+
+def test_a_page_opened_before_the_correction_cannot_write_over_it(demo):
+    opened = _entry(demo.nurse, demo.subject)
+    read_version = opened.row_version  # what the page holds in its form
+    posted = {**posted_from_stored(opened.form, opened.stored), "primary_site": "adrenal"}
+    _correct(demo.nurse, demo.subject, CORRECTED)
+    db.session.commit()
+    late = _save(demo.nurse, _entry(demo.nurse, demo.subject), posted, version=read_version,
+                 reasons={"primary_site": "operation report"})  # fmt: skip
+    assert late.outcome is Outcome.CONFLICT
+    assert late.stored["age_months"] == 19
+
+
+def test_the_investigators_of_the_site_hear_that_the_risk_group_changed(demo):
+    _correct(demo.nurse, demo.subject, CORRECTED)
+    cause = db.session.scalar(
+        select(AuditEvent.seq).where(AuditEvent.action == "identity.corrected")
+    )
+    (notice,) = db.session.scalars(select(Notice))
+    assert notice.user_id == demo.investigator.id  # not the nurse, not another site's
+    assert notice.subject_id == demo.subject.id
+    assert notice.read_at is None
+    (table,) = notice.payload["tables"]
+    assert table["id"] == "inrg_risk"
+    assert {o["id"]: (o["old"], o["new"]) for o in table["outputs"]} == {
+        "group": ("F", "P"),
+        "risk": ("low", "high"),
+    }
+    assert notice.payload["cause"] == cause
+
+
+def test_a_correction_that_keeps_the_age_writes_nothing_derived(demo):
+    _correct(demo.nurse, demo.subject, BORN + dt.timedelta(days=1))  # still 17 months
+    assert _entry(demo.nurse, demo.subject).stored["age_months"] == 17
+    assert not db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action.in_(("item.derived", "record.derived")))
+    ).all()
+    assert not db.session.scalars(select(Notice)).all()
+
+
+def test_a_correction_of_the_name_recomputes_nothing(demo):
+    actor = Actor(user=demo.nurse)
+    identity = subjects.read_identity(db.session, actor, demo.subject, "correction")
+    subjects.correct_identity(
+        db.session, actor, demo.subject, dataclasses.replace(identity, family_name="Dupont"),
+        "typo", utcnow(),
+    )  # fmt: skip
+    assert not db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "item.derived")
+    ).all()
