@@ -27,7 +27,7 @@ from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
 from edc.models.subjects import Subject
-from edc.services import repeat_rows, subjects
+from edc.services import notices, repeat_rows, subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
@@ -327,10 +327,12 @@ def _save_evaluated(
             )
     except (_StaleError, IntegrityError):
         return SaveResult(Outcome.CONFLICT)
-    stored = {**old, **{c.path: c.new for c in changes}}
+    gone = {c.path for c in changes if c.removed}
     entry.stored = {
-        p: v for p, v in stored.items() if p not in {c.path for c in changes if c.removed}
+        p: v for p, v in {**old, **{c.path: c.new for c in changes}}.items() if p not in gone
     }
+    if entry.form.decision_tables and changes:  # a risk group or response may have changed
+        notices.decisions_changed(session, actor, subject, entry.form, old, entry.stored, now)
     return SaveResult(Outcome.SAVED, result, changes=changes)
 
 

@@ -39,7 +39,7 @@ from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
 from edc.services import data_entry, notices, subjects
-from edc.services.crf_values import Stored, flatten, posted_from_stored
+from edc.services.crf_values import Stored, flatten, posted_from_stored, same_stored
 from edc.services.definitions import form_model
 from edc.services.entries import Entry
 from forms_dsl.dependencies import context_read
@@ -79,7 +79,7 @@ def _calculated_changes(
         field = fields.get(_field_id(form, path))
         if field is None or field.type is not forms_dsl.FieldType.CALC:
             continue
-        if old.get(path) != new.get(path):
+        if not same_stored(old.get(path), new.get(path)):
             changes[path] = (old.get(path), new.get(path))
     return changes
 
@@ -142,7 +142,7 @@ def recompute(
         evaluation = data_entry.evaluate(
             entry, posted_from_stored(form, stored), birth=birth, lang="en", now=now
         )
-        changes = _calculated_changes(form, stored, flatten(evaluation))
+        changes = _calculated_changes(form, stored, flatten(evaluation, subject.site.zone))
         if not changes:
             continue
         _write(session, actor, entry, items[record.id], changes, cause_seq, role, site, now)

@@ -37,13 +37,14 @@ def _texts(text: Text) -> dict[str, str]:
 def _changes(
     form: forms_dsl.Form, old_stored: Mapping[str, Stored], new_stored: Mapping[str, Stored]
 ) -> list[dict[str, Any]]:
-    """The decision tables whose outputs differ between the two states of a record."""
+    """The decision tables whose outputs differ between the two states of a record, from a
+    decision that had been made (the first classification of a new form is news to nobody)."""
     old_values, new_values = typed_values(form, old_stored), typed_values(form, new_stored)
     changed = []
     for table in form.decision_tables.values():
         before = forms_dsl.decide(table, old_values)
         after = forms_dsl.decide(table, new_values)
-        if before.outputs == after.outputs:
+        if not before.classifiable or before.outputs == after.outputs:
             continue
         outputs = []
         for output in table.outputs:

@@ -13,7 +13,7 @@ from edc.extensions import db
 from edc.forms import EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
-from edc.services import data_entry, entries, reasons, repeat_rows
+from edc.services import data_entry, derived, entries, reasons, repeat_rows
 from edc.services.crf_values import flatten, posted_from_stored
 from edc.services.data_entry import Outcome
 from edc.views.subjects import STATUS_LABELS
@@ -262,5 +262,7 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
         events=events,
         path=path,
         shown=lambda value: forms_bridge.item_text(entry.form, path, value, lang),
+        value_of=derived.value_of,
+        cause_of=derived.cause_of,
         role_labels=ROLE_LABELS,
     )

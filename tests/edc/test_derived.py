@@ -179,3 +179,17 @@ def test_a_correction_of_the_name_recomputes_nothing(demo):
     assert not db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "item.derived")
     ).all()
+
+
+def test_the_item_history_shows_a_derived_value_and_its_cause(demo, client):
+    from tests.factories import login
+
+    _correct(demo.nurse, demo.subject, CORRECTED)
+    db.session.commit()
+    cause = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "identity.corrected"))
+    login(client, demo.nurse)
+    url = f"/subjects/{demo.subject.study_code}/crf/diagnosis/1/diagnosis/history/age_months"
+    page = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"Derived by the system after audit event #{cause.seq} (no reason needed)" in page
+    assert "19" in page
+    assert "cause" not in page  # the value, not the stored record of how it came

@@ -15,6 +15,7 @@ from edc.models.notices import Notice
 from edc.models.subjects import Subject
 from edc.models.users import RoleAssignment
 from edc.services import entries, notices
+from edc.services.crf_values import posted_from_stored
 from tests.edc.test_derived import CORRECTED, _correct, demo  # noqa: F401 (the fixture)
 from tests.factories import csrf, login, make_subject, make_user, statements_for
 
@@ -135,3 +136,19 @@ def test_decision_support_names_the_saved_form_its_status_and_when(client, demo)
     assert "Complete" in text
     record = _diagnosis(demo).record
     assert record.updated_at.strftime("%Y-%m-%d %H:%M") in text
+
+
+def test_a_nurses_save_that_changes_the_risk_group_tells_the_investigator(demo):  # noqa: F811
+    from edc.models.base import utcnow as now
+    from edc.services import data_entry
+
+    assert db.session.scalars(select(Notice)).all() == []  # the first classification: no news
+    entry = _diagnosis(demo)
+    posted = {**posted_from_stored(entry.form, entry.stored), "mycn": "amplified"}
+    saved = data_entry.save(
+        db.session, Actor(user=demo.nurse), entry, posted, expected_version=entry.row_version,
+        complete=False, reasons={"*": "late MYCN result"}, confirmed={}, lang="en", now=now(),
+    )  # fmt: skip
+    assert saved.outcome is data_entry.Outcome.SAVED
+    (notice,) = db.session.scalars(select(Notice))
+    assert notice.user_id == demo.investigator.id

@@ -1,7 +1,7 @@
 """investigators get in-app notices when a decision changes
 
 Revision ID: c4d7e2a91b38
-Revises: 0a8748056aed
+Revises: 5d2e8c71a4b9
 Create Date: 2026-12-03 15:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import edc.models.base
 
 revision = "c4d7e2a91b38"
-down_revision = "0a8748056aed"
+down_revision = "5d2e8c71a4b9"
 branch_labels = None
 depends_on = None
 
