@@ -236,9 +236,11 @@ def check(conn: Connection, anchors: Anchors) -> AnchorCheck:
                 f"audit trail truncated: {named} names an event that is missing:"
                 f" events after {last} were removed"
             )
+            return AnchorCheck(tuple(problems), "")
         elif not hmac.compare_digest(stored, point.hash):
             problems.append(
                 f"audit trail rewritten: event {point.seq} is not the one {named} recorded:"
                 " events up to it were removed and others written in their place"
             )
+            return AnchorCheck(tuple(problems), "")
     return AnchorCheck(tuple(problems), f"checked against {named}")

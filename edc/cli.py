@@ -364,7 +364,8 @@ def audit_verify() -> None:
         click.echo(f"({result.checked} events before it verified)", err=True)
     for problem in anchored.problems:
         click.echo(problem, err=True)
-    click.echo(anchored.note, err=True)
+    if anchored.note:
+        click.echo(anchored.note, err=True)
     sys.exit(1)
 
 

@@ -44,9 +44,9 @@ def warn_if_shared(settings: Settings) -> None:
         return
     if owner_url(settings) == settings.database_url:
         log.warning(
-            "DATABASE_OWNER_URL is not set: the application connects as the role that owns the"
-            " tables, which may disable the audit trail's triggers. Give migrations their own"
-            " owner role (see docs/security.md)."
+            "DATABASE_OWNER_URL is not set: migrations and the application share one database"
+            " role, which owns the tables and so may disable the audit trail's triggers. Give"
+            " migrations an owner role of their own (see docs/security.md)."
         )
 
 
