@@ -80,7 +80,8 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test runs inside one outer transaction that is rolled back at the end.
 
     Tests marked `commits` (concurrency) write for real; they only append audit events. Tests of
-    the pure forms_dsl library get no app and no database at all.
+    the pure forms_dsl library get no app and no database at all. On PostgreSQL the transaction
+    is the application role's, with its limited rights, unless the test takes `db_owner`.
     """
     if "forms_dsl" in request.node.path.parts:
         yield
