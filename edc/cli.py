@@ -350,9 +350,10 @@ def studies_versions(slug: str) -> None:
 def audit_verify() -> None:
     """Exit 0 when the whole chain is intact and still holds the last checkpoint; otherwise name
     the first bad event, or the truncation."""
+    anchors = audit_anchor.read(_settings())  # first: a checkpoint never names a newer chain
     conn = db.session.connection()
     result = audit.verify(conn)
-    anchored = audit_anchor.check(conn, audit_anchor.read(_settings()))
+    anchored = audit_anchor.check(conn, anchors)
     if result.ok and not anchored.problems:
         click.echo(f"audit trail intact: {result.checked} events verified")
         click.echo(anchored.note)
