@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from edc import access, audit, crypto, i18n, login, logs, passwords, web
+from edc import access, audit, crypto, db_roles, i18n, login, logs, passwords, web
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.check_catalogs(ROOT / "translations", settings.languages)
 
     db.init_app(app, settings.database_url)
+    db_roles.warn_if_shared(settings)  # the app should not own the tables on PostgreSQL
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)  # before the access gate: a request without a token is a 400 for anyone
     login_manager.init_app(app)

@@ -1,5 +1,5 @@
 """Command-line tools: `flask users …`, `flask sites …`, `flask studies …`, `flask audit verify`,
-`flask demo …`."""
+`flask audit checkpoint`, `flask demo …`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 import forms_dsl
-from edc import audit, crypto, demo, passwords, totp
+from edc import audit, audit_anchor, crypto, demo, passwords, totp
 from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
@@ -31,7 +31,7 @@ from edc.settings import ROOT
 users_cli = AppGroup("users", help="Manage staff accounts and their roles.")
 sites_cli = AppGroup("sites", help="Manage studies and sites.")
 studies_cli = AppGroup("studies", help="Store study definitions and their form versions.")
-audit_cli = AppGroup("audit", help="Check the audit trail.")
+audit_cli = AppGroup("audit", help="Check the audit trail and anchor it outside the database.")
 demo_cli = AppGroup("demo", help="The demo study and its accounts (not for production).")
 forms_cli = AppGroup("forms", help="Check study form definitions and try their decision tables.")
 vault_cli = AppGroup("vault", help="The encrypted identity vault.")
@@ -352,14 +352,33 @@ def studies_versions(slug: str) -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Exit 0 when the whole chain is intact; otherwise name the first bad event."""
-    result = audit.verify(db.session.connection())
-    if result.ok:
+    """Exit 0 when the whole chain is intact and still holds the last checkpoint; otherwise name
+    the first bad event, or the truncation."""
+    anchors = audit_anchor.read(_settings())  # first: a checkpoint never names a newer chain
+    conn = db.session.connection()
+    result = audit.verify(conn)
+    anchored = audit_anchor.check(conn, anchors)
+    if result.ok and not anchored.problems:
         click.echo(f"audit trail intact: {result.checked} events verified")
+        click.echo(anchored.note)
         return
-    click.echo(f"audit trail BROKEN at event {result.bad_seq}: {result.problem}", err=True)
-    click.echo(f"({result.checked} events before it verified)", err=True)
+    if result.ok:
+        click.echo(f"audit chain consistent: {result.checked} events verified", err=True)
+    else:
+        click.echo(f"audit trail BROKEN at event {result.bad_seq}: {result.problem}", err=True)
+        click.echo(f"({result.checked} events before it verified)", err=True)
+    for problem in anchored.problems:
+        click.echo(problem, err=True)
+    if anchored.note:
+        click.echo(anchored.note, err=True)
     sys.exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head and append it to the checkpoint file (and the log); print it."""
+    point = audit_anchor.checkpoint(db.session.connection(), _settings())
+    click.echo(point.line())
 
 
 DEMO_STUDY = ("siopen-nb", "SIOPEN neuroblastoma registry (demo)")

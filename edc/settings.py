@@ -24,6 +24,19 @@ def _instance_secret(instance: Path, name: str, nbytes: int = 32) -> str:
     return path.read_text().strip()
 
 
+def _minutes(value: str) -> timedelta | None:
+    """A whole number of minutes; 0 turns the periodic audit checkpoint off."""
+    try:
+        minutes = int(value)
+    except ValueError:
+        raise ValueError(
+            f"EDC_AUDIT_CHECKPOINT_MINUTES must be a whole number, not {value!r}"
+        ) from None
+    if minutes < 0:
+        raise ValueError("EDC_AUDIT_CHECKPOINT_MINUTES must not be negative")
+    return timedelta(minutes=minutes) if minutes else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start; tests build one with overrides."""
@@ -44,6 +57,13 @@ class Settings:
     lockout_window: timedelta = timedelta(minutes=15)
     cookie_secure: bool = True
     testing: bool = False
+    # Migrations run as this role; the app's own role may only append to the audit trail.
+    # Empty: the same as database_url (a warning on PostgreSQL outside tests).
+    database_owner_url: str = ""
+    # Where signed checkpoints of the audit chain go; None: <instance>/audit-checkpoints.
+    audit_checkpoint_dir: Path | None = None
+    # How often a busy process anchors the chain (None: only `flask audit checkpoint`).
+    audit_checkpoint_every: timedelta | None = timedelta(minutes=5)
     extra: dict[str, object] = field(default_factory=dict)
     #: Account end dates are days in this zone: an account works until that day ends here.
     account_timezone: str = "Europe/Brussels"
@@ -76,5 +96,12 @@ class Settings:
             ),
             cookie_secure=os.environ.get("EDC_INSECURE_COOKIES", "") != "1",
             account_timezone=os.environ.get("EDC_ACCOUNT_TIMEZONE", "Europe/Brussels"),
+            database_owner_url=os.environ.get("DATABASE_OWNER_URL", ""),
+            audit_checkpoint_dir=(
+                Path(os.environ["EDC_AUDIT_CHECKPOINT_DIR"])
+                if os.environ.get("EDC_AUDIT_CHECKPOINT_DIR")
+                else None
+            ),
+            audit_checkpoint_every=_minutes(os.environ.get("EDC_AUDIT_CHECKPOINT_MINUTES", "5")),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]

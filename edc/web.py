@@ -19,7 +19,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from edc import access, audit
+from edc import access, audit, audit_anchor
 from edc.extensions import db, htmx
 from edc.forms import EmptyForm, LanguageForm
 from edc.i18n import _, _l, language_names
@@ -62,6 +62,7 @@ def _finish(response: Response) -> Response:
     if response.status_code < 400:
         session.commit()
         audit.forget_durable(session)
+        audit_anchor.after_commit(session, current_app)
     else:
         session.rollback()
         if audit.replay_durable(session):

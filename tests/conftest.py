@@ -13,33 +13,40 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from sqlalchemy import Engine
 
 from app import create_app
-from edc.extensions import db
+from edc.db_roles import owner_url
+from edc.extensions import db, make_engine
 from edc.settings import Settings
 from tests import factories
-from tests.databases import fresh_database_url, on_postgres
+from tests.databases import fresh_database, on_postgres
 
 OUTPUT = Path(
     os.environ.get("TEST_OUTPUT_DIR", Path(__file__).resolve().parent.parent / "test-output")
 )
 
 
-def test_settings(tmp: Path, database_url: str) -> Settings:
+def test_settings(tmp: Path, database_url: str, database_owner_url: str) -> Settings:
     return Settings(
         database_url=database_url,
+        database_owner_url=database_owner_url,
         secret_key="test-secret-key-not-for-production",
         vault_key="test-vault-key",
         audit_key="test-audit-key",
         instance_path=tmp / "instance",
         testing=True,
+        # Off: tests roll their events back, and a checkpoint naming them would outlive them.
+        audit_checkpoint_every=None,
     )
 
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("app")
-    application = create_app(test_settings(tmp, fresh_database_url(tmp, "suite")))
+    database = fresh_database(tmp, "suite")
+    # On PostgreSQL the app connects as the limited application role; upgrade() as the owner.
+    application = create_app(test_settings(tmp, database.url, database.owner_url))
     # No app context stays pushed: each request must get its own (and its own `g`).
     with application.app_context():
         upgrade()
@@ -49,12 +56,32 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def _owner_engine(app: Flask) -> Iterator[Engine]:
+    settings = app.config["EDC_SETTINGS"]
+    assert db.engine is not None
+    if owner_url(settings) == settings.database_url:
+        yield db.engine
+        return
+    engine = make_engine(owner_url(settings))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_owner(_owner_engine: Engine) -> Engine:
+    """The test's transaction runs as the database owner: for tests that tamper on purpose, as
+    someone with full rights on the database could (still rolled back at the end)."""
+    return _owner_engine
+
+
 @pytest.fixture(autouse=True)
 def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test runs inside one outer transaction that is rolled back at the end.
 
     Tests marked `commits` (concurrency) write for real; they only append audit events. Tests of
-    the pure forms_dsl library get no app and no database at all.
+    the pure forms_dsl library get no app and no database at all. On PostgreSQL the transaction
+    is the application role's, with its limited rights, unless the test takes `db_owner`.
     """
     if "forms_dsl" in request.node.path.parts:
         yield
@@ -64,7 +91,8 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker("commits"):
         yield
         return
-    conn = db.engine.connect()
+    engine = request.getfixturevalue("db_owner") if "db_owner" in request.fixturenames else None
+    conn = (engine or db.engine).connect()
     outer = conn.begin()
     db.session.remove()
     db.session.configure(bind=conn, join_transaction_mode="create_savepoint")

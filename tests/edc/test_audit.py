@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from edc import audit
+from edc import audit, db_roles
 from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.services import users
-from tests.databases import on_postgres
+from tests.databases import on_postgres, separate_roles
 
 
 def _verify_cli(app):
@@ -28,7 +30,8 @@ def _last_seq() -> int:
 
 
 def _drop_triggers() -> None:
-    """What a DBA with full rights could do before editing rows by hand."""
+    """What a DBA with full rights could do before editing rows by hand (tests calling it take
+    the `db_owner` fixture: the application's own role may not)."""
     if on_postgres():
         db.session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
         db.session.execute(text("ALTER TABLE audit_head DISABLE TRIGGER USER"))
@@ -51,7 +54,7 @@ def test_verify_passes_on_an_untouched_trail(app, some_events):
     assert "intact" in result.output
 
 
-def test_an_altered_event_is_named(app, some_events):
+def test_an_altered_event_is_named(app, db_owner, some_events):
     target = _last_seq() - 2
     _drop_triggers()
     db.session.execute(
@@ -62,7 +65,7 @@ def test_an_altered_event_is_named(app, some_events):
     assert f"BROKEN at event {target}" in result.output
 
 
-def test_a_deleted_event_is_named(app, some_events):
+def test_a_deleted_event_is_named(app, db_owner, some_events):
     target = _last_seq() - 2
     _drop_triggers()
     db.session.execute(text("DELETE FROM audit_event WHERE seq = :s"), {"s": target})
@@ -71,7 +74,7 @@ def test_a_deleted_event_is_named(app, some_events):
     assert f"event {target} is missing" in result.output
 
 
-def test_removing_the_newest_events_is_noticed(app, some_events):
+def test_removing_the_newest_events_is_noticed(app, db_owner, some_events):
     last = _last_seq()
     _drop_triggers()
     db.session.execute(text("DELETE FROM audit_event WHERE seq = :s"), {"s": last})
@@ -97,13 +100,93 @@ def test_an_inserted_event_is_named(app, some_events):
     assert f"BROKEN at event {forged}" in result.output
 
 
-@pytest.mark.parametrize(
-    "statement",
-    ["UPDATE audit_event SET reason = 'changed'", "DELETE FROM audit_event"],
-)
-def test_the_database_refuses_update_and_delete_from_the_app_connection(some_events, statement):
-    with pytest.raises(DBAPIError, match="append-only"), db.session.begin_nested():
+# What someone holding the application's database connection might try. SQLite has no roles:
+# its triggers refuse the changes (whoever holds the file can drop them: see the checkpoints).
+TAMPERING_SQLITE = [
+    "UPDATE audit_event SET reason = 'changed'",
+    "DELETE FROM audit_event",
+    "DELETE FROM audit_head",
+]
+TAMPERING_POSTGRES = [
+    *TAMPERING_SQLITE,
+    "TRUNCATE audit_event",
+    "TRUNCATE audit_head",
+    "ALTER TABLE audit_event DISABLE TRIGGER USER",
+    "ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only",
+    "ALTER TABLE audit_head DISABLE TRIGGER USER",
+    "DROP TRIGGER audit_event_append_only ON audit_event",
+    "DROP TRIGGER audit_event_no_truncate ON audit_event",
+    "ALTER TABLE audit_event OWNER TO CURRENT_USER",
+    "ALTER TABLE audit_event RENAME TO audit_event_old",
+    "DROP TABLE audit_event CASCADE",
+    "CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$ BEGIN RETURN NULL; END; $$",
+    "SET ROLE {owner}",
+    "UPDATE alembic_version SET version_num = 'x'",
+]
+
+
+@pytest.mark.parametrize("statement", TAMPERING_POSTGRES if on_postgres() else TAMPERING_SQLITE)
+def test_each_tampering_statement_is_refused_for_the_application(app, some_events, statement):
+    settings = app.config["EDC_SETTINGS"]
+    if on_postgres():
+        assert separate_roles(), "run the PostgreSQL tests under scripts/pg-cluster (three roles)"
+        statement = statement.format(owner=make_url(settings.database_owner_url).username)
+    before = _last_seq()
+    with pytest.raises(DBAPIError) as refused, db.session.begin_nested():
         db.session.execute(text(statement))
+    if on_postgres():
+        assert refused.value.orig.sqlstate == "42501", refused.value  # insufficient_privilege
+    else:
+        assert "append-only" in str(refused.value)
+    assert _last_seq() == before
+    assert _verify_cli(app).exit_code == 0
+
+
+def test_the_application_role_owns_nothing_and_may_only_append_audit_events(app):
+    conn = db.session.connection()
+    if not on_postgres():
+        return  # SQLite has no roles; the statements above show its triggers at work
+    owned = conn.scalars(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relowner = current_user::regrole"
+        )
+    ).all()
+    assert owned == []
+    privileges = {
+        p: conn.scalar(text(f"SELECT has_table_privilege('audit_event', '{p}')"))
+        for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+    }
+    assert privileges == {
+        "SELECT": True,
+        "INSERT": True,
+        "UPDATE": False,
+        "DELETE": False,
+        "TRUNCATE": False,
+        "REFERENCES": False,
+        "TRIGGER": False,
+    }
+    assert conn.scalar(text("SELECT has_table_privilege('subject', 'UPDATE')")) is True
+
+
+def test_granting_again_changes_nothing_and_a_superuser_app_role_is_refused(app, db_owner):
+    conn = db.session.connection()
+    if not on_postgres():
+        assert db_roles.grant_app_role(conn, "anyone") is None  # SQLite: nothing to grant
+        return
+    settings = app.config["EDC_SETTINGS"]
+    app_role = make_url(settings.database_url).username
+
+    def acl() -> list[object]:
+        return conn.scalars(text("SELECT relacl::text FROM pg_class ORDER BY oid")).all()
+
+    before = acl()
+    db_roles.grant_app_role(conn, app_role)
+    assert acl() == before
+    superuser = make_url(os.environ["TEST_POSTGRES_URL"]).username
+    with pytest.raises(db_roles.RoleSetupError, match="superuser"):
+        db_roles.grant_app_role(conn, superuser)
 
 
 def test_an_unaudited_change_to_an_audited_model_is_refused(make_user):

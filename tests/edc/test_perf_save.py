@@ -190,7 +190,8 @@ def test_a_statement_built_for_bound_sites_refuses_to_run_without_them(entry_for
     assert db.session.scalars(query, {access.SCOPE_PARAMETER: [site_id]}).all() == [site_id]
 
 
-def test_errors_of_statements_sent_together_are_raised_like_any_other(entry_for):
+def test_errors_of_statements_sent_together_are_raised_like_any_other(entry_for, db_owner):
+    """As the owner: the application role may not insert a second chain head at all."""
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
 
