@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from edc.settings import ROOT
 from tests.conftest import OUTPUT
-from tests.databases import fresh_database_url
+from tests.databases import fresh_database
 
 CHROMIUM = "/usr/bin/chromium"
 TABLET = {"width": 768, "height": 1024}
@@ -54,9 +54,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     tmp = tmp_path_factory.mktemp("portal")
-    env = {
+    database = fresh_database(tmp, "browser")  # on PostgreSQL: migrated by its owner, served by
+    env = {  # the application's role, as in production
         **os.environ,
-        "DATABASE_URL": fresh_database_url(tmp, "browser"),
+        "DATABASE_URL": database.url,
+        "DATABASE_OWNER_URL": database.owner_url,
         "EDC_INSTANCE_PATH": str(tmp / "instance"),
         "PYTHONUNBUFFERED": "1",
     }
