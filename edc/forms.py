@@ -22,7 +22,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from edc.i18n import _l
 from edc.services.subjects import Guardian, Identity
@@ -211,7 +211,8 @@ class SubjectStatusForm(AppForm):
     """A change of a subject's status: the choices are the statuses allowed next."""
 
     status = SelectField(_l("New status"), choices=[])
-    status_date = DateField(_l("Date of the new status"), validators=[DataRequired()])
+    # InputRequired: a mistyped date says so, rather than "required".
+    status_date = DateField(_l("Date of the new status"), validators=[InputRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
