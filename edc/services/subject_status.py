@@ -33,7 +33,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     ENROLLED: (WITHDRAWN, LOST_TO_FOLLOW_UP, DECEASED, COMPLETED),
 }
 LABELS = {
-    REGISTERED: _l("Registered"),
+    REGISTERED: _l("Registered, not yet enrolled"),
     SCREENING_FAILED: _l("Screening failed"),
     ENROLLED: _l("Enrolled"),
     WITHDRAWN: _l("Withdrawn"),

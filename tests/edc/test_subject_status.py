@@ -49,7 +49,7 @@ def test_a_nurse_enrols_a_subject_and_the_page_and_list_show_it(client, make_sit
     nurse = make_user(roles=[(Role.NURSE, site)])
     login(client, nurse)
     page = client.get(f"/subjects/{code}").get_data(as_text=True)
-    assert "Registered" in page
+    assert "Registered, not yet enrolled" in page
     assert "Change the status" in page
     form = client.get(f"/subjects/{code}/status").get_data(as_text=True)
     assert "Enrolled" in form
