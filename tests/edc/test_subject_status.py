@@ -259,3 +259,85 @@ def test_the_demo_subjects_have_realistic_statuses(app):
     assert {"screening_failed", "withdrawn", "lost_to_follow_up", "completed"} <= set(counts)
     changes = db.session.scalar(select(func.count()).select_from(SubjectStatusChange))
     assert changes == len(_events())  # every change audited
+
+
+@pytest.mark.commits
+def test_two_changes_at_once_take_turns_and_only_one_happens(app):
+    """Enrolled by one nurse while another records a screening failure: one wins, one refused."""
+    import threading
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from edc.models.studies import Site, Study
+    from edc.models.users import RoleAssignment, User
+
+    with Session(db.engine) as setup:
+        cli = Actor.cli()
+        study = Study(slug="status-race", title="Race")
+        setup.add(study)
+        audit.record(setup, cli, "study.created", target=study)
+        site = Site(study=study, code="RACE-01", name="Race", country="FR")
+        setup.add(site)
+        audit.record(setup, cli, "site.created", target=site)
+        user = User(email="race@test.example", full_name="Race", password_hash="x",
+                    identity_check="test", created_at=utcnow())  # fmt: skip
+        setup.add(user)
+        audit.record(setup, cli, "user.created", target=user)
+        setup.flush()
+        grant = RoleAssignment(user_id=user.id, role="nurse", site_id=site.id, granted_at=utcnow())
+        setup.add(grant)
+        audit.record(setup, cli, "role.granted", target=grant)
+        child = subjects.Identity("Race", "Child", dt.date(2024, 1, 1), "male")
+        subject = subjects.register(setup, Actor(user=user), site.id, child, utcnow())
+        setup.commit()
+        ids = {"study": study.id, "site": site.id, "user": user.id, "subject": subject.id}
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def nurse(target: str) -> None:
+        with app.test_request_context():  # a refusal speaks the reader's language
+            barrier.wait()
+            with Session(db.engine) as session:
+                who = Actor(user=session.get(User, ids["user"]))
+                child = session.get(Subject, ids["subject"])
+                today = subjects.site_today(child.site, utcnow())
+                try:
+                    subject_status.change_status(
+                        session, who, child, target, today, "race", utcnow()
+                    )
+                    session.commit()
+                    outcomes.append(target)
+                except StatusRefused:
+                    session.rollback()
+                    outcomes.append("refused")
+
+    try:
+        threads = [
+            threading.Thread(target=nurse, args=(t,)) for t in ("enrolled", "screening_failed")
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(outcomes) == 2
+        assert outcomes.count("refused") == 1
+        [winner] = [o for o in outcomes if o != "refused"]
+        with Session(db.engine) as check:
+            rows = check.scalars(
+                select(SubjectStatusChange).where(SubjectStatusChange.subject_id == ids["subject"])
+            ).all()
+            assert [r.new_status for r in rows] == [winner]
+    finally:  # the audit events stay (append-only); the rows go, so other tests count as before
+        with db.engine.begin() as conn:
+            for statement in (
+                "DELETE FROM subject_status_change WHERE subject_id = :subject",
+                "DELETE FROM subject_identity WHERE subject_id = :subject",
+                "DELETE FROM subject WHERE id = :subject",
+                "DELETE FROM site_counter WHERE site_id = :site",
+                "DELETE FROM role_assignment WHERE user_id = :user",
+                "DELETE FROM user_account WHERE id = :user",
+                "DELETE FROM site WHERE id = :site",
+                "DELETE FROM study WHERE id = :study",
+            ):
+                conn.execute(text(statement), ids)
