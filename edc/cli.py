@@ -560,6 +560,17 @@ def vault_rotate() -> None:
     click.echo(f"{count} identities re-encrypted with the current key")
 
 
+@vault_cli.command("reindex")
+def vault_reindex() -> None:
+    """Recompute the blind indexes that find duplicate registrations (after an upgrade that
+    could not compute them, or a restore). Safe to run again."""
+    from edc.services import subjects
+
+    count = subjects.reindex_vault(db.session, Actor.cli())
+    _done()
+    click.echo(f"{count} identities reindexed")
+
+
 def register_cli(app: Flask) -> None:
     for group in (users_cli, sites_cli, studies_cli, audit_cli, demo_cli, forms_cli, vault_cli):
         app.cli.add_command(group)

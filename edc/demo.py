@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from edc.actor import Actor
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import data_entry, entries, subjects
+from edc.services import data_entry, entries, subject_status, subjects
 from edc.services.data_entry import Outcome
 
 NAMES = {
@@ -53,6 +53,14 @@ RESPONSES = {
     "MS": [("CR", "PR", "CR", ""), ("PR", "CR", "NI", "")],
 }  # fmt: skip
 CONFIRMED = "Checked against the source document (demo data)."
+# Where some children stand after enrolment (by their number in the seed): most stay enrolled.
+LATER_STATUSES = {
+    3: (subject_status.WITHDRAWN, "Parents withdrew from further data collection (demo data)."),
+    7: (subject_status.LOST_TO_FOLLOW_UP, "Family moved abroad; no contact since (demo data)."),
+    20: (subject_status.COMPLETED, "End of the follow-up period (demo data)."),
+    25: (subject_status.DECEASED, "Disease progression (demo data)."),
+}
+NOT_ELIGIBLE = "Not eligible: diagnosis not confirmed on review (demo data)."
 
 
 def _months_before(day: dt.date, months: int, rng: random.Random) -> dt.date:
@@ -93,6 +101,7 @@ def seed_subjects(
 ) -> list[Subject]:
     """Register `count` subjects round-robin over the sites in `staff` (site id → a nurse)."""
     rng = random.Random(seed)
+    status_rng = random.Random(seed + 1)  # its own sequence: the clinical data stay as they were
     made = []
     site_ids = sorted(staff)
     for n in range(count):
@@ -120,12 +129,15 @@ def seed_subjects(
             hospital_number=f"{rng.randint(10**7, 10**8 - 1)}",
             guardians=tuple(parents),
         )
-        subject = subjects.register(session, actor, site_id, identity, now)
-        made.append(subject)
         state = (n // len(site_ids)) % 6  # at each site: 0–3 complete, 4 draft, 5 not started
+        after = (status_rng if state == 5 else rng).randint(1, 20)
+        registered = diagnosed + dt.timedelta(days=after)
+        registered_at = datetime.combine(registered, dt.time(9, 30), tzinfo=UTC)
+        subject = subjects.register(session, actor, site_id, identity, registered_at)
+        made.append(subject)
+        _set_status(session, actor, subject, n, state, registered, now, status_rng)
         if state == 5:
             continue
-        registered = diagnosed + dt.timedelta(days=rng.randint(1, 20))
         _save(session, actor, subject, "registration", "registration", {
             "consent_obtained": "yes", "consent_date": registered.isoformat(),
             "consent_given_by": "parents", "registration_date": registered.isoformat(),
@@ -166,6 +178,36 @@ def seed_subjects(
                   now=now)  # fmt: skip
     session.flush()
     return made
+
+
+def _set_status(
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    n: int,
+    state: int,
+    registered: dt.date,
+    now: datetime,
+    rng: random.Random,
+) -> None:
+    """Most children enrolled on the day they were registered, some failed screening, a few
+    later withdrew, were lost to follow-up, died or completed the study."""
+    if state == 5:  # never started: screening failed, or still being screened
+        if n % 2:
+            subject_status.change_status(
+                session, actor, subject, subject_status.SCREENING_FAILED, registered,
+                NOT_ELIGIBLE, now,
+            )  # fmt: skip
+        return
+    subject_status.change_status(
+        session, actor, subject, subject_status.ENROLLED, registered,
+        "Eligibility confirmed and consent signed (demo data).", now,
+    )  # fmt: skip
+    if n in LATER_STATUSES:
+        status, reason = LATER_STATUSES[n]
+        today = subjects.site_today(subject.site, now)
+        later = min(registered + dt.timedelta(days=rng.randint(60, 400)), today)
+        subject_status.change_status(session, actor, subject, status, later, reason, now)
 
 
 def subjects_country(session: Session, site_id: int) -> str:

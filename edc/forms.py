@@ -22,7 +22,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from edc.i18n import _l
 from edc.services.subjects import Guardian, Identity
@@ -197,6 +197,23 @@ class IdentityForm(AppForm):
 
 class RegisterSubjectForm(IdentityForm):
     site = SelectField(_l("Site"), choices=[])
+    #: Shown with the possible duplicates only; `seen` carries the study codes that were shown.
+    confirm_duplicate = BooleanField(
+        _l("Register anyway: I have checked that this is another child")
+    )
+    seen = HiddenField()
+
+    def seen_codes(self) -> list[str]:
+        return [c for c in (self.seen.data or "").split(",") if c][:50]
+
+
+class SubjectStatusForm(AppForm):
+    """A change of a subject's status: the choices are the statuses allowed next."""
+
+    status = SelectField(_l("New status"), choices=[])
+    # InputRequired: a mistyped date says so, rather than "required".
+    status_date = DateField(_l("Date of the new status"), validators=[InputRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
 class CorrectIdentityForm(IdentityForm):

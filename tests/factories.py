@@ -137,8 +137,9 @@ def make_subject(site: Site, **identity: Any):
     details.update(identity)
     registrar = make_user(roles=[(Role.NURSE, site)])
     subject = subjects.register(
-        db.session, Actor(user=registrar), site.id, subjects.Identity(**details), utcnow()
-    )
+        db.session, Actor(user=registrar), site.id, subjects.Identity(**details), utcnow(),
+        confirm_duplicate=True,  # tests often register the same default child several times
+    )  # fmt: skip
     db.session.commit()
     return subject
 

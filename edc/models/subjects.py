@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edc.models.base import Base, UTCDateTime, utcnow
@@ -24,6 +24,15 @@ class Subject(Base):
     number: Mapped[int] = mapped_column(Integer)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: Where the child stands in the study (edc.services.subject_status): the date is the site's
+    #: own date the status began (the registration date while registered); changes never delete.
+    status: Mapped[str] = mapped_column(
+        String(24), default="registered", server_default="registered"
+    )
+    status_date: Mapped[date] = mapped_column(Date)
+    status_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     site: Mapped[Site] = relationship()
     study: Mapped[Study] = relationship()
@@ -39,6 +48,10 @@ class SubjectIdentity(Base):
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Blind indexes (keyed HMACs, edc.crypto.blind_index) of the normalised names with the birth
+    #: date, and of the hospital number: a duplicate is found without decrypting the vault.
+    name_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    hospital_number_index: Mapped[str | None] = mapped_column(String(64), index=True)
 
     subject: Mapped[Subject] = relationship(back_populates="identity")
 
@@ -58,6 +71,22 @@ class IdentityRevision(Base):
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class SubjectStatusChange(Base):
+    """One change of a subject's status, kept for good: the subject page shows them all."""
+
+    __tablename__ = "subject_status_change"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    old_status: Mapped[str] = mapped_column(String(24))
+    new_status: Mapped[str] = mapped_column(String(24))
+    status_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class SiteCounter(Base):

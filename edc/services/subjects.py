@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -23,6 +25,10 @@ from edc.models.subjects import IdentityRevision, SiteCounter, Subject, SubjectI
 from edc.models.users import User
 
 PAGE_SIZE = 50
+#: At most this many possible duplicates are named (the registrar needs one to stop and look).
+MAX_DUPLICATES = 10
+NAME_AND_BIRTH_DATE = "name_and_birth_date"
+HOSPITAL_NUMBER = "hospital_number"
 
 
 class SubjectError(Exception):
@@ -31,6 +37,23 @@ class SubjectError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    """A subject already at the site whose identity matches the one being registered."""
+
+    study_code: str
+    registered_on: dt.date  # on the site's calendar
+    matched: tuple[str, ...]  # NAME_AND_BIRTH_DATE and/or HOSPITAL_NUMBER
+
+
+class PossibleDuplicate(SubjectError):
+    """The child may already be registered at this site: the registrar must look and confirm."""
+
+    def __init__(self, matches: list[DuplicateMatch]) -> None:
+        super().__init__(_("This child may already be registered at this site."))
+        self.matches = matches
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,97 @@ def _next_number(session: Session, site_id: int) -> int:
     ).scalar_one()
 
 
+def site_today(site: Site, now: datetime) -> dt.date:
+    """The date on the site's own calendar at `now` (UTC): what "today" means to its staff."""
+    return site.local_time(now).date()
+
+
+def acting_role(session: Session, actor: Actor, permission: Permission, site_id: int) -> str:
+    """The role in which the actor holds `permission` at the site, for the audit trail."""
+    if actor.user is None:
+        return ""
+    for grant in access.grants(session, actor.user):
+        if access.holds([grant], permission, site_id):
+            return grant.role.value
+    return ""
+
+
+def _plain(text: str) -> str:
+    """Casefolded letters and digits only: accents, spaces, hyphens and apostrophes dropped."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+
+
+def _name_key(identity: Identity) -> str:
+    return f"{_plain(identity.family_name)}|{_plain(identity.given_names)}|" + (
+        identity.date_of_birth.isoformat()
+    )
+
+
+def blind_indexes(identity: Identity) -> tuple[str, str | None]:
+    """The stored tokens of an identity: names with birth date, and hospital number (if any)."""
+    number = _plain(identity.hospital_number)
+    return (
+        crypto.blind_index(NAME_AND_BIRTH_DATE, _name_key(identity)),
+        crypto.blind_index(HOSPITAL_NUMBER, number) if number else None,
+    )
+
+
+def _set_indexes(vault: SubjectIdentity, identity: Identity) -> bool:
+    """Store the identity's blind indexes on its vault row; whether they changed."""
+    name, number = blind_indexes(identity)
+    changed = (vault.name_index, vault.hospital_number_index) != (name, number)
+    vault.name_index, vault.hospital_number_index = name, number
+    return changed
+
+
+def find_duplicates(
+    session: Session, actor: Actor, site_id: int, identity: Identity
+) -> list[DuplicateMatch]:
+    """Subjects at the site with the same names and birth date, or the same hospital number.
+
+    Compared by blind index, so nothing is decrypted; the staff who may register at the site
+    may see the matching study codes (the identities behind them stay in the vault).
+    """
+    assert actor.user is not None
+    access.require(session, actor.user, Permission.SUBJECT_REGISTER, site_id)
+    names = crypto.blind_indexes(NAME_AND_BIRTH_DATE, _name_key(identity))
+    number = _plain(identity.hospital_number)
+    numbers = crypto.blind_indexes(HOSPITAL_NUMBER, number) if number else []
+    alike = [SubjectIdentity.name_index.in_(names)]
+    if numbers:
+        alike.append(SubjectIdentity.hospital_number_index.in_(numbers))
+    site = session.get(Site, site_id)
+    assert site is not None
+    rows = session.execute(
+        select(
+            Subject.study_code,
+            Subject.registered_at,
+            SubjectIdentity.name_index,
+            SubjectIdentity.hospital_number_index,
+        )
+        .join(SubjectIdentity, SubjectIdentity.subject_id == Subject.id)
+        .where(Subject.site_id == site_id, or_(*alike))
+        .order_by(Subject.number)
+        .limit(MAX_DUPLICATES)
+    )
+    return [
+        DuplicateMatch(
+            study_code=code,
+            registered_on=site_today(site, registered_at),
+            matched=tuple(
+                kind
+                for kind, hit in (
+                    (NAME_AND_BIRTH_DATE, name_index in names),
+                    (HOSPITAL_NUMBER, number_index is not None and number_index in numbers),
+                )
+                if hit
+            ),
+        )
+        for code, registered_at, name_index, number_index in rows
+    ]
+
+
 def registrable_sites(session: Session, actor: Actor) -> list[Site]:
     assert actor.user is not None
     query = access.scoped(
@@ -94,15 +208,39 @@ def registrable_sites(session: Session, actor: Actor) -> list[Site]:
 
 
 def register(
-    session: Session, actor: Actor, site_id: int, identity: Identity, now: datetime
+    session: Session,
+    actor: Actor,
+    site_id: int,
+    identity: Identity,
+    now: datetime,
+    *,
+    confirm_duplicate: bool = False,
+    seen: Collection[str] | None = None,
 ) -> Subject:
-    """A new subject at a site the actor registers for, with a fresh pseudonymous code."""
+    """A new subject at a site the actor registers for, with a fresh pseudonymous code.
+
+    A child who may already be registered at the site (same names and birth date, or same
+    hospital number) raises `PossibleDuplicate` unless `confirm_duplicate`; when `seen` names the
+    study codes the registrar was shown, a match outside them asks again. Registering anyway is
+    recorded in the audit event, with the matches.
+    """
     assert actor.user is not None
     access.require(session, actor.user, Permission.SUBJECT_REGISTER, site_id)
-    if identity.date_of_birth > now.date():
-        raise SubjectError(_("The date of birth cannot be in the future."))
     site = session.get(Site, site_id)
     assert site is not None
+    today = site_today(site, now)
+    if identity.date_of_birth > today:
+        raise SubjectError(_("The date of birth cannot be in the future."))
+    role = acting_role(session, actor, Permission.SUBJECT_REGISTER, site_id)
+    matches = find_duplicates(session, actor, site_id, identity)
+    unseen = [m for m in matches if seen is not None and m.study_code not in seen]
+    if matches and (not confirm_duplicate or unseen):
+        audit.record(
+            session, actor, "subject.duplicate_suspected", entity_type="subject",
+            site_code=site.code, role=role, new={"matches": _matches_for_audit(matches)},
+            durable=True,  # kept although the registration page answers with a refusal
+        )  # fmt: skip
+        raise PossibleDuplicate(matches)
     number = _next_number(session, site_id)
     subject = Subject(
         study_id=site.study_id,
@@ -111,19 +249,26 @@ def register(
         study_code=study_code(site.study.subject_prefix, site.code, number),
         registered_at=now,
         registered_by_id=actor.user_id,
+        status="registered",
+        status_date=today,
     )
     session.add(subject)
+    registered: dict[str, Any] = {"study_code": subject.study_code, "site": site.code}
+    if matches:
+        registered["registered_despite_matches"] = _matches_for_audit(matches)
     audit.record(
         session,
         actor,
         "subject.registered",
         target=subject,
         site_code=site.code,
-        new={"study_code": subject.study_code, "site": site.code},
+        role=role,
+        new=registered,
     )
     vault = SubjectIdentity(
         subject=subject, ciphertext=crypto.encrypt(identity.to_json()), updated_at=now
     )
+    _set_indexes(vault, identity)
     session.add(vault)
     audit.record(
         session,
@@ -137,6 +282,10 @@ def register(
     )
     session.flush()
     return subject
+
+
+def _matches_for_audit(matches: list[DuplicateMatch]) -> list[dict[str, Any]]:
+    return [{"study_code": m.study_code, "matched": list(m.matched)} for m in matches]
 
 
 def visible(session: Session, actor: Actor) -> Select[Any]:
@@ -230,7 +379,7 @@ def correct_identity(
     """
     assert actor.user is not None
     access.require(session, actor.user, Permission.IDENTITY_EDIT, subject.site_id)
-    if identity.date_of_birth > now.date():
+    if identity.date_of_birth > site_today(subject.site, now):
         raise SubjectError(_("The date of birth cannot be in the future."))
     if not reason.strip():
         raise SubjectError(_("Give a reason for the correction."))
@@ -248,6 +397,7 @@ def correct_identity(
     session.add(revision)
     vault.ciphertext = crypto.encrypt(identity.to_json())
     vault.updated_at = now
+    _set_indexes(vault, identity)
     audit.record(session, actor, "identity.revision_kept", target=revision)
     audit.record(
         session,
@@ -319,15 +469,32 @@ def identity_history(session: Session, actor: Actor, subject: Subject) -> list[C
 
 
 def rotate_vault(session: Session, actor: Actor) -> int:
-    """Re-encrypt every identity and kept revision with the current key; returns the count."""
+    """Re-encrypt every identity and kept revision with the current key; returns the count.
+
+    The blind indexes are recomputed too: their key derives from the vault key.
+    """
     count = 0
     for vault in session.scalars(select(SubjectIdentity)):
         vault.ciphertext = crypto.rotate(vault.ciphertext)
+        _set_indexes(vault, Identity.from_json(crypto.decrypt(vault.ciphertext)))
         audit.record(session, actor, "identity.reencrypted", target=vault)
         count += 1
     for revision in session.scalars(select(IdentityRevision)):
         revision.ciphertext = crypto.rotate(revision.ciphertext)
         audit.record(session, actor, "identity.reencrypted", target=revision)
         count += 1
+    session.flush()
+    return count
+
+
+def reindex_vault(session: Session, actor: Actor) -> int:
+    """Recompute the blind indexes of every identity (after an upgrade from before they
+    existed, or a restore); returns how many changed. Each change is audited, no value shown."""
+    count = 0
+    query = select(SubjectIdentity).order_by(SubjectIdentity.subject_id)
+    for vault in session.scalars(query.execution_options(populate_existing=True)):
+        if _set_indexes(vault, Identity.from_json(crypto.decrypt(vault.ciphertext))):
+            audit.record(session, actor, "identity.reindexed", target=vault)
+            count += 1
     session.flush()
     return count

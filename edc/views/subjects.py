@@ -15,11 +15,12 @@ from edc.forms import (
     CorrectIdentityForm,
     EmptyForm,
     RegisterSubjectForm,
+    SubjectStatusForm,
 )
 from edc.i18n import _, _l
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
-from edc.services import casebook, data_entry, subjects
+from edc.services import casebook, data_entry, subject_status, subjects
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
@@ -35,6 +36,11 @@ LABELS = {
     "sex_labels": {c.value: c.label for c in SEX_CHOICES},
     "relationship_labels": {c.value: c.label for c in RELATIONSHIP_CHOICES},
 }
+#: What a possible duplicate has in common with the child being registered.
+MATCH_LABELS = {
+    subjects.NAME_AND_BIRTH_DATE: _l("same names and date of birth"),
+    subjects.HOSPITAL_NUMBER: _l("same hospital number"),
+}
 
 
 @bp.route("/")
@@ -47,6 +53,7 @@ def subject_list() -> Response:
         subjects=rows,
         counts=casebook.record_counts(db.session, [s.id for s in rows]),
         status_labels=STATUS_LABELS,
+        subject_status_labels=subject_status.LABELS,
         search=search,
         total=total,
         page=page,
@@ -62,15 +69,29 @@ def subject_new() -> Response:
     form = RegisterSubjectForm()
     sites = subjects.registrable_sites(db.session, actor)
     form.site.choices = [(str(s.id), f"{s.code} – {s.name}") for s in sites]
+    duplicates: list[subjects.DuplicateMatch] = []
     if form.validate_on_submit():
         identity = form.identity()
         try:
-            subject = subjects.register(db.session, actor, int(form.site.data), identity, utcnow())
+            subject = subjects.register(
+                db.session, actor, int(form.site.data), identity, utcnow(),
+                confirm_duplicate=bool(form.confirm_duplicate.data), seen=form.seen_codes(),
+            )  # fmt: skip
+        except subjects.PossibleDuplicate as possible:
+            duplicates = possible.matches
+            form.seen.data = ",".join(m.study_code for m in duplicates)
+            form.confirm_duplicate.data = False  # confirmed only once these were shown
         except subjects.SubjectError as refused:
             form.date_of_birth.errors = [refused.message]
         else:
             return redirect(url_for("subjects.subject_detail", code=subject.study_code))
-    return render("subjects/new.html", form=form, status=422 if form.errors else 200)
+    return render(
+        "subjects/new.html",
+        form=form,
+        duplicates=duplicates,
+        match_labels=MATCH_LABELS,
+        status=422 if form.errors or duplicates else 200,
+    )
 
 
 def _subject_or_404(code: str) -> Subject:
@@ -96,6 +117,51 @@ def subject_detail(code: str) -> Response:
         add_form=EmptyForm(),
         lang=lang,
         status_labels=STATUS_LABELS,
+        **_status_panel(subject),
+    )
+
+
+def _status_panel(subject: Subject) -> dict[str, object]:
+    """The subject's status, its history, and whether the reader may change it."""
+    may_change = subject_status.may_change_status(db.session, current_actor(), subject)
+    return {
+        "subject_status_labels": subject_status.LABELS,
+        "status_history": subject_status.status_history(db.session, subject),
+        "registered_on": subjects.site_today(subject.site, subject.registered_at),
+        "may_change_status": may_change and bool(subject_status.next_statuses(subject)),
+    }
+
+
+@bp.route("/<code>/status", methods=["GET", "POST"])
+@requires(Permission.DATA_ENTER)
+def subject_status_change(code: str) -> Response:
+    """Record that the subject enrolled, failed screening, withdrew, … with a date and reason."""
+    subject = _subject_or_404(code)
+    actor = current_actor()
+    if not subject_status.may_change_status(db.session, actor, subject):
+        abort(404)
+    form = SubjectStatusForm()
+    form.status.choices = [
+        (s, subject_status.LABELS[s]) for s in subject_status.next_statuses(subject)
+    ]
+    if form.validate_on_submit():
+        try:
+            subject_status.change_status(
+                db.session, actor, subject, form.status.data or "", form.status_date.data,
+                form.reason.data or "", utcnow(),
+            )  # fmt: skip
+        except subject_status.StatusRefused as refused:
+            getattr(form, refused.field).errors = [refused.message]
+        else:
+            label = subject_status.LABELS[subject.status]
+            flash(_("Status recorded: %(status)s.", status=label))
+            return redirect(url_for("subjects.subject_detail", code=code))
+    return render(
+        "subjects/status.html",
+        form=form,
+        subject=subject,
+        subject_status_labels=subject_status.LABELS,
+        status=422 if form.errors else 200,
     )
 
 

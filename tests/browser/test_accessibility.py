@@ -34,6 +34,15 @@ def test_the_data_entry_pages_pass_wcag_21_aa(portal, tablet):
     seen["diagnosis form with errors"] = accessibility_problems(page)
     page.goto(f"{portal.url}/subjects/{code}/identity")
     seen["identity"] = accessibility_problems(page)
+    page.goto(f"{portal.url}/subjects/{code}/status")
+    seen["status change"] = accessibility_problems(page)
+    page.goto(f"{portal.url}/subjects/new")
+    page.locator("#family_name").fill("Moreau")
+    page.locator("#given_names").fill("Zéphyrine")
+    page.locator("#date_of_birth").fill("2025-01-20")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_selector("#possible-duplicates")
+    seen["registration of a possible duplicate"] = accessibility_problems(page)
     assert {name: found for name, found in seen.items() if found} == {}
     # The check itself sees a violation when there is one: an unlabelled input, an image
     # without alternative text.

@@ -276,6 +276,7 @@ def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_fo
             subjects.register(
                 db.session, Actor(user=nurse), entry_for.subject.site_id,
                 subjects.Identity("A", "B", dt.date(2024, 1, 1), "male"), utcnow(),
+                confirm_duplicate=True,
             )  # fmt: skip
         db.session.commit()
 

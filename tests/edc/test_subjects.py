@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 
@@ -51,7 +52,10 @@ def test_a_nurse_registers_subjects_numbered_per_site(client, make_study):
     first = _register_page(client, fr)
     assert first.status_code == 302
     assert first.headers["Location"].endswith("/subjects/NB-FR01-0001")
-    assert _register_page(client, fr).headers["Location"].endswith("/NB-FR01-0002")
+    another_child = {"family_name": "Petit", "hospital_number": "FR1112223"}
+    second = _register_page(client, fr, **another_child)
+    assert second.headers["Location"].endswith("/NB-FR01-0002")
+    # The same child at another site is that site's own registration: no match across sites.
     assert _register_page(client, it).headers["Location"].endswith("/NB-IT01-0001")
     page = client.get("/subjects/").get_data(as_text=True)
     assert "NB-FR01-0002" in page
@@ -160,6 +164,7 @@ def test_the_subject_list_runs_a_fixed_number_of_statements(client, make_study):
             subjects.register(
                 db.session, registrar, site.id,
                 subjects.Identity("A", "B", dt.date(2024, 1, 1), "male"), utcnow(),
+                confirm_duplicate=True,
             )  # fmt: skip
         db.session.commit()
 
@@ -321,6 +326,7 @@ def test_the_list_finds_codes_and_sums_up_each_subjects_forms(client, make_study
         subjects.register(
             db.session, registrar, site.id,
             subjects.Identity("A", "B", dt.date(2024, 1, 1), "male"), utcnow(),
+            confirm_duplicate=True,
         )  # fmt: skip
     db.session.commit()
     login(client, nurse)
@@ -331,3 +337,238 @@ def test_the_list_finds_codes_and_sums_up_each_subjects_forms(client, make_study
     assert "No subject found." in client.get("/subjects/?q=%25").get_data(as_text=True)
     page = client.get("/subjects/").get_data(as_text=True)
     assert "12 subjects" in page
+
+
+# Duplicates --------------------------------------------------------------------------------
+
+
+def _events(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def _count_subjects(site) -> int:
+    return len(db.session.scalars(select(Subject).where(Subject.site_id == site.id)).all())
+
+
+def test_a_duplicate_registration_asks_for_confirmation_and_shows_the_match(client, make_site):
+    site = make_site("FR-20")
+    login(client, make_user(roles=[(Role.NURSE, site)]))
+    assert _register_page(client, site).status_code == 302
+    # Same child typed differently: capitals, no accent, a hyphen; another hospital number.
+    again = _register_page(
+        client, site, family_name="MOREAU", given_names="Zephy-rine ", hospital_number=""
+    )
+    assert again.status_code == 422
+    body = again.get_data(as_text=True)
+    assert "may already be registered" in body
+    assert "NB-FR20-0001" in body
+    assert "same names and date of birth" in body
+    assert "same hospital number" not in body
+    kept = submitted(body)
+    assert kept["family_name"] == ["MOREAU"]
+    assert kept["guardians-1-email"] == ["marc@example.org"]
+    assert "confirm_duplicate" not in kept  # never ticked for the nurse
+    assert _count_subjects(site) == 1  # nothing registered, no number taken
+    warned = _events("subject.duplicate_suspected")
+    assert [e.new_value["matches"] for e in warned] == [
+        [{"study_code": "NB-FR20-0001", "matched": ["name_and_birth_date"]}]
+    ]
+    assert warned[0].site_code == "FR-20"
+    assert warned[0].role == "nurse"
+    anyway = {k: v[0] for k, v in kept.items()} | {"confirm_duplicate": "y"}
+    done = client.post("/subjects/new", data=anyway)
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith("/NB-FR20-0002")
+    registered = _events("subject.registered")[-1]
+    assert registered.new_value["registered_despite_matches"] == [
+        {"study_code": "NB-FR20-0001", "matched": ["name_and_birth_date"]}
+    ]
+
+
+def test_a_shared_hospital_number_is_a_match_and_a_blind_confirmation_is_not_enough(
+    client, make_site
+):
+    site = make_site("FR-21")
+    login(client, make_user(roles=[(Role.NURSE, site)]))
+    assert _register_page(client, site).status_code == 302
+    other = {"family_name": "Petit", "given_names": "Jules", "hospital_number": "fr 998-8776"}
+    # A confirmation ticked without the matches having been shown does not register.
+    blind = _register_page(client, site, confirm_duplicate="y", **other)
+    assert blind.status_code == 422
+    body = blind.get_data(as_text=True)
+    assert "same hospital number" in body
+    assert "same names and date of birth" not in body
+    assert _count_subjects(site) == 1
+    data = {k: v[0] for k, v in submitted(body).items()}
+    assert data["seen"] == "NB-FR21-0001"
+    assert client.post("/subjects/new", data=data | {"confirm_duplicate": "y"}).status_code == 302
+    assert _count_subjects(site) == 2
+
+
+def test_a_match_registered_after_the_notice_asks_again(make_site):
+    site = make_site("FR-22")
+    actor = Actor(user=make_user(roles=[(Role.NURSE, site)]))
+    child = subjects.Identity("Moreau", NAME, dt.date(2025, 2, 3), "female", "H1")
+    first = subjects.register(db.session, actor, site.id, child, utcnow())
+    second = subjects.register(
+        db.session, actor, site.id, child, utcnow(), confirm_duplicate=True,
+        seen=[first.study_code],
+    )  # fmt: skip
+    with pytest.raises(subjects.PossibleDuplicate) as asked:
+        subjects.register(
+            db.session, actor, site.id, child, utcnow(), confirm_duplicate=True,
+            seen=[first.study_code],  # the nurse was shown the first match only
+        )  # fmt: skip
+    assert [m.study_code for m in asked.value.matches] == [first.study_code, second.study_code]
+
+
+def test_duplicates_are_found_without_decrypting_and_follow_corrections(make_site):
+    site = make_site("FR-23")
+    nurse = make_user(roles=[(Role.NURSE, site)])
+    actor = Actor(user=nurse)
+    child = subjects.Identity("Moreau", NAME, dt.date(2025, 2, 3), "female", "H-100")
+    subject = subjects.register(db.session, actor, site.id, child, utcnow())
+    vault = db.session.get(SubjectIdentity, subject.id)
+    import hashlib
+
+    plain = hashlib.sha256(b"moreau|zephyrine|2025-02-03").hexdigest()
+    assert vault.name_index not in (None, plain)  # keyed, not a guessable hash
+    assert vault.hospital_number_index is not None
+    corrected = subjects.Identity("Moreau", NAME, dt.date(2025, 2, 4), "female", "H-200")
+    subjects.correct_identity(db.session, actor, subject, corrected, "birth certificate", utcnow())
+
+    def matched(identity: subjects.Identity) -> list[tuple[str, ...]]:
+        return [m.matched for m in subjects.find_duplicates(db.session, actor, site.id, identity)]
+
+    assert matched(child) == []  # the old birth date and number no longer match
+    assert matched(corrected) == [("name_and_birth_date", "hospital_number")]
+
+
+def test_duplicates_are_still_found_during_and_after_a_key_rotation(app, make_site):
+    site = make_site("FR-24")
+    actor = Actor(user=make_user(roles=[(Role.NURSE, site)]))
+    child = subjects.Identity("Moreau", NAME, dt.date(2025, 2, 3), "female", "H-1")
+    subjects.register(db.session, actor, site.id, child, utcnow())
+    old = "test-vault-key"
+    crypto.configure("a-brand-new-vault-key", [old])
+    try:
+        assert len(subjects.find_duplicates(db.session, actor, site.id, child)) == 1  # old key
+        subjects.rotate_vault(db.session, Actor.cli())
+        crypto.configure("a-brand-new-vault-key")  # the old key retired
+        assert len(subjects.find_duplicates(db.session, actor, site.id, child)) == 1
+    finally:
+        crypto.configure(old)
+    db.session.rollback()
+
+
+def test_the_reindex_command_indexes_identities_that_have_no_index(app, make_site, make_subject):
+    site = make_site("FR-25")
+    subject = make_subject(site, given_names=NAME)
+    db.session.execute(
+        text("UPDATE subject_identity SET name_index = NULL, hospital_number_index = NULL")
+    )
+    nurse = Actor(user=make_user(roles=[(Role.NURSE, site)]))
+    child = subjects.Identity("Durand", NAME, dt.date(2024, 5, 17), "female", "12345678")
+    assert subjects.find_duplicates(db.session, nurse, site.id, child) == []
+    result = app.test_cli_runner().invoke(args=["vault", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "1 identities reindexed" in result.output
+    found = subjects.find_duplicates(db.session, nurse, site.id, child)
+    assert [m.study_code for m in found] == [subject.study_code]
+    assert len(_events("identity.reindexed")) == 1
+
+
+# The site's own clock ---------------------------------------------------------------------
+
+
+def _site_in(zone: str, code: str, make_site):
+    site = make_site(code)
+    from edc import audit
+
+    audit.record(db.session, Actor.cli(), "site.timezone", target=site, new={"timezone": zone})
+    site.timezone = zone
+    db.session.commit()
+    return site
+
+
+PARIS_00_30 = dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC)  # 00:30 on 11 March in Paris
+
+
+def test_registration_takes_today_from_the_sites_own_calendar(make_site):
+    paris = _site_in("Europe/Paris", "FR-30", make_site)
+    actor = Actor(user=make_user(roles=[(Role.NURSE, paris)]))
+    today = subjects.Identity("Nouveau", "Né", dt.date(2026, 3, 11), "female")
+    subject = subjects.register(db.session, actor, paris.id, today, PARIS_00_30)
+    assert subject.status_date == dt.date(2026, 3, 11)  # registered today, in Paris
+    tomorrow = subjects.Identity("Pas", "Encore", dt.date(2026, 3, 12), "male")
+    with pytest.raises(subjects.SubjectError, match="cannot be in the future"):
+        subjects.register(db.session, actor, paris.id, tomorrow, PARIS_00_30)
+    # West of Greenwich the UTC date runs ahead: 22:00 on 10 March in French Guiana.
+    cayenne = _site_in("America/Cayenne", "GF-01", make_site)
+    nurse = Actor(user=make_user(roles=[(Role.NURSE, cayenne)]))
+    at_22h = dt.datetime(2026, 3, 11, 1, 0, tzinfo=dt.UTC)
+    with pytest.raises(subjects.SubjectError, match="cannot be in the future"):
+        subjects.register(
+            db.session, nurse, cayenne.id,
+            subjects.Identity("Demain", "Matin", dt.date(2026, 3, 11), "male"), at_22h,
+        )  # fmt: skip
+
+
+def test_identity_correction_takes_today_from_the_sites_own_calendar(make_site, make_subject):
+    paris = _site_in("Europe/Paris", "FR-31", make_site)
+    subject = make_subject(paris, date_of_birth=dt.date(2026, 3, 1))
+    actor = Actor(user=make_user(roles=[(Role.NURSE, paris)]))
+    identity = subjects.read_identity(db.session, actor, subject)
+    born_today = dataclasses.replace(identity, date_of_birth=dt.date(2026, 3, 11))
+    changed = subjects.correct_identity(
+        db.session, actor, subject, born_today, "birth certificate", PARIS_00_30
+    )
+    assert changed == ["date_of_birth"]
+    tomorrow = dataclasses.replace(identity, date_of_birth=dt.date(2026, 3, 12))
+    with pytest.raises(subjects.SubjectError, match="cannot be in the future"):
+        subjects.correct_identity(db.session, actor, subject, tomorrow, "typo", PARIS_00_30)
+
+
+def test_the_migration_dates_existing_statuses_and_indexes_existing_identities(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from tests.databases import fresh_database_url
+    from tests.migrations.test_migrations import _config
+
+    child = subjects.Identity("Moreau", NAME, dt.date(2025, 2, 3), "female", "H-9")
+    engine = create_engine(fresh_database_url(tmp_path, "statuses"))
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "0a8748056aed")  # before statuses and indexes
+            conn.execute(text("INSERT INTO study (id, slug, title) VALUES (1, 's', 'S')"))
+            conn.execute(
+                text(
+                    "INSERT INTO site (id, study_id, code, name, country, timezone) "
+                    "VALUES (1, 1, 'FR-01', 'Paris', 'FR', 'Europe/Paris')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO subject (id, study_id, site_id, study_code, number, "
+                    "registered_at) VALUES (1, 1, 1, 'NB-FR01-0001', 1, :at)"
+                ),
+                {"at": dt.datetime(2026, 3, 10, 23, 30)},  # UTC: 11 March in Paris
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO subject_identity (subject_id, ciphertext, updated_at) "
+                    "VALUES (1, :c, :at)"
+                ),
+                {"c": crypto.encrypt(child.to_json()), "at": dt.datetime(2026, 3, 10, 23, 30)},
+            )
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "head")
+        with engine.begin() as conn:
+            status = conn.execute(text("SELECT status, status_date FROM subject")).one()
+            index = conn.execute(text("SELECT name_index FROM subject_identity")).scalar_one()
+        assert status[0] == "registered"
+        assert str(status[1]) == "2026-03-11"
+        assert index == subjects.blind_indexes(child)[0]
+    finally:
+        engine.dispose()
