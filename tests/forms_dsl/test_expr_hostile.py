@@ -15,21 +15,21 @@ from forms_dsl.expr import ExprError, Scope, check, evaluate, parse
 from forms_dsl.expr.limits import MAX_ARGS, MAX_DEPTH, MAX_ITEMS, MAX_TEXT
 from forms_dsl.types import FieldInfo, VType
 
-FAST = 0.5  # seconds
+FAST = 0.5  # seconds of this process's CPU time (other processes on a busy machine do not count)
 
 
 def refused(text: str) -> ExprError:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ExprError) as caught:
         parse(text)
-    assert time.perf_counter() - start < FAST
+    assert time.process_time() - start < FAST
     return caught.value
 
 
 def timed(action: Callable[[], Any]) -> Any:
-    start = time.perf_counter()
+    start = time.process_time()
     result = action()
-    assert time.perf_counter() - start < FAST
+    assert time.process_time() - start < FAST
     return result
 
 
@@ -140,9 +140,9 @@ def test_a_thousand_random_hostile_snippets_are_quick():
         "\u202e",
         "é",
     ]
-    start = time.perf_counter()
+    start = time.process_time()
     for i in range(1_000):
         text = snippets[i % len(snippets)] * (1 + i % 50)
         with contextlib.suppress(ExprError):
             parse(text)
-    assert time.perf_counter() - start < 2 * FAST
+    assert time.process_time() - start < 2 * FAST

@@ -1,7 +1,7 @@
 """subjects have a status and duplicates are caught: a dated status with its history; blind indexes
 
 Revision ID: 96cebaa13e2b
-Revises: 0a8748056aed
+Revises: c4d7e2a91b38
 Create Date: 2026-12-03 15:31:00
 
 Existing subjects start as "registered" since their registration date on their site's calendar.
@@ -20,7 +20,7 @@ from alembic import op
 import edc.models.base
 
 revision = "96cebaa13e2b"
-down_revision = "0a8748056aed"
+down_revision = "c4d7e2a91b38"
 branch_labels = None
 depends_on = None
 
