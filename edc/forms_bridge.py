@@ -10,7 +10,7 @@ wrong all come from forms_dsl's evaluation, which this module only shapes for th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -32,6 +32,7 @@ import forms_dsl
 from edc import widgets as fast
 from edc.forms import AppForm
 from edc.i18n import _
+from edc.services.crf_values import row_of
 from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType
 
@@ -265,6 +266,18 @@ def _datetime_text(stored: str) -> str:
 def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
     """A stored item (`field` or `group-row-field`) as the reader sees it."""
     return display_text(value, form.fields.get(path.rsplit("-", 1)[-1]), lang)
+
+
+def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: str) -> str:
+    """An item as the page names it: its field's label, with its row's number among the rows
+    of `paths` (row ids are identities, not numbers anyone reads)."""
+    f = form.fields.get(path.rsplit("-", 1)[-1])
+    label = f.label.get(lang) if f is not None else path
+    row = row_of(path)
+    if row is None:
+        return label
+    ids = sorted({r[1] for p in paths if (r := row_of(p)) is not None and r[0] == row[0]})
+    return f"{label} ({_('Row %(n)d', n=ids.index(row[1]) + 1)})"
 
 
 def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | None:

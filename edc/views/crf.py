@@ -150,13 +150,17 @@ def _pending(
 def _conflict_rows(
     form: forms_dsl.Form, posted: dict, conflict: data_entry.SaveResult, lang: str
 ) -> list[tuple[str, str, str]]:
+    """(item, your input, stored now) for every answer that differs, items named as the page
+    names them: the field's label, and its row's number on the page."""
+    stored = posted_from_stored(form, conflict.stored)
     mine = {k: forms_bridge.item_text(form, k, v, lang) for k, v in posted.items()}
-    theirs = {k: forms_bridge.item_text(form, k, v, lang) for k, v in conflict.stored.items()}
+    theirs = {k: forms_bridge.item_text(form, k, v, lang) for k, v in stored.items()}
     return [
-        (path, mine.get(path, ""), theirs.get(path, ""))
+        (forms_bridge.item_label(form, path, mine.keys() | theirs.keys(), lang),
+         mine.get(path, ""), theirs.get(path, ""))
         for path in sorted(mine.keys() | theirs.keys())
         if mine.get(path, "") != theirs.get(path, "")
-    ]
+    ]  # fmt: skip
 
 
 @bp.route("/<form_id>")

@@ -276,3 +276,23 @@ def test_date_times_are_stored_with_the_sites_utc_offset(client, meds):
     assert _send(client, meds.url, again).status_code == 302
     assert len([e for e in _events("item.created") if e.item_path.endswith("/seen_at")]) == 1
     assert not [e for e in _events("item.changed") if e.item_path.endswith("/seen_at")]
+
+
+def test_the_conflict_view_names_items_by_label_and_row(client, meds):
+    from tests.factories import another_browser
+
+    colleague = make_user(roles=[(Role.NURSE, meds.subject.site)])
+    login(client, meds.nurse)
+    other = another_browser(client)
+    login(other, colleague)
+    mine = submitted(_form(client, meds.url))
+    theirs = submitted(_form(other, meds.url))
+    (row_id,) = theirs["row:doses"]
+    theirs.update({"seen_at": ["2026-07-01T09:30"], f"doses-{row_id}-dose_mg": ["5"]})
+    assert _send(other, meds.url, theirs).status_code == 302
+    mine.update({"seen_at": ["2026-07-01T09:30"], f"doses-{row_id}-dose_mg": ["6"]})
+    conflict = _send(client, meds.url, mine)
+    assert conflict.status_code == 409
+    table = conflict.get_data(as_text=True).split('id="conflict"')[1].split("</table>")[0]
+    assert "<td>Dose (mg) (Row 1)</td><td>6</td><td>5</td>" in table
+    assert "Seen at" not in table  # the same time, stored with its offset: no difference
