@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+import threading
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from edc import audit
 from edc.access import Role
@@ -48,15 +50,15 @@ EVENTS = """\
 class Visits:
     """A subject of a study with repeating events, the site's nurse, and their pages."""
 
-    def __init__(self, tmp_path) -> None:
-        study = make_study("visits")
-        folder = tmp_path / "visits"
+    def __init__(self, tmp_path, slug: str = "visits", site_code: str = "FR-30") -> None:
+        study = make_study(slug)
+        folder = tmp_path / slug
         (folder / "forms").mkdir(parents=True)
         (folder / "study.yaml").write_text(STUDY.format(slug=study.slug) + EVENTS)
         (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
         load_definition(db.session, Actor.cli(), study, folder, utcnow())
         db.session.commit()
-        self.site = make_site("FR-30", study)
+        self.site = make_site(site_code, study)
         self.subject = make_subject(self.site, date_of_birth=dt.date(2025, 1, 10))
         self.code = self.subject.study_code
         self.nurse = make_user(roles=[(Role.NURSE, self.site)])
@@ -296,3 +298,95 @@ def test_the_subject_page_reads_visits_in_a_fixed_number_of_statements(client, v
         )
     )
     assert shown == 11
+
+
+def _own_database(app, tmp_path):
+    """A subject with a repeating event in a database of this test's own: its rows are
+    committed for real (the threads must see them) and never reach the suite's database."""
+    from alembic import command
+    from alembic.config import Config
+
+    from edc.extensions import make_engine
+    from edc.models.studies import Site, Study
+    from edc.models.users import RoleAssignment, User
+    from edc.services import subjects
+    from edc.settings import ROOT
+    from tests.databases import fresh_database_url
+
+    engine = make_engine(fresh_database_url(tmp_path, "occurrences"))
+    with engine.begin() as conn:
+        config = Config(str(ROOT / "migrations" / "alembic.ini"))
+        config.set_main_option("script_location", str(ROOT / "migrations"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    folder = tmp_path / "concurrent"
+    (folder / "forms").mkdir(parents=True)
+    (folder / "study.yaml").write_text(STUDY.format(slug="concurrent") + EVENTS)
+    (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
+    cli = Actor.cli()
+    with app.test_request_context(), Session(engine) as setup:
+        study = Study(slug="concurrent", title="C")
+        site = Site(study=study, code="CC-30", name="C", country="FR")
+        nurse = User(email="n@test.example", full_name="N", password_hash="-", created_at=utcnow())
+        setup.add_all([study, site, nurse])
+        for target in (study, site, nurse):
+            audit.record(setup, cli, "test.setup", target=target)
+        setup.flush()
+        grant = RoleAssignment(
+            user_id=nurse.id, role=Role.NURSE.value, site_id=site.id, granted_at=utcnow()
+        )
+        setup.add(grant)
+        audit.record(setup, cli, "test.setup", target=grant)
+        load_definition(setup, cli, study, folder, utcnow())
+        identity = subjects.Identity("A", "B", dt.date(2024, 1, 1), "female")
+        subject = subjects.register(setup, Actor(user=nurse), site.id, identity, utcnow())
+        setup.commit()
+        return engine, subject.id, nurse.id
+
+
+@pytest.mark.commits
+def test_simultaneous_confirmations_add_one_visit(app, tmp_path):
+    """Several people confirm "#2" at once (PostgreSQL runs them in parallel): one visit is
+    added, the others are told it was added meanwhile; no error, no number given twice."""
+    from edc.models.users import User
+
+    engine, subject_id, nurse_id = _own_database(app, tmp_path)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4, timeout=30)
+
+    def confirm() -> None:
+        try:
+            barrier.wait()  # before any statement: SQLite's BEGIN IMMEDIATE makes them queue
+            with app.test_request_context(), Session(engine) as session:
+                subject = session.get(Subject, subject_id)
+                nurse = Actor(user=session.get(User, nurse_id))
+                try:
+                    casebook.add_occurrence(
+                        session, nurse, subject, "response", utcnow(),
+                        number=2, visit_date=dt.date(2026, 2, 3),
+                    )  # fmt: skip
+                except casebook.OccurrenceConflict:
+                    outcomes.append("told")
+                    session.rollback()
+                else:
+                    session.commit()
+                    outcomes.append("added")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=confirm) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sorted(outcomes) == ["added", "told", "told", "told"]
+        with Session(engine) as check:
+            numbers = check.scalars(
+                select(EventOccurrence.number).where(EventOccurrence.subject_id == subject_id)
+            ).all()
+        assert numbers == [2]
+    finally:
+        engine.dispose()
