@@ -143,7 +143,7 @@ def occurrence_add(code: str, event_id: str) -> Response:
 def _posted_number(text: str | None) -> int:
     """The occurrence number the person confirmed; anything else matches no number."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 6 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
 
 
 @bp.route("/<code>/events/<event_id>/<int:number>/remove", methods=["GET", "POST"])

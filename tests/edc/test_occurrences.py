@@ -186,6 +186,10 @@ def test_a_second_tap_adds_nothing_more(client, visits):
     assert "Add Response #3?" in body  # now offering the next one, the date kept
     assert submitted(again.get_data(as_text=True))["visit_date"] == ["2026-02-03"]
     assert sorted(visits.occurrences()) == [2]
+    for junk in ("²", "3" * 40, "-1", ""):  # never an error page, never a visit
+        data["number"] = junk
+        assert client.post(visits.new(), data=data).status_code == 409
+    assert sorted(visits.occurrences()) == [2]
 
 
 def test_an_empty_occurrence_is_removed_with_a_reason_and_its_number_never_returns(client, visits):
