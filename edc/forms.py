@@ -96,6 +96,13 @@ class ReasonForm(AppForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
+class AddOccurrenceForm(AppForm):
+    """Confirms another occurrence of a repeating event: `number` is the one the person saw."""
+
+    number = HiddenField()
+    visit_date = DateField(_l("Visit date"), validators=[Optional()])
+
+
 class CreateUserForm(AppForm):
     email = EmailField(
         _l("E-mail address"),

@@ -200,6 +200,8 @@ class Event:
     forms: tuple[str, ...]
     repeating: bool
     loc: Location
+    #: Adding an occurrence asks for its visit date (repeating events only).
+    visit_date: bool = False
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,14 @@ BAD_CONTEXT = ErrorCode(
 )
 DUPLICATE_FORM = ErrorCode("E607", "form id `{id}` is defined twice", "each form needs its own id")
 NO_FORMS = ErrorCode("E608", "no form files found in {folder}", "add `forms/<form>.yaml` files")
+VISIT_DATE_NOT_REPEATING = ErrorCode(
+    "E609",
+    "event `{event}` asks for a visit date but is not repeating",
+    "add `repeating: true`, or remove `visit_date` (it is asked when another occurrence is added)",
+)
 
 STUDY_KEYS = ("study", "title", "languages", "context", "choice_lists", "events")
-EVENT_KEYS = ("id", "label", "forms", "repeating")
+EVENT_KEYS = ("id", "label", "forms", "repeating", "visit_date")
 CONTEXT_TYPES = {
     "number": VType.NUMBER,
     "text": VType.TEXT,
@@ -257,10 +262,14 @@ class _Header:
             if forms_node is not None and builder.kind(forms_node, "forms", Seq, "[diagnosis]"):
                 form_ids = [f for f in forms_node if isinstance(f, Scalar)]  # type: ignore[union-attr]
             repeating = builder.flag(item.get("repeating"), "repeating")
+            visit_date = builder.flag(item.get("visit_date"), "visit_date")
+            if visit_date and not repeating:
+                where = item.get("visit_date")
+                assert where is not None
+                self.p.add(VISIT_DATE_NOT_REPEATING, where.loc, event=event_id or "?")
             if event_id:
+                forms = tuple(str(f.value) for f in form_ids)
                 self.events.append(
-                    Event(
-                        event_id, label, tuple(str(f.value) for f in form_ids), repeating, item.loc
-                    )
+                    Event(event_id, label, forms, repeating, item.loc, visit_date and repeating)
                 )
                 self.event_forms.append((event_id, form_ids))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edc.models.base import Base, UTCDateTime, utcnow
@@ -25,7 +25,12 @@ class RecordStatus(enum.StrEnum):
 
 
 class EventOccurrence(Base):
-    """One happening of a study event for a subject (the 2nd response assessment, …)."""
+    """One happening of a study event for a subject (the 2nd response assessment, …).
+
+    `number` is the visit's identity (`response/3`) for life. An occurrence added by mistake,
+    before any of its forms was saved, is marked removed rather than deleted, so that its number
+    is never given again to another visit.
+    """
 
     __tablename__ = "event_occurrence"
     __table_args__ = (UniqueConstraint("subject_id", "event_id", "number"),)
@@ -37,6 +42,11 @@ class EventOccurrence(Base):
     number: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: As the site's staff gave it when adding the occurrence (in the site's own calendar).
+    visit_date: Mapped[date | None] = mapped_column(Date)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    removal_reason: Mapped[str | None] = mapped_column(Text)
 
     subject: Mapped[Subject] = relationship()
 

@@ -1,19 +1,20 @@
-"""The subject page: events × forms with each record's status, another occurrence of a
-repeating event, and decision support computed from the stored data."""
+"""The subject page: events × forms with each record's status, adding and removing occurrences
+of a repeating event, and decision support computed from the stored data."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 import forms_dsl
 from edc import access, audit
 from edc.access import Permission
 from edc.actor import Actor
+from edc.i18n import _
 from edc.models.crf import EventOccurrence, FormRecord, RecordStatus
 from edc.models.subjects import Subject
 from edc.services.crf_values import typed_values
@@ -21,16 +22,34 @@ from edc.services.data_entry import entry_role
 from edc.services.definitions import form_model, study_model
 
 
-def status_counts(session: Session, subject: Subject) -> dict[tuple[str, int, str], str]:
-    """Status of every record of a subject by (event, occurrence number, form), in one query."""
+@dataclass
+class _Live:
+    """What the casebook needs of one occurrence that was not removed."""
+
+    visit_date: date | None
+    statuses: dict[str, str]  # form id → status of its saved record
+
+
+def live_occurrences(session: Session, subject: Subject) -> dict[tuple[str, int], _Live]:
+    """A subject's occurrences that were not removed, by (event, number), with the status of
+    each saved record: one query."""
     rows = session.execute(
         select(
-            EventOccurrence.event_id, EventOccurrence.number, FormRecord.form_id, FormRecord.status
+            EventOccurrence.event_id,
+            EventOccurrence.number,
+            EventOccurrence.visit_date,
+            FormRecord.form_id,
+            FormRecord.status,
         )
-        .join(FormRecord, FormRecord.occurrence_id == EventOccurrence.id)
-        .where(EventOccurrence.subject_id == subject.id)
+        .outerjoin(FormRecord, FormRecord.occurrence_id == EventOccurrence.id)
+        .where(EventOccurrence.subject_id == subject.id, EventOccurrence.removed_at.is_(None))
     )
-    return {(e, n, f): s for e, n, f, s in rows}
+    found: dict[tuple[str, int], _Live] = {}
+    for event_id, number, visit_date, form_id, status in rows:
+        live = found.setdefault((event_id, number), _Live(visit_date, {}))
+        if form_id is not None:
+            live.statuses[form_id] = status
+    return found
 
 
 def record_counts(session: Session, subject_ids: Sequence[int]) -> dict[int, dict[str, int]]:
@@ -49,7 +68,8 @@ def record_counts(session: Session, subject_ids: Sequence[int]) -> dict[int, dic
 
 
 def occurrence_numbers(session: Session, subject: Subject) -> dict[str, int]:
-    """The highest occurrence number of each event for a subject."""
+    """The highest occurrence number of each event for a subject, removed occurrences included:
+    a number is a visit's identity and is never given again."""
     rows = session.execute(
         select(EventOccurrence.event_id, func.max(EventOccurrence.number))
         .where(EventOccurrence.subject_id == subject.id)
@@ -73,33 +93,46 @@ class EventRow:
     repeating: bool
     forms: tuple[FormCell, ...]
     last: bool  # the event's latest occurrence: where "add another" goes
+    visit_date: date | None = None
+    removable: bool = False  # added by mistake and still empty: may be removed
 
 
 def casebook(session: Session, subject: Subject, lang: str) -> list[EventRow]:
-    """Events × forms with each record's status: the subject page's grid (two queries)."""
+    """Events × forms with each record's status: the subject page's grid (one query).
+
+    A repeating event lists its occurrences as they are, gaps left by removed ones included;
+    its first occurrence always shows, since it opens with its first save.
+    """
     study = study_model(session, subject.study_id)
     if study is None:
         return []
-    statuses = status_counts(session, subject)
-    highest = occurrence_numbers(session, subject)
+    live = live_occurrences(session, subject)
     rows = []
     for event in study.events:
-        count = max(highest.get(event.id, 1), 1) if event.repeating else 1
-        for number in range(1, count + 1):
+        numbers = [1]
+        if event.repeating:
+            numbers = sorted({1} | {n for e, n in live if e == event.id})
+        for number in numbers:
+            found = live.get((event.id, number))
+            statuses = found.statuses if found is not None else {}
             cells = tuple(
                 FormCell(
                     form_id,
                     study.forms[form_id].title.get(lang),
-                    statuses.get((event.id, number, form_id), RecordStatus.NOT_STARTED.value),
+                    statuses.get(form_id, RecordStatus.NOT_STARTED.value),
                 )
                 for form_id in event.forms
                 if form_id in study.forms
             )
             rows.append(
                 EventRow(
-                    event.id, event.label.get(lang), number, event.repeating, cells, number == count
+                    event.id, event.label.get(lang), number, event.repeating, cells,
+                    last=number == numbers[-1],
+                    visit_date=found.visit_date if found is not None else None,
+                    removable=event.repeating and number > 1 and found is not None
+                    and not found.statuses,
                 )
-            )
+            )  # fmt: skip
     return rows
 
 
@@ -153,28 +186,177 @@ def decision_support(session: Session, subject: Subject, lang: str) -> list[Deci
     return views
 
 
-def add_occurrence(
-    session: Session, actor: Actor, subject: Subject, event_id: str, now: datetime
-) -> int:
-    """Open the next occurrence of a repeating event (the 3rd response assessment, …)."""
-    assert actor.user is not None
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+class OccurrenceError(Exception):
+    """A refused add or removal of an occurrence, with a message for the person asking."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class OccurrenceConflict(OccurrenceError):
+    """The visits changed since the person looked: the number they confirmed was given
+    meanwhile (a second tap, a colleague), or a form of the visit to remove was saved."""
+
+
+@dataclass(frozen=True)
+class NextOccurrence:
+    """What adding another occurrence of an event would create, for its confirmation page."""
+
+    event: forms_dsl.Event
+    number: int
+    today: date  # the site's own date: the latest visit date allowed
+
+
+def _repeating_event(session: Session, subject: Subject, event_id: str) -> forms_dsl.Event:
     study = study_model(session, subject.study_id)
     event = next((e for e in study.events if e.id == event_id), None) if study else None
     if event is None or not event.repeating:
         raise LookupError(event_id)
+    return event
+
+
+def _next_number(session: Session, subject: Subject, event_id: str) -> int:
     # Occurrence 1 always shows (it is created by its first save), so "another" starts at 2.
-    number = max(occurrence_numbers(session, subject).get(event_id, 0), 1) + 1
+    return max(occurrence_numbers(session, subject).get(event_id, 0), 1) + 1
+
+
+def next_occurrence(
+    session: Session, actor: Actor, subject: Subject, event_id: str, now: datetime
+) -> NextOccurrence:
+    """The occurrence that adding another of a repeating event would open (LookupError if the
+    event does not repeat)."""
+    assert actor.user is not None
+    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    event = _repeating_event(session, subject, event_id)
+    number = _next_number(session, subject, event_id)
+    return NextOccurrence(event, number, subject.site.local_time(now).date())
+
+
+def add_occurrence(
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    event_id: str,
+    now: datetime,
+    *,
+    number: int | None = None,
+    visit_date: date | None = None,
+) -> int:
+    """Open the next occurrence of a repeating event (the 3rd response assessment, …).
+
+    `number` is the one the person confirmed: if it was given meanwhile (a double tap, a
+    colleague), nothing is added (OccurrenceConflict). The visit date is required where the study
+    asks for it, and cannot be after the site's own today.
+    """
+    assert actor.user is not None
+    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    event = _repeating_event(session, subject, event_id)
+    if not event.visit_date:
+        visit_date = None
+    elif visit_date is None:
+        raise OccurrenceError(_("Enter the visit date."))
+    elif visit_date > subject.site.local_time(now).date():
+        raise OccurrenceError(_("The visit date cannot be in the future."))
+    # Adds for one subject take turns (PostgreSQL), so two never compute the same number.
+    session.execute(
+        select(Subject.id).where(Subject.id == subject.id).with_for_update(key_share=True)
+    )
+    next_number = _next_number(session, subject, event_id)
+    if number is not None and number != next_number:
+        raise OccurrenceConflict(
+            _(
+                "#%(n)d was added meanwhile, perhaps by a colleague: check that another is needed.",
+                n=number,
+            )
+        )
     role = entry_role(access.grants(session, actor.user), subject)
     occurrence = EventOccurrence(
-        subject_id=subject.id, event_id=event_id, number=number, created_at=now,
-        created_by_id=actor.user_id,
+        subject_id=subject.id, event_id=event_id, number=next_number, created_at=now,
+        created_by_id=actor.user_id, visit_date=visit_date,
     )  # fmt: skip
     session.add(occurrence)
+    new = {"subject": subject.study_code, "event": event_id, "number": next_number}
+    if visit_date is not None:
+        new["visit_date"] = visit_date.isoformat()
     audit.record(
         session, actor, "event.opened", target=occurrence, role=role,
-        site_code=subject.site.code,
-        new={"subject": subject.study_code, "event": event_id, "number": number},
+        site_code=subject.site.code, new=new,
     )  # fmt: skip
     session.flush()
-    return number
+    return next_number
+
+
+@dataclass(frozen=True)
+class FoundOccurrence:
+    event: forms_dsl.Event
+    occurrence: EventOccurrence
+    has_data: bool  # a form of it was saved (even as a draft): it stays
+
+
+def find_occurrence(
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    event_id: str,
+    number: int,
+    *,
+    lock: bool = False,
+) -> FoundOccurrence:
+    """An occurrence (after the first) of a repeating event that was not removed, for the
+    person who may remove it; LookupError otherwise."""
+    assert actor.user is not None
+    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    event = _repeating_event(session, subject, event_id)
+    if number <= 1:
+        raise LookupError(number)
+    query = select(EventOccurrence).where(
+        EventOccurrence.subject_id == subject.id,
+        EventOccurrence.event_id == event_id,
+        EventOccurrence.number == number,
+        EventOccurrence.removed_at.is_(None),
+    )
+    occurrence = session.scalar(query.with_for_update() if lock else query)
+    if occurrence is None:
+        raise LookupError(number)
+    has_data = bool(
+        session.scalar(select(exists().where(FormRecord.occurrence_id == occurrence.id)))
+    )
+    return FoundOccurrence(event, occurrence, has_data)
+
+
+def remove_occurrence(
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    event_id: str,
+    number: int,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Remove an occurrence added by mistake, while none of its forms was saved.
+
+    The row stays, marked removed with who, when and why, so that its number is never given
+    to another visit; it leaves the subject page and its forms answer 404.
+    """
+    found = find_occurrence(session, actor, subject, event_id, number, lock=True)
+    reason = reason.strip()
+    if found.has_data:
+        raise OccurrenceConflict(
+            _("Forms of this visit have been saved: it cannot be removed. Correct its forms.")
+        )
+    if not reason:
+        raise OccurrenceError(_("Give a reason for removing it."))
+    assert actor.user is not None
+    occurrence = found.occurrence
+    occurrence.removed_at = now
+    occurrence.removed_by_id = actor.user_id
+    occurrence.removal_reason = reason
+    audit.record(
+        session, actor, "event.removed", target=occurrence,
+        role=entry_role(access.grants(session, actor.user), subject),
+        site_code=subject.site.code, reason=reason,
+        old={"subject": subject.study_code, "event": event_id, "number": number,
+             "visit_date": occurrence.visit_date},
+    )  # fmt: skip
+    session.flush()

@@ -386,6 +386,8 @@ def _write(
             new={"subject": subject.study_code, "event": entry.event_id, "number": entry.number},
         )  # fmt: skip
         session.flush()
+    elif entry.record is None and not _still_there(session, entry.occurrence):
+        raise _StaleError  # the visit was removed since the page read it
     record = entry.record
     status = RecordStatus.COMPLETE.value if complete else None
     next_row = max(
@@ -498,6 +500,17 @@ def _write(
     audit.write_batch(session, along=along if changed or removed else None)
     session.flush()
     return record
+
+
+def _still_there(session: Session, occurrence: EventOccurrence) -> bool:
+    """Whether a visit is still there to hold a first record, waiting for a removal under way
+    (which locks it) to end: a removed visit never gets data."""
+    query = (
+        select(EventOccurrence.id)
+        .where(EventOccurrence.id == occurrence.id, EventOccurrence.removed_at.is_(None))
+        .with_for_update(read=True)
+    )
+    return session.scalar(query) is not None
 
 
 def _updates(change: Change, entry: Entry) -> bool:

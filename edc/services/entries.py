@@ -180,7 +180,18 @@ def find_entry(
     event = next((e for e in study.events if e.id == event_id), None)
     if event is None or form_id not in event.forms or (number > 1 and not event.repeating):
         return None
+    if not _live_occurrence(occurrence, number):
+        return None
     return Entry(subject, event_id, number, version, occurrence, record, stored or {}, study)
+
+
+def _live_occurrence(occurrence: EventOccurrence | None, number: int) -> bool:
+    """Whether data may be entered there: an occurrence that exists and was not removed, or the
+    first, which its first save opens. Others open only when added on the subject page (with
+    their visit date), and a removed one's number is never used again."""
+    if occurrence is None:
+        return number == 1
+    return occurrence.removed_at is None
 
 
 def open_entry(

@@ -12,8 +12,10 @@ from edc.extensions import db
 from edc.forms import (
     RELATIONSHIP_CHOICES,
     SEX_CHOICES,
+    AddOccurrenceForm,
     CorrectIdentityForm,
     EmptyForm,
+    ReasonForm,
     RegisterSubjectForm,
     SubjectStatusForm,
 )
@@ -165,17 +167,89 @@ def subject_status_change(code: str) -> Response:
     )
 
 
-@bp.route("/<code>/events/<event_id>/occurrences", methods=["POST"])
+@bp.route("/<code>/events/<event_id>/occurrences/new", methods=["GET", "POST"])
 @requires(Permission.DATA_ENTER)
 def occurrence_add(code: str, event_id: str) -> Response:
+    """Another occurrence of a repeating event, once confirmed (with its visit date where the
+    study asks for one): a tap alone never creates an empty visit."""
     subject = _subject_or_404(code)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    actor, now = current_actor(), utcnow()
     try:
-        casebook.add_occurrence(db.session, current_actor(), subject, event_id, utcnow())
+        offer = casebook.next_occurrence(db.session, actor, subject, event_id, now)
     except LookupError:
         abort(404)
-    return redirect(url_for("subjects.subject_detail", code=code))
+    form = AddOccurrenceForm()
+    status = 422 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        try:
+            number = casebook.add_occurrence(
+                db.session, actor, subject, event_id, now,
+                number=_posted_number(form.number.data), visit_date=form.visit_date.data,
+            )  # fmt: skip
+        except casebook.OccurrenceConflict as changed:
+            flash(changed.message, "error")
+            offer = casebook.next_occurrence(db.session, actor, subject, event_id, now)
+            status = 409
+        except casebook.OccurrenceError as refused:
+            form.visit_date.errors = [refused.message]
+        else:
+            label = offer.event.label.get(str(get_locale()))
+            flash(_("%(visit)s #%(n)d added.", visit=label, n=number))
+            return redirect(url_for("subjects.subject_detail", code=code))
+    form.number.data = str(offer.number)
+    return render(
+        "subjects/occurrence_new.html",
+        form=form,
+        subject=subject,
+        offer=offer,
+        label=offer.event.label.get(str(get_locale())),
+        status=status,
+    )
+
+
+def _posted_number(text: str | None) -> int:
+    """The occurrence number the person confirmed; anything else matches no number."""
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
+
+
+@bp.route("/<code>/events/<event_id>/<int:number>/remove", methods=["GET", "POST"])
+@requires(Permission.DATA_ENTER)
+def occurrence_remove(code: str, event_id: str, number: int) -> Response:
+    """Remove an occurrence added by mistake while none of its forms was saved, with a reason."""
+    subject = _subject_or_404(code)
+    actor = current_actor()
+    try:
+        found = casebook.find_occurrence(db.session, actor, subject, event_id, number)
+    except LookupError:
+        abort(404)
+    form = ReasonForm()
+    status = 422 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        try:
+            casebook.remove_occurrence(
+                db.session, actor, subject, event_id, number, form.reason.data or "", utcnow()
+            )
+        except LookupError:
+            abort(404)
+        except casebook.OccurrenceConflict as changed:
+            flash(changed.message, "error")
+            found = casebook.find_occurrence(db.session, actor, subject, event_id, number)
+            status = 409
+        except casebook.OccurrenceError as refused:
+            form.reason.errors = [refused.message]
+        else:
+            label = found.event.label.get(str(get_locale()))
+            flash(_("%(visit)s #%(n)d removed.", visit=label, n=number))
+            return redirect(url_for("subjects.subject_detail", code=code))
+    return render(
+        "subjects/occurrence_remove.html",
+        form=form,
+        subject=subject,
+        found=found,
+        label=found.event.label.get(str(get_locale())),
+        status=status,
+    )
 
 
 @bp.route("/<code>/identity")

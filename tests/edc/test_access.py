@@ -175,3 +175,53 @@ def _without_tokens(response) -> str:
 def test_every_role_has_a_scope_and_permissions(role):
     assert role in access.ROLE_SCOPE
     assert ROLE_PERMISSIONS[role]
+
+
+def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app, client, tmp_path):
+    """With real addresses (a subject, a repeating event's 2nd occurrence, a form, an item) that
+    its own site's nurse opens, a nurse of another site gets 404 on every method."""
+    import textwrap
+
+    from edc.actor import Actor
+    from edc.models.base import utcnow
+    from edc.models.subjects import Subject
+    from edc.services import casebook
+    from edc.services.definitions import load_definition
+    from tests.edc.conftest import FORM, STUDY
+    from tests.factories import make_site, make_study, make_subject, make_user
+
+    study = make_study("matrix")
+    folder = tmp_path / "matrix"
+    (folder / "forms").mkdir(parents=True)
+    events = "  - id: review\n    label: Review\n    repeating: true\n    forms: [visit]\n"
+    (folder / "study.yaml").write_text(STUDY.format(slug=study.slug) + events)
+    (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
+    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    home = make_site("FR-40", study)
+    subject = make_subject(home)
+    nurse = make_user(roles=[(Role.NURSE, home)])
+    subject = db.session.get(Subject, subject.id)
+    casebook.add_occurrence(db.session, Actor(user=nurse), subject, "review", utcnow())
+    db.session.commit()
+    values = {"code": subject.study_code, "event_id": "review", "number": 2,
+              "form_id": "visit", "path": "weight"}  # fmt: skip
+    rules = [r for r in _rules(app) if "code" in r.arguments]
+    assert {"subjects.occurrence_add", "subjects.occurrence_remove"} <= {r.endpoint for r in rules}
+    login(client, nurse)
+    form = f"/subjects/{subject.study_code}/crf/review/2/visit"
+    posted = {"csrf_token": csrf(client, form), "weight": "5", "row_version": "0"}
+    saved = client.post(form, data=posted)
+    assert saved.status_code == 302  # an item with a history, in the 2nd occurrence
+    stranger = another_browser(client)
+    login(stranger, make_user(roles=[(Role.NURSE, make_site("IT-40", study))]))
+    token = csrf(stranger, "/account")
+    for rule in rules:
+        url = rule.build({a: values[a] for a in rule.arguments})[1]
+        for method in _methods(rule):
+            data = {"csrf_token": token, "reason": "x", "number": "3", "row_version": "0"}
+            response = stranger.open(url, method=method, data=data)
+            assert response.status_code == 404, (rule.endpoint, method, response.status_code)
+    for rule in rules:
+        if "GET" in rule.methods:
+            url = rule.build({a: values[a] for a in rule.arguments})[1]
+            assert client.get(url).status_code == 200, rule.endpoint  # the address is real

@@ -238,14 +238,15 @@ def test_a_repeating_event_gets_another_occurrence(client, with_table):
     login(client, make_user(roles=[(Role.NURSE, site)]))
     token = csrf(client, f"/subjects/{subject.study_code}")
     response = client.post(
-        f"/subjects/{subject.study_code}/events/review/occurrences", data={"csrf_token": token}
+        f"/subjects/{subject.study_code}/events/review/occurrences/new",
+        data={"csrf_token": token, "number": "2"},
     )
     assert response.status_code == 302
     page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
     assert "Review #2" in page
     assert (
         client.post(
-            f"/subjects/{subject.study_code}/events/baseline/occurrences",
+            f"/subjects/{subject.study_code}/events/baseline/occurrences/new",
             data={"csrf_token": token},
         ).status_code
         == 404
