@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 import forms_dsl
@@ -39,9 +39,16 @@ def _changes(
 ) -> list[dict[str, Any]]:
     """The decision tables whose outputs differ between the two states of a record, from a
     decision that had been made (the first classification of a new form is news to nobody)."""
+    tables = [
+        table
+        for table in form.decision_tables.values()
+        if any(old_stored.get(i.id) != new_stored.get(i.id) for i in table.inputs)
+    ]  # a table none of whose inputs changed answers as before
+    if not tables:
+        return []
     old_values, new_values = typed_values(form, old_stored), typed_values(form, new_stored)
     changed = []
-    for table in form.decision_tables.values():
+    for table in tables:
         before = forms_dsl.decide(table, old_values)
         after = forms_dsl.decide(table, new_values)
         if not before.classifiable or before.outputs == after.outputs:
@@ -64,22 +71,25 @@ def _changes(
     return changed
 
 
+_user_table, _role_table = User.__table__, RoleAssignment.__table__
+#: Built once: a save that changes a decision runs it (building costs more than running).
+_INVESTIGATORS = (
+    select(_role_table.c.user_id)
+    .join(_user_table, _user_table.c.id == _role_table.c.user_id)
+    .where(
+        _role_table.c.role == Role.INVESTIGATOR.value,
+        _role_table.c.site_id == bindparam("site_id"),
+        _role_table.c.revoked_at.is_(None),
+        _user_table.c.is_active.is_(True),
+    )
+    .distinct()
+    .order_by(_role_table.c.user_id)
+)
+
+
 def investigators(session: Session, subject: Subject) -> list[int]:
     """Active users holding the investigator role at the subject's site (one query)."""
-    return list(
-        session.scalars(
-            select(RoleAssignment.user_id)
-            .join(User, User.id == RoleAssignment.user_id)
-            .where(
-                RoleAssignment.role == Role.INVESTIGATOR.value,
-                RoleAssignment.site_id == subject.site_id,
-                RoleAssignment.revoked_at.is_(None),
-                User.is_active.is_(True),
-            )
-            .distinct()
-            .order_by(RoleAssignment.user_id)
-        )
-    )
+    return list(session.execute(_INVESTIGATORS, {"site_id": subject.site_id}).scalars())
 
 
 def decisions_changed(
@@ -121,8 +131,9 @@ def decisions_changed(
         )
         for user_id in investigators(session, subject)
     ]
-    session.add_all(notices)
-    session.flush()
+    if notices:
+        session.add_all(notices)
+        session.flush()
     return notices
 
 
