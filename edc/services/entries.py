@@ -129,8 +129,13 @@ def _entry_query(identity: bool) -> Select[Any]:
         .where(Subject.study_code == bindparam("code"))
     )
     if identity:
-        query = query.add_columns(SubjectIdentity).outerjoin(
-            SubjectIdentity, SubjectIdentity.subject_id == Subject.id
+        # Shared lock on the vault row (PostgreSQL; SQLite writes one at a time anyway): a
+        # birth-date correction waits for this save, then recomputes from what it stored; a
+        # save that comes after a correction reads the corrected date.
+        query = (
+            query.add_columns(SubjectIdentity)
+            .join(SubjectIdentity, SubjectIdentity.subject_id == Subject.id)
+            .with_for_update(read=True, of=SubjectIdentity)
         )
     return subjects.visible_statement(query)
 

@@ -13,7 +13,9 @@ from edc.actor import Actor
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
+from edc.models.crf import ItemValue
 from edc.models.notices import Notice
+from edc.models.subjects import Subject
 from edc.services import casebook, data_entry, derived, entries, subjects
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
@@ -193,3 +195,78 @@ def test_the_item_history_shows_a_derived_value_and_its_cause(demo, client):
     assert f"Derived by the system after audit event #{cause.seq} (no reason needed)" in page
     assert "19" in page
     assert "cause" not in page  # the value, not the stored record of how it came
+
+
+@pytest.mark.commits
+def test_a_save_during_a_birth_date_correction_computes_with_the_corrected_date(app, tmp_path):
+    """A correction in progress holds the vault row; a save that starts meanwhile waits for it
+    and computes the age from the corrected date. Here the correction itself changes no stored
+    value (the age stays 26 months at the stored visit), but the save moves the visit date to
+    where the two birth dates give different ages: without the wait (PostgreSQL runs them in
+    parallel) it would store the age from the old date, and nothing would ever correct it."""
+    import threading
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from edc.models.users import User
+    from tests.edc.test_occurrences import _own_database
+
+    engine, subject_id, nurse_id = _own_database(app, tmp_path, born=dt.date(2024, 1, 10))
+    with app.test_request_context(), Session(engine) as session:
+        nurse = Actor(user=session.get(User, nurse_id))
+        subject = session.get(Subject, subject_id)
+        entry = entries.open_entry(session, nurse, subject, "baseline", 1, "visit")
+        first = {"visit_date": "2026-03-25", "mycn": "not_amplified"}
+        saved = data_entry.save(
+            session, nurse, entry, first, expected_version=0, complete=False, reasons={},
+            confirmed={}, lang="en", now=utcnow(),
+        )  # fmt: skip
+        assert saved.outcome is Outcome.SAVED
+        session.commit()
+    done = threading.Event()
+    outcome: list[object] = []
+
+    def save_meanwhile() -> None:
+        try:
+            with app.test_request_context(), Session(engine) as session:
+                nurse = Actor(user=session.get(User, nurse_id))
+                subject = session.get(Subject, subject_id)
+                entry = entries.find_entry(
+                    session, nurse, subject.study_code, "baseline", 1, "visit", identity=True
+                )
+                result = data_entry.save(
+                    session, nurse, entry, {**first, "visit_date": "2026-03-15"},
+                    expected_version=entry.row_version, complete=False, reasons={},
+                    confirmed={}, lang="en", now=utcnow(),
+                )  # fmt: skip
+                session.commit()
+                outcome.append(result.outcome)
+        except BaseException as exc:  # reported below
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    try:
+        with app.test_request_context(), Session(engine) as correcting:
+            nurse = Actor(user=correcting.get(User, nurse_id))
+            subject = correcting.get(Subject, subject_id)
+            identity = subjects.read_identity(correcting, nurse, subject, "correction")
+            changed = subjects.correct_identity(
+                correcting, nurse, subject,
+                dataclasses.replace(identity, date_of_birth=dt.date(2024, 1, 20)),
+                "birth certificate", utcnow(),
+            )  # fmt: skip
+            assert changed == ["date_of_birth"]
+            worker = threading.Thread(target=save_meanwhile)
+            worker.start()
+            time.sleep(0.5)
+            assert not done.is_set()  # the save waits for the correction
+            correcting.commit()
+        worker.join(timeout=30)
+        assert outcome == [Outcome.SAVED]
+        with Session(engine) as check:
+            ages = check.scalars(select(ItemValue.value).where(ItemValue.path == "age")).all()
+        assert ages == [25]  # born 20 January: not yet 26 months on 15 March
+    finally:
+        engine.dispose()

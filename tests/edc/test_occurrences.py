@@ -304,7 +304,7 @@ def test_the_subject_page_reads_visits_in_a_fixed_number_of_statements(client, v
     assert shown == 11
 
 
-def _own_database(app, tmp_path):
+def _own_database(app, tmp_path, born: dt.date = dt.date(2024, 1, 1)):
     """A subject with a repeating event in a database of this test's own: its rows are
     committed for real (the threads must see them) and never reach the suite's database."""
     from alembic import command
@@ -342,7 +342,7 @@ def _own_database(app, tmp_path):
         setup.add(grant)
         audit.record(setup, cli, "test.setup", target=grant)
         load_definition(setup, cli, study, folder, utcnow())
-        identity = subjects.Identity("A", "B", dt.date(2024, 1, 1), "female")
+        identity = subjects.Identity("A", "B", born, "female")
         subject = subjects.register(setup, Actor(user=nurse), site.id, identity, utcnow())
         setup.commit()
         return engine, subject.id, nurse.id
