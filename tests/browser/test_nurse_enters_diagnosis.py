@@ -14,13 +14,16 @@ pytestmark = pytest.mark.browser
 PASSWORD = "the ward round starts at eight"
 
 
-def nurse_registers_subject(page, portal) -> str:
+def nurse_registers_subject(
+    page, portal, child=("Moreau", "Zéphyrine", "2025-01-20", "female"), parent="Claire Moreau"
+) -> str:
+    family, given, born, sex = child
     page.goto(f"{portal.url}/subjects/new")
-    page.locator("#family_name").fill("Moreau")
-    page.locator("#given_names").fill("Zéphyrine")
-    page.locator("#date_of_birth").fill("2025-01-20")
-    page.locator("#sex").select_option("female")
-    page.locator("#guardians-0-name").fill("Claire Moreau")
+    page.locator("#family_name").fill(family)
+    page.locator("#given_names").fill(given)
+    page.locator("#date_of_birth").fill(born)
+    page.locator("#sex").select_option(sex)
+    page.locator("#guardians-0-name").fill(parent)
     posted = re.compile(r"/subjects/new$")
     with page.expect_response(
         lambda r: bool(posted.search(r.url)) and r.request.method == "POST"

@@ -12,21 +12,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import accessibility_problems, first_sign_in, staff_account
+from tests.browser.test_nurse_enters_diagnosis import nurse_registers_subject
 
 pytestmark = pytest.mark.browser
 PASSWORD = "samples go to the lab at noon"
-
-
-def nurse_registers(page, portal) -> str:
-    page.goto(f"{portal.url}/subjects/new")
-    page.locator("#family_name").fill("Lefèvre")
-    page.locator("#given_names").fill("Anatole")
-    page.locator("#date_of_birth").fill("2024-06-02")
-    page.locator("#sex").select_option("male")
-    page.locator("#guardians-0-name").fill("Inès Lefèvre")
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/subjects/NB-FR01-\d{4}$"))
-    return page.url.rsplit("/", 1)[-1]
 
 
 def _settled(page) -> None:
@@ -54,7 +43,9 @@ def test_nurse_removes_a_row_and_the_row_left_keeps_its_own_history(portal, tabl
     page = tablet
     email = "odile@hospital.test"
     first_sign_in(page, portal, email, staff_account(portal, email), PASSWORD)
-    code = nurse_registers(page, portal)
+    code = nurse_registers_subject(
+        page, portal, ("Lefèvre", "Anatole", "2024-06-02", "male"), "Inès Lefèvre"
+    )
     form_url = f"{portal.url}/subjects/{code}/crf/liquid_biopsy/1/liquid_biopsy"
     page.goto(form_url)
     rows = page.locator(".repeat-row")

@@ -69,16 +69,24 @@ sections:
 """
 
 
+def stored_study(tmp_path, slug: str, study_yaml: str, forms: dict[str, str]):
+    """A study whose folder (study.yaml, `forms` by id) is written and stored, as `flask
+    studies load` would."""
+    study = make_study(slug)
+    folder = tmp_path / slug
+    (folder / "forms").mkdir(parents=True)
+    (folder / "study.yaml").write_text(study_yaml.format(slug=study.slug))
+    for form_id, text in forms.items():
+        (folder / "forms" / f"{form_id}.yaml").write_text(textwrap.dedent(text))
+    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    db.session.commit()
+    return study
+
+
 @pytest.fixture
 def entry_for(tmp_path):
     """A subject at a site, the study definition stored, and the nurse who enters data."""
-    study = make_study("crf-test")
-    folder = tmp_path / "crf-test"
-    (folder / "forms").mkdir(parents=True)
-    (folder / "study.yaml").write_text(STUDY.format(slug=study.slug))
-    (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
-    load_definition(db.session, Actor.cli(), study, folder, utcnow())
-    db.session.commit()
+    study = stored_study(tmp_path, "crf-test", STUDY, {"visit": FORM})
     site = make_site("FR-09", study)
     subject = make_subject(site, date_of_birth=dt.date(2025, 1, 10))
     nurse = make_user(roles=[(Role.NURSE, site)])

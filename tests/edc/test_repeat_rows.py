@@ -7,7 +7,6 @@ Each test drives the CRF pages as a browser would: it posts what the rendered pa
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 
 import pytest
 from sqlalchemy import func, select
@@ -16,11 +15,10 @@ from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
 from edc.models.audit import AuditEvent
-from edc.models.base import utcnow
 from edc.models.crf import FormRecord
 from edc.services import entries
-from edc.services.definitions import load_definition
-from tests.factories import csrf, login, make_site, make_study, make_subject, make_user
+from tests.edc.conftest import stored_study
+from tests.factories import csrf, login, make_site, make_subject, make_user
 from tests.html_forms import submitted
 
 STUDY = """\
@@ -73,13 +71,7 @@ sections:
 @pytest.fixture
 def meds(tmp_path):
     """A subject at a Paris site, a form with a repeating section, and their nurse."""
-    study = make_study("rows-test")
-    folder = tmp_path / "rows-test"
-    (folder / "forms").mkdir(parents=True)
-    (folder / "study.yaml").write_text(STUDY.format(slug=study.slug))
-    (folder / "forms" / "meds.yaml").write_text(textwrap.dedent(FORM))
-    load_definition(db.session, Actor.cli(), study, folder, utcnow())
-    db.session.commit()
+    study = stored_study(tmp_path, "rows-test", STUDY, {"meds": FORM})
     site = make_site("FR-21", study)
     site.timezone = "Europe/Paris"
     from edc import audit
