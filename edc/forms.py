@@ -103,6 +103,13 @@ class AddOccurrenceForm(AppForm):
     visit_date = DateField(_l("Visit date"), validators=[Optional()])
 
 
+class VisitDateForm(AppForm):
+    """Sets a visit's date, or corrects it with a reason."""
+
+    visit_date = DateField(_l("Visit date"), validators=[Optional()])
+    reason = StringField(_l("Reason for change"), validators=[Optional(), Length(max=500)])
+
+
 class CreateUserForm(AppForm):
     email = EmailField(
         _l("E-mail address"),

@@ -95,6 +95,7 @@ class EventRow:
     last: bool  # the event's latest occurrence: where "add another" goes
     visit_date: date | None = None
     removable: bool = False  # added by mistake and still empty: may be removed
+    dated: bool = False  # the study asks for this event's visit date
 
 
 def casebook(session: Session, subject: Subject, lang: str) -> list[EventRow]:
@@ -131,6 +132,7 @@ def casebook(session: Session, subject: Subject, lang: str) -> list[EventRow]:
                     visit_date=found.visit_date if found is not None else None,
                     removable=event.repeating and number > 1 and found is not None
                     and not found.statuses,
+                    dated=event.visit_date,
                 )
             )  # fmt: skip
     return rows

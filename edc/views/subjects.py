@@ -18,11 +18,12 @@ from edc.forms import (
     ReasonForm,
     RegisterSubjectForm,
     SubjectStatusForm,
+    VisitDateForm,
 )
 from edc.i18n import _, _l
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
-from edc.services import casebook, data_entry, subject_status, subjects
+from edc.services import casebook, data_entry, subject_status, subjects, visit_dates
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
@@ -211,6 +212,41 @@ def _posted_number(text: str | None) -> int:
     """The occurrence number the person confirmed; anything else matches no number."""
     text = (text or "").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
+
+
+@bp.route("/<code>/events/<event_id>/<int:number>/date", methods=["GET", "POST"])
+@requires(Permission.DATA_ENTER)
+def visit_date(code: str, event_id: str, number: int) -> Response:
+    """Set a visit's date where the study asks for one, or correct it with a reason."""
+    subject = _subject_or_404(code)
+    actor, now = current_actor(), utcnow()
+    try:
+        visit = visit_dates.dated_visit(db.session, actor, subject, event_id, number, now)
+    except LookupError:
+        abort(404)
+    form = VisitDateForm()
+    if not form.is_submitted():
+        form.visit_date.data = visit.visit_date
+    elif form.validate_on_submit():
+        try:
+            visit_dates.set_visit_date(
+                db.session, actor, subject, event_id, number, form.visit_date.data,
+                form.reason.data or "", now,
+            )  # fmt: skip
+        except visit_dates.ReasonNeeded as refused:
+            form.reason.errors = [refused.message]
+        except casebook.OccurrenceError as refused:
+            form.visit_date.errors = [refused.message]
+        else:
+            return redirect(url_for("subjects.subject_detail", code=code))
+    return render(
+        "subjects/visit_date.html",
+        form=form,
+        subject=subject,
+        visit=visit,
+        label=visit.event.label.get(str(get_locale())),
+        status=422 if form.is_submitted() else 200,
+    )
 
 
 @bp.route("/<code>/events/<event_id>/<int:number>/remove", methods=["GET", "POST"])

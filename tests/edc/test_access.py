@@ -180,6 +180,7 @@ def test_every_role_has_a_scope_and_permissions(role):
 def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app, client, tmp_path):
     """With real addresses (a subject, a repeating event's 2nd occurrence, a form, an item) that
     its own site's nurse opens, a nurse of another site gets 404 on every method."""
+    import datetime as dt
     import textwrap
 
     from edc.actor import Actor
@@ -193,7 +194,10 @@ def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app
     study = make_study("matrix")
     folder = tmp_path / "matrix"
     (folder / "forms").mkdir(parents=True)
-    events = "  - id: review\n    label: Review\n    repeating: true\n    forms: [visit]\n"
+    events = (
+        "  - id: review\n    label: Review\n    repeating: true\n    visit_date: true\n"
+        "    forms: [visit]\n"
+    )
     (folder / "study.yaml").write_text(STUDY.format(slug=study.slug) + events)
     (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
     load_definition(db.session, Actor.cli(), study, folder, utcnow())
@@ -201,12 +205,16 @@ def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app
     subject = make_subject(home)
     nurse = make_user(roles=[(Role.NURSE, home)])
     subject = db.session.get(Subject, subject.id)
-    casebook.add_occurrence(db.session, Actor(user=nurse), subject, "review", utcnow())
+    casebook.add_occurrence(
+        db.session, Actor(user=nurse), subject, "review", utcnow(), visit_date=dt.date(2026, 1, 5)
+    )
     db.session.commit()
     values = {"code": subject.study_code, "event_id": "review", "number": 2,
               "form_id": "visit", "path": "weight"}  # fmt: skip
     rules = [r for r in _rules(app) if "code" in r.arguments]
-    assert {"subjects.occurrence_add", "subjects.occurrence_remove"} <= {r.endpoint for r in rules}
+    assert {"subjects.occurrence_add", "subjects.occurrence_remove", "subjects.visit_date"} <= {
+        r.endpoint for r in rules
+    }
     login(client, nurse)
     form = f"/subjects/{subject.study_code}/crf/review/2/visit"
     posted = {"csrf_token": csrf(client, form), "weight": "5", "row_version": "0"}

@@ -394,3 +394,52 @@ def test_simultaneous_confirmations_add_one_visit(app, tmp_path):
         assert numbers == [2]
     finally:
         engine.dispose()
+
+
+def _date_page(visits, number: int, event: str = "response") -> str:
+    return f"/subjects/{visits.code}/events/{event}/{number}/date"
+
+
+def _set_date(client, visits, number, visit_date, reason=None, event="response"):
+    page = client.get(_date_page(visits, number, event))
+    assert page.status_code == 200
+    data = {k: v[0] for k, v in submitted(page.get_data(as_text=True)).items()}
+    data["visit_date"] = visit_date
+    if reason is not None:
+        data["reason"] = reason
+    return client.post(_date_page(visits, number, event), data=data)
+
+
+def test_the_first_visit_gets_its_date_and_a_date_changes_only_with_a_reason(client, visits):
+    login(client, visits.nurse)
+    page = client.get(visits.page).get_data(as_text=True)
+    assert "Set the visit date" in page  # the first visit opens with no date
+    assert _set_date(client, visits, 1, "2026-01-12").status_code == 302
+    first = visits.occurrences()[1]  # opened now, with its date, before any form was saved
+    assert first.visit_date == dt.date(2026, 1, 12)
+    refused = _set_date(client, visits, 1, "2026-01-14")
+    assert refused.status_code == 422
+    kept = submitted(refused.get_data(as_text=True))
+    assert kept["visit_date"] == ["2026-01-14"]  # what was typed stays
+    assert "Give a reason for changing the visit date." in refused.get_data(as_text=True)
+    future = (visits.today() + dt.timedelta(days=1)).isoformat()
+    assert _set_date(client, visits, 1, future, reason="typo").status_code == 422
+    assert _set_date(client, visits, 1, "2026-01-14", reason="clinic letter").status_code == 302
+    dated = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "event.dated").order_by(AuditEvent.seq)
+    ).all()
+    assert [(e.old_value, e.new_value["visit_date"], e.reason) for e in dated] == [
+        ({"visit_date": None}, "2026-01-12", ""),
+        ({"visit_date": "2026-01-12"}, "2026-01-14", "clinic letter"),
+    ]
+    assert {(e.role, e.site_code) for e in dated} == {("nurse", visits.site.code)}
+
+
+def test_only_dated_events_and_live_visits_have_a_date_page(client, visits):
+    login(client, visits.nurse)
+    assert client.get(_date_page(visits, 1, "biopsy")).status_code == 404  # no visit date
+    assert client.get(_date_page(visits, 2)).status_code == 404  # never added
+    monitor = make_user(roles=[(Role.MONITOR, visits.site)])
+    other = another_browser(client)
+    login(other, monitor)
+    assert other.get(_date_page(visits, 1)).status_code == 404  # readers do not date visits
