@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, bindparam, event, func, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from edc import audit
@@ -380,7 +380,7 @@ def audit_context(session: Session, actor: Actor, site_code: str = "") -> tuple[
 # --- Refusals leave a trace, but a crawler cannot flood the trail ----------------------------
 
 
-def _denials_recorded(session: Session, actor: Actor, since: datetime, limit: int) -> int:
+def _denials_recorded(conn: Connection, actor: Actor, since: datetime, limit: int) -> int:
     """How many `access.denied` events the actor left since `since`, counted up to `limit`
     (one indexed query: by actor and time, or by address for someone not signed in)."""
     who = (
@@ -393,7 +393,7 @@ def _denials_recorded(session: Session, actor: Actor, since: datetime, limit: in
         .where(who, AuditEvent.at >= since, AuditEvent.action == "access.denied")
         .limit(limit)
     )
-    return session.scalar(select(func.count()).select_from(recent.subquery())) or 0
+    return conn.scalar(select(func.count()).select_from(recent.subquery())) or 0
 
 
 def trace_denial(
@@ -401,11 +401,19 @@ def trace_denial(
 ) -> bool:
     """Record a durable `access.denied` event unless the actor already left the allowed number
     in the window (settings); beyond it, refusals are only counted in the application log.
-    True if an event was recorded."""
+    True if an event was recorded (or will be, if parallel refusals leave room).
+
+    The count is checked once here (no event, no chain lock, for a crawler past its limit) and
+    again under the audit chain's lock when the event is written, where writers take turns: so
+    parallel requests never leave more than the limit."""
     settings = current_app.config["EDC_SETTINGS"]
     limit = settings.denial_trace_limit
     since = utcnow() - settings.denial_trace_window
-    if _denials_recorded(session, actor, since, limit) >= limit:
+
+    def room(conn: Connection) -> bool:
+        return _denials_recorded(conn, actor, since, limit) < limit
+
+    if not room(session.connection()):
         _log.info(
             "access.denied not recorded (more than %d in %s): actor=%s ip=%s %s %s",
             limit, settings.denial_trace_window, actor.email or "-", actor.ip, entity_type, key,
@@ -419,6 +427,7 @@ def trace_denial(
         entity_id=key[:64],
         new=details,
         durable=True,  # the 404 rolls the request back; the trace stays
+        keep_if=room,
     )
     return True
 

@@ -37,7 +37,9 @@ _LOCK_HEAD = (  # takes the chain's lock and reads its tip
     .returning(_head.c.seq, _head.c.hash)
 )
 _INSERT = insert(_events)
-_SET_HEAD = update(_head).where(_head.c.id == 1).values(hash=bindparam("hash"))
+_SET_HEAD = (  # the new tip: the last event written (fewer than reserved if some were dropped)
+    update(_head).where(_head.c.id == 1).values(seq=bindparam("last"), hash=bindparam("hash"))
+)
 _BATCH = "audit_batch"  # session.info key of the events a `batch` block holds
 _key: bytes | None = None
 _keyed: hmac.HMAC | None = None  # the key's HMAC state, copied for each event (same digests)
@@ -81,6 +83,9 @@ class _Pending:
     reason: str
     role: str
     site_code: str
+    #: Asked under the chain's lock (writers take turns there): False drops the event. For
+    #: counted events such as throttled refusals, so that parallel requests cannot overshoot.
+    keep_if: Callable[[Connection], bool] | None = None
 
 
 def record(
@@ -98,12 +103,15 @@ def record(
     role: str = "",
     site_code: str = "",
     durable: bool = False,
+    keep_if: Callable[[Connection], bool] | None = None,
 ) -> None:
     """Append one event. Passing `target` also declares the change to that object audited.
 
     A `durable` event (failed logins, refusals) survives the rollback of an error response: the
     commit point writes it again in its own transaction through `replay_durable()`. `role` and
-    `site_code` default to the actor's (see `_who`).
+    `site_code` default to the actor's (see `_who`). `keep_if` is asked under the chain's lock,
+    each time the event is written: False drops it (a throttle that parallel requests cannot
+    overshoot).
     """
     role, site_code = _who(session, actor, role, site_code)
     pending = _Pending(
@@ -118,6 +126,7 @@ def record(
         reason=reason,
         role=role,
         site_code=site_code,
+        keep_if=keep_if,
     )
     if durable:
         session.info.setdefault("audit_durable", []).append(pending)
@@ -231,8 +240,11 @@ def _append_many(
     if not pendings:
         return
     last, prev = conn.execute(_LOCK_HEAD, {"n": len(pendings)}).one()
+    first = last - len(pendings) + 1
+    if any(p.keep_if is not None for p in pendings):  # asked now that writers take turns
+        pendings = [p for p in pendings if p.keep_if is None or p.keep_if(conn)]
     rows: list[dict[str, Any]] = []
-    for seq, p in enumerate(pendings, start=last - len(pendings) + 1):
+    for seq, p in enumerate(pendings, start=first):
         entity_id = p.entity_id
         if p.target is not None and not entity_id:
             state = inspect(p.target)
@@ -262,8 +274,9 @@ def _append_many(
     with pipelined(conn):  # the events and the new tip in one round trip
         if along is not None:
             along()
-        conn.execute(_INSERT, rows)
-        conn.execute(_SET_HEAD, {"hash": prev})
+        if rows:
+            conn.execute(_INSERT, rows)
+        conn.execute(_SET_HEAD, {"hash": prev, "last": first + len(rows) - 1})
 
 
 def record_many(session: Session, actor: Actor, events: list[dict[str, Any]]) -> None:

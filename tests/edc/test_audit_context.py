@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -323,3 +324,48 @@ def test_create_app_logs_through_one_utc_handler(monkeypatch):
         assert portal.getEffectiveLevel() == logging.INFO  # the portal's notices are shown
     finally:
         portal.setLevel(level)
+
+
+@pytest.mark.commits
+def test_parallel_refusals_never_leave_more_traces_than_the_limit(app):
+    """Twenty refusals of one person at the same moment (PostgreSQL runs them in parallel):
+    each passes the first count, but the count is asked again under the chain's lock, so the
+    trail holds exactly the limit and the chain still verifies (no number left unused)."""
+    import random
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from edc import audit
+
+    someone = User(id=random.randint(10**8, 2 * 10**8), email="crawler@test.example")
+    actor = Actor(user=someone, ip="127.0.0.9")
+    limit = app.config["EDC_SETTINGS"].denial_trace_limit
+    barrier = threading.Barrier(20, timeout=30)
+    errors: list[BaseException] = []
+
+    def refused() -> None:
+        try:
+            barrier.wait()
+            with app.test_request_context(), Session(db.engine) as session:
+                access.trace_denial(session, actor, "subject", "NB-XX99-0001", {"path": "/x"})
+                session.rollback()  # as the commit point does for a 404
+                if audit.replay_durable(session):
+                    session.commit()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refused) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Session(db.engine) as check:
+        traces = check.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "access.denied", AuditEvent.actor_id == someone.id
+            )
+        )
+        assert traces == limit
+        assert audit.verify(check.connection()).ok

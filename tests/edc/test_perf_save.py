@@ -61,7 +61,7 @@ def test_a_save_chains_its_vault_read_and_changes_in_one_append(entry_for):
     before = _head()
     with _statements() as seen:
         assert _save(entry_for(), SECOND, nurse).outcome is Outcome.SAVED
-    locks = [s for s in seen if s.startswith("UPDATE audit_head SET seq")]
+    locks = [s for s in seen if s.startswith("UPDATE audit_head SET seq=(audit_head.seq")]
     assert len(locks) == 1  # one chain lock for the whole save
     assert len(seen) <= 8, seen  # vault, items, bump, items written, 3 for the audit chain
     assert _actions_after(before) == [
