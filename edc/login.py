@@ -32,6 +32,7 @@ def _load_from_request(_request: object) -> User | None:
         g.session_ended = resumed.ended
         return None
     g.user_session_id = resumed.session_id
+    g.unread_notices = resumed.unread_notices
     return resumed.user
 
 

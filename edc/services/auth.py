@@ -16,6 +16,7 @@ from edc import audit, crypto, passwords, totp
 from edc.actor import Actor
 from edc.i18n import _
 from edc.models.audit import AuditEvent
+from edc.models.notices import Notice
 from edc.models.users import RecoveryCode, User, UserSession
 from edc.settings import Settings
 
@@ -323,18 +324,25 @@ class Resumed:
     user: User | None
     session_id: int | None = None
     ended: str = ""
+    unread_notices: int = 0  # read with the session: the page frame shows it on every page
 
 
 def resume_session(session: Session, settings: Settings, token: str, now: datetime) -> Resumed:
     """The user behind a session token, or why the session no longer counts."""
+    unread = (
+        select(func.count(Notice.id))
+        .where(Notice.user_id == User.id, Notice.read_at.is_(None))
+        .correlate(User)
+        .scalar_subquery()
+    )
     found = session.execute(
-        select(UserSession, User)
+        select(UserSession, User, unread)
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.token_hash == _token_hash(token))
     ).first()
     if found is None:
         return Resumed(None, ended="unknown")
-    us, user = found
+    us, user, unread_notices = found
     if us.ended_at is not None:
         return Resumed(None, ended=us.end_reason or "ended")
     reason = ""
@@ -349,7 +357,7 @@ def resume_session(session: Session, settings: Settings, token: str, now: dateti
         return Resumed(None, ended=reason)
     if now - us.last_seen_at > LAST_SEEN_GRANULARITY:
         us.last_seen_at = now
-    return Resumed(user, us.id)
+    return Resumed(user, us.id, unread_notices=unread_notices or 0)
 
 
 def _end(session: Session, actor: Actor, us: UserSession, reason: str, now: datetime) -> None:

@@ -17,7 +17,7 @@ from edc.models.users import RoleAssignment
 from edc.services import entries, notices
 from edc.services.crf_values import posted_from_stored
 from tests.edc.test_derived import CORRECTED, _correct, demo  # noqa: F401 (the fixture)
-from tests.factories import csrf, login, make_subject, make_user, statements_for
+from tests.factories import another_browser, csrf, login, make_subject, make_user, statements_for
 
 
 def _diagnosis(demo):  # noqa: F811
@@ -152,3 +152,16 @@ def test_a_nurses_save_that_changes_the_risk_group_tells_the_investigator(demo):
     assert saved.outcome is data_entry.Outcome.SAVED
     (notice,) = db.session.scalars(select(Notice))
     assert notice.user_id == demo.investigator.id
+
+
+def test_every_page_shows_the_unread_count_without_a_query_of_its_own(client, demo):  # noqa: F811
+    _correct(demo.nurse, demo.subject, CORRECTED)
+    db.session.commit()
+    login(client, demo.investigator)
+    page = client.get("/subjects/").get_data(as_text=True)
+    assert '<span class="badge" aria-label="1 unread notice">1</span>' in page
+    nurse_client = another_browser(client)
+    login(nurse_client, demo.nurse)
+    assert 'class="badge"' not in nurse_client.get("/subjects/").get_data(as_text=True)
+    with_notice = statements_for(client, "/subjects/")
+    assert with_notice == statements_for(nurse_client, "/subjects/")  # read with the session
