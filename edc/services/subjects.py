@@ -93,13 +93,21 @@ def study_code(prefix: str, site_code: str, number: int) -> str:
     return f"{prefix}-{re.sub(r'[^A-Za-z0-9]', '', site_code).upper()}-{number:04d}"
 
 
-def _next_number(session: Session, site_id: int) -> int:
-    """Take the site's next number; the row lock makes concurrent registrations wait in turn."""
+def _take_turn(session: Session, site_id: int) -> None:
+    """Registrations at a site take turns from here (the site's counter row, locked): the
+    duplicate check then sees every child registered before, even a moment before."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
         insert(SiteCounter).values(site_id=site_id, last_number=0).on_conflict_do_nothing()
     )
+    session.execute(
+        select(SiteCounter.site_id).where(SiteCounter.site_id == site_id).with_for_update()
+    )
+
+
+def _next_number(session: Session, site_id: int) -> int:
+    """Take the site's next number (after `_take_turn`, so numbers never clash)."""
     return session.execute(
         update(SiteCounter)
         .where(SiteCounter.site_id == site_id)
@@ -232,6 +240,7 @@ def register(
     if identity.date_of_birth > today:
         raise SubjectError(_("The date of birth cannot be in the future."))
     role = acting_role(session, actor, Permission.SUBJECT_REGISTER, site_id)
+    _take_turn(session, site_id)
     matches = find_duplicates(session, actor, site_id, identity)
     unseen = [m for m in matches if seen is not None and m.study_code not in seen]
     if matches and (not confirm_duplicate or unseen):

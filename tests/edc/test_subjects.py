@@ -572,3 +572,44 @@ def test_the_migration_dates_existing_statuses_and_indexes_existing_identities(t
         assert index == subjects.blind_indexes(child)[0]
     finally:
         engine.dispose()
+
+
+@pytest.mark.commits
+def test_the_same_child_registered_twice_at_once_is_caught(app, tmp_path):
+    """Two nurses register the same child at the same moment (PostgreSQL runs both in
+    parallel): registrations at a site take turns before the duplicate check, so the second
+    sees the first and asks for confirmation instead of creating a silent duplicate."""
+    from edc.models.users import User
+    from tests.edc.test_occurrences import _own_database
+
+    engine, subject_id, nurse_id = _own_database(app, tmp_path)
+    child = subjects.Identity("Garnier", "Élise", dt.date(2025, 8, 1), "female", "H-77")
+    barrier = threading.Barrier(3, timeout=30)
+    outcomes: list[str] = []
+
+    def register() -> None:
+        try:
+            barrier.wait()
+            with app.test_request_context(), Session(engine) as session:
+                nurse = Actor(user=session.get(User, nurse_id))
+                site_id = session.get(Subject, subject_id).site_id
+                try:
+                    subjects.register(session, nurse, site_id, child, utcnow())
+                except subjects.PossibleDuplicate:
+                    outcomes.append("asked")
+                    session.rollback()
+                else:
+                    session.commit()
+                    outcomes.append("registered")
+        except BaseException as exc:  # reported below
+            outcomes.append(repr(exc))
+
+    try:
+        threads = [threading.Thread(target=register) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["asked", "asked", "registered"]
+    finally:
+        engine.dispose()
