@@ -93,21 +93,27 @@ def study_code(prefix: str, site_code: str, number: int) -> str:
     return f"{prefix}-{re.sub(r'[^A-Za-z0-9]', '', site_code).upper()}-{number:04d}"
 
 
-def _take_turn(session: Session, site_id: int) -> None:
-    """Registrations at a site take turns from here (the site's counter row, locked): the
-    duplicate check then sees every child registered before, even a moment before."""
+def _counter_row(session: Session, site_id: int) -> None:
+    """The site's counter row exists from the first registration on."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
         insert(SiteCounter).values(site_id=site_id, last_number=0).on_conflict_do_nothing()
     )
+
+
+def _take_turn(session: Session, site_id: int) -> None:
+    """Registrations at a site take turns from here (the site's counter row, locked): the
+    duplicate check then sees every child registered before, even a moment before."""
+    _counter_row(session, site_id)
     session.execute(
         select(SiteCounter.site_id).where(SiteCounter.site_id == site_id).with_for_update()
     )
 
 
 def _next_number(session: Session, site_id: int) -> int:
-    """Take the site's next number (after `_take_turn`, so numbers never clash)."""
+    """Take the site's next number; the row lock makes concurrent registrations wait in turn."""
+    _counter_row(session, site_id)
     return session.execute(
         update(SiteCounter)
         .where(SiteCounter.site_id == site_id)
