@@ -234,3 +234,9 @@ class CorrectIdentityForm(IdentityForm):
     reason = StringField(
         _l("Reason for the correction"), validators=[DataRequired(), Length(max=500)]
     )
+    #: Shown with the possible duplicates only, as at registration.
+    confirm_duplicate = BooleanField(_l("Save anyway: I have checked that this is another child"))
+    seen = HiddenField()
+
+    def seen_codes(self) -> list[str]:
+        return [c for c in (self.seen.data or "").split(",") if c][:50]

@@ -384,13 +384,53 @@ def read_identity(
     return Identity.from_json(crypto.decrypt(vault.ciphertext))
 
 
+#: The identity fields duplicates are recognised by.
+MATCHED_FIELDS = frozenset({"family_name", "given_names", "date_of_birth", "hospital_number"})
+
+
+def _check_duplicates(
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    identity: Identity,
+    confirm_duplicate: bool,
+    seen: Collection[str] | None,
+) -> None:
+    """Refuse, unless confirmed after seeing them, an identity matching other children of the
+    site; the suspicion is recorded even though the page answers with a refusal."""
+    matches = [
+        m
+        for m in find_duplicates(session, actor, subject.site_id, identity)
+        if m.study_code != subject.study_code
+    ]
+    unseen = [m for m in matches if seen is not None and m.study_code not in seen]
+    if matches and (not confirm_duplicate or unseen):
+        audit.record(
+            session, actor, "subject.duplicate_suspected", entity_type="subject",
+            entity_id=subject.study_code, site_code=subject.site.code,
+            new={"matches": _matches_for_audit(matches), "on": "identity correction"},
+            durable=True,
+        )  # fmt: skip
+        raise PossibleDuplicate(matches)
+
+
 def correct_identity(
-    session: Session, actor: Actor, subject: Subject, identity: Identity, reason: str, now: datetime
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    identity: Identity,
+    reason: str,
+    now: datetime,
+    *,
+    confirm_duplicate: bool = False,
+    seen: Collection[str] | None = None,
 ) -> list[str]:
     """Replace the identity, keeping the old one encrypted as a revision; the changed fields.
 
     Like a CRF correction it needs a reason, and the audit event names what changed (never the
-    values, which stay in the vault). Nothing is written when nothing changed.
+    values, which stay in the vault). Nothing is written when nothing changed. A correction that
+    makes the child look like another child of the site (names and birth date, or hospital
+    number) raises `PossibleDuplicate` unless confirmed, as a registration does.
     """
     assert actor.user is not None
     access.require(session, actor.user, Permission.IDENTITY_EDIT, subject.site_id)
@@ -404,6 +444,8 @@ def correct_identity(
     changed = [k for k, v in asdict(identity).items() if asdict(old).get(k) != v]
     if not changed:
         return []
+    if set(changed) & MATCHED_FIELDS:
+        _check_duplicates(session, actor, subject, identity, confirm_duplicate, seen)
     number = len(identity_revisions(session, subject)) + 1
     revision = IdentityRevision(
         subject_id=subject.id, revision=number, ciphertext=vault.ciphertext, replaced_at=now,

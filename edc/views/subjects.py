@@ -317,11 +317,17 @@ def identity_correct(code: str) -> Response:
     if not subjects.may_correct_identity(db.session, actor, subject):
         abort(404)
     form = CorrectIdentityForm()
+    duplicates: list[subjects.DuplicateMatch] = []
     if form.validate_on_submit():
         try:
             changed = subjects.correct_identity(
-                db.session, actor, subject, form.identity(), form.reason.data or "", utcnow()
-            )
+                db.session, actor, subject, form.identity(), form.reason.data or "", utcnow(),
+                confirm_duplicate=bool(form.confirm_duplicate.data), seen=form.seen_codes(),
+            )  # fmt: skip
+        except subjects.PossibleDuplicate as possible:
+            duplicates = possible.matches
+            form.seen.data = ",".join(m.study_code for m in duplicates)
+            form.confirm_duplicate.data = False  # confirmed only once these were shown
         except subjects.SubjectError as refused:
             form.date_of_birth.errors = [refused.message]
         else:
@@ -336,7 +342,9 @@ def identity_correct(code: str) -> Response:
         "subjects/correct.html",
         form=form,
         subject=subject,
+        duplicates=duplicates,
+        match_labels=MATCH_LABELS,
         corrections=subjects.identity_history(db.session, actor, subject),
-        status=422 if form.errors else 200,
+        status=422 if form.errors or duplicates else 200,
         **LABELS,
     )

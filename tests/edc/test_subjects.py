@@ -613,3 +613,33 @@ def test_the_same_child_registered_twice_at_once_is_caught(app, tmp_path):
         assert sorted(outcomes) == ["asked", "asked", "registered"]
     finally:
         engine.dispose()
+
+
+def test_a_correction_that_makes_a_child_look_like_another_asks_for_confirmation(
+    client, make_site, make_subject
+):
+    site = make_site("FR-24")
+    first = make_subject(site, hospital_number="H-501")
+    second = make_subject(site, hospital_number="H-502", given_names="Anaïs")
+    login(client, make_user(roles=[(Role.NURSE, site)]))
+    asked = _correct(client, second.study_code, hospital_number="H-501", reason="typo")
+    assert asked.status_code == 422
+    page = asked.get_data(as_text=True)
+    assert "the child looks like another child of this site" in page
+    assert first.study_code in page
+    kept = submitted(page)
+    assert kept["hospital_number"] == ["H-501"]  # what was typed stays
+    assert kept["seen"] == [first.study_code]
+    vault = db.session.get(SubjectIdentity, second.id)
+    assert subjects.Identity.from_json(crypto.decrypt(vault.ciphertext)).hospital_number == (
+        "H-502"
+    )  # nothing stored yet
+    confirmed = client.post(
+        f"/subjects/{second.study_code}/identity/correct",
+        data={**{k: v[0] for k, v in kept.items()}, "confirm_duplicate": "y"},
+    )
+    assert confirmed.status_code == 302
+    suspected = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "subject.duplicate_suspected")
+    ).all()
+    assert [e.new_value["on"] for e in suspected] == ["identity correction"]
