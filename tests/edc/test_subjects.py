@@ -18,6 +18,7 @@ from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.subjects import Subject, SubjectIdentity
 from edc.services import subjects
+from tests.concurrency import at_once
 from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 from tests.html_forms import submitted
 
@@ -584,32 +585,20 @@ def test_the_same_child_registered_twice_at_once_is_caught(app, tmp_path):
 
     engine, subject_id, nurse_id = _own_database(app, tmp_path)
     child = subjects.Identity("Garnier", "Élise", dt.date(2025, 8, 1), "female", "H-77")
-    barrier = threading.Barrier(3, timeout=30)
-    outcomes: list[str] = []
 
-    def register() -> None:
-        try:
-            barrier.wait()
-            with app.test_request_context(), Session(engine) as session:
-                nurse = Actor(user=session.get(User, nurse_id))
-                site_id = session.get(Subject, subject_id).site_id
-                try:
-                    subjects.register(session, nurse, site_id, child, utcnow())
-                except subjects.PossibleDuplicate:
-                    outcomes.append("asked")
-                    session.rollback()
-                else:
-                    session.commit()
-                    outcomes.append("registered")
-        except BaseException as exc:  # reported below
-            outcomes.append(repr(exc))
+    def register() -> str:
+        with app.test_request_context(), Session(engine) as session:
+            nurse = Actor(user=session.get(User, nurse_id))
+            site_id = session.get(Subject, subject_id).site_id
+            try:
+                subjects.register(session, nurse, site_id, child, utcnow())
+            except subjects.PossibleDuplicate:
+                return "asked"
+            session.commit()
+            return "registered"
 
     try:
-        threads = [threading.Thread(target=register) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = at_once(3, register)
         assert sorted(outcomes) == ["asked", "asked", "registered"]
     finally:
         engine.dispose()
