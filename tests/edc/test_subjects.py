@@ -577,9 +577,10 @@ def test_the_migration_dates_existing_statuses_and_indexes_existing_identities(t
 
 @pytest.mark.commits
 def test_the_same_child_registered_twice_at_once_is_caught(app, tmp_path):
-    """Two nurses register the same child at the same moment (PostgreSQL runs both in
-    parallel): registrations at a site take turns before the duplicate check, so the second
-    sees the first and asks for confirmation instead of creating a silent duplicate."""
+    """The same child registered three times at the same moment (a double tap, two tablets;
+    PostgreSQL runs them in parallel): registrations at a site take turns before the duplicate
+    check, so the later ones see the first and ask for confirmation instead of creating silent
+    duplicates."""
     from edc.models.users import User
     from tests.edc.test_occurrences import _own_database
 
