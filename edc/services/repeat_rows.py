@@ -9,18 +9,23 @@ row's. The page posts one `row:<group>` marker per row, so that a row whose answ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 
 import forms_dsl
 from edc.models.crf import FormRecord
-from forms_dsl.engine import MAX_ROW_ID, ROW_KEY
+from forms_dsl.engine import MAX_ROW_ID
 from forms_dsl.model import Section
 
 MARKER = "row:"
+#: What a row item's key looks like, whatever the length of its number: a number too long for a
+#: row id is refused (never read as an unknown answer and never converted at any length).
+_ANY_ROW_KEY = re.compile(r"([a-z][a-z0-9_]*)-([0-9]+)-[a-z][a-z0-9_]*")
 
 
 class TooManyRows(Exception):
-    """A request holds more rows of a section than the form allows: refused before any work."""
+    """A request holds more rows of a section than the form allows, or a row number no row can
+    have: refused before any work."""
 
 
 def posted_rows(
@@ -34,22 +39,23 @@ def posted_rows(
     found: dict[str, set[int]] = {group: set() for group in sections}
     for group, values in markers.items():
         if group in found:
-            _add(found[group], sections[group], (v for v in values if v.isdigit() and len(v) <= 6))
+            _add(found[group], sections[group], values)
     for key in answers:
-        match = ROW_KEY.fullmatch(key)
-        if match and match["group"] in found:
-            _add(found[match["group"]], sections[match["group"]], (match["index"],))
+        match = _ANY_ROW_KEY.fullmatch(key)
+        if match and match[1] in found:
+            _add(found[match[1]], sections[match[1]], (match[2],))
     return {group: sorted(ids) for group, ids in found.items()}
 
 
 def _add(ids: set[int], section: Section, values: Iterable[str]) -> None:
+    """Add posted row ids; a value that is no row id (too long, not digits) refuses the request."""
     assert section.repeat is not None
     for value in values:
-        row_id = int(value)
-        if row_id <= MAX_ROW_ID:
-            ids.add(row_id)
-            if len(ids) > section.repeat.max:
-                raise TooManyRows(section.id)
+        if not (value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ROW_ID))):
+            raise TooManyRows(section.id)
+        ids.add(int(value))
+        if len(ids) > section.repeat.max:
+            raise TooManyRows(section.id)
 
 
 def next_row_id(record: FormRecord | None, rows: Mapping[str, Collection[int]]) -> int:

@@ -288,3 +288,22 @@ def test_the_conflict_view_names_items_by_label_and_row(client, meds):
     table = conflict.get_data(as_text=True).split('id="conflict"')[1].split("</table>")[0]
     assert "<td>Dose (mg) (Row 1)</td><td>6</td><td>5</td>" in table
     assert "Seen at" not in table  # the same time, stored with its offset: no difference
+
+
+def test_a_row_number_no_row_can_have_is_refused_at_once(client, meds):
+    """A row number of 10^20 (or letters where a row id goes) is refused before anything is
+    converted, evaluated or read: it once made a worker grow until it was killed."""
+    login(client, meds.nurse)
+    token = csrf(client, meds.url)
+    for data in (
+        {"doses-99999999999999999999-dose_mg": "1"},
+        {"doses-1000000-dose_mg": "1"},
+        {"row:doses": "99999999999999999999"},
+        {"row:doses": "٣"},  # a digit, but not one of ours
+    ):
+        for path in (meds.url, f"{meds.url}/evaluate"):
+            response = client.post(
+                path, data={**data, "csrf_token": token, "row_version": 0},
+                headers={"HX-Request": "true"},
+            )  # fmt: skip
+            assert response.status_code == 422, (data, path)
