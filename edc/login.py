@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, flash, g, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager
+from werkzeug.exceptions import HTTPException
 
 from edc import crypto
 from edc.actor import current_actor
@@ -70,11 +71,30 @@ def init_app(app: object, manager: LoginManager) -> None:
     manager.unauthorized_handler(_unauthorized)
 
 
+#: Longer than any page of the portal: a longer `next` is no page of ours.
+MAX_NEXT = 2000
+
+
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.index")
+    """Only a known page of the portal is followed after sign-in, else the start page.
+
+    Browsers drop tabs and line breaks from a URL (`/`, a tab, `/evil.example/` becomes
+    `//evil.example/`), so a target with any control character, space or backslash is refused
+    outright, and what is left must be a path (no scheme, no host) that one of our routes answers.
+    """
+    home = url_for("home.index")
+    if not target or len(target) > MAX_NEXT:
+        return home
+    if any(ord(c) <= 0x20 or c in "\\\x7f" for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or target.startswith("//"):
+        return home
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except HTTPException:  # no such page (or a redirect to one elsewhere)
+        return home
+    return target
 
 
 # The half-signed-in state lives in the signed cookie for a few minutes, never a session row.

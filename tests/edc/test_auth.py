@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyotp
+import pytest
 from sqlalchemy import select, update
 
 from edc.access import Role
@@ -367,3 +368,30 @@ def test_the_security_contact_sees_lockouts_on_their_start_page(client, make_use
     nurse_browser = another_browser(client)
     login(nurse_browser, make_user())
     assert 'id="security-alert"' not in nurse_browser.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example/",  # a tab the browser drops: //evil.example/
+        "/%0d/x",  # a carriage return in the Location header
+        "/%0a/evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://evil.example/",
+        "/" + "a" * 100_000,  # reflected into the header
+        "/no-such-page",
+    ],
+)
+def test_sign_in_follows_only_a_known_page_of_the_portal(client, make_user, target):
+    """After signing in, a `next` that is not one of our pages leads to the start page."""
+    user = make_user()
+    assert client.get(f"/login?next={target}").status_code == 200
+    response = login(client, user)
+    assert response.headers["Location"] == "/"
+
+
+def test_sign_in_returns_to_the_page_that_asked_for_it(client, make_user, make_site):
+    user = make_user(roles=[(Role.NURSE, make_site())])
+    client.get("/login?next=/subjects/%3Fq%3DNB")
+    assert login(client, user).headers["Location"] == "/subjects/?q=NB"
