@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -14,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from edc.access import ROLE_LABELS, Permission, Role, requires
 from edc.actor import current_actor
+from edc.exports import csv_writer
 from edc.extensions import db
 from edc.forms import AssignRoleForm, CreateUserForm, EndDateForm, ReasonForm
 from edc.i18n import _
@@ -286,28 +284,6 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value: object) -> object:
-    """Structured values as JSON, so the export can be read back by a program."""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _csv_rows(rows: Iterator[list[object]], header: list[str]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(row)
-        if buffer.tell() > 16384:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
 def _csv_response(body: Iterator[str], name: str) -> Response:
     response = Response(stream_with_context(body), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -318,9 +294,9 @@ def _csv_response(body: Iterator[str], name: str) -> Response:
 @requires(Permission.SECURITY_AUDIT)
 def security_csv() -> Response:
     _count, events = security.export_security_events(db.session, current_actor(), _event_filter())
-    rows = ([_cell(getattr(e, c)) for c in CSV_COLUMNS] for e in events)
+    rows = ([getattr(e, c) for c in CSV_COLUMNS] for e in events)
     stamp = utcnow().strftime("%Y%m%dT%H%MZ")
-    return _csv_response(_csv_rows(rows, CSV_COLUMNS), f"security-events-{stamp}.csv")
+    return _csv_response(csv_writer.rows(CSV_COLUMNS, rows), f"security-events-{stamp}.csv")
 
 
 @bp.route("/access-review")
@@ -357,4 +333,4 @@ def access_review_csv() -> Response:
         ]
         for r in security.export_access_review(db.session, current_actor())
     )
-    return _csv_response(_csv_rows(rows, header), "access-review.csv")
+    return _csv_response(csv_writer.rows(header, rows), "access-review.csv")
