@@ -210,7 +210,8 @@ class NextOccurrence:
     today: date  # the site's own date: the latest visit date allowed
 
 
-def _repeating_event(session: Session, subject: Subject, event_id: str) -> forms_dsl.Event:
+def repeating_event(session: Session, subject: Subject, event_id: str) -> forms_dsl.Event:
+    """The study's repeating event `event_id` (LookupError for another or an unknown one)."""
     study = study_model(session, subject.study_id)
     event = next((e for e in study.events if e.id == event_id), None) if study else None
     if event is None or not event.repeating:
@@ -230,7 +231,7 @@ def next_occurrence(
     event does not repeat)."""
     assert actor.user is not None
     access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
-    event = _repeating_event(session, subject, event_id)
+    event = repeating_event(session, subject, event_id)
     number = _next_number(session, subject, event_id)
     return NextOccurrence(event, number, subject.site.local_time(now).date())
 
@@ -253,7 +254,7 @@ def add_occurrence(
     """
     assert actor.user is not None
     access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
-    event = _repeating_event(session, subject, event_id)
+    event = repeating_event(session, subject, event_id)
     if not event.visit_date:
         visit_date = None
     elif visit_date is None:
@@ -309,7 +310,7 @@ def find_occurrence(
     person who may remove it; LookupError otherwise."""
     assert actor.user is not None
     access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
-    event = _repeating_event(session, subject, event_id)
+    event = repeating_event(session, subject, event_id)
     if number <= 1:
         raise LookupError(number)
     query = select(EventOccurrence).where(

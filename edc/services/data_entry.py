@@ -370,24 +370,7 @@ def _write(
     role: str,
     now: datetime,
 ) -> FormRecord:
-    subject = entry.subject
-    site = subject.site.code
-    if entry.occurrence is None:
-        entry.occurrence = EventOccurrence(
-            subject_id=subject.id,
-            event_id=entry.event_id,
-            number=entry.number,
-            created_at=now,
-            created_by_id=actor.user_id,
-        )
-        session.add(entry.occurrence)
-        audit.record(
-            session, actor, "event.opened", target=entry.occurrence, role=role, site_code=site,
-            new={"subject": subject.study_code, "event": entry.event_id, "number": entry.number},
-        )  # fmt: skip
-        session.flush()
-    elif entry.record is None and not _still_there(session, entry.occurrence):
-        raise _StaleError  # the visit was removed since the page read it
+    _open_occurrence(session, actor, entry, role, now)
     record = entry.record
     status = RecordStatus.COMPLETE.value if complete else None
     next_row = max(
@@ -396,26 +379,7 @@ def _write(
     )
     if record is None:
         old_status = RecordStatus.IN_PROGRESS.value
-        record = FormRecord(
-            subject_id=subject.id,
-            occurrence_id=entry.occurrence.id,
-            form_id=entry.form_version.form_id,
-            form_version_id=entry.form_version.id,
-            status=status or old_status,
-            row_version=1,
-            next_row=next_row,
-            created_at=now,
-            created_by_id=actor.user_id,
-            updated_at=now,
-            updated_by_id=actor.user_id,
-        )
-        session.add(record)
-        audit.record(
-            session, actor, "record.created", target=record, role=role, site_code=site,
-            new={"form": str(entry.form_version), "subject": subject.study_code},
-        )  # fmt: skip
-        session.flush()
-        entry.record = record
+        record = _new_record(session, actor, entry, status or old_status, next_row, role, now)
     else:
         old_status = record.status
         # Optimistic lock, atomically: only the save that read the current version may write.
@@ -435,6 +399,110 @@ def _write(
             raise _StaleError
         for key, value in written.items():  # the row as stored, without reading it back
             set_committed_value(record, key, value)
+    events = _save_events(entry, record, changes, reasons, confirmations, old_status, role)
+    audit.record_many(session, actor, events)  # one chain lock for the whole save
+    # The version bump said this save may write. First answers are inserted now; changed and
+    # removed ones go with their audit events, after the chain's lock (one round trip on
+    # PostgreSQL).
+    created = [_item_row(record, c, actor, now) for c in changes if c.path not in entry.stored]
+    changed = [_item_row(record, c, actor, now) for c in changes if _updates(c, entry)]
+    removed = [_item_row(record, c, actor, now) for c in changes if c.removed]
+    conn = session.connection()
+    if created:
+        conn.execute(_ITEM_INSERT, created)
+
+    def along() -> None:
+        if changed:
+            conn.execute(_ITEM_UPDATE, changed)
+        if removed:
+            conn.execute(_ITEM_DELETE, removed)
+
+    audit.write_batch(session, along=along if changed or removed else None)
+    session.flush()
+    return record
+
+
+def _open_occurrence(
+    session: Session, actor: Actor, entry: Entry, role: str, now: datetime
+) -> None:
+    """The visit a first save opens (audited), or the check that it is still there."""
+    subject = entry.subject
+    site = subject.site.code
+    if entry.occurrence is None:
+        entry.occurrence = EventOccurrence(
+            subject_id=subject.id,
+            event_id=entry.event_id,
+            number=entry.number,
+            created_at=now,
+            created_by_id=actor.user_id,
+        )
+        session.add(entry.occurrence)
+        audit.record(
+            session, actor, "event.opened", target=entry.occurrence, role=role, site_code=site,
+            new={"subject": subject.study_code, "event": entry.event_id, "number": entry.number},
+        )  # fmt: skip
+        session.flush()
+    elif entry.record is None and not _still_there(session, entry.occurrence):
+        raise _StaleError  # the visit was removed since the page read it
+
+
+def _new_record(
+    session: Session,
+    actor: Actor,
+    entry: Entry,
+    status: str,
+    next_row: int,
+    role: str,
+    now: datetime,
+) -> FormRecord:
+    """The record of a form's first save (audited), in the entry's visit."""
+    subject, site = entry.subject, entry.subject.site.code
+    assert entry.occurrence is not None
+    record = FormRecord(
+        subject_id=subject.id,
+        occurrence_id=entry.occurrence.id,
+        form_id=entry.form_version.form_id,
+        form_version_id=entry.form_version.id,
+        status=status,
+        row_version=1,
+        next_row=next_row,
+        created_at=now,
+        created_by_id=actor.user_id,
+        updated_at=now,
+        updated_by_id=actor.user_id,
+    )
+    session.add(record)
+    audit.record(
+        session, actor, "record.created", target=record, role=role, site_code=site,
+        new={"form": str(entry.form_version), "subject": subject.study_code},
+    )  # fmt: skip
+    session.flush()
+    entry.record = record
+    return record
+
+
+def _still_there(session: Session, occurrence: EventOccurrence) -> bool:
+    """Whether a visit is still there to hold a first record, waiting for a removal under way
+    (which locks it) to end: a removed visit never gets data."""
+    query = (
+        select(EventOccurrence.id)
+        .where(EventOccurrence.id == occurrence.id, EventOccurrence.removed_at.is_(None))
+        .with_for_update(read=True)
+    )
+    return session.scalar(query) is not None
+
+
+def _save_events(
+    entry: Entry,
+    record: FormRecord,
+    changes: Sequence[Change],
+    reasons: Mapping[str, str],
+    confirmations: Sequence[tuple[forms_dsl.Issue, str]],
+    old_status: str,
+    role: str,
+) -> list[dict[str, Any]]:
+    """A save's audit events: one per changed item, the record's, and each confirmed warning."""
+    site = entry.subject.site.code
     events = []
     for change in changes:
         if change.removed:
@@ -480,37 +548,7 @@ def _write(
                 "site_code": site,
             }
         )
-    audit.record_many(session, actor, events)  # one chain lock for the whole save
-    # The version bump said this save may write. First answers are inserted now; changed and
-    # removed ones go with their audit events, after the chain's lock (one round trip on
-    # PostgreSQL).
-    created = [_item_row(record, c, actor, now) for c in changes if c.path not in entry.stored]
-    changed = [_item_row(record, c, actor, now) for c in changes if _updates(c, entry)]
-    removed = [_item_row(record, c, actor, now) for c in changes if c.removed]
-    conn = session.connection()
-    if created:
-        conn.execute(_ITEM_INSERT, created)
-
-    def along() -> None:
-        if changed:
-            conn.execute(_ITEM_UPDATE, changed)
-        if removed:
-            conn.execute(_ITEM_DELETE, removed)
-
-    audit.write_batch(session, along=along if changed or removed else None)
-    session.flush()
-    return record
-
-
-def _still_there(session: Session, occurrence: EventOccurrence) -> bool:
-    """Whether a visit is still there to hold a first record, waiting for a removal under way
-    (which locks it) to end: a removed visit never gets data."""
-    query = (
-        select(EventOccurrence.id)
-        .where(EventOccurrence.id == occurrence.id, EventOccurrence.removed_at.is_(None))
-        .with_for_update(read=True)
-    )
-    return session.scalar(query) is not None
+    return events
 
 
 def _updates(change: Change, entry: Entry) -> bool:

@@ -20,9 +20,8 @@ from edc.actor import Actor
 from edc.i18n import _
 from edc.models.crf import EventOccurrence
 from edc.models.subjects import Subject
-from edc.services.casebook import OccurrenceError
+from edc.services.casebook import OccurrenceError, repeating_event
 from edc.services.data_entry import entry_role
-from edc.services.definitions import study_model
 
 
 class ReasonNeeded(OccurrenceError):
@@ -103,9 +102,8 @@ def set_visit_date(
 
 
 def _dated_event(session: Session, subject: Subject, event_id: str) -> forms_dsl.Event:
-    study = study_model(session, subject.study_id)
-    event = next((e for e in study.events if e.id == event_id), None) if study else None
-    if event is None or not event.visit_date:
+    event = repeating_event(session, subject, event_id)  # only repeating events are dated (E609)
+    if not event.visit_date:
         raise LookupError(event_id)
     return event
 
