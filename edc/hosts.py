@@ -26,7 +26,7 @@ def _refuse_untrusted_host() -> None:
     """before_request, first of all: a Host the portal is not reached by is a 400, so no page,
     link or e-mail is ever built from a name an attacker chose."""
     trusted = current_app.config["EDC_SETTINGS"].trusted_hosts
-    if trusted and not host_is_trusted(request.host, trusted):
+    if trusted and not host_is_trusted(request.host.lower(), trusted):  # names ignore case
         log.info("request for untrusted host %r refused", request.host[:100])
         abort(400)
 

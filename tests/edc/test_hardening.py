@@ -155,7 +155,10 @@ def test_a_request_for_another_host_answers_400_with_the_error_page(trusting_loc
     forged = client.post("/login", headers={"Host": "evil.example:443"}, data={"email": "x"})
     assert forged.status_code == 400
     assert _events("security.csrf_failed") == []  # refused before the form is even looked at
+    for near_miss in ("localhost.evil.example", "evil.example/localhost", ""):
+        assert client.get("/login", headers={"Host": near_miss}).status_code == 400, near_miss
     assert client.get("/login", headers={"Host": "localhost:443"}).status_code == 200
+    assert client.get("/login", headers={"Host": "LocalHost"}).status_code == 200
 
 
 def test_production_without_trusted_hosts_refuses_to_start(app):
