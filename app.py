@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from edc import access, audit, crypto, db_roles, i18n, login, logs, passwords, web
+from edc import access, audit, crypto, db_roles, hosts, i18n, login, logs, passwords, web
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
@@ -13,6 +13,8 @@ from edc.views import admin, auth, crf, home, subjects
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    if problems := settings.production_problems():
+        raise RuntimeError("the portal cannot start: " + "; ".join(problems))
     app = Flask(
         __name__,
         template_folder=str(ROOT / "edc" / "templates"),
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
         BABEL_DEFAULT_LOCALE="en",
     )
+    hosts.init_app(app, settings)  # before the CSRF check: a foreign Host is refused first
     audit.configure(settings.audit_key)
     crypto.configure(settings.vault_key, settings.vault_old_keys)
     passwords.configure(fast=settings.testing)

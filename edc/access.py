@@ -380,8 +380,10 @@ def audit_context(session: Session, actor: Actor, site_code: str = "") -> tuple[
 # --- Refusals leave a trace, but a crawler cannot flood the trail ----------------------------
 
 
-def _denials_recorded(conn: Connection, actor: Actor, since: datetime, limit: int) -> int:
-    """How many `access.denied` events the actor left since `since`, counted up to `limit`
+def _denials_recorded(
+    conn: Connection, actor: Actor, since: datetime, limit: int, action: str = "access.denied"
+) -> int:
+    """How many `action` events the actor left since `since`, counted up to `limit`
     (one indexed query: by actor and time, or by address for someone not signed in)."""
     who = (
         AuditEvent.actor_id == actor.user_id
@@ -390,17 +392,23 @@ def _denials_recorded(conn: Connection, actor: Actor, since: datetime, limit: in
     )
     recent = (
         select(AuditEvent.seq)
-        .where(who, AuditEvent.at >= since, AuditEvent.action == "access.denied")
+        .where(who, AuditEvent.at >= since, AuditEvent.action == action)
         .limit(limit)
     )
     return conn.scalar(select(func.count()).select_from(recent.subquery())) or 0
 
 
 def trace_denial(
-    session: Session, actor: Actor, entity_type: str, key: str, details: dict[str, Any]
+    session: Session,
+    actor: Actor,
+    entity_type: str,
+    key: str,
+    details: dict[str, Any],
+    action: str = "access.denied",
 ) -> bool:
-    """Record a durable `access.denied` event unless the actor already left the allowed number
-    in the window (settings); beyond it, refusals are only counted in the application log.
+    """Record a durable `access.denied` event (or another refusal's `action`, counted apart)
+    unless the actor already left the allowed number of them in the window (settings); beyond
+    it, refusals are only counted in the application log.
     True if an event was recorded (or will be, if parallel refusals leave room).
 
     The count is checked once here (no event, no chain lock, for a crawler past its limit) and
@@ -411,18 +419,19 @@ def trace_denial(
     since = utcnow() - settings.denial_trace_window
 
     def room(conn: Connection) -> bool:
-        return _denials_recorded(conn, actor, since, limit) < limit
+        return _denials_recorded(conn, actor, since, limit, action) < limit
 
     if not room(session.connection()):
         _log.info(
-            "access.denied not recorded (more than %d in %s): actor=%s ip=%s %s %s",
-            limit, settings.denial_trace_window, actor.email or "-", actor.ip, entity_type, key,
+            "%s not recorded (more than %d in %s): actor=%s ip=%s %s %s",
+            action, limit, settings.denial_trace_window, actor.email or "-", actor.ip,
+            entity_type, key,
         )  # fmt: skip
         return False
     audit.record(
         session,
         actor,
-        "access.denied",
+        action,
         entity_type=entity_type,
         entity_id=key[:64],
         new=details,

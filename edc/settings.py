@@ -37,6 +37,22 @@ def _minutes(value: str) -> timedelta | None:
     return timedelta(minutes=minutes) if minutes else None
 
 
+def _hosts(value: str) -> tuple[str, ...]:
+    """EDC_TRUSTED_HOSTS: comma-separated host names (".example.org" also allows subdomains)."""
+    return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+
+
+def _proxies(value: str) -> int:
+    """EDC_TRUSTED_PROXIES: how many reverse proxies stand in front of the app (0: none)."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"EDC_TRUSTED_PROXIES must be a whole number, not {value!r}") from None
+    if count < 0:
+        raise ValueError("EDC_TRUSTED_PROXIES must not be negative")
+    return count
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start; tests build one with overrides."""
@@ -70,6 +86,13 @@ class Settings:
     #: At most this many `access.denied` events per actor in the window; the rest are only logged.
     denial_trace_limit: int = 10
     denial_trace_window: timedelta = timedelta(minutes=10)
+    #: Host names the portal answers to; any other Host header gets a 400 (empty: any host,
+    #: refused at start in production, see `production_problems`).
+    trusted_hosts: tuple[str, ...] = ()
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
+    trusted_proxies: int = 0
+    #: A development or demo machine (EDC_DEV=1): the production checks at start are off.
+    development: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -79,6 +102,20 @@ class Settings:
                 f"EDC_ACCOUNT_TIMEZONE: unknown time zone {self.account_timezone!r} "
                 "(an IANA name such as Europe/Brussels)"
             ) from exc
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve a production portal; the app refuses to start
+        on any (tests, and machines started with EDC_DEV=1, are not production)."""
+        if self.testing or self.development:
+            return []
+        found = []
+        if not self.trusted_hosts:
+            found.append(
+                "EDC_TRUSTED_HOSTS is not set: give the host names the portal is reached by, "
+                "comma-separated (e.g. EDC_TRUSTED_HOSTS=edc.example.org), or set EDC_DEV=1 on "
+                "a development machine"
+            )
+        return found
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -103,5 +140,8 @@ class Settings:
                 else None
             ),
             audit_checkpoint_every=_minutes(os.environ.get("EDC_AUDIT_CHECKPOINT_MINUTES", "5")),
+            trusted_hosts=_hosts(os.environ.get("EDC_TRUSTED_HOSTS", "")),
+            trusted_proxies=_proxies(os.environ.get("EDC_TRUSTED_PROXIES", "0") or "0"),
+            development=os.environ.get("EDC_DEV", "") == "1",
         )
         return replace(base, **overrides)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from edc import access, audit, audit_anchor
+from edc.actor import current_actor
 from edc.extensions import db, htmx
 from edc.forms import EmptyForm, LanguageForm
 from edc.i18n import _, _l, language_names
@@ -115,7 +116,17 @@ def _http_error(exc: HTTPException) -> Response:
     return error_page(exc.code or 500)
 
 
-def _csrf_error(_exc: CSRFError) -> Response:
+def _csrf_error(exc: CSRFError) -> Response:
+    """A form without a valid token: maybe a forged cross-site request, so it leaves a durable,
+    throttled `security.csrf_failed` trace (see access.trace_denial); the user gets a 400."""
+    access.trace_denial(
+        db.session,
+        current_actor(),
+        "endpoint",
+        request.endpoint or "-",
+        {"path": request.path[:200], "method": request.method, "why": str(exc.description)[:200]},
+        action="security.csrf_failed",
+    )
     return error_page(400, _("Your form expired or was sent from elsewhere. Reload and retry."))
 
 

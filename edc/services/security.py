@@ -15,7 +15,7 @@ from edc.models.audit import AuditEvent
 from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
 
-SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.", "export.")
+SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.", "export.", "security.")
 PAGE_SIZE = 50
 
 
