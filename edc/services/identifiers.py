@@ -20,6 +20,7 @@ from edc.i18n import _
 from edc.models.subjects import Subject
 from edc.services import subjects
 from edc.services.crf_values import Stored, posted_from_stored
+from forms_dsl.expr import references
 
 Posted = Mapping[str, "str | Sequence[str]"]
 
@@ -29,15 +30,33 @@ def masked_text() -> str:
     return _("Hidden: identifying information")
 
 
+_CACHED = "_identifier_ids"
+
+
 def field_ids(form: forms_dsl.Form) -> frozenset[str]:
-    """The ids of the form's identifier fields."""
-    return frozenset(f.id for f in form if f.identifier)
+    """The ids of the form's identifier fields, and of the calculations reading them (however
+    indirectly): a calculation can copy or spell out what it reads, so it is masked alike.
+
+    Worked out once per form model (models are frozen and shared; every page asks)."""
+    cached: frozenset[str] | None = form.__dict__.get(_CACHED)
+    if cached is None:
+        ids = {f.id for f in form if f.identifier}
+        calcs = [f for f in form if f.calc is not None and not f.identifier]
+        grew = bool(ids)
+        while grew:
+            grew = False
+            for f in calcs:
+                if f.id not in ids and f.calc is not None and references(f.calc) & ids:
+                    ids.add(f.id)
+                    grew = True
+        cached = frozenset(ids)
+        object.__setattr__(form, _CACHED, cached)  # how a frozen dataclass sets its own state
+    return cached
 
 
 def is_identifier(form: forms_dsl.Form, path: str) -> bool:
-    """Whether an item path (`field` or `group-row-field`) holds an identifier field's answer."""
-    f = form.fields.get(path.rsplit("-", 1)[-1])
-    return f is not None and f.identifier
+    """Whether an item path (`field` or `group-row-field`) holds an identifier item."""
+    return path.rsplit("-", 1)[-1] in field_ids(form)
 
 
 def may_see(

@@ -45,6 +45,10 @@ sections:
         type: text
         label: Referring physician
         identifier: true
+      - id: physician_again
+        type: calc
+        label: Physician (as entered)
+        calc: "referring_physician"
   - id: contacts
     title: Contacts
     repeat: {min: 0, max: 3}
@@ -115,8 +119,8 @@ def test_site_staff_see_identifier_items_and_each_display_is_an_identity_read(cl
     assert MASK not in body
     reads = _reads(code)[before:]
     assert reads == [
-        {"purpose": "form", "form": "visit", "items": ["contacts-0-contact_name",
-                                                       "referring_physician"]}
+        {"purpose": "form", "form": "visit",
+         "items": ["contacts-0-contact_name", "physician_again", "referring_physician"]}
     ]  # fmt: skip
     event = db.session.scalar(
         select(AuditEvent).where(AuditEvent.action == "identity.read").order_by(
@@ -139,7 +143,7 @@ def test_central_roles_see_a_mask_and_no_identifier_value(client, study, who):
     assert PHYSICIAN not in body
     assert CONTACT not in body
     assert "Housemartin" not in body
-    assert body.count(MASK) == 2  # the physician and the contact of row 1
+    assert body.count(MASK) == 3  # the physician, the calculation copying it, row 1's contact
     assert "Referring physician" in body  # the item is there, its value is not
     assert 'name="referring_physician"' not in body
     assert "10" in body  # other answers are shown as before
