@@ -49,6 +49,11 @@ sections:
         type: calc
         label: Physician (as entered)
         calc: "referring_physician"
+      - id: birth_hospital
+        type: choice
+        label: Hospital of birth
+        identifier: true
+        choices: [{code: quiterie, label: Hôpital Sainte-Quiterie}, {code: other, label: Other}]
   - id: contacts
     title: Contacts
     repeat: {min: 0, max: 3}
@@ -57,6 +62,19 @@ sections:
         type: text
         label: Contact
         identifier: true
+decision_tables:
+  referral:
+    title: Referral route
+    inputs: [birth_hospital]
+    outputs:
+      route: Route
+    rows:
+      - id: local
+        when: {birth_hospital: [quiterie]}
+        then: {route: local_follow_up}
+      - id: regional
+        when: {birth_hospital: [other]}
+        then: {route: regional_follow_up}
 """
 PHYSICIAN = "Dr Gregory Housemartin"
 CONTACT = "Jeanne Contactière"
@@ -75,7 +93,8 @@ def study(tmp_path):
     assert entry is not None
     saved = data_entry.save(
         db.session, Actor(user=nurse), entry,
-        {"weight": "10", "referring_physician": PHYSICIAN, "contacts-0-contact_name": CONTACT},
+        {"weight": "10", "referring_physician": PHYSICIAN, "contacts-0-contact_name": CONTACT,
+         "birth_hospital": "quiterie"},
         expected_version=0, complete=True, reasons={}, confirmed={}, lang="en", now=utcnow(),
     )  # fmt: skip
     assert saved.outcome is data_entry.Outcome.SAVED
@@ -120,7 +139,8 @@ def test_site_staff_see_identifier_items_and_each_display_is_an_identity_read(cl
     reads = _reads(code)[before:]
     assert reads == [
         {"purpose": "form", "form": "visit",
-         "items": ["contacts-0-contact_name", "physician_again", "referring_physician"]}
+         "items": ["birth_hospital", "contacts-0-contact_name", "physician_again",
+                   "referring_physician"]}
     ]  # fmt: skip
     event = db.session.scalar(
         select(AuditEvent).where(AuditEvent.action == "identity.read").order_by(
@@ -143,7 +163,8 @@ def test_central_roles_see_a_mask_and_no_identifier_value(client, study, who):
     assert PHYSICIAN not in body
     assert CONTACT not in body
     assert "Housemartin" not in body
-    assert body.count(MASK) == 3  # the physician, the calculation copying it, row 1's contact
+    assert "Sainte-Quiterie" not in body
+    assert body.count(MASK) == 4  # physician, the calculation copying it, hospital, row 1's contact
     assert "Referring physician" in body  # the item is there, its value is not
     assert 'name="referring_physician"' not in body
     assert "10" in body  # other answers are shown as before
@@ -156,7 +177,7 @@ def test_item_history_of_an_identifier_item_is_masked_for_a_monitor(client, stud
     changed = client.post(
         _url(study),
         data={"weight": "10", "referring_physician": "Dr Otto Replacement",
-              "contacts-0-contact_name": CONTACT, "row:contacts": "0",
+              "contacts-0-contact_name": CONTACT, "row:contacts": "0", "birth_hospital": "quiterie",
               "reason:*": "wrong doctor", "csrf_token": token, "action": "draft",
               "row_version": 1},
     )  # fmt: skip
@@ -268,3 +289,26 @@ def test_the_demo_study_referring_physician_is_masked_for_its_monitor(client, tm
         )
     )  # fmt: skip
     assert reads == 0
+
+
+def test_a_decision_resting_on_an_identifier_item_is_shown_as_the_item_is(client, study):
+    """Its result and explanation tell the answer (here: the hospital of birth)."""
+    subject_page = f"/subjects/{study.subject.study_code}"
+    login(client, study.nurse)
+    before = len(_reads(study.subject.study_code))
+    own = client.get(subject_page).get_data(as_text=True)
+    assert "Sainte-Quiterie" in own  # the explanation names the answer
+    assert "local_follow_up" in own
+    assert _reads(study.subject.study_code)[before:] == [
+        {"purpose": "decision support", "form": "visit", "items": ["birth_hospital"]}
+    ]
+    for who in (study.monitor, study.data_manager):
+        reader = another_browser(client)
+        login(reader, who)
+        before = len(_reads(study.subject.study_code))
+        page = reader.get(subject_page).get_data(as_text=True)
+        assert "Referral route" in page  # the decision is there, not what it tells
+        assert "Sainte-Quiterie" not in page
+        assert "follow_up" not in page
+        assert MASK in page
+        assert len(_reads(study.subject.study_code)) == before
