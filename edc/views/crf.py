@@ -281,19 +281,20 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
     events = data_entry.item_history(db.session, entry.record, path)
     if not events:
         abort(404)
-    lang = str(get_locale())
-    actor = current_actor()
-
-    def shown(value: object) -> str:
-        return forms_bridge.item_text(entry.form, path, value, lang)
-
+    lang, actor = str(get_locale()), current_actor()
+    masked = False
     if identifiers.is_identifier(entry.form, path):  # an identifier item: the vault's rules
-        if identifiers.may_see(db.session, actor, entry.subject):
+        masked = not identifiers.may_see(db.session, actor, entry.subject)
+        if not masked:
             identifiers.record_read(
                 db.session, actor, entry.subject, "item history", entry.form.id, [path]
             )
-        else:
-            shown = lambda _value: identifiers.masked_text()  # noqa: E731
+
+    def shown(value: object) -> str:
+        if masked:
+            return identifiers.masked_text()
+        return forms_bridge.item_text(entry.form, path, value, lang)
+
     return render(
         "crf/history.html",
         block="history",
