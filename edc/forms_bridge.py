@@ -33,6 +33,7 @@ from edc import widgets as fast
 from edc.forms import AppForm
 from edc.i18n import _
 from edc.services.crf_values import row_of
+from edc.services.identifiers import masked_text
 from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType
 
@@ -85,6 +86,7 @@ class FieldView:
     reason: tuple[str, str] = ("", "")  # (standard reason code, text) typed so far
     reason_missing: bool = False  # a change without a reason of its own or one for all
     has_history: bool = False
+    masked: bool = False  # an identifier item the reader may not see: no input, no value
 
 
 @dataclass
@@ -309,16 +311,19 @@ def page(
     standard_reasons: Sequence[tuple[str, str]] = (),
     history_paths: frozenset[str] = frozenset(),
     rows: Mapping[str, list[int]] | None = None,
+    masked: frozenset[str] = frozenset(),
 ) -> PageView:
     """The WTForms form bound to `posted`, and sections with each field's input, visibility,
     calculation and messages. `rows` are the row ids of each repeating section, in order;
     `changes` ({path: (old, new)}) the items that need a reason for change, `removed`
     ({path: old}) those of removed rows, and `reasons` the reasons typed so far by path (`*`:
-    for every change without its own)."""
+    for every change without its own). The fields of `masked` (identifier items the reader
+    may not see) show a mask: their answers are neither bound to an input nor shown."""
     from edc.services.data_entry import warning_key  # the key the save expects
 
     changes, removed, reasons = changes or {}, removed or {}, reasons or {}
     for_all = reasons.get("*", ("", ""))
+    mask = masked_text() if masked else ""
 
     def missing(path: str) -> bool:
         return not any(reasons.get(path, ("", ""))) and not any(for_all)
@@ -330,7 +335,7 @@ def page(
         if live and issue.kind in LIVE_KINDS:
             continue
         issues.setdefault((issue.field, issue.row), []).append(issue)
-    data = formdata(posted)
+    data = formdata({k: v for k, v in posted.items() if k.rsplit("-", 1)[-1] not in masked})
     bound: Form = form_class(form, lang)(formdata=data)
 
     def view(
@@ -339,6 +344,8 @@ def page(
         found = issues.get((f.id, row), [])
         if shown and name in changes:
             drawn.add(name)
+        hidden = f.id in masked
+        change = changes.get(name) if shown else None
         return FieldView(
             id=f.id,
             name=name,
@@ -351,13 +358,14 @@ def page(
             required=(f.id, row) in result.required or f.required,
             readonly=f.readonly,
             shown=shown,
-            calc_value=display_text(calc, f, lang),
+            calc_value=mask if hidden else display_text(calc, f, lang),
             errors=[i.message for i in found if i.severity.value == "error"],
             warnings=[(warning_key(i), i.message) for i in found if i.severity.value == "warning"],
-            change=changes.get(name) if shown else None,
+            change=(mask, mask) if hidden and change else change,
             reason=reasons.get(name, ("", "")),
             reason_missing=shown and name in changes and missing(name),
             has_history=name in history_paths,
+            masked=hidden,
         )
 
     sections = []
@@ -412,7 +420,7 @@ def page(
         RemovedItem(
             path,
             f"{fields[path.rsplit('-', 1)[-1]].label.get(lang)} ({why})",
-            old,
+            mask if path.rsplit("-", 1)[-1] in masked else old,
             reasons.get(path, ("", "")),
             missing(path),
         )

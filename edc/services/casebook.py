@@ -17,6 +17,7 @@ from edc.actor import Actor
 from edc.i18n import _
 from edc.models.crf import EventOccurrence, FormRecord, RecordStatus
 from edc.models.subjects import Subject
+from edc.services import identifiers
 from edc.services.crf_values import typed_values
 from edc.services.data_entry import entry_role
 from edc.services.definitions import form_model, study_model
@@ -150,11 +151,19 @@ class DecisionView:
     form_id: str = ""
     status: str = ""
     saved_at: datetime | None = None
+    #: The identifier items (see `identifiers`) it rests on that hold an answer: its result and
+    #: explanation tell them, so they are shown as those items are.
+    identifier_items: tuple[str, ...] = ()
+    masked: bool = False  # it rests on identifier items the reader may not see: not shown
 
 
-def decision_support(session: Session, subject: Subject, lang: str) -> list[DecisionView]:
+def decision_support(
+    session: Session, subject: Subject, lang: str, *, masked: bool = False
+) -> list[DecisionView]:
     """Every decision table of the subject's saved records, computed from the stored data now,
-    each naming the record it was computed from, that record's status and its last save."""
+    each naming the record it was computed from, that record's status and its last save.
+    With `masked` (a reader who may not see identifier items), a decision resting on them
+    says so instead of showing its result."""
     records = session.execute(
         select(FormRecord, EventOccurrence.event_id, EventOccurrence.number)
         .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
@@ -169,8 +178,14 @@ def decision_support(session: Session, subject: Subject, lang: str) -> list[Deci
             continue
         values = typed_values(form, {item.path: item.value for item in record.items})
         words = forms_dsl.wording(form, lang)  # labels, not ids and codes, for clinicians
+        hidden = identifiers.field_ids(form)
         for table in form.decision_tables.values():
             decision = forms_dsl.decide(table, values, lang, words)
+            rests_on = tuple(
+                sorted(
+                    i.id for i in table.inputs if i.id in hidden and values.get(i.id) is not None
+                )
+            )
             missing = tuple(words.name(name) for name in decision.missing)
             views.append(
                 DecisionView(
@@ -183,6 +198,8 @@ def decision_support(session: Session, subject: Subject, lang: str) -> list[Deci
                     record.form_id,
                     record.status,
                     record.updated_at,
+                    rests_on,
+                    masked and bool(rests_on),
                 )
             )
     return views

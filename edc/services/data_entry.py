@@ -27,7 +27,7 @@ from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
 from edc.models.subjects import Subject
-from edc.services import notices, repeat_rows, subjects
+from edc.services import identifiers, notices, repeat_rows, subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
@@ -249,6 +249,10 @@ def save(
     grants = access.grants(session, actor.user)  # read once: access, vault and role use them
     if not access.holds(grants, Permission.DATA_ENTER, subject.site_id):
         abort(404)
+    if identifiers.field_ids(entry.form) and not identifiers.may_see(
+        session, actor, subject, grants
+    ):  # answers they cannot see are not theirs to change: the stored ones stay
+        posted = identifiers.kept_as_stored(entry.form, posted, entry.stored)
     # `entry` was read in this transaction; the version bump below is what settles a race.
     record, form_id = entry.record, entry.form_version.form_id
     if record is not None and record.status in READ_ONLY:

@@ -13,7 +13,7 @@ from edc.extensions import db
 from edc.forms import EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
-from edc.services import data_entry, derived, entries, reasons, repeat_rows
+from edc.services import data_entry, derived, entries, identifiers, reasons, repeat_rows
 from edc.services.crf_values import flatten, posted_from_stored
 from edc.services.data_entry import Outcome
 from edc.views.subjects import STATUS_LABELS
@@ -81,18 +81,23 @@ def _page(
     row_version: int | None = None,
     oob_sections: frozenset[str] = frozenset(),
     echo: bool = False,
+    from_store: bool = False,
 ) -> Response:
-    """The CRF page; `echo`: it answers a post of the whole form, so it holds what was typed."""
+    """The CRF page; `echo`: it answers a post of the whole form, so it holds what was typed;
+    `from_store`: it shows the record as stored (not what the browser sent)."""
     actor, lang = current_actor(), str(get_locale())
     locked = entry.record is not None and entry.record.status in data_entry.READ_ONLY
     read_only = locked or not data_entry.may_enter(db.session, actor, entry.subject)
     stored = entry.stored
+    hidden = identifiers.hidden_from(db.session, actor, entry.subject, entry.form)
     changes: dict[str, tuple[str, str]] = {}
     removed: dict[str, str] = {}
     if read_only:  # the record as saved: no vault read, nothing recomputed for a reader
         result = data_entry.as_stored(entry, stored, lang=lang, now=utcnow())
         posted = posted_from_stored(entry.form, stored)
     else:
+        if hidden:  # what they cannot see is neither taken from the request nor shown
+            posted = identifiers.kept_as_stored(entry.form, posted, stored)
         sections = oob_sections or None  # a live redraw of a few sections may not need it
         birth = (
             data_entry.date_of_birth(db.session, actor, entry, sections=sections)
@@ -105,8 +110,14 @@ def _page(
     view = forms_bridge.page(
         entry.form, posted, result, lang, live=live, changes=changes, removed=removed,
         reasons=_typed_reasons(), standard_reasons=reasons.standard(entry.study, lang),
-        history_paths=frozenset(stored), rows=rows,
+        history_paths=frozenset(stored), rows=rows, masked=hidden,
     )  # fmt: skip
+    if not hidden:  # site staff: a page showing stored identifier items is an identity read
+        shown = [*changes, *removed, *(conflict.stored if conflict else ())]
+        if from_store or read_only:
+            shown += list(stored)
+        read = identifiers.shown_items(entry.form, shown)
+        identifiers.record_read(db.session, actor, entry.subject, "form", entry.form.id, read)
     return render(
         "crf/page.html",
         block=block,
@@ -120,7 +131,9 @@ def _page(
         csrf=view.form,
         row_version=entry.row_version if row_version is None else row_version,
         conflict=conflict,
-        conflict_rows=_conflict_rows(entry.form, posted, conflict, lang) if conflict else [],
+        conflict_rows=(
+            _conflict_rows(entry.form, posted, conflict, lang, hidden) if conflict else []
+        ),
         read_only=read_only,
         locked=locked,
         status_labels=STATUS_LABELS,
@@ -148,16 +161,25 @@ def _pending(
 
 
 def _conflict_rows(
-    form: forms_dsl.Form, posted: dict, conflict: data_entry.SaveResult, lang: str
+    form: forms_dsl.Form,
+    posted: dict,
+    conflict: data_entry.SaveResult,
+    lang: str,
+    hidden: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str, str]]:
     """(item, your input, stored now) for every answer that differs, items named as the page
-    names them: the field's label, and its row's number on the page."""
+    names them: the field's label, and its row's number on the page; masked items (`hidden`)
+    are named but not shown."""
     stored = posted_from_stored(form, conflict.stored)
     mine = {k: forms_bridge.item_text(form, k, v, lang) for k, v in posted.items()}
     theirs = {k: forms_bridge.item_text(form, k, v, lang) for k, v in stored.items()}
+
+    def shown(path: str, text: str) -> str:
+        return identifiers.masked_text() if path.rsplit("-", 1)[-1] in hidden else text
+
     return [
         (forms_bridge.item_label(form, path, mine.keys() | theirs.keys(), lang),
-         mine.get(path, ""), theirs.get(path, ""))
+         shown(path, mine.get(path, "")), shown(path, theirs.get(path, "")))
         for path in sorted(mine.keys() | theirs.keys())
         if mine.get(path, "") != theirs.get(path, "")
     ]  # fmt: skip
@@ -170,7 +192,7 @@ def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
     posted = posted_from_stored(entry.form, entry.stored)
     stored_rows = repeat_rows.posted_rows(entry.form, posted, {})
     rows = repeat_rows.first_rows(entry.form, entry.record, stored_rows)
-    return _page(entry, posted, rows, live=True)
+    return _page(entry, posted, rows, live=True, from_store=True)
 
 
 @bp.route("/<form_id>/evaluate", methods=["POST"])
@@ -259,13 +281,26 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
     events = data_entry.item_history(db.session, entry.record, path)
     if not events:
         abort(404)
-    lang = str(get_locale())
+    lang, actor = str(get_locale()), current_actor()
+    masked = False
+    if identifiers.is_identifier(entry.form, path):  # an identifier item: the vault's rules
+        masked = not identifiers.may_see(db.session, actor, entry.subject)
+        if not masked:
+            identifiers.record_read(
+                db.session, actor, entry.subject, "item history", entry.form.id, [path]
+            )
+
+    def shown(value: object) -> str:
+        if masked:
+            return identifiers.masked_text()
+        return forms_bridge.item_text(entry.form, path, value, lang)
+
     return render(
         "crf/history.html",
         block="history",
         events=events,
         path=path,
-        shown=lambda value: forms_bridge.item_text(entry.form, path, value, lang),
+        shown=shown,
         value_of=derived.value_of,
         cause_of=derived.cause_of,
         role_labels=ROLE_LABELS,

@@ -23,7 +23,14 @@ from edc.forms import (
 from edc.i18n import _, _l
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
-from edc.services import casebook, data_entry, subject_status, subjects, visit_dates
+from edc.services import (
+    casebook,
+    data_entry,
+    identifiers,
+    subject_status,
+    subjects,
+    visit_dates,
+)
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
@@ -109,13 +116,21 @@ def _subject_or_404(code: str) -> Subject:
 def subject_detail(code: str) -> Response:
     subject = _subject_or_404(code)
     actor, lang = current_actor(), str(get_locale())
+    may_read_identity = subjects.may_read_identity(db.session, actor, subject)
+    decisions = casebook.decision_support(db.session, subject, lang, masked=not may_read_identity)
+    if may_read_identity:  # a decision resting on identifier items tells them: audited alike
+        for view in decisions:
+            identifiers.record_read(
+                db.session, actor, subject, "decision support", view.form_id,
+                list(view.identifier_items),
+            )  # fmt: skip
     return render(
         "subjects/detail.html",
         subject=subject,
         identity=None,
-        may_read_identity=subjects.may_read_identity(db.session, actor, subject),
+        may_read_identity=may_read_identity,
         casebook=casebook.casebook(db.session, subject, lang),
-        decisions=casebook.decision_support(db.session, subject, lang),
+        decisions=decisions,
         may_enter=data_entry.may_enter(db.session, actor, subject),
         add_form=EmptyForm(),
         lang=lang,

@@ -1,0 +1,115 @@
+"""Form items marked `identifier: true` (a referring physician's name, a local number...).
+
+They follow the identity vault's rules: only staff who may open the subject's identity at its
+site see them (`subjects.may_read_identity`, the one rule), each page that shows them to such
+staff records an `identity.read` event shaped like the vault's, and everyone else (monitors,
+data managers, central roles) sees a mask in their place on every page, history included. A
+masked item is never taken from a request: the stored answer stays as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy.orm import Session
+
+import forms_dsl
+from edc import access, audit
+from edc.actor import Actor
+from edc.i18n import _
+from edc.models.subjects import Subject
+from edc.services import subjects
+from edc.services.crf_values import Stored, posted_from_stored
+from forms_dsl.expr import references
+
+Posted = Mapping[str, "str | Sequence[str]"]
+
+
+def masked_text() -> str:
+    """What stands in a masked item's place, in the reader's language."""
+    return _("Hidden: identifying information")
+
+
+_CACHED = "_identifier_ids"
+
+
+def field_ids(form: forms_dsl.Form) -> frozenset[str]:
+    """The ids of the form's identifier fields, and of the calculations reading them (however
+    indirectly): a calculation can copy or spell out what it reads, so it is masked alike.
+
+    Worked out once per form model (models are frozen and shared; every page asks)."""
+    cached: frozenset[str] | None = form.__dict__.get(_CACHED)
+    if cached is None:
+        ids = {f.id for f in form if f.identifier}
+        calcs = [f for f in form if f.calc is not None and not f.identifier]
+        grew = bool(ids)
+        while grew:
+            grew = False
+            for f in calcs:
+                if f.id not in ids and f.calc is not None and references(f.calc) & ids:
+                    ids.add(f.id)
+                    grew = True
+        cached = frozenset(ids)
+        object.__setattr__(form, _CACHED, cached)  # how a frozen dataclass sets its own state
+    return cached
+
+
+def is_identifier(form: forms_dsl.Form, path: str) -> bool:
+    """Whether an item path (`field` or `group-row-field`) holds an identifier item."""
+    return path.rsplit("-", 1)[-1] in field_ids(form)
+
+
+def may_see(
+    session: Session, actor: Actor, subject: Subject, grants: list[access.Grant] | None = None
+) -> bool:
+    """Whether the actor sees the subject's identifier items: the vault's rule, nothing else."""
+    return subjects.may_read_identity(session, actor, subject, grants)
+
+
+def hidden_from(
+    session: Session, actor: Actor, subject: Subject, form: forms_dsl.Form
+) -> frozenset[str]:
+    """The identifier field ids of `form` to mask for the actor (none for site staff)."""
+    ids = field_ids(form)
+    if not ids or may_see(session, actor, subject):
+        return frozenset()
+    return ids
+
+
+def kept_as_stored(
+    form: forms_dsl.Form, posted: Posted, stored: Mapping[str, Stored]
+) -> dict[str, str | Sequence[str]]:
+    """`posted` with every identifier answer replaced by the stored one: what someone who
+    cannot see those items posts never changes (nor empties) them."""
+    ids = field_ids(form)
+    kept: dict[str, str | Sequence[str]] = {
+        key: value for key, value in posted.items() if key.rsplit("-", 1)[-1] not in ids
+    }
+    for path, value in posted_from_stored(form, stored).items():
+        if path.rsplit("-", 1)[-1] in ids:
+            kept[path] = value
+    return kept
+
+
+def shown_items(form: forms_dsl.Form, paths: Iterable[str]) -> list[str]:
+    """The identifier items among `paths` (the items whose stored answers a page shows)."""
+    return sorted({p for p in paths if is_identifier(form, p)})
+
+
+def record_read(
+    session: Session, actor: Actor, subject: Subject, purpose: str, form_id: str, items: list[str]
+) -> None:
+    """One `identity.read` event for a page showing stored identifier items, like the vault's:
+    same action and entity, the purpose, and which items (never their values)."""
+    if not items:
+        return
+    audit.record(
+        session,
+        actor,
+        "identity.read",
+        entity_type="subject_identity",
+        entity_id=subject.study_code,
+        site_code=subject.site.code,
+        new={"purpose": purpose, "form": form_id, "items": items},
+        durable=True,  # kept even when the page that showed them answers with an error
+    )
