@@ -3,6 +3,7 @@ an administrator cannot give an account of their own access to subjects (issue 1
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from edc.access import Role
@@ -221,3 +222,93 @@ def test_the_operator_approves_a_studys_first_data_manager_at_the_command_line(
     grants = access.grants(db.session, manager)
     assert [g.role for g in grants] == [Role.DATA_MANAGER]
     assert subject.site_id in grants[0].site_ids
+
+
+@pytest.mark.commits
+def test_two_investigators_deciding_at_once_leave_one_decision(app):
+    """Two investigators of the site approve and refuse the same request at the same moment
+    (PostgreSQL runs them in parallel): the row is locked, one decision wins, the other is told
+    the request was already decided; the trail holds one decision."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from edc import audit
+    from edc.actor import Actor
+    from edc.models.base import utcnow
+    from edc.models.studies import Site, Study
+    from edc.models.users import User
+    from edc.services import role_approval
+    from tests.concurrency import at_once
+
+    cli, now = Actor.cli(), utcnow()
+    with Session(db.engine) as setup:
+        study = Study(slug="approval-race", title="Race")
+        site = Site(study=study, code="RACE-02", name="Race", country="FR")
+        people = [
+            User(email=f"{who}@race.example", full_name=who, password_hash="x", created_at=now)
+            for who in ("pi-one", "pi-two", "newcomer")
+        ]
+        setup.add_all([study, site, *people])
+        for target in (study, site, *people):
+            audit.record(setup, cli, "test.setup", target=target)
+        setup.flush()
+        roles = [
+            RoleAssignment(
+                user_id=person.id,
+                role=role,
+                site_id=site.id,
+                granted_at=now,
+                approved_at=approved,
+            )
+            for person, role, approved in zip(
+                people, ("investigator", "investigator", "nurse"), (now, now, None), strict=True
+            )
+        ]
+        setup.add_all(roles)
+        for target in roles:
+            audit.record(setup, cli, "test.setup", target=target)
+        setup.commit()
+        ids = {
+            "study": study.id,
+            "site": site.id,
+            "users": [p.id for p in people],
+            "request": roles[2].id,
+        }
+    deciders = iter([(ids["users"][0], "approve"), (ids["users"][1], "refuse")])
+
+    def decide() -> str:
+        user_id, decision = next(deciders)
+        with app.test_request_context(), Session(db.engine) as session:
+            actor = Actor(user=session.get(User, user_id))
+            try:
+                if decision == "approve":
+                    role_approval.approve(session, actor, ids["request"], utcnow())
+                else:
+                    role_approval.refuse(session, actor, ids["request"], "unknown", utcnow())
+                session.commit()
+            except role_approval.ApprovalError:
+                session.rollback()
+                return "too late"
+            return decision
+
+    try:
+        outcomes = at_once(2, decide)
+        assert sorted(map(str, outcomes)) in (["approve", "too late"], ["refuse", "too late"])
+        with Session(db.engine) as check:
+            decisions = check.scalars(
+                select(AuditEvent.action).where(
+                    AuditEvent.action.in_(["role.approved", "role.refused"]),
+                    AuditEvent.entity_id == str(ids["request"]),
+                    AuditEvent.site_code == "RACE-02",
+                )
+            ).all()
+            assert len(decisions) == 1
+            request = check.get(RoleAssignment, ids["request"])
+            assert (request.approved_at is None) == (request.refused_at is not None)
+    finally:  # the audit events stay (append-only); the rows go, so other tests count as before
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM role_assignment WHERE site_id = :site"), ids)
+            for user_id in ids["users"]:
+                conn.execute(text("DELETE FROM user_account WHERE id = :id"), {"id": user_id})
+            conn.execute(text("DELETE FROM site WHERE id = :site"), ids)
+            conn.execute(text("DELETE FROM study WHERE id = :study"), ids)
