@@ -78,6 +78,7 @@ def test_a_nurse_role_opens_nothing_until_the_sites_investigator_approves_it(
     assert "waiting for approval" in second_browser.get("/").get_data(as_text=True)
 
     approver = _browser(client, investigator)
+    assert "1 role request waits for your decision" in approver.get("/").get_data(as_text=True)
     listed = approver.get("/roles/requests").get_data(as_text=True)
     assert second.email in listed  # who is asked for,
     assert admin.email in listed  # and by whom
