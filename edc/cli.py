@@ -141,9 +141,10 @@ def users_assign(email, role, site, study) -> None:
 def _tell_pending(role: str) -> None:
     if role_approval.needs_approval(role):
         approvers = " or ".join(sorted(a.value for a in APPROVERS[Role(role)]))
-        click.echo(
+        click.echo(  # on stderr: what scripts read from stdout stays as it was
             f"pending: {role} takes effect once approved in the portal by a {approvers} of its"
-            " site or study (or here: flask users approve)"
+            " site or study (or here: flask users approve)",
+            err=True,
         )
 
 
