@@ -79,6 +79,7 @@ class Permission(enum.StrEnum):
     DATA_EXPORT = "data.export"
     REGISTRY_WATCH = "registry.watch"
     USERS_MANAGE = "users.manage"
+    ROLES_APPROVE = "roles.approve"
     SECURITY_AUDIT = "security.audit"
 
 
@@ -97,7 +98,9 @@ _NURSE = {
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.NURSE: frozenset(_NURSE),
-    Role.INVESTIGATOR: frozenset(_NURSE | {P.CONSENT_COUNTERSIGN, P.CASEBOOK_SIGN}),
+    Role.INVESTIGATOR: frozenset(
+        _NURSE | {P.CONSENT_COUNTERSIGN, P.CASEBOOK_SIGN, P.ROLES_APPROVE}
+    ),
     Role.MONITOR: frozenset(
         {P.SITE_VIEW, P.SUBJECT_VIEW, P.AUDIT_READ, P.SDV_VERIFY, P.QUERY_RAISE, P.QUERY_CLOSE}
     ),
@@ -111,10 +114,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DATA_LOCK,
             P.DATA_EXPORT,
             P.REGISTRY_WATCH,
+            P.ROLES_APPROVE,
         }
     ),
     # Segregation of duties: an administrator manages accounts and never sees clinical data.
     Role.ADMIN: frozenset({P.USERS_MANAGE, P.SECURITY_AUDIT}),
+}
+
+
+#: Who approves a request for each clinical role (edc.services.role_approval): those accountable
+#: for the data it opens, in their own scope: an investigator of the site, or a data manager of
+#: the study (for investigators, so a site's first one can be approved, and for data managers).
+#: Roles missing here (administrator) open no clinical data and take effect when granted.
+APPROVERS: dict[Role, frozenset[Role]] = {
+    Role.NURSE: frozenset({Role.INVESTIGATOR}),
+    Role.MONITOR: frozenset({Role.INVESTIGATOR}),
+    Role.INVESTIGATOR: frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER}),
+    Role.DATA_MANAGER: frozenset({Role.DATA_MANAGER}),
 }
 
 
@@ -185,7 +201,7 @@ _CACHE = "access_grants"
 
 
 def grants(session: Session, user: User) -> list[Grant]:
-    """The user's live role assignments with their sites.
+    """The user's live, approved role assignments with their sites.
 
     Read once per session (a session lives for one request or one command): the gate, the views,
     the services and the page frame all ask, and the answer cannot change unless roles or sites
@@ -218,7 +234,11 @@ def _load_grants(session: Session, user: User) -> list[Grant]:
             | ((RoleAssignment.site_id.is_(None)) & (Site.study_id == RoleAssignment.study_id)),
         )
         .outerjoin(Study, Study.id == RoleAssignment.study_id)
-        .where(RoleAssignment.user_id == user.id, RoleAssignment.revoked_at.is_(None))
+        .where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.revoked_at.is_(None),
+            RoleAssignment.approved_at.is_not(None),  # a request waiting for approval: nothing
+        )
     ).all()
     by_assignment: dict[int, tuple[RoleAssignment, str, dict[int, str], set[Any]]] = {}
     for assignment, site, slug in rows:

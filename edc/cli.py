@@ -19,13 +19,13 @@ from sqlalchemy import select
 
 import forms_dsl
 from edc import audit, audit_anchor, crypto, demo, passwords, totp
-from edc.access import Role
+from edc.access import APPROVERS, Role
 from edc.actor import Actor
 from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.studies import Site, Study, timezone_for
 from edc.models.users import User
-from edc.services import definitions, users
+from edc.services import definitions, role_approval, users
 from edc.settings import ROOT
 
 users_cli = AppGroup("users", help="Manage staff accounts and their roles.")
@@ -102,6 +102,8 @@ def users_create(email, full_name, identity_check, role, site, study, ends) -> N
         raise click.ClickException(refused.message) from refused
     _done()
     click.echo(f"created {user.email}; one-time password (expires in 72 h): {one_time}")
+    if role:
+        _tell_pending(role)
 
 
 @users_cli.command("list")
@@ -110,6 +112,7 @@ def users_list() -> None:
     for user in db.session.scalars(select(User).order_by(User.email)):
         roles = ", ".join(
             f"{r.role}@{r.site.code if r.site else (r.study.slug if r.study else '*')}"
+            + (" (pending approval)" if r.pending else "")
             for r in user.roles
         )
         state = "active" if user.is_active else "inactive"
@@ -132,6 +135,45 @@ def users_assign(email, role, site, study) -> None:
         raise click.ClickException(refused.message) from refused
     _done()
     click.echo(f"granted {role} to {email}")
+    _tell_pending(role)
+
+
+def _tell_pending(role: str) -> None:
+    if role_approval.needs_approval(role):
+        approvers = " or ".join(sorted(a.value for a in APPROVERS[Role(role)]))
+        click.echo(  # on stderr: what scripts read from stdout stays as it was
+            f"pending: {role} takes effect once approved in the portal by a {approvers} of its"
+            " site or study (or here: flask users approve)",
+            err=True,
+        )
+
+
+@users_cli.command("approve")
+@click.argument("email")
+@click.argument("role", type=ROLE_CHOICE)
+@click.option("--site")
+@click.option("--study")
+@click.option("--reason", required=True, help="e.g. first data manager of the study, per ...")
+def users_approve(email, role, site, study, reason) -> None:
+    """Approve a pending role request as the operator: for a study's first data manager, whom
+    nobody in the portal can approve yet. Audited (role.approved) with your OS account."""
+    user, scope = _user(email), _scope(role, site, study)
+    pending = [
+        a
+        for a in user.roles
+        if a.pending
+        and a.role == role
+        and a.site_id == scope.site_id
+        and a.study_id == scope.study_id
+    ]
+    if not pending:
+        raise click.ClickException("no such role request waiting for approval")
+    try:
+        role_approval.approve_as_operator(db.session, Actor.cli(), pending[0], reason, utcnow())
+    except role_approval.ApprovalError as refused:
+        raise click.ClickException(refused.message) from refused
+    _done()
+    click.echo(f"approved {role} for {email}")
 
 
 @users_cli.command("revoke")
@@ -444,7 +486,9 @@ def demo_seed() -> None:
             site_id=sites[where].id if where in sites else None,
             study_id=study.id if where == study.slug else None,
         )
-        users.assign_role(db.session, actor, user, scope, now)
+        assignment = users.assign_role(db.session, actor, user, scope, now)
+        if assignment.pending:  # nobody is there to approve the demo's staff: the operator does
+            role_approval.approve_as_operator(db.session, actor, assignment, "demo seed", now)
         lines.append(f"{role.value:13s} {email:36s} {password}")
         if role in (Role.NURSE, Role.INVESTIGATOR) and where in sites:
             data_staff[sites[where].id] = user

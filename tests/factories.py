@@ -71,6 +71,7 @@ def make_user(
             site_id=where.id if isinstance(where, Site) else None,
             study_id=where.id if isinstance(where, Study) else None,
             granted_at=utcnow(),
+            approved_at=utcnow(),  # tests start from approved roles; test_role_approval asks
         )
         db.session.add(assignment)
         audit.record(db.session, Actor.cli(), "role.granted", target=assignment)

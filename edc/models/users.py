@@ -79,10 +79,25 @@ class RoleAssignment(Base):
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A clinical role grants nothing until someone accountable for the site's data approves it
+    # (edc.services.role_approval); a refused request is also revoked, so it is no longer live.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refused_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    refusal_reason: Mapped[str] = mapped_column(Text, default="")
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="roles")
     site: Mapped[Site | None] = relationship()
     study: Mapped[Study | None] = relationship()
+    granted_by: Mapped[User | None] = relationship(foreign_keys=[granted_by_id], viewonly=True)
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id], viewonly=True)
+    refused_by: Mapped[User | None] = relationship(foreign_keys=[refused_by_id], viewonly=True)
+
+    @property
+    def pending(self) -> bool:
+        """Requested, neither approved nor refused nor revoked yet: it grants nothing."""
+        return self.approved_at is None and self.revoked_at is None
 
 
 class UserSession(Base):

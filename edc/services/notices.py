@@ -80,6 +80,7 @@ _INVESTIGATORS = (
         _role_table.c.role == Role.INVESTIGATOR.value,
         _role_table.c.site_id == bindparam("site_id"),
         _role_table.c.revoked_at.is_(None),
+        _role_table.c.approved_at.is_not(None),
         _user_table.c.is_active.is_(True),
     )
     .distinct()

@@ -139,7 +139,9 @@ def access_review(session: Session) -> list[ReviewRow]:
         select(User, RoleAssignment, Site, Study, granter.email)
         .join(
             RoleAssignment,
-            (RoleAssignment.user_id == User.id) & RoleAssignment.revoked_at.is_(None),
+            (RoleAssignment.user_id == User.id)
+            & RoleAssignment.revoked_at.is_(None)
+            & RoleAssignment.approved_at.is_not(None),  # a request not yet approved opens nothing
             isouter=True,
         )
         .join(Site, Site.id == RoleAssignment.site_id, isouter=True)

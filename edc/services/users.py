@@ -16,7 +16,7 @@ from edc.actor import Actor
 from edc.i18n import _
 from edc.models.studies import Site, Study
 from edc.models.users import RecoveryCode, RoleAssignment, User
-from edc.services import auth
+from edc.services import auth, role_approval
 from edc.settings import Settings
 
 
@@ -114,7 +114,9 @@ def _where(site: Site | None, study: Study | None) -> str:
 def assign_role(
     session: Session, actor: Actor, user: User, scope: RoleScope, now: datetime
 ) -> RoleAssignment:
-    """Grant a role; an administrator cannot change their own roles (segregation of duties)."""
+    """Grant a role; an administrator cannot change their own roles (segregation of duties).
+
+    A clinical role is only requested here: it grants nothing until approved (role_approval)."""
     if actor.user_id == user.id:
         raise UserAdminError(_("You cannot change your own roles. Ask another administrator."))
     site, study = _check_scope(session, scope)
@@ -140,6 +142,7 @@ def assign_role(
         study_id=scope.study_id,
         granted_at=now,
         granted_by_id=actor.user_id,
+        approved_at=None if role_approval.needs_approval(scope.role) else now,
     )
     session.add(assignment)
     audit.record(  # the event's role is the granting administrator's; the granted one is in `new`
@@ -154,6 +157,7 @@ def assign_role(
             "role": scope.role.value,
             "site": site.code if site else None,
             "study": study.slug if study else None,
+            "pending_approval": assignment.approved_at is None,
         },
     )
     session.flush()

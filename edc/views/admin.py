@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, flash, redirect, request, stream_w
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from edc.access import ROLE_LABELS, Permission, Role, requires
+from edc.access import APPROVERS, ROLE_LABELS, Permission, Role, requires
 from edc.actor import current_actor
 from edc.exports import csv_writer
 from edc.extensions import db
@@ -19,7 +19,7 @@ from edc.login import settings
 from edc.models.base import utcnow
 from edc.models.studies import Study
 from edc.models.users import RoleAssignment, User
-from edc.services import security, users
+from edc.services import role_approval, security, users
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -105,6 +105,7 @@ def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 2
         end_day=users.end_day(user.ends_at, settings()),
         account_zone=settings().account_timezone,
         history=users.assignment_history(db.session, user),
+        needs_approval=APPROVERS,
         status=status,
     )
 
@@ -132,7 +133,7 @@ def role_assign(user_id: int) -> Response:
     form = _role_form()
     if form.validate_on_submit():
         try:
-            users.assign_role(
+            assignment = users.assign_role(
                 db.session,
                 current_actor(),
                 user,
@@ -142,7 +143,10 @@ def role_assign(user_id: int) -> Response:
         except users.UserAdminError as refused:
             form.scope.errors = [refused.message]
         else:
-            flash(_("Role granted."))
+            if assignment.pending:
+                flash(_("Role requested.") + " " + role_approval.who_approves(assignment.role))
+            else:
+                flash(_("Role granted."))
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return _detail(user, form, status=422)
 

@@ -17,7 +17,7 @@ from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.studies import Site
-from edc.services import auth, notices, security
+from edc.services import auth, notices, role_approval, security
 from edc.web import render
 
 bp = Blueprint("home", __name__)
@@ -40,11 +40,17 @@ def index() -> Response:
         else 0
     )
     unread, unread_total = notices.unread(db.session, current_actor(), str(get_locale()))
+    role_requests = (
+        len(role_approval.pending_for(db.session, current_actor()))
+        if Permission.ROLES_APPROVE in permissions
+        else 0
+    )
     return render(
         "home/index.html",
         alerts=alerts,
         notices=unread,
         notice_total=unread_total,
+        role_requests=role_requests,
         read_form=EmptyForm(),
         roles=sorted(user.roles, key=lambda r: (r.role, r.site_id or 0)),
         sites=sites,

@@ -126,11 +126,13 @@ def shots() -> Path:
 
 
 def staff_account(portal: Portal, email: str, role: str = "nurse", site: str = "FR-01") -> str:
-    """A new account made by the operator; returns its one-time password."""
+    """A new account made (and its role approved) by the operator; returns its one-time
+    password."""
     out = portal.flask(
         "users", "create", "--email", email, "--name", "Claire Martin",
         "--identity-check", "ID card seen by the PI", "--role", role, "--site", site,
     )  # fmt: skip
+    portal.flask("users", "approve", email, role, "--site", site, "--reason", "test site setup")
     return out.strip().rsplit(" ", 1)[-1]
 
 

@@ -337,7 +337,11 @@ def _own_database(app, tmp_path, born: dt.date = dt.date(2024, 1, 1)):
             audit.record(setup, cli, "test.setup", target=target)
         setup.flush()
         grant = RoleAssignment(
-            user_id=nurse.id, role=Role.NURSE.value, site_id=site.id, granted_at=utcnow()
+            user_id=nurse.id,
+            role=Role.NURSE.value,
+            site_id=site.id,
+            granted_at=utcnow(),
+            approved_at=utcnow(),
         )
         setup.add(grant)
         audit.record(setup, cli, "test.setup", target=grant)

@@ -285,7 +285,13 @@ def test_two_changes_at_once_take_turns_and_only_one_happens(app):
         setup.add(user)
         audit.record(setup, cli, "user.created", target=user)
         setup.flush()
-        grant = RoleAssignment(user_id=user.id, role="nurse", site_id=site.id, granted_at=utcnow())
+        grant = RoleAssignment(
+            user_id=user.id,
+            role="nurse",
+            site_id=site.id,
+            granted_at=utcnow(),
+            approved_at=utcnow(),
+        )
         setup.add(grant)
         audit.record(setup, cli, "role.granted", target=grant)
         child = subjects.Identity("Race", "Child", dt.date(2024, 1, 1), "male")

@@ -1,0 +1,70 @@
+"""Role requests: investigators and data managers approve or refuse the clinical roles that an
+administrator asked for at their site or study (edc.services.role_approval)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, url_for
+
+from edc import access
+from edc.access import Permission, requires
+from edc.actor import current_actor
+from edc.extensions import db
+from edc.forms import EmptyForm, ReasonForm
+from edc.i18n import _
+from edc.models.base import utcnow
+from edc.services import role_approval
+from edc.web import render
+
+bp = Blueprint("roles", __name__, url_prefix="/roles")
+
+
+def _page(status: int = 200) -> Response:
+    return render(
+        "roles/requests.html",
+        requests=role_approval.pending_for(db.session, current_actor()),
+        approve_form=EmptyForm(),
+        reason_form=ReasonForm(),
+        status=status,
+    )
+
+
+@bp.route("/requests")
+@requires(Permission.ROLES_APPROVE)
+def requests() -> Response:
+    return _page()
+
+
+@bp.route("/requests/<int:assignment_id>/approve", methods=["POST"])
+@requires(Permission.ROLES_APPROVE)
+def approve(assignment_id: int) -> Response:
+    if not EmptyForm().validate_on_submit():
+        return _page(status=422)
+    try:
+        done = role_approval.approve(db.session, current_actor(), assignment_id, utcnow())
+    except role_approval.ApprovalError as refused:
+        flash(refused.message, "error")
+        return _page(status=409)
+    if done is None:
+        access.not_found(db.session, current_actor(), "role_assignment", str(assignment_id))
+    flash(_("Role approved: it takes effect now."))
+    return redirect(url_for("roles.requests"))
+
+
+@bp.route("/requests/<int:assignment_id>/refuse", methods=["POST"])
+@requires(Permission.ROLES_APPROVE)
+def refuse(assignment_id: int) -> Response:
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason."), "error")
+        return _page(status=422)
+    try:
+        done = role_approval.refuse(
+            db.session, current_actor(), assignment_id, form.reason.data or "", utcnow()
+        )
+    except role_approval.ApprovalError as refused:
+        flash(refused.message, "error")
+        return _page(status=409)
+    if done is None:
+        access.not_found(db.session, current_actor(), "role_assignment", str(assignment_id))
+    flash(_("Role request refused."))
+    return redirect(url_for("roles.requests"))
