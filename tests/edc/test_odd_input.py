@@ -78,9 +78,7 @@ def test_a_control_character_in_the_path_is_a_bad_request_for_anyone(client):
 
 @pytest.mark.parametrize("header", ["http://[bad", "http://x:99999999/", "::::", "//[::1"])
 def test_a_malformed_htmx_current_url_without_a_session_asks_to_sign_in(client, header):
-    response = client.get(
-        "/admin/users", headers={"HX-Request": "true", "HX-Current-URL": header}
-    )
+    response = client.get("/admin/users", headers={"HX-Request": "true", "HX-Current-URL": header})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login"
 
