@@ -73,6 +73,8 @@ ODD = [
     "1e9",
     "٣",
     "NB-FR09-0001\x00",
+    "0001-01-01",
+    "9999-12-31",
 ]
 #: Query parameters read by many lists, whatever the view (more are found in the source).
 COMMON_QUERY = ["page", "q", "next", "since", "until", "action", "actor", "ip", "lang", "sort"]
@@ -348,3 +350,5 @@ def test_no_route_answers_a_server_error_to_odd_input(app, role, users, known, l
     except AssertionError as failure:
         failures.append(str(failure).split("\nFalsifying")[0])
     assert not failures, "\n".join(failures)
+    # Still the same caller at the end: the requests above were sent as `role` throughout.
+    assert client.get("/account").status_code == (302 if role == "anonymous" else 200)
