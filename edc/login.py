@@ -60,7 +60,10 @@ def _return_to() -> str | None:
     if request.method == "GET" and not request.headers.get("HX-Request"):
         return request.full_path
     came_from = request.headers.get("HX-Current-URL") or request.referrer or ""
-    parts = urlsplit(came_from)
+    try:
+        parts = urlsplit(came_from)
+    except ValueError:  # e.g. "http://[bad": a header we cannot read names no page of ours
+        return None
     if parts.netloc != request.host or not parts.path.startswith("/"):
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
@@ -87,7 +90,10 @@ def safe_next(target: str | None) -> str:
         return home
     if any(ord(c) <= 0x20 or c in "\\\x7f" for c in target):
         return home
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "//[bad" and the like
+        return home
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or target.startswith("//"):
         return home
     try:

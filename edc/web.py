@@ -18,6 +18,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from edc import access, audit, audit_anchor
 from edc.actor import current_actor
@@ -136,17 +137,52 @@ def _server_error(exc: Exception) -> Response:
     return error_page(500)
 
 
+#: Far beyond any list of the portal, and an offset every database can still compute.
+MAX_PAGE = 100_000
+
+
 def page_arg() -> int:
-    """The `?page=` of a paginated list: 1 for anything missing or odd."""
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    """The `?page=` of a paginated list: 1 for anything missing or odd, at most MAX_PAGE."""
+    return min(MAX_PAGE, max(1, request.args.get("page", 1, type=int) or 1))
 
 
 def page_count(total: int, size: int) -> int:
     return max(1, -(-total // size))
 
 
+#: The largest id or number a column of ours holds (PostgreSQL `integer`).
+DB_INT_MAX = 2**31 - 1
+
+
+class DatabaseInt(IntegerConverter):
+    """`<int:...>` of every route: a number no row can have is no page (404), instead of an
+    overflow in the database driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", DB_INT_MAX)
+        super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> Any:
+        if len(value) > len(str(DB_INT_MAX)):
+            raise ValidationError()  # before int() spends time on a megabyte of digits
+        return super().to_python(value)
+
+
+def _control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+#: Headers the portal reads (the user agent is cleaned where it is stored instead).
+READ_HEADERS = ("HX-Request", "HX-Current-URL", "Referer", "X-CSRFToken", "X-CRF-Changed")
+
+
 def _refuse_nul() -> None:
-    """NUL characters have no place in any field, and PostgreSQL cannot store them."""
+    """NUL characters have no place in any field, and PostgreSQL cannot store them; control
+    characters have no place in a page's address or in the headers we read."""
+    if _control(request.path) or any(
+        _control(request.headers.get(name, "")) for name in READ_HEADERS
+    ):
+        abort(400)
     for source in (request.args, request.form):
         for key, value in source.items(multi=True):
             if "\x00" in key or "\x00" in value:
@@ -154,6 +190,8 @@ def _refuse_nul() -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Before any blueprint: the routes' `<int:...>` are compiled with the bounded converter."""
+    app.url_map.converters["int"] = DatabaseInt
     app.before_request(_refuse_nul)
     app.after_request(_headers)
     app.after_request(_finish)  # registered last, so it runs first: commit before headers
