@@ -8,7 +8,7 @@ from edc import access, audit, crypto, db_roles, i18n, login, logs, passwords, w
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
-from edc.views import admin, auth, crf, home, subjects
+from edc.views import account, admin, auth, crf, home, subjects
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     htmx.init_app(app)
     web.init_app(app)
 
-    for blueprint in (auth.bp, home.bp, subjects.bp, crf.bp, admin.bp):
+    for blueprint in (auth.bp, account.bp, home.bp, subjects.bp, crf.bp, admin.bp):
         app.register_blueprint(blueprint)
     access.declare_public(app, "static")
     app.before_request(access.gate)
