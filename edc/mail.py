@@ -96,21 +96,27 @@ def _deliver(settings: Settings, outgoing: Outgoing) -> None:
     """Send one message; a failure is logged and told, never raised."""
     message = outgoing.message
     to = parseaddr(str(message["To"]))[1]
-    try:
-        if settings.mail_backend == "smtp":
+    if settings.mail_backend == "console":
+        log.info("mail to %s (console backend, not sent):\n%s", to, _readable(message))
+    elif settings.mail_backend == "smtp":
+        try:
             _smtp(settings, message)
-        elif settings.mail_backend == "console":
-            log.info("mail (console backend, not sent):\n%s", message.as_string())
-        else:
+        except (OSError, smtplib.SMTPException) as exc:
+            log.error("could not send mail to %s: %s", to, exc)
+            if has_request_context():
+                flash(_("The e-mail to %(to)s could not be sent. Try again later.", to=to), "error")
             return
-    except (OSError, smtplib.SMTPException) as exc:
-        log.error("could not send mail to %s: %s", to, exc)
-        if has_request_context():
-            flash(_("The e-mail to %(to)s could not be sent. Try again later.", to=to), "error")
+        log.info("mail sent to %s: %s", to, message["Subject"])
+    else:
         return
-    log.info("mail sent to %s: %s", to, message["Subject"])
     if outgoing.announce and has_request_context():
         flash(_("An e-mail was sent to %(to)s.", to=to))
+
+
+def _readable(message: EmailMessage) -> str:
+    """The message as a person reads it (not transfer-encoded): links stay whole to copy."""
+    head = "\n".join(f"{name}: {message[name]}" for name in ("From", "To", "Subject"))
+    return f"{head}\n\n{message.get_content()}"
 
 
 def _smtp(settings: Settings, message: EmailMessage) -> None:
