@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from edc import mail
@@ -16,14 +16,18 @@ from edc.models.users import User
 from edc.settings import Settings
 
 
-def _settings() -> Settings:
-    return current_app.config["EDC_SETTINGS"]
+def _settings() -> Settings | None:
+    """The app's settings when mail can go out; None outside the app (a bare service call)."""
+    if not has_app_context():
+        return None
+    settings: Settings = current_app.config["EDC_SETTINGS"]
+    return settings if mail.enabled(settings) else None
 
 
 def role_changed(session: Session, user: User, role: str, where: str, *, granted: bool) -> None:
     """Tell the user a role was given or withdrawn (sent when the change commits)."""
     settings = _settings()
-    if not mail.enabled(settings):
+    if settings is None:
         return
     label = ROLE_LABELS.get(Role(role), role) if role in Role._value2member_map_ else role
     mail.send_after_commit(
@@ -42,7 +46,7 @@ def role_changed(session: Session, user: User, role: str, where: str, *, granted
 def new_device(session: Session, user: User, actor: Actor, now: datetime) -> None:
     """Tell the user their account was signed in to from a browser it had not used before."""
     settings = _settings()
-    if not mail.enabled(settings):
+    if settings is None:
         return
     mail.send_after_commit(
         session,
