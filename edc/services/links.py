@@ -191,16 +191,27 @@ def approve(
     return link, url(settings, token)
 
 
-def find(session: Session, token: str, now: datetime) -> AccountLink | None:
-    """The live link behind `token`: known, approved, not used, not replaced, not expired."""
+def lookup(session: Session, token: str) -> AccountLink | None:
+    """The link behind `token`, whatever its state (None: no such link was ever made)."""
     if not token or len(token) > 100:
         return None
-    link = session.scalar(select(AccountLink).where(AccountLink.token_hash == _hash(token)))
-    if link is None or link.used_at is not None or link.revoked_at is not None:
-        return None
-    if link.expires_at <= now or not link.user.is_active or not link.user.may_log_in(now):
-        return None
-    return link
+    return session.scalar(select(AccountLink).where(AccountLink.token_hash == _hash(token)))
+
+
+def alive(link: AccountLink, now: datetime) -> bool:
+    """Approved, not used, not replaced, not expired, and the account may still sign in."""
+    return (
+        link.used_at is None
+        and link.revoked_at is None
+        and link.expires_at > now
+        and link.user.may_log_in(now)
+    )
+
+
+def find(session: Session, token: str, now: datetime) -> AccountLink | None:
+    """The live link behind `token`, or None."""
+    link = lookup(session, token)
+    return link if link is not None and alive(link, now) else None
 
 
 def consume(session: Session, actor: Actor, link: AccountLink, code: str, now: datetime) -> None:

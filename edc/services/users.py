@@ -284,7 +284,7 @@ def reset_second_factor(
 
 def reset_password(
     session: Session, settings: Settings, actor: Actor, user: User, reason: str, now: datetime
-) -> str:
+) -> links.Issued:
     """The old password stops working and a reset link goes to the user, who alone chooses the
     new one; the second factor is still asked at sign-in."""
     if not reason.strip():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, url_for
+from flask import Blueprint, Response, abort, flash, redirect, url_for
 
 from edc import login, passwords
 from edc.access import public
@@ -48,8 +48,10 @@ def _after_use(link: AccountLink) -> Response:
 @public
 def activate(token: str) -> Response:
     now = utcnow()
-    link = links.find(db.session, token, now)
+    link = links.lookup(db.session, token)
     if link is None:
+        abort(404)  # never a link of ours: like any unknown address
+    if not links.alive(link, now):
         return _gone()
     user = link.user
     choose = user.must_change_password  # invitation or reset: no usable password yet

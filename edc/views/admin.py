@@ -18,7 +18,7 @@ from edc.i18n import _
 from edc.login import settings
 from edc.models.base import utcnow
 from edc.models.studies import Study
-from edc.models.users import RoleAssignment, User
+from edc.models.users import AccountLink, RoleAssignment, User
 from edc.services import links, security, users
 from edc.web import page_arg, page_count, render
 
@@ -259,6 +259,8 @@ def link_requests() -> Response:
 def link_approve(link_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
+    if db.session.get(AccountLink, link_id) is None:
+        abort(404)
     try:
         link, url = links.approve(db.session, settings(), current_actor(), link_id, utcnow())
     except links.LinkError as refused:
