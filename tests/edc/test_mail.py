@@ -10,6 +10,7 @@ from datetime import timedelta
 import pyotp
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from edc.access import Role
 from edc.actor import Actor
@@ -323,6 +324,29 @@ def test_without_mail_a_link_needs_a_second_administrator_and_the_requesters_cod
     login(owner, user)
 
 
+def test_without_mail_three_wrong_codes_void_the_link(client, make_user):
+    first = make_user(roles=[(Role.ADMIN, None)])
+    second = make_user(roles=[(Role.ADMIN, None)])
+    user = make_user()
+    login(client, first)
+    page = _reasoned(client, user, "reset-password").get_data(as_text=True)
+    code = page.split('id="requester-code">')[1].split("<")[0]
+    link = db.session.scalar(select(AccountLink).where(AccountLink.user_id == user.id))
+    approver = another_browser(client)
+    login(approver, second)
+    approved = approver.post(
+        f"/admin/links/{link.id}/approve", data={"csrf_token": csrf(approver, "/admin/links")}
+    ).get_data(as_text=True)
+    url = approved.split('id="approved-link">')[1].split("<")[0]
+    path = url[url.index("/account/") :]
+    guesser = another_browser(client)
+    for _n in range(3):
+        assert _choose_password(guesser, path, code="aaaaa-bbbbb").status_code == 422
+    last = _choose_password(guesser, path, code=code)
+    assert last.status_code == 410  # even the right code is too late
+    assert "Too many wrong codes" in last.get_data(as_text=True)
+
+
 @pytest.mark.commits
 def test_two_uses_of_one_link_at_the_same_moment_exactly_one_works(app, make_user, mail):
     user = make_user(f"race-{utcnow().timestamp()}@test.example")
@@ -349,6 +373,6 @@ def test_two_uses_of_one_link_at_the_same_moment_exactly_one_works(app, make_use
 
     outcomes = at_once(2, use)
     assert sorted(outcomes) == [302, 410], outcomes
-    db.session.remove()
-    used = db.session.scalars(select(AccountLink).where(AccountLink.user_id == user.id)).all()
-    assert [link.used_at is not None for link in used] == [True]
+    with Session(db.engine) as check:  # its own transaction, closed: the next test may write
+        used = check.scalars(select(AccountLink).where(AccountLink.user_id == user.id)).all()
+        assert [link.used_at is not None for link in used] == [True]
