@@ -8,7 +8,7 @@ from edc import access, audit, crypto, db_roles, hosts, i18n, login, logs, passw
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
-from edc.views import admin, auth, crf, home, roles, subjects
+from edc.views import account, admin, auth, crf, home, roles, subjects
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     htmx.init_app(app)
     web.init_app(app)
 
-    for blueprint in (auth.bp, home.bp, subjects.bp, crf.bp, admin.bp, roles.bp):
+    for blueprint in (auth.bp, account.bp, home.bp, subjects.bp, crf.bp, admin.bp, roles.bp):
         app.register_blueprint(blueprint)
     access.declare_public(app, "static")
     app.before_request(access.gate)

@@ -83,10 +83,10 @@ ROLE_CHOICE = click.Choice([r.value for r in Role])
     help="Last day of the account; it works until that day ends in EDC_ACCOUNT_TIMEZONE.",
 )
 def users_create(email, full_name, identity_check, role, site, study, ends) -> None:
-    """Create an account and print its one-time password (shown once)."""
+    """Create an account and mail its owner an invitation link (without mail: print the link)."""
     actor, now = Actor.cli(), utcnow()
     try:
-        user, one_time = users.create_user(
+        user, issued = users.create_user(
             db.session,
             _settings(),
             actor,
@@ -101,7 +101,10 @@ def users_create(email, full_name, identity_check, role, site, study, ends) -> N
     except users.UserAdminError as refused:
         raise click.ClickException(refused.message) from refused
     _done()
-    click.echo(f"created {user.email}; one-time password (expires in 72 h): {one_time}")
+    if issued.url:  # no mail: the operator at the server hands the link over themselves
+        click.echo(f"created {user.email}; invitation link (works once, 72 h): {issued.url}")
+    else:
+        click.echo(f"created {user.email}; invitation e-mailed to {user.email}")
     if role:
         _tell_pending(role)
 
@@ -211,10 +214,14 @@ def users_deactivate(email, reason) -> None:
 @click.argument("email")
 @click.option("--reason", required=True)
 def users_reset_factor(email, reason) -> None:
-    """Revoke the authenticator; the user enrols again at next sign-in."""
-    users.reset_second_factor(db.session, Actor.cli(), _user(email), reason, utcnow())
+    """Revoke the authenticator; the user sets up a new one from a link (mailed, or printed)."""
+    issued = users.reset_second_factor(
+        db.session, _settings(), Actor.cli(), _user(email), reason, utcnow()
+    )
     _done()
     click.echo(f"two-step sign-in reset for {email}")
+    if issued.url:
+        click.echo(f"link for a new authenticator (works once, 72 h): {issued.url}")
 
 
 @sites_cli.command("add-study")

@@ -26,6 +26,7 @@ LIMITED: dict[str, str] = {
     "audit_event": "SELECT, INSERT",  # append-only: no UPDATE, DELETE, TRUNCATE
     "audit_head": "SELECT, UPDATE",  # the chain's lock and tip: one row, moved, never removed
     "alembic_version": "SELECT",  # the schema's version is the owner's business
+    "account_link": "SELECT, INSERT, UPDATE",  # links are used or replaced, never removed
 }
 
 

@@ -78,6 +78,25 @@ class NewPasswordForm(AppForm):
     confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
 
 
+class LinkPasswordForm(NewPasswordForm):
+    """An invitation or reset link: the new password, and without mail the requester's code."""
+
+    code = StringField(
+        _l("Code from the administrator who asked for this link"),
+        validators=[Optional(), Length(max=32)],
+    )
+
+
+class LinkEnrolForm(AppForm):
+    """A new authenticator after a factor reset: the link and the password, not either alone."""
+
+    current = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=1024)])
+    code = StringField(
+        _l("Code from the administrator who asked for this link"),
+        validators=[Optional(), Length(max=32)],
+    )
+
+
 class ChangePasswordForm(NewPasswordForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
     end_others = BooleanField(_l("Sign out my other sessions"), default=True)

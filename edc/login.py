@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, flash, g, jsonify, redirect, request, session, url_for
+from flask import (
+    Response,
+    after_this_request,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
 
@@ -106,8 +118,19 @@ def safe_next(target: str | None) -> str:
 # The half-signed-in state lives in the signed cookie for a few minutes, never a session row.
 
 
-def set_pending(user: User, factor_passed: bool, now: datetime) -> None:
-    session["pending"] = {"uid": user.id, "since": now.timestamp(), "factor": factor_passed}
+def set_pending(user: User, factor_passed: bool, now: datetime, via_link: bool = False) -> None:
+    session["pending"] = {
+        "uid": user.id,
+        "since": now.timestamp(),
+        "factor": factor_passed,
+        "link": via_link,
+    }
+
+
+def pending_via_link() -> bool:
+    """The half-signed-in person came from their single-use link (the only way to enrol)."""
+    pending = session.get("pending")
+    return isinstance(pending, dict) and bool(pending.get("link"))
 
 
 def pending_user() -> tuple[User, bool] | None:
@@ -136,7 +159,8 @@ def enrol_secret() -> str | None:
 def complete(user: User) -> None:
     """Start the server-side session with a fresh cookie (new id at every sign-in)."""
     notices = auth.notices_since(db.session, user, user.last_login_at)
-    token, session_id = auth.start_session(db.session, current_actor(), user, utcnow())
+    device = _device()
+    token, session_id = auth.start_session(db.session, current_actor(), user, utcnow(), device)
     lang = session.get("lang") or user.locale
     session.clear()
     session["sid"] = token
@@ -145,6 +169,33 @@ def complete(user: User) -> None:
     g._login_user = user  # Flask-Login's per-request user: the page answering this is signed in
     g.user_session_id = session_id
     _tell(notices)
+
+
+def _device_cookie() -> str:
+    return "__Host-edc-device" if settings().cookie_secure else "edc-device"
+
+
+def _device() -> str:
+    """This browser's long-lived random id (set on first sign-in), so a sign-in from a browser
+    new to the account can be told to its owner. It proves nothing and grants nothing."""
+    device = request.cookies.get(_device_cookie(), "")
+    if len(device) != 43:  # token_urlsafe(32); anything else is replaced
+        device = secrets.token_urlsafe(32)
+
+        @after_this_request
+        def _remember(response: Response) -> Response:
+            response.set_cookie(
+                _device_cookie(),
+                device,
+                max_age=400 * 24 * 3600,
+                secure=settings().cookie_secure,
+                httponly=True,
+                samesite="Lax",
+                path="/",
+            )
+            return response
+
+    return device
 
 
 def _tell(notices: auth.Notices) -> None:

@@ -108,8 +108,6 @@ def problems(password: str, email: str = "", full_name: str = "") -> list[str]:
     return []
 
 
-def activation_password() -> str:
-    """A random one-time password an administrator hands over; shown once, expires quickly."""
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    raw = "".join(secrets.choice(alphabet) for _ in range(20))
-    return "-".join(raw[i : i + 5] for i in range(0, 20, 5))
+def unusable_secret() -> str:
+    """A password nobody is ever told: what an account holds until its owner uses their link."""
+    return secrets.token_urlsafe(32)

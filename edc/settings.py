@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "fr", "de", "it", "es")
+MAIL_BACKENDS = ("smtp", "console", "none")
 
 
 def _instance_secret(instance: Path, name: str, nbytes: int = 32) -> str:
@@ -53,6 +54,27 @@ def _proxies(value: str) -> int:
     return count
 
 
+def _mail_env() -> dict[str, object]:
+    """EDC_MAIL_BACKEND, EDC_SMTP_HOST/PORT/USER/PASSWORD, EDC_SMTP_STARTTLS or EDC_SMTP_SSL
+    (=1), EDC_MAIL_FROM and EDC_BASE_URL (the portal's address as users reach it)."""
+    env = os.environ
+    security = ""
+    if env.get("EDC_SMTP_STARTTLS") == "1":
+        security = "starttls"
+    if env.get("EDC_SMTP_SSL") == "1":
+        security = "ssl" if not security else "both"
+    return {
+        "mail_backend": env.get("EDC_MAIL_BACKEND", "none"),
+        "smtp_host": env.get("EDC_SMTP_HOST", "localhost"),
+        "smtp_port": int(env.get("EDC_SMTP_PORT", "465" if security == "ssl" else "25")),
+        "smtp_user": env.get("EDC_SMTP_USER", ""),
+        "smtp_password": env.get("EDC_SMTP_PASSWORD", ""),
+        "smtp_security": security,
+        "mail_from": env.get("EDC_MAIL_FROM", "edc@localhost"),
+        "base_url": env.get("EDC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start; tests build one with overrides."""
@@ -93,6 +115,18 @@ class Settings:
     trusted_proxies: int = 0
     #: A development or demo machine (EDC_DEV=1): the production checks at start are off.
     development: bool = False
+    #: How mail leaves: "smtp", "console" (logged, for the demo) or "none" (resets then need a
+    #: second administrator's approval, see edc/services/links.py).
+    mail_backend: str = "none"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    #: "" (plain, a local relay), "starttls" or "ssl".
+    smtp_security: str = ""
+    mail_from: str = "edc@localhost"
+    #: Links in mail start with this, never with the Host header a request happened to carry.
+    base_url: str = "http://127.0.0.1:5000"
 
     def __post_init__(self) -> None:
         try:
@@ -102,6 +136,10 @@ class Settings:
                 f"EDC_ACCOUNT_TIMEZONE: unknown time zone {self.account_timezone!r} "
                 "(an IANA name such as Europe/Brussels)"
             ) from exc
+        if self.mail_backend not in MAIL_BACKENDS:
+            raise ValueError(f"EDC_MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}")
+        if self.smtp_security not in ("", "starttls", "ssl"):
+            raise ValueError("EDC_SMTP_STARTTLS and EDC_SMTP_SSL: choose at most one")
 
     def production_problems(self) -> list[str]:
         """Why this configuration must not serve a production portal; the app refuses to start
@@ -143,5 +181,6 @@ class Settings:
             trusted_hosts=_hosts(os.environ.get("EDC_TRUSTED_HOSTS", "")),
             trusted_proxies=_proxies(os.environ.get("EDC_TRUSTED_PROXIES", "0") or "0"),
             development=os.environ.get("EDC_DEV", "") == "1",
+            **_mail_env(),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from app import create_app
 from edc.db_roles import owner_url
 from edc.extensions import db, make_engine
 from edc.settings import Settings
-from tests import factories
+from tests import factories, mailbox
 from tests.databases import fresh_database, on_postgres
 
 OUTPUT = Path(
@@ -102,7 +103,7 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.remove()
         outer.rollback()
         conn.close()
-        db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        db.session.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
 
 
 _real_connect = socket.socket.connect
@@ -137,6 +138,33 @@ def https_client(app: Flask) -> FlaskClient:
         }
     )
     return client
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[tuple[mailbox.Mailbox, int]]:
+    box = mailbox.Mailbox()
+    controller = mailbox.start(box)
+    yield box, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def mail(app: Flask, _smtp_server: tuple[mailbox.Mailbox, int]) -> Iterator[mailbox.Mailbox]:
+    """The portal sends real mail (EDC_MAIL_BACKEND=smtp) to a local SMTP server, read here."""
+    box, port = _smtp_server
+    box.messages.clear()
+    box.refuse = False
+    settings = app.config["EDC_SETTINGS"]
+    app.config["EDC_SETTINGS"] = replace(
+        settings,
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        mail_from="edc@portal.test",
+        base_url="https://portal.test",
+    )
+    yield box
+    app.config["EDC_SETTINGS"] = settings
 
 
 @pytest.fixture

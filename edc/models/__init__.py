@@ -7,9 +7,10 @@ from edc.models.definitions import FormVersion, StudyDefinition
 from edc.models.notices import Notice
 from edc.models.studies import Site, Study
 from edc.models.subjects import SiteCounter, Subject, SubjectIdentity
-from edc.models.users import RecoveryCode, RoleAssignment, User, UserSession
+from edc.models.users import AccountLink, RecoveryCode, RoleAssignment, User, UserSession
 
 __all__ = [
+    "AccountLink",
     "AuditEvent",
     "AuditHead",
     "Base",

@@ -114,6 +114,8 @@ class UserSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    #: SHA-256 of the browser's long-lived device cookie: a sign-in from a new one is told.
+    device_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     user: Mapped[User] = relationship()
 
@@ -127,3 +129,29 @@ class RecoveryCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(255))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountLink(Base):
+    """A single-use link mailed to the account's owner: an invitation, a password reset or a new
+    authenticator after a factor reset. Only hashes are kept; nobody else ever sees the link.
+
+    Without mail a link starts as a request (`token_hash` empty) that a second administrator
+    approves; the user then needs both the approver's link and the requester's code."""
+
+    __tablename__ = "account_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

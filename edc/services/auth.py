@@ -18,6 +18,7 @@ from edc.i18n import _
 from edc.models.audit import AuditEvent
 from edc.models.notices import Notice
 from edc.models.users import RecoveryCode, User, UserSession
+from edc.services import notify
 from edc.settings import Settings
 
 FAILURES = ("auth.login_failed", "auth.totp_failed", "auth.totp_replay")
@@ -268,9 +269,15 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(session: Session, actor: Actor, user: User, now: datetime) -> tuple[str, int]:
-    """A new server-side session: (token for the cookie, session id)."""
+def start_session(
+    session: Session, actor: Actor, user: User, now: datetime, device: str = ""
+) -> tuple[str, int]:
+    """A new server-side session: (token for the cookie, session id). `device` is the browser's
+    long-lived device cookie: the owner is mailed when it has not signed in to them before."""
     token = secrets.token_urlsafe(32)
+    device_hash = _token_hash(device) if device else None
+    if device_hash is not None and _new_device(session, user, device_hash):
+        notify.new_device(session, user, actor, now)
     user.last_login_at = now
     audit.record(session, _signed_in(actor, user), "auth.login", target=user)
     us = UserSession(
@@ -280,10 +287,21 @@ def start_session(session: Session, actor: Actor, user: User, now: datetime) -> 
         last_seen_at=now,
         ip=actor.ip[:64],
         user_agent=actor.user_agent[:300],
+        device_hash=device_hash,
     )
     session.add(us)
     session.flush()
     return token, us.id
+
+
+def _new_device(session: Session, user: User, device_hash: str) -> bool:
+    """A device this account never signed in from, while it has signed in before elsewhere."""
+    seen = session.execute(
+        select(
+            func.count(), func.count(UserSession.id).filter(UserSession.device_hash == device_hash)
+        ).where(UserSession.user_id == user.id)
+    ).one()
+    return seen[0] > 0 and seen[1] == 0
 
 
 @dataclass(frozen=True)

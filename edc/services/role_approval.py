@@ -25,6 +25,7 @@ from edc.actor import Actor
 from edc.i18n import _
 from edc.models.studies import Site
 from edc.models.users import RoleAssignment
+from edc.services import notify
 
 
 class ApprovalError(Exception):
@@ -162,6 +163,7 @@ def approve(
     assignment.approved_by_id = actor.user_id
     audit.record(session, actor, "role.approved", target=assignment, site_code=where, new=summary)
     session.flush()
+    notify.role_changed(session, assignment.user, assignment.role, where, granted=True)
     return assignment
 
 
@@ -215,3 +217,4 @@ def approve_as_operator(
         reason=reason.strip(),
     )
     session.flush()
+    notify.role_changed(session, assignment.user, assignment.role, where, granted=True)

@@ -16,7 +16,7 @@ from edc.actor import Actor
 from edc.i18n import _
 from edc.models.studies import Site, Study
 from edc.models.users import RecoveryCode, RoleAssignment, User
-from edc.services import auth, role_approval
+from edc.services import auth, links, notify, role_approval
 from edc.settings import Settings
 
 
@@ -51,18 +51,18 @@ def create_user(
     identity_check: str,
     ends_at: datetime | None,
     now: datetime,
-) -> tuple[User, str]:
-    """A new personal account with a random one-time password, returned once for hand-over."""
+) -> tuple[User, links.Issued]:
+    """A new personal account whose owner alone sets its password, from an invitation link
+    mailed to them (see edc/services/links.py): no administrator ever knows a working secret."""
     email = normalise_email(email)
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise UserAdminError(_("An account with this e-mail address already exists."))
     if not identity_check.strip():
         raise UserAdminError(_("Record how the person's identity was checked."))
-    one_time = passwords.activation_password()
     user = User(
         email=email,
         full_name=full_name.strip(),
-        password_hash=passwords.hash_password(one_time),
+        password_hash=passwords.hash_password(passwords.unusable_secret()),
         must_change_password=True,
         activation_expires_at=now + settings.activation_lifetime,
         identity_check=identity_check.strip(),
@@ -88,7 +88,7 @@ def create_user(
         session.flush()
     except IntegrityError as exc:  # a concurrent creation won the race
         raise UserAdminError(_("An account with this e-mail address already exists.")) from exc
-    return user, one_time
+    return user, links.issue(session, settings, actor, user, links.INVITATION, now)
 
 
 def _check_scope(session: Session, scope: RoleScope) -> tuple[Site | None, Study | None]:
@@ -161,6 +161,8 @@ def assign_role(
         },
     )
     session.flush()
+    if assignment.approved_at is not None:  # a pending role is told when it is approved
+        notify.role_changed(session, user, scope.role.value, _where(site, study), granted=True)
     return assignment
 
 
@@ -189,6 +191,7 @@ def revoke_role(
         reason=reason,
     )
     session.flush()
+    notify.role_changed(session, assignment.user, assignment.role, site_code, granted=False)
 
 
 def set_active(
@@ -269,9 +272,10 @@ def set_end_date(
 
 
 def reset_second_factor(
-    session: Session, actor: Actor, user: User, reason: str, now: datetime
-) -> None:
-    """Revoke a lost or compromised authenticator: the user enrols again at next sign-in."""
+    session: Session, settings: Settings, actor: Actor, user: User, reason: str, now: datetime
+) -> links.Issued:
+    """Revoke a lost or compromised authenticator: the user enrols a new one only through the
+    link mailed to them (their password alone is not enough)."""
     if not reason.strip():
         raise UserAdminError(_("Give a reason."))
     user.totp_secret = None
@@ -280,22 +284,23 @@ def reset_second_factor(
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     auth.end_all_sessions(session, actor, user, "factor reset", now)
     session.flush()
+    return links.issue(session, settings, actor, user, links.ENROL, now, reason=reason)
 
 
 def reset_password(
     session: Session, settings: Settings, actor: Actor, user: User, reason: str, now: datetime
-) -> str:
-    """A new one-time password (shown once); the second factor is still asked at sign-in."""
+) -> links.Issued:
+    """The old password stops working and a reset link goes to the user, who alone chooses the
+    new one; the second factor is still asked at sign-in."""
     if not reason.strip():
         raise UserAdminError(_("Give a reason."))
-    one_time = passwords.activation_password()
-    user.password_hash = passwords.hash_password(one_time)
+    user.password_hash = passwords.hash_password(passwords.unusable_secret())
     user.must_change_password = True
-    user.activation_expires_at = now + settings.activation_lifetime
+    user.activation_expires_at = None
     audit.record(session, actor, "auth.password_reset", target=user, reason=reason)
     auth.end_all_sessions(session, actor, user, "password reset", now)
     session.flush()
-    return one_time
+    return links.issue(session, settings, actor, user, links.RESET, now, reason=reason)
 
 
 def assignment_history(session: Session, user: User) -> list[RoleAssignment]:

@@ -13,13 +13,13 @@ from edc.access import APPROVERS, ROLE_LABELS, Permission, Role, requires
 from edc.actor import current_actor
 from edc.exports import csv_writer
 from edc.extensions import db
-from edc.forms import AssignRoleForm, CreateUserForm, EndDateForm, ReasonForm
+from edc.forms import AssignRoleForm, CreateUserForm, EmptyForm, EndDateForm, ReasonForm
 from edc.i18n import _
 from edc.login import settings
 from edc.models.base import utcnow
 from edc.models.studies import Study
-from edc.models.users import RoleAssignment, User
-from edc.services import role_approval, security, users
+from edc.models.users import AccountLink, RoleAssignment, User
+from edc.services import links, role_approval, security, users
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -73,7 +73,7 @@ def user_new() -> Response:
     form = CreateUserForm()
     if form.validate_on_submit():
         try:
-            user, one_time = users.create_user(
+            user, issued = users.create_user(
                 db.session,
                 settings(),
                 current_actor(),
@@ -86,13 +86,21 @@ def user_new() -> Response:
         except users.UserAdminError as refused:
             form.email.errors = [refused.message]
         else:
-            return render("admin/one_time_password.html", user=user, one_time=one_time)
+            return _issued(user, issued)
     return render(
         "admin/user_new.html",
         form=form,
         account_zone=settings().account_timezone,
         status=422 if form.errors else 200,
     )
+
+
+def _issued(user: User, issued: links.Issued) -> Response:
+    """After an invitation or a reset: the mail is on its way (told once it left), or, without
+    mail, the requester's half of the secret, shown once, while a second administrator approves."""
+    if issued.requester_code:
+        return render("admin/link_requested.html", user=user, code=issued.requester_code)
+    return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
 def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 200) -> Response:
@@ -106,6 +114,8 @@ def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 2
         account_zone=settings().account_timezone,
         history=users.assignment_history(db.session, user),
         needs_approval=APPROVERS,
+        link=links.latest(db.session, user),
+        now=utcnow(),
         status=status,
     )
 
@@ -185,11 +195,13 @@ def _reasoned(user_id: int, action: str) -> Response:
                 _("Account deactivated.") if action == "deactivate" else _("Account reactivated.")
             )
         elif action == "reset-2fa":
-            users.reset_second_factor(db.session, actor, user, reason, now)
-            flash(_("Two-step sign-in was reset: the user enrols again at next sign-in."))
+            issued = users.reset_second_factor(db.session, settings(), actor, user, reason, now)
+            flash(_("Two-step sign-in was reset: the user sets it up again from a link."))
+            return _issued(user, issued)
         else:
-            one_time = users.reset_password(db.session, settings(), actor, user, reason, now)
-            return render("admin/one_time_password.html", user=user, one_time=one_time)
+            issued = users.reset_password(db.session, settings(), actor, user, reason, now)
+            flash(_("The password was reset: the user chooses a new one from a link."))
+            return _issued(user, issued)
     except users.UserAdminError as refused:
         flash(refused.message, "error")
         return _detail(user, status=422)
@@ -233,6 +245,32 @@ def user_end_date(user_id: int) -> Response:
     )
     flash(_("End date saved."))
     return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.route("/links")
+@requires(Permission.USERS_MANAGE)
+def link_requests() -> Response:
+    """Without mail: links another administrator asked for, waiting for a second one."""
+    return render(
+        "admin/link_requests.html",
+        requests=links.pending_approval(db.session, utcnow()),
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/links/<int:link_id>/approve", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def link_approve(link_id: int) -> Response:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if db.session.get(AccountLink, link_id) is None:
+        abort(404)
+    try:
+        link, url = links.approve(db.session, settings(), current_actor(), link_id, utcnow())
+    except links.LinkError as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("admin.link_requests"))
+    return render("admin/link_approved.html", user=link.user, url=url, link=link)
 
 
 def _event_filter() -> security.EventFilter:

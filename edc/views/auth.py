@@ -27,6 +27,8 @@ STAGE_ENDPOINT = {
 
 def _advance(user: User, factor_passed: bool) -> Response:
     stage = auth.next_stage(user, factor_passed)
+    if stage is auth.Stage.ENROL and not login.pending_via_link():
+        return _enrol_needs_link()
     if stage is auth.Stage.DONE:
         next_url = login.safe_next(session.get("next"))
         login.complete(user)
@@ -37,6 +39,20 @@ def _advance(user: User, factor_passed: bool) -> Response:
 
 def _restart() -> Response:
     return redirect(url_for("auth.login_page"))
+
+
+def _enrol_needs_link() -> Response:
+    """A new authenticator is set up only from the link mailed to the account's owner: whoever
+    learnt the password alone (or reset it) cannot bind their own phone to the account."""
+    session.pop("pending", None)
+    form = LoginForm()
+    form.password.errors = [
+        _(
+            "Two-step sign-in is set up only from the link e-mailed to you. "
+            "Ask your study administrator for a new link."
+        )
+    ]
+    return render("auth/login.html", form=form, status=403)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -116,6 +132,8 @@ def enrol() -> Response:
     user, factor = pending
     if auth.next_stage(user, factor) is not auth.Stage.ENROL:
         return _restart()
+    if not login.pending_via_link():
+        return _enrol_needs_link()
     secret = login.enrol_secret()
     if secret is None or request.method == "GET":
         secret = totp.new_secret()

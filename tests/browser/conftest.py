@@ -64,6 +64,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         "PYTHONUNBUFFERED": "1",
     }
     port = _free_port()
+    env["EDC_BASE_URL"] = f"http://localhost:{port}"  # links the operator is given point here
     portal = Portal(f"http://localhost:{port}", env)
     portal.flask("db", "upgrade")
     portal.flask("studies", "load", str(ROOT / "studies" / "siopen-nb"))
@@ -126,8 +127,8 @@ def shots() -> Path:
 
 
 def staff_account(portal: Portal, email: str, role: str = "nurse", site: str = "FR-01") -> str:
-    """A new account made (and its role approved) by the operator; returns its one-time
-    password."""
+    """A new account made (and its role approved) by the operator, with no mail here: returns
+    its invitation link."""
     out = portal.flask(
         "users", "create", "--email", email, "--name", "Claire Martin",
         "--identity-check", "ID card seen by the PI", "--role", role, "--site", site,
@@ -136,17 +137,14 @@ def staff_account(portal: Portal, email: str, role: str = "nurse", site: str = "
     return out.strip().rsplit(" ", 1)[-1]
 
 
-def first_sign_in(page: Page, portal: Portal, email: str, one_time: str, password: str) -> str:
-    """One-time password → own password → TOTP enrolment → recovery codes; returns the seed."""
+def first_sign_in(page: Page, portal: Portal, email: str, link: str, password: str) -> str:
+    """Invitation link → own password → TOTP enrolment → recovery codes; returns the seed."""
     import re
 
     import pyotp
 
-    page.goto(f"{portal.url}/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(one_time)
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/login/password$"))
+    assert link.startswith(portal.url), link
+    page.goto(link)
     page.locator("#password").fill(password)
     page.locator("#confirm").fill(password)
     page.locator("main button[type=submit]").click()

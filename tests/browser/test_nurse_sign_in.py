@@ -31,15 +31,10 @@ def nurse_is_given_an_account(portal) -> tuple[str, str]:
 
 
 def test_nurse_enrols_totp_at_first_sign_in_and_switches_to_french(portal, tablet, shots):
-    email, one_time = nurse_is_given_an_account(portal)
+    email, link = nurse_is_given_an_account(portal)
     page = tablet
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(one_time)
-    page.screenshot(path=shots / "01-login.png")
-    page.get_by_role("button", name="Continue").click()
-
-    page.wait_for_url(re.compile(r"/login/password$"))
+    page.goto(link)  # the invitation: only the nurse has it
+    page.screenshot(path=shots / "01-invitation.png")
     password = "a quiet harbour at dawn in spring"
     page.get_by_label("New password", exact=True).fill(password)
     page.get_by_label("New password again").fill(password)

@@ -14,7 +14,7 @@ from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.users import User, UserSession
-from edc.services import users
+from edc.services import auth, links, users
 from tests.factories import another_browser, csrf, login, next_code
 
 
@@ -116,26 +116,31 @@ def test_wrong_totp_codes_count_towards_the_lockout(client, make_user):
     assert _post_code(client, next_code(user)).status_code == 429
 
 
+def _link(client, user: User, purpose: str = links.INVITATION) -> str:
+    """The path of a fresh single-use link, as the operator at the command line gets it."""
+    settings = client.application.config["EDC_SETTINGS"]
+    issued = links.issue(
+        db.session, settings, Actor.cli(), db.session.get(User, user.id), purpose, utcnow()
+    )
+    db.session.commit()
+    return issued.url[issued.url.index("/account/") :]
+
+
 def test_first_sign_in_sets_a_password_enrols_totp_and_shows_recovery_codes(client, make_user):
     user = make_user(enrolled=False, must_change_password=True, password="one-time-pass-123")
-    first = _post_password(client, user.email, "one-time-pass-123")
-    assert first.headers["Location"].endswith("/login/password")
-    token = csrf(client, "/login/password")
-    short = client.post(
-        "/login/password", data={"password": "short", "confirm": "short", "csrf_token": token}
-    )
+    path = _link(client, user)
+    token = csrf(client, path)
+    short = client.post(path, data={"password": "short", "confirm": "short", "csrf_token": token})
     assert short.status_code == 422
     assert "at least 12 characters" in short.get_data(as_text=True)
     common = client.post(
-        "/login/password",
-        data={"password": "password1234", "confirm": "password1234", "csrf_token": token},
+        path, data={"password": "password1234", "confirm": "password1234", "csrf_token": token}
     )
     assert "too common" in common.get_data(as_text=True)
     long_password = "A long passphrase of sixty-four characters is accepted here ok!!"
     assert len(long_password) == 64
     chosen = client.post(
-        "/login/password",
-        data={"password": long_password, "confirm": long_password, "csrf_token": token},
+        path, data={"password": long_password, "confirm": long_password, "csrf_token": token}
     )
     assert chosen.headers["Location"].endswith("/login/enrol")
     page = client.get("/login/enrol").get_data(as_text=True)
@@ -158,14 +163,9 @@ def csrf_in(html: str) -> str:
 
 
 def test_a_recovery_code_works_once(client, app, make_user):
-    user = make_user(enrolled=False)
-    assert _post_password(client, user.email, user.password).status_code == 302
-    page = client.get("/login/enrol").get_data(as_text=True)
-    secret = page.split('id="totp-secret">')[1].split("<")[0].replace(" ", "")
-    done = client.post(
-        "/login/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_in(page)}
-    )
-    first_code = done.get_data(as_text=True).split("<li><code>")[1].split("<")[0]
+    user = make_user()
+    first_code = auth.new_recovery_codes(db.session, db.session.get(User, user.id))[0]
+    db.session.commit()
     for attempt, expected in ((1, 302), (2, 422)):
         other = another_browser(client)
         _post_password(other, user.email, user.password)
@@ -276,8 +276,7 @@ def test_each_sign_in_gets_a_new_session_cookie(client, make_user):
 def test_session_cookie_is_secure_httponly_samesite_and_host_prefixed(client, make_user):
     user = make_user()
     response = login(client, user)
-    header = response.headers["Set-Cookie"]
-    assert header.startswith("__Host-edc=")
+    (header,) = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("__Host-edc=")]
     for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
         assert flag in header
     assert "Domain" not in header
@@ -343,11 +342,17 @@ def test_the_owner_is_told_of_failed_attempts_since_their_last_sign_in(client, m
 
 def test_the_owner_is_told_their_factor_was_reset(client, make_user):
     user = make_user()
-    users.reset_second_factor(
-        db.session, Actor.cli(), db.session.get(User, user.id), "lost", utcnow()
+    issued = users.reset_second_factor(
+        db.session,
+        client.application.config["EDC_SETTINGS"],
+        Actor.cli(),
+        db.session.get(User, user.id),
+        "lost",
+        utcnow(),
     )
     db.session.commit()
-    _post_password(client, user.email, user.password)
+    path = issued.url[issued.url.index("/account/") :]
+    client.post(path, data={"current": user.password, "csrf_token": csrf(client, path)})
     page = client.get("/login/enrol").get_data(as_text=True)
     secret = page.split('id="totp-secret">')[1].split("<")[0].replace(" ", "")
     done = client.post(
