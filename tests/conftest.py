@@ -102,7 +102,7 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.remove()
         outer.rollback()
         conn.close()
-        db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        db.session.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
 
 
 _real_connect = socket.socket.connect
