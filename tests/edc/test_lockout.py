@@ -116,6 +116,34 @@ def test_a_failed_attempt_that_cannot_be_recorded_refuses_the_sign_in(app, make_
     assert browser.get("/login/code").status_code == 302  # no half-signed-in state
 
 
+def test_a_nul_in_what_a_client_sent_never_makes_the_trail_refuse_an_event(app, make_user):
+    """The trail is the one writer of events: a NUL in any value a client sent (a path, a key,
+    a reason) used to make PostgreSQL refuse the event and the request answer 500; it is
+    dropped and the chain holds."""
+    user = make_user()
+    with app.test_request_context():
+        audit.record(
+            db.session,
+            Actor(user=user),
+            "access.denied",
+            entity_type="subject",
+            entity_id="AB\x00CD",
+            new={"path": "/subjects/AB\x00CD", "seen": ["x\x00"]},
+            reason="typed\x00",
+            durable=True,
+        )
+        db.session.flush()
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "access.denied")
+        ).one()
+        assert (event.entity_id, event.new_value, event.reason) == (
+            "ABCD",
+            {"path": "/subjects/ABCD", "seen": ["x"]},
+            "typed",
+        )
+        assert audit.verify(db.session.connection()).ok
+
+
 # 2. Parallel attempts (PostgreSQL runs them at the same time) cannot beat the counters.
 
 
