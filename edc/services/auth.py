@@ -168,15 +168,15 @@ def _throttle(
     with the same answer: a lockout tells nobody whether an account exists."""
     _take_turns(session, attempt)
     since = now - settings.lockout_window
-    checks: list[tuple[int, dict[str, object]]] = [
-        (settings.lockout_threshold, {"entity": attempt.entity()}),
-        (settings.address_threshold, {"ip": attempt.ip}),
-    ]
-    for threshold, where in checks:
-        count, oldest = _count_failures(session, since, **where)  # type: ignore[arg-type]
+    entity = attempt.entity()
+    by_account = _count_failures(session, since, entity=entity)
+    by_address = _count_failures(session, since, ip=attempt.ip)
+    for threshold, (count, oldest), shown in (
+        (settings.lockout_threshold, by_account, {"account": entity[1]}),
+        (settings.address_threshold, by_address, {"ip": attempt.ip}),
+    ):
         if count >= threshold and oldest is not None:
             wait = max(1, int((oldest + settings.lockout_window - now).total_seconds() // 60) + 1)
-            shown = {"ip": attempt.ip} if "ip" in where else {"account": attempt.entity()[1]}
             try:
                 _failure_event(
                     session, actor, "auth.throttled", attempt, new={"failures": count, **shown}
