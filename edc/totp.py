@@ -11,9 +11,6 @@ from datetime import datetime
 import pyotp
 import segno
 
-from edc import crypto
-from edc.models.users import User
-
 ISSUER = "SIOPEN EDC"
 DRIFT_STEPS = (0, -1, 1)
 
@@ -43,16 +40,6 @@ def check(secret: str, code: str, now: datetime, last_step: int) -> tuple[TotpOu
                 return TotpOutcome.REPLAY, last_step
             return TotpOutcome.OK, step
     return TotpOutcome.WRONG, last_step
-
-
-def verify_user(user: User, code: str, now: datetime) -> TotpOutcome:
-    """Check a user's code and, when accepted, move their last used step forward."""
-    if user.totp_secret is None:
-        return TotpOutcome.WRONG
-    outcome, step = check(crypto.decrypt(user.totp_secret), code, now, user.totp_last_step)
-    if outcome is TotpOutcome.OK:
-        user.totp_last_step = step
-    return outcome
 
 
 def provisioning_uri(secret: str, email: str) -> str:

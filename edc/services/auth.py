@@ -5,12 +5,14 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from edc import audit, crypto, passwords, totp
 from edc.actor import Actor
@@ -21,9 +23,18 @@ from edc.models.users import RecoveryCode, User, UserSession
 from edc.services import notify
 from edc.settings import Settings
 
-FAILURES = ("auth.login_failed", "auth.totp_failed", "auth.totp_replay")
+FAILURES = (
+    "auth.login_failed",
+    "auth.totp_failed",
+    "auth.totp_replay",
+    "auth.password_check_failed",  # the current password of a password change
+)
 RECOVERY_CODES = 10
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)
+#: The entity of failures on an address that names no account: counted like an account's.
+UNKNOWN_ACCOUNT = "unknown_account"
+
+_log = logging.getLogger(__name__)
 
 
 class LoginRefusedError(Exception):
@@ -83,35 +94,97 @@ def _user_event(
     )
 
 
+def _name_key(settings: Settings, email: str) -> str:
+    """The typed address, normalised and keyed with the server's secret: enough to count the
+    attempts on an address that names no account, and nothing anyone can read back."""
+    normal = email.strip().lower().encode()
+    mac = hmac.new(settings.secret_key.encode(), b"sign-in name\x00" + normal, hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Who is tried (an account, or the key of an address that names none) and from where."""
+
+    user: User | None
+    name: str  # _name_key of the typed (or the account's) address
+    ip: str
+
+    def entity(self) -> tuple[str, str]:
+        if self.user is not None:
+            return "user_account", str(self.user.id)
+        return UNKNOWN_ACCOUNT, self.name
+
+
+def _take_turns(session: Session, attempt: _Attempt) -> None:
+    """Attempts on one account (or typed address) and from one address take turns, from the
+    count of failures to the failure recorded (committed while the turn is held): parallel
+    guesses cannot all pass a count that none of them has raised yet.
+
+    PostgreSQL: advisory locks of the transaction, the account's first (always in this order,
+    so two attempts never wait for each other). SQLite: every transaction already holds the
+    database's write lock from its start (BEGIN IMMEDIATE)."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    for key in (f"sign-in name {attempt.name}", f"sign-in address {attempt.ip}"):
+        lock = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+
+
 def _count_failures(
-    session: Session, since: datetime, **where: object
+    session: Session, since: datetime, entity: tuple[str, str] | None = None, ip: str | None = None
 ) -> tuple[int, datetime | None]:
     query = select(func.count(), func.min(AuditEvent.at)).where(
         AuditEvent.action.in_(FAILURES), AuditEvent.at >= since
     )
-    if "user_id" in where:
-        query = query.where(
-            AuditEvent.entity_type == "user_account", AuditEvent.entity_id == str(where["user_id"])
-        )
-    if "ip" in where:
-        query = query.where(AuditEvent.ip == where["ip"])
+    if entity is not None:
+        query = query.where(AuditEvent.entity_type == entity[0], AuditEvent.entity_id == entity[1])
+    if ip is not None:
+        query = query.where(AuditEvent.ip == ip)
     count, oldest = session.execute(query).one()
     return count, oldest
 
 
-def _throttle(
-    session: Session, settings: Settings, actor: Actor, user: User | None, now: datetime
+def _failure_event(
+    session: Session, actor: Actor, action: str, attempt: _Attempt, **kw: object
 ) -> None:
-    """Refuse while the account or the address has too many recent failures."""
+    entity_type, entity_id = attempt.entity()
+    audit.record(
+        session,
+        _as(actor, attempt.user),
+        action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        durable=True,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _throttle(
+    session: Session, settings: Settings, actor: Actor, attempt: _Attempt, now: datetime
+) -> None:
+    """Take this attempt's turn, then refuse while the account (or the typed address) or the
+    client's address has too many recent failures. Unknown addresses lock out like accounts,
+    with the same answer: a lockout tells nobody whether an account exists."""
+    _take_turns(session, attempt)
     since = now - settings.lockout_window
-    checks: list[tuple[int, dict[str, object]]] = [(settings.address_threshold, {"ip": actor.ip})]
-    if user is not None:
-        checks.insert(0, (settings.lockout_threshold, {"user_id": user.id}))
-    for threshold, where in checks:
-        count, oldest = _count_failures(session, since, **where)
+    entity = attempt.entity()
+    by_account = _count_failures(session, since, entity=entity)
+    by_address = _count_failures(session, since, ip=attempt.ip)
+    for threshold, (count, oldest), shown in (
+        (settings.lockout_threshold, by_account, {"account": entity[1]}),
+        (settings.address_threshold, by_address, {"ip": attempt.ip}),
+    ):
         if count >= threshold and oldest is not None:
             wait = max(1, int((oldest + settings.lockout_window - now).total_seconds() // 60) + 1)
-            _user_event(session, actor, "auth.throttled", user, new={"failures": count, **where})
+            try:
+                _failure_event(
+                    session, actor, "auth.throttled", attempt, new={"failures": count, **shown}
+                )
+            except Exception:  # refused all the same: only the trace is lost
+                _log.exception("auth.throttled could not be recorded")
+                _forget(session)
             raise LoginRefusedError(
                 _(
                     "Too many failed attempts. Sign-in is paused for %(minutes)d minutes.",
@@ -121,32 +194,61 @@ def _throttle(
             )
 
 
-def _after_failure(
-    session: Session, settings: Settings, actor: Actor, user: User | None, now: datetime
-) -> None:
-    """Record a lockout the moment the account crosses the threshold (the alert for security)."""
-    if user is None:
-        return
-    count, _oldest = _count_failures(session, now - settings.lockout_window, user_id=user.id)
-    if count == settings.lockout_threshold:
-        _user_event(session, actor, "auth.lockout", user, new={"failures": count})
+def _forget(session: Session) -> None:
+    """After a write failed: the transaction and the events held for the error response go."""
+    session.rollback()
+    audit.forget_durable(session)
+
+
+def _refuse(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    action: str,
+    attempt: _Attempt,
+    message: str,
+    now: datetime,
+    **kw: object,
+) -> LoginRefusedError:
+    """Record a failed attempt, and the lockout the moment it crosses the threshold (the alert
+    for security), committed before this attempt's turn is let go so that the next one counts
+    it. Fails closed: if the failure cannot be recorded the attempt is refused all the same
+    (logged, never a server error that would skip the count and answer differently)."""
+    try:
+        _failure_event(session, actor, action, attempt, **kw)
+        entity = attempt.entity()
+        count, _oldest = _count_failures(session, now - settings.lockout_window, entity)
+        if count == settings.lockout_threshold:
+            _failure_event(session, actor, "auth.lockout", attempt, new={"failures": count})
+        session.commit()
+        audit.forget_durable(session)  # stored: the error response must not write them again
+    except Exception:  # whatever failed (a stored value, the database): refused all the same
+        _log.exception("%s could not be recorded: refused all the same", action)
+        _forget(session)
+    return LoginRefusedError(message)
 
 
 def check_password(
     session: Session, settings: Settings, actor: Actor, email: str, password: str, now: datetime
 ) -> User:
-    """First step: the password. Unknown e-mail and wrong password look the same."""
+    """First step: the password. Unknown e-mail and wrong password look the same, lock out
+    alike, and what was typed for an unknown address is not kept (it may be a password)."""
     email = email.strip().lower()
     user = session.scalar(select(User).where(User.email == email))
-    _throttle(session, settings, actor, user, now)
+    attempt = _Attempt(user, _name_key(settings, email), actor.ip)
+    _throttle(session, settings, actor, attempt, now)
+    wrong = _("Wrong e-mail address or password.")
     if user is None:
         passwords.burn_time(password)
-        _user_event(session, actor, "auth.login_failed", None, new={"email": email[:254]})
-        raise LoginRefusedError(_("Wrong e-mail address or password."))
+        raise _refuse(
+            session, settings, actor, "auth.login_failed", attempt, wrong, now,
+            new={"account": "unknown"},
+        )  # fmt: skip
     if not passwords.verify(user.password_hash, password):
-        _user_event(session, actor, "auth.login_failed", user, new={"email": email})
-        _after_failure(session, settings, actor, user, now)
-        raise LoginRefusedError(_("Wrong e-mail address or password."))
+        raise _refuse(
+            session, settings, actor, "auth.login_failed", attempt, wrong, now,
+            new={"email": email},
+        )  # fmt: skip
     if not user.may_log_in(now):
         _user_event(session, actor, "auth.login_refused", user, reason="account inactive")
         raise LoginRefusedError(_("This account is not active. Contact your study administrator."))
@@ -160,6 +262,20 @@ def check_password(
     return user
 
 
+def check_current_password(
+    session: Session, settings: Settings, actor: Actor, user: User, password: str, now: datetime
+) -> None:
+    """The current password asked before a change: a way to guess it like the sign-in, so
+    throttled, counted and locked like a sign-in (and the same lockout applies to both)."""
+    attempt = _Attempt(user, _name_key(settings, user.email), actor.ip)
+    _throttle(session, settings, actor, attempt, now)
+    if not passwords.verify(user.password_hash, password):
+        raise _refuse(
+            session, settings, actor, "auth.password_check_failed", attempt,
+            _("Your current password is not correct."), now,
+        )  # fmt: skip
+
+
 def _looks_like_recovery_code(code: str) -> bool:
     return "-" in code or any(c.isalpha() for c in code)
 
@@ -168,16 +284,19 @@ def check_second_factor(
     session: Session, settings: Settings, actor: Actor, user: User, code: str, now: datetime
 ) -> None:
     """Second step: a TOTP code, accepted once, or one of the user's recovery codes."""
-    _throttle(session, settings, actor, user, now)
+    attempt = _Attempt(user, _name_key(settings, user.email), actor.ip)
+    _throttle(session, settings, actor, attempt, now)
     code = code.strip()
+    wrong = _("Wrong code.")
     if _looks_like_recovery_code(code):
         if _use_recovery_code(session, user, code, now):
             _user_event(session, actor, "auth.recovery_code_used", user)
             return
-        _user_event(session, actor, "auth.totp_failed", user, new={"kind": "recovery"})
-        _after_failure(session, settings, actor, user, now)
-        raise LoginRefusedError(_("Wrong code."))
-    outcome = totp.verify_user(user, code, now)
+        raise _refuse(
+            session, settings, actor, "auth.totp_failed", attempt, wrong, now,
+            new={"kind": "recovery"},
+        )  # fmt: skip
+    outcome = _check_totp(session, user, code, now)
     if outcome is totp.TotpOutcome.OK:
         audit.record(
             session,
@@ -188,14 +307,32 @@ def check_second_factor(
         )
         return
     if outcome is totp.TotpOutcome.REPLAY:
-        _user_event(session, actor, "auth.totp_replay", user)
-        _after_failure(session, settings, actor, user, now)
-        raise LoginRefusedError(
-            _("This code has already been used. Wait for the next code in your app.")
-        )
-    _user_event(session, actor, "auth.totp_failed", user)
-    _after_failure(session, settings, actor, user, now)
-    raise LoginRefusedError(_("Wrong code."))
+        raise _refuse(
+            session, settings, actor, "auth.totp_replay", attempt,
+            _("This code has already been used. Wait for the next code in your app."), now,
+        )  # fmt: skip
+    raise _refuse(session, settings, actor, "auth.totp_failed", attempt, wrong, now)
+
+
+def _check_totp(session: Session, user: User, code: str, now: datetime) -> totp.TotpOutcome:
+    """A code is accepted once: its time step is claimed by a conditional update whose row
+    count decides, so of parallel requests with the same code (each having read the previous
+    step) exactly one moves the step forward; the others see a replay."""
+    if user.totp_secret is None:
+        return totp.TotpOutcome.WRONG
+    outcome, step = totp.check(crypto.decrypt(user.totp_secret), code, now, user.totp_last_step)
+    if outcome is not totp.TotpOutcome.OK:
+        return outcome
+    accounts = User.__table__
+    claimed = session.execute(
+        update(accounts)
+        .where(accounts.c.id == user.id, accounts.c.totp_last_step < step)
+        .values(totp_last_step=step)
+    ).rowcount
+    if not claimed:
+        return totp.TotpOutcome.REPLAY
+    set_committed_value(user, "totp_last_step", step)
+    return outcome
 
 
 def _hash_recovery(code: str, salt: str) -> str:
@@ -210,8 +347,16 @@ def _use_recovery_code(session: Session, user: User, code: str, now: datetime) -
     for stored in codes:
         salt = stored.code_hash.split("$", 1)[0]
         if hmac.compare_digest(_hash_recovery(code, salt), stored.code_hash):
-            stored.used_at = now
-            return True
+            # Used once, also by parallel requests: the row count of the update decides.
+            used = session.execute(
+                update(RecoveryCode)
+                .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if used:
+                set_committed_value(stored, "used_at", now)
+            return bool(used)
     return False
 
 

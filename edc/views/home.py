@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 
-from edc import access, passwords
+from edc import access, login
 from edc.access import ROLE_PERMISSIONS, Permission, signed_in
 from edc.actor import current_actor
 from edc.extensions import db
@@ -106,9 +106,19 @@ def change_password() -> Response:
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not passwords.verify(user.password_hash, form.current.data or ""):
-            form.current.errors = [_("Your current password is not correct.")]
-        elif form.password.data != form.confirm.data:
+        try:
+            auth.check_current_password(
+                db.session,
+                login.settings(),
+                current_actor(),
+                user,
+                form.current.data or "",
+                utcnow(),
+            )
+        except auth.LoginRefusedError as refused:
+            form.current.errors = [refused.message]
+            return _account(form, status=refused.status)
+        if form.password.data != form.confirm.data:
             form.confirm.errors = [_("The two passwords are not the same.")]
         else:
             try:
