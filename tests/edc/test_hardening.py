@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -12,8 +13,11 @@ from sqlalchemy import select
 from app import create_app
 from edc import hosts
 from edc.access import Role
+from edc.actor import Actor
 from edc.extensions import db
 from edc.models.audit import AuditEvent
+from edc.models.base import utcnow
+from edc.services import links
 from edc.settings import Settings
 from tests.factories import csrf, login
 
@@ -39,19 +43,14 @@ def _password_error(response) -> str:
 
 
 def _choose_password(client, make_user, password: str):
-    """A first sign-in up to the "choose your password" page, then that password sent."""
-    user = make_user(
-        "marie.dupont@test.example", enrolled=False, must_change_password=True,
-        password="one-time-pass-123",
-    )  # fmt: skip
-    client.post(
-        "/login",
-        data={"email": user.email, "password": user.password, "csrf_token": csrf(client, "/login")},
-    )
-    token = csrf(client, "/login/password")
-    return client.post(
-        "/login/password", data={"password": password, "confirm": password, "csrf_token": token}
-    )
+    """An invitation link opened, then that password chosen on its page."""
+    user = make_user("marie.dupont@test.example", enrolled=False, must_change_password=True)
+    settings = client.application.config["EDC_SETTINGS"]
+    issued = links.issue(db.session, settings, Actor.cli(), user, "invitation", utcnow())
+    db.session.flush()
+    path = urlsplit(issued.url).path
+    token = csrf(client, path)
+    return client.post(path, data={"password": password, "confirm": password, "csrf_token": token})
 
 
 @pytest.mark.parametrize(
