@@ -214,32 +214,39 @@ def find(session: Session, token: str, now: datetime) -> AccountLink | None:
     return link if link is not None and alive(link, now) else None
 
 
-def consume(session: Session, actor: Actor, link: AccountLink, code: str, now: datetime) -> None:
-    """Use the link, once. The requester's code is checked first when the link needs one; a
-    wrong code voids the link. Of two simultaneous uses exactly one gets past the UPDATE."""
-    if link.code_hash is not None:
-        refused = session.scalar(
-            select(func.count()).where(
-                AuditEvent.action == "auth.link_refused",
-                AuditEvent.entity_type == "account_link",
-                AuditEvent.entity_id == str(link.id),
-            )
+def _check_code(session: Session, actor: Actor, link: AccountLink, code: str) -> None:
+    """The requester's code, tried in turns: the link's row is locked from the count of wrong
+    codes to the wrong code recorded and committed, so parallel guesses cannot all pass a count
+    none of them has raised yet (SQLite: the transaction already holds the write lock)."""
+    session.execute(select(AccountLink.id).where(AccountLink.id == link.id).with_for_update())
+    refused = session.scalar(
+        select(func.count()).where(
+            AuditEvent.action == "auth.link_refused",
+            AuditEvent.entity_type == "account_link",
+            AuditEvent.entity_id == str(link.id),
         )
-        if refused >= CODE_ATTEMPTS:
-            raise LinkError(_("Too many wrong codes: this link no longer works."))
-        if not hmac.compare_digest(_hash(_normal_code(code)), link.code_hash):
-            audit.record(  # durable: counted even though the refusal page rolls back
-                session,
-                actor,
-                "auth.link_refused",
-                entity_type="account_link",
-                entity_id=link.id,
-                reason="wrong code",
-                durable=True,
-            )
-            raise LinkError(
-                _("Wrong code. Check it with the administrator who gave it."), final=False
-            )
+    )
+    if refused >= CODE_ATTEMPTS:
+        raise LinkError(_("Too many wrong codes: this link no longer works."))
+    if hmac.compare_digest(_hash(_normal_code(code)), link.code_hash or ""):
+        return
+    audit.record(
+        session,
+        actor,
+        "auth.link_refused",
+        entity_type="account_link",
+        entity_id=link.id,
+        reason="wrong code",
+    )
+    session.commit()  # counted before the turn is let go, though the refusal page rolls back
+    raise LinkError(_("Wrong code. Check it with the administrator who gave it."), final=False)
+
+
+def consume(session: Session, actor: Actor, link: AccountLink, code: str, now: datetime) -> None:
+    """Use the link, once. The requester's code is checked first when the link needs one; three
+    wrong codes void the link. Of two simultaneous uses exactly one gets past the UPDATE."""
+    if link.code_hash is not None:
+        _check_code(session, actor, link, code)
     won = session.execute(
         update(AccountLink)
         .where(

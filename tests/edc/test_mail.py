@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from edc.access import Role
@@ -18,7 +18,7 @@ from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.users import AccountLink, RoleAssignment, User
-from edc.services import users
+from edc.services import links, users
 from tests.concurrency import at_once
 from tests.factories import another_browser, csrf, login
 
@@ -385,3 +385,49 @@ def test_two_uses_of_one_link_at_the_same_moment_exactly_one_works(app, make_use
     with Session(db.engine) as check:  # its own transaction, closed: the next test may write
         used = check.scalars(select(AccountLink).where(AccountLink.user_id == user.id)).all()
         assert [link.used_at is not None for link in used] == [True]
+
+
+@pytest.mark.commits
+def test_parallel_wrong_codes_are_counted_in_turn_and_void_the_link(app, make_user):
+    """Twelve wrong requester codes sent at once: three are checked, the rest find the link
+    void, and so does the right code afterwards (the count cannot be outrun)."""
+    stamp = utcnow().timestamp()
+    first = make_user(f"first-{stamp}@test.example", roles=[(Role.ADMIN, None)])
+    second = make_user(f"second-{stamp}@test.example", roles=[(Role.ADMIN, None)])
+    user = make_user(f"guessed-{stamp}@test.example")
+    settings = app.config["EDC_SETTINGS"]
+    assert settings.mail_backend == "none"
+    with app.test_request_context():
+        issued = users.reset_password(
+            db.session, settings, Actor(user=first), user, "lost", utcnow()
+        )
+        link_id, code = issued.link.id, issued.requester_code
+        _link, url = links.approve(db.session, settings, Actor(user=second), link_id, utcnow())
+        db.session.commit()
+    db.session.remove()
+    path = url[url.index("/account/") :]
+    browsers = []
+    for _n in range(12):
+        browser = app.test_client()
+        browser.environ_base.update(
+            {"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/"}
+        )
+        browsers.append((browser, csrf(browser, path)))
+    queue = list(browsers)
+
+    def guess() -> int:
+        browser, token = queue.pop()
+        data = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": token}
+        return browser.post(path, data={**data, "code": "aaaaa-bbbbb"}).status_code
+
+    outcomes = at_once(12, guess)
+    assert outcomes.count(422) == 3, outcomes
+    assert outcomes.count(410) == 9, outcomes
+    assert _choose_password(app.test_client(), path, code=code).status_code == 410
+    with Session(db.engine) as check:
+        refused = check.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "auth.link_refused", AuditEvent.entity_id == str(link_id)
+            )
+        )
+        assert refused == 3
