@@ -153,6 +153,16 @@ class Settings:
                 "comma-separated (e.g. EDC_TRUSTED_HOSTS=edc.example.org), or set EDC_DEV=1 on "
                 "a development machine"
             )
+        if not self.base_url.startswith("https://"):
+            found.append(
+                "EDC_BASE_URL must be the https:// address users reach the portal by "
+                "(invitation and reset links start with it)"
+            )
+        if self.mail_backend == "console":
+            found.append(
+                "EDC_MAIL_BACKEND=console writes sign-in links into the log: use smtp, or none "
+                "(resets then need a second administrator)"
+            )
         return found
 
     @classmethod

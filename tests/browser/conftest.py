@@ -61,6 +61,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         "DATABASE_OWNER_URL": database.owner_url,
         "EDC_INSTANCE_PATH": str(tmp / "instance"),
         "EDC_TRUSTED_HOSTS": "localhost",  # as in production: the Host check is on
+        "EDC_DEV": "1",  # but links point at plain http://localhost
         "PYTHONUNBUFFERED": "1",
     }
     port = _free_port()

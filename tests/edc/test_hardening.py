@@ -165,13 +165,29 @@ def test_production_without_trusted_hosts_refuses_to_start(app):
     with pytest.raises(RuntimeError, match="EDC_TRUSTED_HOSTS is not set"):
         create_app(production)
     assert Settings.production_problems(replace(production, development=True)) == []
-    assert Settings.production_problems(replace(production, trusted_hosts=("edc.test",))) == []
+    ready = replace(production, trusted_hosts=("edc.test",), base_url="https://edc.test")
+    assert Settings.production_problems(ready) == []
+
+
+def test_production_refuses_links_that_would_leave_by_the_wrong_road(app):
+    """Links in mail must point at the portal's https address, and never go to the log."""
+    ready = replace(
+        app.config["EDC_SETTINGS"],
+        testing=False,
+        trusted_hosts=("edc.test",),
+        base_url="https://edc.test",
+    )
+    with pytest.raises(RuntimeError, match="EDC_BASE_URL"):
+        create_app(replace(ready, base_url="http://127.0.0.1:5000"))
+    with pytest.raises(RuntimeError, match="EDC_MAIL_BACKEND=console"):
+        create_app(replace(ready, mail_backend="console"))
 
 
 def test_hosts_and_proxies_are_read_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("EDC_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("EDC_TRUSTED_HOSTS", " EDC.example.org, .example.net ,")
     monkeypatch.setenv("EDC_TRUSTED_PROXIES", "1")
+    monkeypatch.setenv("EDC_BASE_URL", "https://edc.example.org/")
     settings = Settings.from_env()
     assert settings.trusted_hosts == ("edc.example.org", ".example.net")
     assert settings.trusted_proxies == 1
