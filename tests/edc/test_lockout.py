@@ -17,6 +17,7 @@ from edc.actor import Actor
 from edc.extensions import db, make_engine
 from edc.models.audit import AuditEvent
 from edc.models.users import User, UserSession
+from edc.services import auth
 from tests import factories
 from tests.concurrency import at_once
 from tests.databases import fresh_database_url
@@ -214,6 +215,31 @@ def test_one_totp_code_posted_by_eight_pending_sign_ins_at_once_signs_in_once(ra
     def post() -> int:
         browser, token = next(turns)
         return browser.post("/login/code", data={"code": code, "csrf_token": token}).status_code
+
+    outcomes = Counter(at_once(8, post))
+    assert outcomes[302] == 1, outcomes
+    assert set(outcomes) <= {302, 422, 429}, outcomes
+
+
+@pytest.mark.commits
+def test_one_recovery_code_posted_by_eight_pending_sign_ins_at_once_signs_in_once(race_app):
+    app = race_app
+    user = _committed_user(app)
+    with app.app_context():
+        codes = auth.new_recovery_codes(db.session, db.session.get(User, user.id))
+        db.session.commit()
+        db.session.remove()
+    ip = _fresh_ip()
+    browsers = [_browser(app, ip=ip) for _ in range(8)]
+    tokens = []
+    for browser in browsers:
+        assert _post_password(browser, user.email, user.password).status_code == 302
+        tokens.append(csrf(browser, "/login/code"))
+    turns = iter(zip(browsers, tokens, strict=True))
+
+    def post() -> int:
+        browser, token = next(turns)
+        return browser.post("/login/code", data={"code": codes[0], "csrf_token": token}).status_code
 
     outcomes = Counter(at_once(8, post))
     assert outcomes[302] == 1, outcomes
