@@ -171,8 +171,14 @@ def pending_approval(session: Session, now: datetime) -> list[AccountLink]:
 def approve(
     session: Session, settings: Settings, actor: Actor, link_id: int, now: datetime
 ) -> tuple[AccountLink, str]:
-    """The second administrator's approval: the link, shown to them once, to hand over."""
-    link = session.get(AccountLink, link_id)
+    """The second administrator's approval: the link, shown to them once, to hand over. The
+    row is locked, so of two administrators approving at once only one is given a link."""
+    link = session.scalar(
+        select(AccountLink)
+        .where(AccountLink.id == link_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if link is None or link.token_hash is not None or link.revoked_at is not None:
         raise LinkError(_("This request is no longer waiting for approval."))
     if link.expires_at <= now:

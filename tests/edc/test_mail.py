@@ -431,3 +431,44 @@ def test_parallel_wrong_codes_are_counted_in_turn_and_void_the_link(app, make_us
             )
         )
         assert refused == 3
+
+
+@pytest.mark.commits
+def test_two_administrators_approving_one_request_at_once_get_one_link(app, make_user):
+    stamp = utcnow().timestamp()
+    first = make_user(f"asker-{stamp}@test.example", roles=[(Role.ADMIN, None)])
+    approvers = [
+        make_user(f"approver{n}-{stamp}@test.example", roles=[(Role.ADMIN, None)]) for n in (1, 2)
+    ]
+    user = make_user(f"reset-{stamp}@test.example")
+    settings = app.config["EDC_SETTINGS"]
+    with app.test_request_context():
+        issued = users.reset_password(
+            db.session, settings, Actor(user=first), user, "lost", utcnow()
+        )
+        link_id = issued.link.id
+        db.session.commit()
+    db.session.remove()
+    browsers = []
+    for approver in approvers:
+        browser = app.test_client()
+        browser.environ_base.update(
+            {"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/"}
+        )
+        login(browser, approver)
+        browsers.append((browser, csrf(browser, "/admin/links")))
+    queue = list(browsers)
+
+    def approve() -> str:
+        browser, token = queue.pop()
+        response = browser.post(f"/admin/links/{link_id}/approve", data={"csrf_token": token})
+        return "link" if 'id="approved-link"' in response.get_data(as_text=True) else "refused"
+
+    assert sorted(at_once(2, approve)) == ["link", "refused"]
+    with Session(db.engine) as check:
+        approved = check.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "auth.link_approved", AuditEvent.entity_id == str(link_id)
+            )
+        )
+        assert approved == 1
