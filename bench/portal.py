@@ -22,7 +22,7 @@ from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import subjects, users
+from edc.services import role_approval, subjects, users
 from edc.services.definitions import find_or_create_study, load_definition, read_folder
 from edc.settings import ROOT, Settings
 from tests.databases import fresh_database_url
@@ -51,7 +51,7 @@ def demo_portal(url: str | None = None) -> Portal:
         study, _created = find_or_create_study(db.session, actor, read_folder(DEMO))
         load_definition(db.session, actor, study, DEMO, now)
         site = _add_site(study, "FR-01", "Bench", "FR")
-        nurse, _one_time = users.create_user(
+        nurse, _link = users.create_user(
             db.session, app.config["EDC_SETTINGS"], actor, email="bench@x.test",
             full_name="Bench Nurse", identity_check="bench", ends_at=None, now=now,
         )  # fmt: skip
@@ -63,7 +63,10 @@ def demo_portal(url: str | None = None) -> Portal:
 
         audit.record(db.session, actor, "user.prepared", target=nurse)
         db.session.flush()
-        users.assign_role(db.session, actor, nurse, users.RoleScope(Role.NURSE, site.id), now)
+        role = users.assign_role(
+            db.session, actor, nurse, users.RoleScope(Role.NURSE, site.id), now
+        )
+        role_approval.approve_as_operator(db.session, actor, role, "bench", now)
         subject = subjects.register(
             db.session, Actor(user=nurse), site.id,
             subjects.Identity("A", "B", dt.date(2024, 1, 1), "female"), now,
