@@ -577,3 +577,12 @@ def live_sessions(session: Session, user: User) -> list[UserSession]:
             .order_by(UserSession.last_seen_at.desc())
         )
     )
+
+
+def previous_sign_in(session: Session, user: User, current: int | None) -> datetime | None:
+    """When the user signed in before the session they are using now (None: never), so the
+    start page can show it: the account's own last sign-in is this one."""
+    query = select(func.max(UserSession.created_at)).where(UserSession.user_id == user.id)
+    if current is not None:
+        query = query.where(UserSession.id != current)
+    return session.scalar(query)

@@ -51,6 +51,7 @@ def index() -> Response:
         notices=unread,
         notice_total=unread_total,
         role_requests=role_requests,
+        previous_sign_in=auth.previous_sign_in(db.session, user, g.get("user_session_id")),
         read_form=EmptyForm(),
         roles=sorted(user.roles, key=lambda r: (r.role, r.site_id or 0)),
         sites=sites,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
@@ -400,3 +400,19 @@ def test_sign_in_returns_to_the_page_that_asked_for_it(client, make_user, make_s
     user = make_user(roles=[(Role.NURSE, make_site())])
     client.get("/login?next=/subjects/%3Fq%3DNB")
     assert login(client, user).headers["Location"] == "/subjects/?q=NB"
+
+
+def test_the_start_page_shows_the_previous_sign_in_not_this_one(client, make_user):
+    user = make_user()
+    login(client, user)
+    first = client.get("/").get_data(as_text=True)
+    assert "This is your first sign-in." in first
+    earlier = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+    db.session.execute(
+        update(UserSession).where(UserSession.user_id == user.id).values(created_at=earlier)
+    )
+    later = another_browser(client)
+    login(later, user)
+    shown = later.get("/").get_data(as_text=True)
+    assert "Previous sign-in:" in shown
+    assert '<time datetime="2026-01-15T09:30:00+00:00">' in shown
