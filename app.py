@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email_validator
 from flask import Flask
 
 from edc import access, audit, crypto, db_roles, hosts, i18n, login, logs, passwords, web
@@ -36,6 +37,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
         BABEL_DEFAULT_LOCALE="en",
     )
+    if settings.testing or settings.development:
+        # The demo's and the tests' addresses are under the reserved .test domain, which the
+        # e-mail check refuses in production (no mail can reach it).
+        email_validator.TEST_ENVIRONMENT = True
     hosts.init_app(app, settings)  # before the CSRF check: a foreign Host is refused first
     audit.configure(settings.audit_key)
     crypto.configure(settings.vault_key, settings.vault_old_keys)

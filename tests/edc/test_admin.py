@@ -239,3 +239,19 @@ def test_sites_take_their_countrys_time_zone_or_the_one_given(app, make_study):
     assert (event.old_value, event.new_value, event.reason) == (
         {"timezone": "Europe/Madrid"}, {"timezone": "Atlantic/Canary"}, "Tenerife",
     )  # fmt: skip
+
+
+def test_an_address_of_the_demo_domain_is_accepted_on_a_demo_machine(client, make_user, mail):
+    """The demo's accounts are under demo.siopen.test: its administrator can add one more."""
+    _admin_client(client, make_user)
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "email": "another.nurse@demo.siopen.test",
+            "full_name": "Anna Nurse",
+            "identity_check": "Badge seen",
+            "csrf_token": csrf(client, "/admin/users/new"),
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.email == "another.nurse@demo.siopen.test"))
