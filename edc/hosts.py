@@ -8,7 +8,8 @@ and refused first thing, with the portal's own 400 page, whose links are relativ
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, abort, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,12 +21,23 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def any_host(view: F) -> F:
+    """Exempt a view from the Host check: only for answers built from nothing the Host header
+    names (GET /health, which load balancers probe by IP address)."""
+    view._edc_any_host = True  # type: ignore[attr-defined]
+    return view
 
 
 def _refuse_untrusted_host() -> None:
     """before_request, first of all: a Host the portal is not reached by is a 400, so no page,
     link or e-mail is ever built from a name an attacker chose."""
     trusted = current_app.config["EDC_SETTINGS"].trusted_hosts
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "_edc_any_host", False):
+        return
     if trusted and not host_is_trusted(request.host.lower(), trusted):  # names ignore case
         log.info("request for untrusted host %r refused", request.host[:100])
         abort(400)
