@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy.orm import Session
 
 import forms_dsl
-from edc import access, audit
+from edc import access
 from edc.actor import Actor
 from edc.i18n import _
 from edc.models.subjects import Subject
@@ -101,15 +101,7 @@ def record_read(
 ) -> None:
     """One `identity.read` event for a page showing stored identifier items, like the vault's:
     same action and entity, the purpose, and which items (never their values)."""
-    if not items:
-        return
-    audit.record(
-        session,
-        actor,
-        "identity.read",
-        entity_type="subject_identity",
-        entity_id=subject.study_code,
-        site_code=subject.site.code,
-        new={"purpose": purpose, "form": form_id, "items": items},
-        durable=True,  # kept even when the page that showed them answers with an error
-    )
+    if items:
+        subjects.record_identity_read(
+            session, actor, subject, {"purpose": purpose, "form": form_id, "items": items}
+        )

@@ -158,13 +158,28 @@ def approve(
     assignment = _locked(session, actor, assignment_id)
     if assignment is None:
         return None
+    _grant(session, actor, assignment, now)
+    return assignment
+
+
+def _grant(
+    session: Session, actor: Actor, assignment: RoleAssignment, now: datetime, reason: str = ""
+) -> None:
+    """The approval itself, whoever gives it: the role takes effect, is audited and told."""
     where, summary = _scope_name(assignment), _summary(assignment)  # loaded before the change
     assignment.approved_at = now
     assignment.approved_by_id = actor.user_id
-    audit.record(session, actor, "role.approved", target=assignment, site_code=where, new=summary)
+    audit.record(
+        session,
+        actor,
+        "role.approved",
+        target=assignment,
+        site_code=where,
+        new=summary,
+        reason=reason,
+    )
     session.flush()
     notify.role_changed(session, assignment.user, assignment.role, where, granted=True)
-    return assignment
 
 
 def refuse(
@@ -205,16 +220,4 @@ def approve_as_operator(
         raise ApprovalError(_("Give a reason."))
     if not assignment.pending:
         raise ApprovalError(_("This request was already decided or withdrawn."))
-    where, summary = _scope_name(assignment), _summary(assignment)  # loaded before the change
-    assignment.approved_at = now
-    audit.record(
-        session,
-        actor,
-        "role.approved",
-        target=assignment,
-        site_code=where,
-        new=summary,
-        reason=reason.strip(),
-    )
-    session.flush()
-    notify.role_changed(session, assignment.user, assignment.role, where, granted=True)
+    _grant(session, actor, assignment, now, reason.strip())

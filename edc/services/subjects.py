@@ -371,6 +371,14 @@ def read_identity(
     vault = session.get(SubjectIdentity, subject.id)
     if vault is None:
         return None
+    record_identity_read(session, actor, subject, {"purpose": purpose})
+    return Identity.from_json(crypto.decrypt(vault.ciphertext))
+
+
+def record_identity_read(
+    session: Session, actor: Actor, subject: Subject, details: dict[str, object]
+) -> None:
+    """One `identity.read` event, for the vault and for identifier items of forms alike."""
     audit.record(
         session,
         actor,
@@ -378,10 +386,9 @@ def read_identity(
         entity_type="subject_identity",
         entity_id=subject.study_code,
         site_code=subject.site.code,
-        new={"purpose": purpose},
+        new=details,
         durable=True,  # kept even when the page that read it answers with an error
     )
-    return Identity.from_json(crypto.decrypt(vault.ciphertext))
 
 
 #: The identity fields duplicates are recognised by.

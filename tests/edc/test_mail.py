@@ -356,6 +356,13 @@ def test_without_mail_three_wrong_codes_void_the_link(client, make_user):
     assert "Too many wrong codes" in last.get_data(as_text=True)
 
 
+def _own_browser(app):
+    """A browser of its own for a test that commits: parallel requests need their own clients."""
+    browser = app.test_client()
+    browser.environ_base.update({"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/"})
+    return browser
+
+
 @pytest.mark.commits
 def test_two_uses_of_one_link_at_the_same_moment_exactly_one_works(app, make_user, mail):
     user = make_user(f"race-{utcnow().timestamp()}@test.example")
@@ -368,10 +375,7 @@ def test_two_uses_of_one_link_at_the_same_moment_exactly_one_works(app, make_use
     path = mail.link(user.email)
     browsers = []
     for _n in range(2):
-        browser = app.test_client()
-        browser.environ_base.update(
-            {"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/"}
-        )
+        browser = _own_browser(app)
         browsers.append((browser, csrf(browser, path)))
     queue = list(browsers)
 
@@ -408,10 +412,7 @@ def test_parallel_wrong_codes_are_counted_in_turn_and_void_the_link(app, make_us
     path = url[url.index("/account/") :]
     browsers = []
     for _n in range(12):
-        browser = app.test_client()
-        browser.environ_base.update(
-            {"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/"}
-        )
+        browser = _own_browser(app)
         browsers.append((browser, csrf(browser, path)))
     queue = list(browsers)
 
@@ -451,10 +452,7 @@ def test_two_administrators_approving_one_request_at_once_get_one_link(app, make
     db.session.remove()
     browsers = []
     for approver in approvers:
-        browser = app.test_client()
-        browser.environ_base.update(
-            {"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/"}
-        )
+        browser = _own_browser(app)
         login(browser, approver)
         browsers.append((browser, csrf(browser, "/admin/links")))
     queue = list(browsers)
