@@ -22,6 +22,8 @@ from werkzeug.routing import IntegerConverter, ValidationError
 
 from edc import access, audit, audit_anchor
 from edc.actor import current_actor
+from edc.context import Context
+from edc.errors import DomainError
 from edc.extensions import db, htmx
 from edc.forms import EmptyForm, LanguageForm
 from edc.i18n import _, _l, language_names
@@ -131,6 +133,18 @@ def _csrf_error(exc: CSRFError) -> Response:
     return error_page(400, _("Your form expired or was sent from elsewhere. Reload and retry."))
 
 
+def _domain_error(exc: DomainError) -> Response:
+    """The one place a service's refusal becomes a status: 404 for a thing the actor may not
+    know of, 409 for a conflict, 422 for content that cannot be accepted."""
+    db.session.rollback()
+    return error_page(exc.status, exc.message or None)
+
+
+def request_context() -> Context:
+    """The context of this request, for the services a view calls."""
+    return Context(session=db.session(), actor=current_actor(), language=str(get_locale()))
+
+
 def _server_error(exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     db.session.rollback()
@@ -197,6 +211,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_finish)  # registered last, so it runs first: commit before headers
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _server_error)
     app.context_processor(template_globals)
 
