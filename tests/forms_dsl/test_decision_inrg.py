@@ -303,7 +303,7 @@ def test_inputs_off_the_path_may_stay_blank(values, group):
     ],
 )
 def test_a_result_not_done_or_unknown_on_the_path_says_which_result_is_lacking(values, flag):
-    """"Not done" is an answer, not a blank: the case is not classifiable and says why."""
+    """ "Not done" is an answer, not a blank: the case is not classifiable and says why."""
     d = decide(inrg(), values)
     assert (d.classifiable, d.flags, d.missing) == (False, (flag,), ())
     assert d.explanation[-1].startswith("→ Not classifiable: The ")
