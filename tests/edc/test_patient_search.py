@@ -266,3 +266,14 @@ def test_staff_who_may_not_open_identities_have_no_search_page(client, two_sites
     login(client, make_user(roles=[(Role.MONITOR, fr)]))
     assert client.get("/subjects/find").status_code == 404
     assert 'href="/subjects/find"' not in client.get("/").get_data(as_text=True)
+
+
+def test_the_page_asks_to_refine_a_search_matching_too_many(client, two_sites, monkeypatch):
+    fr, _it = two_sites
+    for number in ("B1", "B2", "B3"):
+        make_subject(fr, hospital_number=number, date_of_birth=BORN)
+    login(client, make_user(roles=[(Role.NURSE, fr)]))
+    monkeypatch.setattr(patient_search, "MAX_RESULTS", 2)
+    body = _search_page(client, date_of_birth="2025-01-20").get_data(as_text=True)
+    assert "only the first 2 are listed. Refine your search." in body
+    assert body.count('href="/subjects/NB-') == 2
