@@ -264,3 +264,13 @@ class CorrectIdentityForm(IdentityForm):
 
     def seen_codes(self) -> list[str]:
         return [c for c in (self.seen.data or "").split(",") if c][:50]
+
+
+class FindPatientForm(AppForm):
+    """Find a patient: posted, so that what was typed stays out of URLs, logs and history."""
+
+    study_code = StringField(_l("Study code"), validators=[Optional(), Length(max=32)])
+    family_name = StringField(_l("Family name"), validators=[Optional(), Length(max=100)])
+    given_names = StringField(_l("Given names"), validators=[Optional(), Length(max=100)])
+    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    hospital_number = StringField(_l("Hospital number"), validators=[Optional(), Length(max=40)])
