@@ -277,3 +277,18 @@ def test_an_empty_list_says_so(trial, client):
     login(client, trial.nurse_a)
     page = client.get("/").get_data(as_text=True)
     assert "Nothing to do at your sites" in page
+
+
+def test_a_refused_save_survives_the_refusal_page_and_links_back_to_the_form(trial, client):
+    subject = trial.subject(trial.a, dt.date(2026, 1, 5))
+    url = f"/subjects/{subject.study_code}/crf/baseline/1/visit"
+    login(client, trial.nurse_a)
+    token = csrf(client, url)
+    asked = client.post(url, data={
+        "visit_date": "2026-01-05", "weight": "12", "csrf_token": token, "action": "draft",
+        "row_version": 1,
+    })  # fmt: skip
+    assert asked.status_code == 422  # rolled back: only the durable event is kept
+    page = client.get("/").get_data(as_text=True)
+    assert "1 save refused: reason for change missing" in page
+    assert f'href="{url}"' in page
