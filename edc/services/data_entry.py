@@ -27,7 +27,7 @@ from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
 from edc.models.subjects import Subject
-from edc.services import identifiers, notices, repeat_rows, subjects
+from edc.services import identifiers, notices, refused_saves, repeat_rows, subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
@@ -314,7 +314,10 @@ def _save_evaluated(
         return SaveResult(Outcome.INVALID, result, unconfirmed=unconfirmed)
     old = entry.stored
     changes = changes_of(entry, flatten(result, subject.site.zone), rows)
-    if was_complete and any(c.needs_reason and not reason_for(c, reasons) for c in changes):
+    missing = [c.path for c in changes if c.needs_reason and not reason_for(c, reasons)]
+    if was_complete and missing:  # kept for the author's to-do list (services/refused_saves.py)
+        assert record is not None
+        refused_saves.record(session, actor, record.id, subject.site.code, missing)
         return SaveResult(Outcome.NEEDS_REASONS, result, changes=changes)
     role = entry_role(grants, subject)
     confirmations = [(w, confirmed.get(warning_key(w), "")) for w in result.warnings if completing]
