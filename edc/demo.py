@@ -171,6 +171,10 @@ def _seed_forms(
     }, complete=True, now=now)  # fmt: skip
     _save(session, actor, subject, "diagnosis", "diagnosis", _diagnosis(profile, diagnosed, rng),
           complete=state < 4, now=now)  # fmt: skip
+    if state < 4:  # treatment started within weeks of diagnosis: not on the to-do list
+        started = min(diagnosed + dt.timedelta(days=rng.randint(7, 20)), now.date())
+        _save(session, actor, subject, "treatment", "treatment", _treatment(profile[0], started),
+              complete=state < 3, now=now)  # fmt: skip
     if state < 3:  # treated long enough for a first response assessment
         stage = profile[0]
         primary, metastatic, marrow, infiltration = rng.choice(RESPONSES[stage])
@@ -183,6 +187,25 @@ def _seed_forms(
             response["marrow_infiltration"] = infiltration
         _save(session, actor, subject, "response", "response", response, complete=state < 2,
               now=now)  # fmt: skip
+
+
+def _treatment(stage: str, started: dt.date) -> dict[str, str | list[str]]:
+    """Initial treatment by INRG stage: observation for L1 and MS, chemotherapy for L2, and
+    multimodal treatment for M, as the usual protocols go."""
+    posted: dict[str, str | list[str]] = {
+        "treatment_start_date": started.isoformat(), "on_trial": "no", "surgery": "no",
+        "chemotherapy": "no", "hdct": "no", "radiotherapy": "no", "anti_gd2": "no",
+    }  # fmt: skip
+    if stage in ("L1", "MS"):
+        posted["init_treat"] = "observation"
+    elif stage == "L2":
+        regimen = "Carboplatin and etoposide (demo data)"
+        posted |= {"init_treat": "conventional_chemo", "chemotherapy": "yes",
+                   "chemo_regimen": regimen, "chemo_cycles": "4"}  # fmt: skip
+    else:
+        posted |= {"init_treat": "multimodal_unknown", "chemotherapy": "yes",
+                   "chemo_regimen": "Rapid COJEC (demo data)", "chemo_cycles": "8"}  # fmt: skip
+    return posted
 
 
 def _diagnosis(
