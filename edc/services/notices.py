@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import forms_dsl
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
 from edc.models.notices import Notice
 from edc.models.subjects import Subject
 from edc.models.users import RoleAssignment, User
@@ -192,9 +193,10 @@ def _view(notice: Notice, study_code: str, lang: str) -> NoticeView:
     )
 
 
-def unread(session: Session, actor: Actor, lang: str) -> tuple[list[NoticeView], int]:
+def unread(ctx: Context, lang: str) -> tuple[list[NoticeView], int]:
     """The actor's newest unread notices about subjects they may still see, and how many in all
     (two queries, however many notices)."""
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
     query = subjects.visible_statement(
         select(Notice, Subject.study_code)
@@ -209,8 +211,9 @@ def unread(session: Session, actor: Actor, lang: str) -> tuple[list[NoticeView],
     return [_view(notice, code, lang) for notice, code in rows], total
 
 
-def mark_read(session: Session, actor: Actor, notice_id: int, now: datetime) -> bool:
+def mark_read(ctx: Context, notice_id: int, now: datetime) -> bool:
     """Dismiss one of the actor's own notices; False when it is not theirs (or already read)."""
+    session, actor = ctx.session, ctx.actor
     done = session.execute(
         update(Notice)
         .where(Notice.id == notice_id, Notice.user_id == actor.user_id, Notice.read_at.is_(None))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from edc import access, audit, crypto
 from edc.access import Permission
 from edc.actor import Actor
+from edc.errors import Invalid
 from edc.i18n import _
 from edc.models.studies import Site
 from edc.models.subjects import IdentityRevision, SiteCounter, Subject, SubjectIdentity
@@ -31,12 +32,11 @@ NAME_AND_BIRTH_DATE = "name_and_birth_date"
 HOSPITAL_NUMBER = "hospital_number"
 
 
-class SubjectError(Exception):
+class SubjectError(Invalid):
     """A refused registration, with a message for the person registering."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,7 @@ def acting_role(session: Session, actor: Actor, permission: Permission, site_id:
     """The role in which the actor holds `permission` at the site, for the audit trail."""
     if actor.user is None:
         return ""
-    for grant in access.grants(session, actor.user):
-        if access.holds([grant], permission, site_id):
-            return grant.role.value
-    return ""
+    return access.acting_role(access.grants(session, actor.user), permission, site_id)
 
 
 def _plain(text: str) -> str:

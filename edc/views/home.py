@@ -11,14 +11,13 @@ from sqlalchemy import select
 
 from edc import access, login
 from edc.access import ROLE_PERMISSIONS, Permission, signed_in
-from edc.actor import current_actor
 from edc.extensions import db
 from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
 from edc.models.studies import Site
 from edc.services import auth, notices, role_approval, security
-from edc.web import render
+from edc.web import render, request_context
 
 bp = Blueprint("home", __name__)
 
@@ -35,13 +34,13 @@ def index() -> Response:
     ).all()
     permissions = sorted({p for grant in grants for p in ROLE_PERMISSIONS[grant.role]})
     alerts = (
-        security.alerts_since(db.session, utcnow() - timedelta(hours=24))
+        security.alerts_since(request_context(), utcnow() - timedelta(hours=24))
         if Permission.SECURITY_AUDIT in permissions
         else 0
     )
-    unread, unread_total = notices.unread(db.session, current_actor(), str(get_locale()))
+    unread, unread_total = notices.unread(request_context(), str(get_locale()))
     role_requests = (
-        len(role_approval.pending_for(db.session, current_actor()))
+        len(role_approval.pending_for(request_context()))
         if Permission.ROLES_APPROVE in permissions
         else 0
     )
@@ -51,7 +50,7 @@ def index() -> Response:
         notices=unread,
         notice_total=unread_total,
         role_requests=role_requests,
-        previous_sign_in=auth.previous_sign_in(db.session, user, g.get("user_session_id")),
+        previous_sign_in=auth.previous_sign_in(request_context(), user, g.get("user_session_id")),
         read_form=EmptyForm(),
         roles=sorted(user.roles, key=lambda r: (r.role, r.site_id or 0)),
         sites=sites,
@@ -65,7 +64,7 @@ def notice_read(notice_id: int) -> Response:
     """Dismiss one of the user's own notices (anyone else's answers 404, like a missing one)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not notices.mark_read(db.session, current_actor(), notice_id, utcnow()):
+    if not notices.mark_read(request_context(), notice_id, utcnow()):
         abort(404)
     flash(_("The notice was marked as read."))
     return redirect(url_for("home.index"))
@@ -78,7 +77,7 @@ def _account(form: ChangePasswordForm, status: int = 200) -> Response:
         block="content",
         form=form,
         end_form=EmptyForm(),
-        sessions=auth.live_sessions(db.session, user),
+        sessions=auth.live_sessions(request_context(), user),
         current_session=g.get("user_session_id"),
         status=status,
     )
@@ -95,7 +94,7 @@ def account() -> Response:
 def end_session(session_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not auth.end_session(db.session, current_actor(), session_id, "ended by user", utcnow()):
+    if not auth.end_session(request_context(), session_id, "ended by user", utcnow()):
         abort(404)  # not one of the user's live sessions
     flash(_("The session was ended."))
     return redirect(url_for("home.account"))
@@ -109,9 +108,8 @@ def change_password() -> Response:
     if form.validate_on_submit():
         try:
             auth.check_current_password(
-                db.session,
+                request_context(),
                 login.settings(),
-                current_actor(),
                 user,
                 form.current.data or "",
                 utcnow(),
@@ -123,14 +121,13 @@ def change_password() -> Response:
             form.confirm.errors = [_("The two passwords are not the same.")]
         else:
             try:
-                auth.set_password(db.session, current_actor(), user, form.password.data or "")
+                auth.set_password(request_context(), user, form.password.data or "")
             except auth.PasswordRejectedError as rejected:
                 form.password.errors = rejected.problems
             else:
                 if form.end_others.data:
                     auth.end_all_sessions(
-                        db.session,
-                        current_actor(),
+                        request_context(),
                         user,
                         "password changed",
                         utcnow(),
