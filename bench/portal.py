@@ -49,11 +49,11 @@ def demo_portal(url: str | None = None) -> Portal:
     with app.app_context():
         upgrade()
         actor, now = Actor.cli(), utcnow()
-        study, _created = find_or_create_study(db.session, actor, read_folder(DEMO))
-        load_definition(db.session, actor, study, DEMO, now)
+        study, _created = find_or_create_study(app_context(actor), read_folder(DEMO))
+        load_definition(app_context(actor), study, DEMO, now)
         site = _add_site(study, "FR-01", "Bench", "FR")
         nurse, _link = users.create_user(
-            app_context(actor), app.config['EDC_SETTINGS'], email="bench@x.test",
+            app_context(actor), app.config["EDC_SETTINGS"], email="bench@x.test",
             full_name="Bench Nurse", identity_check="bench", ends_at=None, now=now,
         )  # fmt: skip
         secret = pyotp.random_base32()
@@ -69,7 +69,7 @@ def demo_portal(url: str | None = None) -> Portal:
         )
         role_approval.approve_as_operator(app_context(actor), role, "bench", now)
         subject = subjects.register(
-            db.session, Actor(user=nurse), site.id,
+            app_context(Actor(user=nurse)), site.id,
             subjects.Identity("A", "B", dt.date(2024, 1, 1), "female"), now,
         )  # fmt: skip
         db.session.commit()

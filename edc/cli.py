@@ -360,8 +360,8 @@ def studies_load(folder: Path) -> None:
     actor = Actor.cli()
     try:
         checked = definitions.read_folder(folder)
-        study, created = definitions.find_or_create_study(db.session, actor, checked)
-        outcome = definitions.store_definition(db.session, actor, study, checked, utcnow())
+        study, created = definitions.find_or_create_study(app_context(actor), checked)
+        outcome = definitions.store_definition(app_context(actor), study, checked, utcnow())
     except definitions.DefinitionError as refused:
         _refused(refused)
     _done()
@@ -467,7 +467,7 @@ def demo_seed() -> None:
     sites = {code: _add_site(study, code, name, country) for code, name, country in DEMO_SITES}
     db.session.flush()
     try:
-        definitions.load_definition(db.session, actor, study, DEMO_FOLDER, now)
+        definitions.load_definition(app_context(actor), study, DEMO_FOLDER, now)
     except definitions.DefinitionError as refused:
         _refused(refused)
     lines = []
@@ -606,7 +606,7 @@ def vault_rotate() -> None:
     EDC_VAULT_OLD_KEYS). Afterwards the old keys can be removed."""
     from edc.services import subjects
 
-    count = subjects.rotate_vault(db.session, Actor.cli())
+    count = subjects.rotate_vault(app_context(Actor.cli()))
     _done()
     click.echo(f"{count} identities re-encrypted with the current key")
 
@@ -617,7 +617,7 @@ def vault_reindex() -> None:
     could not compute them, or a restore). Safe to run again."""
     from edc.services import subjects
 
-    count = subjects.reindex_vault(db.session, Actor.cli())
+    count = subjects.reindex_vault(app_context(Actor.cli()))
     _done()
     click.echo(f"{count} identities reindexed")
 

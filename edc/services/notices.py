@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 import forms_dsl
 from edc.access import Role
-from edc.actor import Actor
 from edc.context import Context
 from edc.models.notices import Notice
 from edc.models.subjects import Subject
@@ -95,8 +94,7 @@ def investigators(session: Session, subject: Subject) -> list[int]:
 
 
 def decisions_changed(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     form: forms_dsl.Form,
     old_stored: Mapping[str, Stored],
@@ -111,6 +109,7 @@ def decisions_changed(
     the seq of the audit event that made the change when it came from outside the form (e.g. an
     identity correction). One notice per investigator, naming every table that changed.
     """
+    session, actor = ctx.session, ctx.actor
     if not form.decision_tables:
         return []
     changed = _changes(form, old_stored, new_stored)
@@ -203,7 +202,7 @@ def unread(ctx: Context, lang: str) -> tuple[list[NoticeView], int]:
         .join(Subject, Subject.id == Notice.subject_id)
         .where(Notice.user_id == actor.user_id, Notice.read_at.is_(None))
     )
-    params = subjects.visible_params(session, actor)
+    params = subjects.visible_params(ctx)
     total = session.scalar(select(func.count()).select_from(query.subquery()), params) or 0
     rows = session.execute(
         query.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(SHOWN), params
