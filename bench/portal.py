@@ -25,6 +25,7 @@ from edc.models.users import User
 from edc.services import role_approval, subjects, users
 from edc.services.definitions import find_or_create_study, load_definition, read_folder
 from edc.settings import ROOT, Settings
+from edc.web import app_context
 from tests.databases import fresh_database_url
 
 DEMO = ROOT / "studies" / "siopen-nb"
@@ -48,11 +49,11 @@ def demo_portal(url: str | None = None) -> Portal:
     with app.app_context():
         upgrade()
         actor, now = Actor.cli(), utcnow()
-        study, _created = find_or_create_study(db.session, actor, read_folder(DEMO))
-        load_definition(db.session, actor, study, DEMO, now)
+        study, _created = find_or_create_study(app_context(actor), read_folder(DEMO))
+        load_definition(app_context(actor), study, DEMO, now)
         site = _add_site(study, "FR-01", "Bench", "FR")
         nurse, _link = users.create_user(
-            db.session, app.config["EDC_SETTINGS"], actor, email="bench@x.test",
+            app_context(actor), app.config["EDC_SETTINGS"], email="bench@x.test",
             full_name="Bench Nurse", identity_check="bench", ends_at=None, now=now,
         )  # fmt: skip
         secret = pyotp.random_base32()
@@ -64,11 +65,11 @@ def demo_portal(url: str | None = None) -> Portal:
         audit.record(db.session, actor, "user.prepared", target=nurse)
         db.session.flush()
         role = users.assign_role(
-            db.session, actor, nurse, users.RoleScope(Role.NURSE, site.id), now
+            app_context(actor), nurse, users.RoleScope(Role.NURSE, site.id), now
         )
-        role_approval.approve_as_operator(db.session, actor, role, "bench", now)
+        role_approval.approve_as_operator(app_context(actor), role, "bench", now)
         subject = subjects.register(
-            db.session, Actor(user=nurse), site.id,
+            app_context(Actor(user=nurse)), site.id,
             subjects.Identity("A", "B", dt.date(2024, 1, 1), "female"), now,
         )  # fmt: skip
         db.session.commit()

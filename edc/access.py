@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from edc import audit
 from edc.actor import Actor, current_actor
+from edc.errors import Denied, NotFound
 from edc.extensions import db
 from edc.i18n import _l
 from edc.models.audit import AuditEvent
@@ -289,9 +290,32 @@ def site_ids_for(grant_list: Iterable[Grant], permission: Permission) -> frozens
 
 
 def require(session: Session, user: User, permission: Permission, site_id: int | None) -> None:
-    """Refuse (as 404, like a missing object) unless `user` holds `permission` at `site_id`."""
+    """Refuse (`Denied`: a 404, like a missing object) unless `user` holds `permission` at
+    `site_id`."""
     if not holds(grants(session, user), permission, site_id):
-        abort(404)
+        raise Denied()
+
+
+def permissions(grant_list: Iterable[Grant]) -> frozenset[Permission]:
+    """Every permission the grants' roles hold somewhere (what the page frame offers; a site's
+    opt-ins are asked of `holds` with the site)."""
+    return frozenset(p for grant in grant_list for p in ROLE_PERMISSIONS[grant.role])
+
+
+def acting_role(grant_list: Iterable[Grant], permission: Permission, site_id: int) -> str:
+    """The role in which `permission` is held at the site (site opt-ins included), for the
+    audit trail; "" if none."""
+    for grant in grant_list:
+        if holds([grant], permission, site_id):
+            return grant.role.value
+    return ""
+
+
+def scope_name(site: Site | None, study: Study | None) -> str:
+    """Where a role applies, as the audit trail names it: a site code, a study, or the system."""
+    if site is not None:
+        return site.code
+    return study.slug if study is not None else SYSTEM_SCOPE
 
 
 def scoped(
@@ -465,4 +489,4 @@ def not_found(session: Session, actor: Actor, entity_type: str, key: str) -> NoR
     """Answer 404 for a subject or record the actor cannot see (out of scope or missing: the
     caller cannot tell which), leaving a throttled `access.denied` trace of what was asked."""
     trace_denial(session, actor, entity_type, key, {"path": request.path[:200]})
-    abort(404)
+    raise NotFound()

@@ -27,6 +27,7 @@ from edc.models.studies import Site, Study, timezone_for
 from edc.models.users import User
 from edc.services import definitions, role_approval, users
 from edc.settings import ROOT
+from edc.web import app_context
 
 users_cli = AppGroup("users", help="Manage staff accounts and their roles.")
 sites_cli = AppGroup("sites", help="Manage studies and sites.")
@@ -87,9 +88,8 @@ def users_create(email, full_name, identity_check, role, site, study, ends) -> N
     actor, now = Actor.cli(), utcnow()
     try:
         user, issued = users.create_user(
-            db.session,
+            app_context(actor),
             _settings(),
-            actor,
             email=email,
             full_name=full_name,
             identity_check=identity_check,
@@ -97,7 +97,7 @@ def users_create(email, full_name, identity_check, role, site, study, ends) -> N
             now=now,
         )
         if role:
-            users.assign_role(db.session, actor, user, _scope(role, site, study), now)
+            users.assign_role(app_context(actor), user, _scope(role, site, study), now)
     except users.UserAdminError as refused:
         raise click.ClickException(refused.message) from refused
     _done()
@@ -132,7 +132,7 @@ def users_assign(email, role, site, study) -> None:
     """Grant ROLE to the account, at a site, for a study, or system-wide."""
     try:
         users.assign_role(
-            db.session, Actor.cli(), _user(email), _scope(role, site, study), utcnow()
+            app_context(Actor.cli()), _user(email), _scope(role, site, study), utcnow()
         )
     except users.UserAdminError as refused:
         raise click.ClickException(refused.message) from refused
@@ -172,7 +172,7 @@ def users_approve(email, role, site, study, reason) -> None:
     if not pending:
         raise click.ClickException("no such role request waiting for approval")
     try:
-        role_approval.approve_as_operator(db.session, Actor.cli(), pending[0], reason, utcnow())
+        role_approval.approve_as_operator(app_context(Actor.cli()), pending[0], reason, utcnow())
     except role_approval.ApprovalError as refused:
         raise click.ClickException(refused.message) from refused
     _done()
@@ -195,7 +195,7 @@ def users_revoke(email, role, site, study, reason) -> None:
     ]
     if not live:
         raise click.ClickException("no such live role assignment")
-    users.revoke_role(db.session, Actor.cli(), live[0], reason, utcnow())
+    users.revoke_role(app_context(Actor.cli()), live[0], reason, utcnow())
     _done()
     click.echo(f"revoked {role} from {email}")
 
@@ -205,7 +205,7 @@ def users_revoke(email, role, site, study, reason) -> None:
 @click.option("--reason", required=True)
 def users_deactivate(email, reason) -> None:
     """Deactivate an account; its sessions end at once."""
-    users.set_active(db.session, Actor.cli(), _user(email), False, reason, utcnow())
+    users.set_active(app_context(Actor.cli()), _user(email), False, reason, utcnow())
     _done()
     click.echo(f"deactivated {email}")
 
@@ -216,7 +216,7 @@ def users_deactivate(email, reason) -> None:
 def users_reset_factor(email, reason) -> None:
     """Revoke the authenticator; the user sets up a new one from a link (mailed, or printed)."""
     issued = users.reset_second_factor(
-        db.session, _settings(), Actor.cli(), _user(email), reason, utcnow()
+        app_context(Actor.cli()), _settings(), _user(email), reason, utcnow()
     )
     _done()
     click.echo(f"two-step sign-in reset for {email}")
@@ -360,8 +360,8 @@ def studies_load(folder: Path) -> None:
     actor = Actor.cli()
     try:
         checked = definitions.read_folder(folder)
-        study, created = definitions.find_or_create_study(db.session, actor, checked)
-        outcome = definitions.store_definition(db.session, actor, study, checked, utcnow())
+        study, created = definitions.find_or_create_study(app_context(actor), checked)
+        outcome = definitions.store_definition(app_context(actor), study, checked, utcnow())
     except definitions.DefinitionError as refused:
         _refused(refused)
     _done()
@@ -467,7 +467,7 @@ def demo_seed() -> None:
     sites = {code: _add_site(study, code, name, country) for code, name, country in DEMO_SITES}
     db.session.flush()
     try:
-        definitions.load_definition(db.session, actor, study, DEMO_FOLDER, now)
+        definitions.load_definition(app_context(actor), study, DEMO_FOLDER, now)
     except definitions.DefinitionError as refused:
         _refused(refused)
     lines = []
@@ -493,9 +493,9 @@ def demo_seed() -> None:
             site_id=sites[where].id if where in sites else None,
             study_id=study.id if where == study.slug else None,
         )
-        assignment = users.assign_role(db.session, actor, user, scope, now)
+        assignment = users.assign_role(app_context(actor), user, scope, now)
         if assignment.pending:  # nobody is there to approve the demo's staff: the operator does
-            role_approval.approve_as_operator(db.session, actor, assignment, "demo seed", now)
+            role_approval.approve_as_operator(app_context(actor), assignment, "demo seed", now)
         lines.append(f"{role.value:13s} {email:36s} {password}")
         if role in (Role.NURSE, Role.INVESTIGATOR) and where in sites:
             data_staff[sites[where].id] = user
@@ -606,7 +606,7 @@ def vault_rotate() -> None:
     EDC_VAULT_OLD_KEYS). Afterwards the old keys can be removed."""
     from edc.services import subjects
 
-    count = subjects.rotate_vault(db.session, Actor.cli())
+    count = subjects.rotate_vault(app_context(Actor.cli()))
     _done()
     click.echo(f"{count} identities re-encrypted with the current key")
 
@@ -617,7 +617,7 @@ def vault_reindex() -> None:
     could not compute them, or a restore). Safe to run again."""
     from edc.services import subjects
 
-    count = subjects.reindex_vault(db.session, Actor.cli())
+    count = subjects.reindex_vault(app_context(Actor.cli()))
     _done()
     click.echo(f"{count} identities reindexed")
 

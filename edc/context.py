@@ -9,15 +9,17 @@ with exactly the same checks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from edc import access
-from edc.access import Grant
+from edc.access import Grant, Permission
 from edc.actor import Actor
+from edc.errors import Denied
 from edc.models.base import utcnow
+from edc.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Context:
     actor: Actor
     language: str = "en"
     clock: Callable[[], datetime] = field(default=utcnow)
+    #: The portal's settings, when running inside it (mail, time zone); None for a bare call.
+    settings: Settings | None = None
 
     @property
     def grants(self) -> list[Grant]:
@@ -39,3 +43,17 @@ class Context:
     def now(self) -> datetime:
         """The server's UTC time (aware): the only clock the trail trusts."""
         return self.clock()
+
+    def acting_as(self, actor: Actor) -> Context:
+        """The same unit of work done by another actor (e.g. a link's owner claiming it)."""
+        return replace(self, actor=actor)
+
+    def require(self, permission: Permission, site_id: int | None = None) -> None:
+        """Raise `Denied` unless the actor holds `permission` (at `site_id`, when named)."""
+        if self.actor.user is None:
+            raise Denied()
+        access.require(self.session, self.actor.user, permission, site_id)
+
+    def holds(self, permission: Permission, site_id: int | None = None) -> bool:
+        """Whether the actor holds `permission` (at `site_id`, when named)."""
+        return access.holds(self.grants, permission, site_id)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from edc.actor import Actor
+from edc.context import Context
 from edc.models.subjects import Subject
 from edc.models.users import User
 from edc.services import data_entry, entries, subject_status, subjects
@@ -116,7 +117,7 @@ def seed_subjects(
         after = (status_rng if state == 5 else rng).randint(1, 20)
         registered = diagnosed + dt.timedelta(days=after)
         registered_at = datetime.combine(registered, dt.time(9, 30), tzinfo=UTC)
-        subject = subjects.register(session, actor, site_id, identity, registered_at)
+        subject = subjects.register(Context(session, actor), site_id, identity, registered_at)
         made.append(subject)
         _set_status(session, actor, subject, n, state, registered, now, status_rng)
         if state != 5:

@@ -17,6 +17,10 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __str__(self) -> str:
+        """The message, else the kind and status (for logs and the command line)."""
+        return self.message or f"{type(self).__name__} ({self.status})"
+
 
 class NotFound(DomainError):
     """No such thing, as far as this actor may know."""

@@ -22,13 +22,13 @@ from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
 
 from edc import crypto
-from edc.actor import current_actor
 from edc.extensions import db
 from edc.i18n import _, ngettext
 from edc.models.base import utcnow
 from edc.models.users import User
 from edc.services import auth
 from edc.settings import Settings
+from edc.web import request_context
 
 
 def settings() -> Settings:
@@ -39,7 +39,7 @@ def _load_from_request(_request: object) -> User | None:
     token = session.get("sid")
     if not token:
         return None
-    resumed = auth.resume_session(db.session, settings(), token, utcnow())
+    resumed = auth.resume_session(db.session(), settings(), token, utcnow())
     if resumed.user is None:
         session.pop("sid", None)
         g.session_ended = resumed.ended
@@ -158,9 +158,9 @@ def enrol_secret() -> str | None:
 
 def complete(user: User) -> None:
     """Start the server-side session with a fresh cookie (new id at every sign-in)."""
-    notices = auth.notices_since(db.session, user, user.last_login_at)
+    notices = auth.notices_since(request_context(), user, user.last_login_at)
     device = _device()
-    token, session_id = auth.start_session(db.session, current_actor(), user, utcnow(), device)
+    token, session_id = auth.start_session(request_context(), user, utcnow(), device)
     lang = session.get("lang") or user.locale
     session.clear()
     session["sid"] = token
@@ -218,7 +218,7 @@ def _tell(notices: auth.Notices) -> None:
 def end_current() -> None:
     sid = g.get("user_session_id")
     if sid is not None:
-        auth.end_session(db.session, current_actor(), sid, "logout", utcnow())
+        auth.end_session(request_context(), sid, "logout", utcnow())
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -10,6 +10,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    has_app_context,
     make_response,
     render_template,
     request,
@@ -21,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from edc import access, audit, audit_anchor
-from edc.actor import current_actor
+from edc.actor import Actor, current_actor
 from edc.context import Context
 from edc.errors import DomainError
 from edc.extensions import db, htmx
@@ -142,7 +143,18 @@ def _domain_error(exc: DomainError) -> Response:
 
 def request_context() -> Context:
     """The context of this request, for the services a view calls."""
-    return Context(session=db.session(), actor=current_actor(), language=str(get_locale()))
+    return app_context(current_actor(), language=str(get_locale()))
+
+
+def app_context(actor: Actor, language: str = "en") -> Context:
+    """A context for `actor` (a request's, or the operator's at the command line): the app's
+    database session, and its settings when an app is running (none: nothing is mailed)."""
+    return Context(
+        session=db.session(),
+        actor=actor,
+        language=language,
+        settings=current_app.config["EDC_SETTINGS"] if has_app_context() else None,
+    )
 
 
 def _server_error(exc: Exception) -> Response:
@@ -221,14 +233,14 @@ def template_globals() -> dict[str, Any]:
     settings = current_app.config["EDC_SETTINGS"]
     form = LanguageForm(formdata=None, lang=str(get_locale()), next=request.full_path)
     form.lang.choices = language_names(settings.languages)
-    can: frozenset[str] = frozenset()
+    can: frozenset[access.Permission] = frozenset()
     if current_user and current_user.is_authenticated:
         try:
             grants = access.grants(db.session, current_user)
         except Exception:  # an error page must still render; show no permission at all
             log.exception("could not load permissions for the page frame")
             grants = []
-        can = frozenset(p for g in grants for p in access.ROLE_PERMISSIONS[g.role])
+        can = access.permissions(grants)
     return {
         "language_form": form,
         "logout_form": EmptyForm(formdata=None),

@@ -17,6 +17,7 @@ from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
+from edc.web import app_context
 
 _seq = itertools.count(1)
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -138,7 +139,7 @@ def make_subject(site: Site, **identity: Any):
     details.update(identity)
     registrar = make_user(roles=[(Role.NURSE, site)])
     subject = subjects.register(
-        db.session, Actor(user=registrar), site.id, subjects.Identity(**details), utcnow(),
+        app_context(Actor(user=registrar)), site.id, subjects.Identity(**details), utcnow(),
         confirm_duplicate=True,  # tests often register the same default child several times
     )  # fmt: skip
     db.session.commit()

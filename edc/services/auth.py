@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from edc import audit, crypto, passwords, totp
 from edc.actor import Actor
+from edc.context import Context
 from edc.i18n import _
 from edc.models.audit import AuditEvent
 from edc.models.notices import Notice
@@ -229,10 +230,11 @@ def _refuse(
 
 
 def check_password(
-    session: Session, settings: Settings, actor: Actor, email: str, password: str, now: datetime
+    ctx: Context, settings: Settings, email: str, password: str, now: datetime
 ) -> User:
     """First step: the password. Unknown e-mail and wrong password look the same, lock out
     alike, and what was typed for an unknown address is not kept (it may be a password)."""
+    session, actor = ctx.session, ctx.actor
     email = email.strip().lower()
     user = session.scalar(select(User).where(User.email == email))
     attempt = _Attempt(user, _name_key(settings, email), actor.ip)
@@ -263,10 +265,11 @@ def check_password(
 
 
 def check_current_password(
-    session: Session, settings: Settings, actor: Actor, user: User, password: str, now: datetime
+    ctx: Context, settings: Settings, user: User, password: str, now: datetime
 ) -> None:
     """The current password asked before a change: a way to guess it like the sign-in, so
     throttled, counted and locked like a sign-in (and the same lockout applies to both)."""
+    session, actor = ctx.session, ctx.actor
     attempt = _Attempt(user, _name_key(settings, user.email), actor.ip)
     _throttle(session, settings, actor, attempt, now)
     if not passwords.verify(user.password_hash, password):
@@ -281,9 +284,10 @@ def _looks_like_recovery_code(code: str) -> bool:
 
 
 def check_second_factor(
-    session: Session, settings: Settings, actor: Actor, user: User, code: str, now: datetime
+    ctx: Context, settings: Settings, user: User, code: str, now: datetime
 ) -> None:
     """Second step: a TOTP code, accepted once, or one of the user's recovery codes."""
+    session, actor = ctx.session, ctx.actor
     attempt = _Attempt(user, _name_key(settings, user.email), actor.ip)
     _throttle(session, settings, actor, attempt, now)
     code = code.strip()
@@ -360,8 +364,9 @@ def _use_recovery_code(session: Session, user: User, code: str, now: datetime) -
     return False
 
 
-def new_recovery_codes(session: Session, user: User) -> list[str]:
+def new_recovery_codes(ctx: Context, user: User) -> list[str]:
     """Replace the user's recovery codes with ten fresh ones, shown once and stored hashed."""
+    session = ctx.session
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
     codes = []
@@ -375,10 +380,9 @@ def new_recovery_codes(session: Session, user: User) -> list[str]:
     return codes
 
 
-def confirm_enrolment(
-    session: Session, actor: Actor, user: User, secret: str, code: str, now: datetime
-) -> list[str]:
+def confirm_enrolment(ctx: Context, user: User, secret: str, code: str, now: datetime) -> list[str]:
     """Keep the new TOTP seed once the user proves their app shows the right code."""
+    session, actor = ctx.session, ctx.actor
     outcome, step = totp.check(secret, code, now, 0)
     if outcome is not totp.TotpOutcome.OK:
         _user_event(session, actor, "auth.totp_enrol_failed", user)
@@ -388,7 +392,7 @@ def confirm_enrolment(
     user.totp_secret = crypto.encrypt(secret)
     user.totp_last_step = step
     audit.record(session, _as(actor, user), "auth.totp_enrolled", target=user)
-    return new_recovery_codes(session, user)
+    return new_recovery_codes(ctx, user)
 
 
 class PasswordRejectedError(Exception):
@@ -399,8 +403,9 @@ class PasswordRejectedError(Exception):
         self.problems = problems
 
 
-def set_password(session: Session, actor: Actor, user: User, new_password: str) -> None:
+def set_password(ctx: Context, user: User, new_password: str) -> None:
     """Replace the password (first sign-in or a change); the policy decides, not the form."""
+    session, actor = ctx.session, ctx.actor
     found = passwords.problems(new_password, user.email, user.full_name)
     if found:
         raise PasswordRejectedError(found)
@@ -414,15 +419,14 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(
-    session: Session, actor: Actor, user: User, now: datetime, device: str = ""
-) -> tuple[str, int]:
+def start_session(ctx: Context, user: User, now: datetime, device: str = "") -> tuple[str, int]:
     """A new server-side session: (token for the cookie, session id). `device` is the browser's
     long-lived device cookie: the owner is mailed when it has not signed in to them before."""
+    session, actor = ctx.session, ctx.actor
     token = secrets.token_urlsafe(32)
     device_hash = _token_hash(device) if device else None
     if device_hash is not None and _new_device(session, user, device_hash):
-        notify.new_device(session, user, actor, now)
+        notify.new_device(ctx, user, now)
     user.last_login_at = now
     audit.record(session, _signed_in(actor, user), "auth.login", target=user)
     us = UserSession(
@@ -459,8 +463,9 @@ class Notices:
     lockouts: int = 0
 
 
-def notices_since(session: Session, user: User, since: datetime | None) -> Notices:
+def notices_since(ctx: Context, user: User, since: datetime | None) -> Notices:
     """Failed attempts, replayed codes and factor resets on the account since `since`."""
+    session = ctx.session
     rows = session.execute(
         select(AuditEvent.action, func.count())
         .where(
@@ -491,7 +496,8 @@ class Resumed:
 
 
 def resume_session(session: Session, settings: Settings, token: str, now: datetime) -> Resumed:
-    """The user behind a session token, or why the session no longer counts."""
+    """The user behind a session token, or why the session no longer counts. Takes no context:
+    it runs while the request's user, hence its actor, is being found."""
     unread = (
         select(func.count(Notice.id))
         .where(Notice.user_id == User.id, Notice.read_at.is_(None))
@@ -536,10 +542,9 @@ def _end(session: Session, actor: Actor, us: UserSession, reason: str, now: date
     )
 
 
-def end_session(
-    session: Session, actor: Actor, session_id: int, reason: str, now: datetime
-) -> bool:
+def end_session(ctx: Context, session_id: int, reason: str, now: datetime) -> bool:
     """End one of the actor's own sessions (logout, or from the sessions list)."""
+    session, actor = ctx.session, ctx.actor
     us = session.get(UserSession, session_id)
     if us is None or actor.user is None or us.user_id != actor.user.id or us.ended_at is not None:
         return False
@@ -548,9 +553,10 @@ def end_session(
 
 
 def end_all_sessions(
-    session: Session, actor: Actor, user: User, reason: str, now: datetime, keep: int | None = None
+    ctx: Context, user: User, reason: str, now: datetime, keep: int | None = None
 ) -> int:
     """End every live session of `user` (deactivation, reset, password change)."""
+    session, actor = ctx.session, ctx.actor
     query = update(UserSession).where(
         UserSession.user_id == user.id, UserSession.ended_at.is_(None)
     )
@@ -569,7 +575,8 @@ def end_all_sessions(
     return count
 
 
-def live_sessions(session: Session, user: User) -> list[UserSession]:
+def live_sessions(ctx: Context, user: User) -> list[UserSession]:
+    session = ctx.session
     return list(
         session.scalars(
             select(UserSession)
@@ -579,9 +586,10 @@ def live_sessions(session: Session, user: User) -> list[UserSession]:
     )
 
 
-def previous_sign_in(session: Session, user: User, current: int | None) -> datetime | None:
+def previous_sign_in(ctx: Context, user: User, current: int | None) -> datetime | None:
     """When the user signed in before the session they are using now (None: never), so the
     start page can show it: the account's own last sign-in is this one."""
+    session = ctx.session
     query = select(func.max(UserSession.created_at)).where(UserSession.user_id == user.id)
     if current is not None:
         query = query.where(UserSession.id != current)

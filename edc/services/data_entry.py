@@ -24,6 +24,7 @@ import forms_dsl
 from edc import access, audit
 from edc.access import Permission
 from edc.actor import Actor
+from edc.context import Context
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
 from edc.models.subjects import Subject
@@ -172,7 +173,9 @@ def date_of_birth(
         return None
     if sections is not None and not needed_to_show(form, BIRTH, sections):
         return None
-    identity = subjects.read_identity(session, actor, entry.subject, "calculation", grants=grants)
+    identity = subjects.read_identity(
+        Context(session, actor), entry.subject, "calculation", grants=grants
+    )
     return identity.date_of_birth if identity is not None else None
 
 
@@ -339,7 +342,9 @@ def _save_evaluated(
         p: v for p, v in {**old, **{c.path: c.new for c in changes}}.items() if p not in gone
     }
     if entry.form.decision_tables and changes:  # a risk group or response may have changed
-        notices.decisions_changed(session, actor, subject, entry.form, old, entry.stored, now)
+        notices.decisions_changed(
+            Context(session, actor), subject, entry.form, old, entry.stored, now
+        )
     return SaveResult(Outcome.SAVED, result, changes=changes)
 
 

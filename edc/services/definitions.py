@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, object_session
 
 import forms_dsl
 from edc import audit
-from edc.actor import Actor
+from edc.context import Context
 from edc.models.definitions import FormVersion, StudyDefinition
 from edc.models.studies import Study
 
@@ -156,10 +156,9 @@ def _located(file: str, text: str, key: str, message: str, fix: str) -> str:
     return f"{file}:{line}:{column}: {message} ({fix})"
 
 
-def find_or_create_study(
-    session: Session, actor: Actor, checked: CheckedFolder
-) -> tuple[Study, bool]:
+def find_or_create_study(ctx: Context, checked: CheckedFolder) -> tuple[Study, bool]:
     """The portal's study for a checked folder (True: just added, with its English title)."""
+    session, actor = ctx.session, ctx.actor
     study = session.scalar(select(Study).where(Study.slug == checked.study.slug))
     if study is not None:
         return study, False
@@ -177,15 +176,13 @@ def find_or_create_study(
     return study, True
 
 
-def load_definition(
-    session: Session, actor: Actor, study: Study, folder: Path, now: datetime
-) -> LoadOutcome:
+def load_definition(ctx: Context, study: Study, folder: Path, now: datetime) -> LoadOutcome:
     """Check `folder` and store what is new of it for `study` (see `store_definition`)."""
-    return store_definition(session, actor, study, read_folder(folder), now)
+    return store_definition(ctx, study, read_folder(folder), now)
 
 
 def store_definition(
-    session: Session, actor: Actor, study: Study, checked: CheckedFolder, now: datetime
+    ctx: Context, study: Study, checked: CheckedFolder, now: datetime
 ) -> LoadOutcome:
     """Store study.yaml if its text changed and every new form version; all or nothing.
 
@@ -193,6 +190,7 @@ def store_definition(
     without a higher version, a version lower than the highest stored, or an unchanged form whose
     meaning a changed study.yaml alters (e.g. a shared choice list it uses).
     """
+    session, actor = ctx.session, ctx.actor
     if checked.study.slug != study.slug:
         raise DefinitionError(
             [

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 import forms_dsl
 from edc import access, audit
 from edc.actor import Actor
+from edc.context import Context
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
@@ -85,8 +86,7 @@ def _calculated_changes(
 
 
 def recompute(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     cause_seq: int,
     now: datetime,
@@ -96,6 +96,7 @@ def recompute(
     """Recompute the subject's records that read the birth date; {record id: {path: (old,
     new)}} of what was written. `birth` is the new date when the caller holds it (else it is
     read from the vault, audited). Constant queries per subject, plus the writes."""
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
     records = session.execute(
         select(FormRecord, EventOccurrence)
@@ -113,7 +114,7 @@ def recompute(
     if not readers:
         return {}
     if birth is None:
-        identity = subjects.read_identity(session, actor, subject, "calculation")
+        identity = subjects.read_identity(ctx, subject, "calculation")
         birth = identity.date_of_birth if identity is not None else None
     ids = [record.id for record, _ in readers]
     # Lock the records, then read their items: a save that committed meanwhile is seen, and one
@@ -148,9 +149,7 @@ def recompute(
         _write(session, actor, entry, items[record.id], changes, cause_seq, role, site, now)
         written[record.id] = changes
         new_stored = {**stored, **{path: new for path, (_, new) in changes.items()}}
-        notices.decisions_changed(
-            session, actor, subject, form, stored, new_stored, now, cause=cause_seq
-        )
+        notices.decisions_changed(ctx, subject, form, stored, new_stored, now, cause=cause_seq)
     session.flush()
     return written
 

@@ -20,6 +20,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 import forms_dsl
 from edc.actor import Actor
+from edc.context import Context
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
 from edc.models.studies import Site
@@ -167,7 +168,7 @@ def find_entry(
             "event_id": event_id,
             "number": number,
             "form_id": form_id,
-            **subjects.visible_params(session, actor),
+            **subjects.visible_params(Context(session, actor)),
         },
     ).first()
     if found is None:

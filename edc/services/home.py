@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from edc import access
-from edc.access import ROLE_PERMISSIONS, Permission, Role
+from edc.access import Permission, Role
 from edc.context import Context
 from edc.models.studies import Site
 from edc.models.users import RoleAssignment
@@ -56,18 +56,14 @@ def home_page(ctx: Context, user_session_id: int | None) -> HomePage:
     """Everything the start page shows the actor (signed in)."""
     user = ctx.actor.user
     assert user is not None
-    permissions = {p for grant in ctx.grants for p in ROLE_PERMISSIONS[grant.role]}
+    permissions = access.permissions(ctx.grants)
     alerts = (
-        security.alerts_since(ctx.session, ctx.now() - timedelta(hours=24))
+        security.alerts_since(ctx, ctx.now() - timedelta(hours=24))
         if Permission.SECURITY_AUDIT in permissions
         else 0
     )
-    requests = (
-        len(role_approval.pending_for(ctx.session, ctx.actor))
-        if Permission.ROLES_APPROVE in permissions
-        else 0
-    )
-    unread, unread_total = notices.unread(ctx.session, ctx.actor, ctx.language)
+    requests = len(role_approval.pending_for(ctx)) if Permission.ROLES_APPROVE in permissions else 0
+    unread, unread_total = notices.unread(ctx, ctx.language)
     sites = ctx.session.scalars(
         access.scoped(
             select(Site).order_by(Site.code), ctx.session, user, Permission.SITE_VIEW, Site.id
@@ -79,7 +75,7 @@ def home_page(ctx: Context, user_session_id: int | None) -> HomePage:
         notice_total=unread_total,
         alerts=alerts,
         role_requests=requests,
-        previous_sign_in=auth.previous_sign_in(ctx.session, user, user_session_id),
+        previous_sign_in=auth.previous_sign_in(ctx, user, user_session_id),
         roles=_roles(ctx),
         sites=[SiteLine(s.code, s.name, s.country) for s in sites],
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import forms_dsl
 from edc import access
 from edc.actor import Actor
+from edc.context import Context
 from edc.i18n import _
 from edc.models.subjects import Subject
 from edc.services import subjects
@@ -63,7 +64,7 @@ def may_see(
     session: Session, actor: Actor, subject: Subject, grants: list[access.Grant] | None = None
 ) -> bool:
     """Whether the actor sees the subject's identifier items: the vault's rule, nothing else."""
-    return subjects.may_read_identity(session, actor, subject, grants)
+    return subjects.may_read_identity(Context(session, actor), subject, grants)
 
 
 def hidden_from(
@@ -103,5 +104,5 @@ def record_read(
     same action and entity, the purpose, and which items (never their values)."""
     if items:
         subjects.record_identity_read(
-            session, actor, subject, {"purpose": purpose, "form": form_id, "items": items}
+            Context(session, actor), subject, {"purpose": purpose, "form": form_id, "items": items}
         )

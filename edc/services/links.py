@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from edc import audit, mail
 from edc.actor import Actor
+from edc.context import Context
+from edc.errors import Invalid, NotFound
 from edc.i18n import _
 from edc.models.audit import AuditEvent
 from edc.models.users import AccountLink, User
@@ -41,12 +43,11 @@ CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 CODE_ATTEMPTS = 3  # wrong requester codes before the link stops working
 
 
-class LinkError(Exception):
+class LinkError(Invalid):
     """A refused approval or use of a link, with a message for the person."""
 
     def __init__(self, message: str, final: bool = True) -> None:
         super().__init__(message)
-        self.message = message
         self.final = final  # the link is dead: nothing the person types can help
 
 
@@ -103,9 +104,8 @@ def _record(session: Session, actor: Actor, action: str, link: AccountLink, **kw
 
 
 def issue(
-    session: Session,
+    ctx: Context,
     settings: Settings,
-    actor: Actor,
     user: User,
     purpose: str,
     now: datetime,
@@ -114,6 +114,7 @@ def issue(
 ) -> Issued:
     """A new link for `user`: mailed; or handed to the CLI operator; or, without mail, requested
     for a second administrator's approval."""
+    session, actor = ctx.session, ctx.actor
     assert purpose in PURPOSES
     _revoke_live(session, user, now)
     link = AccountLink(
@@ -153,8 +154,9 @@ def issue(
     return Issued(link, requester_code=f"{code[:5]}-{code[5:]}")
 
 
-def pending_approval(session: Session, now: datetime) -> list[AccountLink]:
+def pending_approval(ctx: Context, now: datetime) -> list[AccountLink]:
     """Links asked for without mail that a second administrator has not approved yet."""
+    session = ctx.session
     return list(
         session.scalars(
             select(AccountLink)
@@ -169,17 +171,20 @@ def pending_approval(session: Session, now: datetime) -> list[AccountLink]:
 
 
 def approve(
-    session: Session, settings: Settings, actor: Actor, link_id: int, now: datetime
+    ctx: Context, settings: Settings, link_id: int, now: datetime
 ) -> tuple[AccountLink, str]:
     """The second administrator's approval: the link, shown to them once, to hand over. The
     row is locked, so of two administrators approving at once only one is given a link."""
+    session, actor = ctx.session, ctx.actor
     link = session.scalar(
         select(AccountLink)
         .where(AccountLink.id == link_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if link is None or link.token_hash is not None or link.revoked_at is not None:
+    if link is None:
+        raise NotFound()
+    if link.token_hash is not None or link.revoked_at is not None:
         raise LinkError(_("This request is no longer waiting for approval."))
     if link.expires_at <= now:
         raise LinkError(_("This request has expired. Ask for a new one."))
@@ -197,8 +202,9 @@ def approve(
     return link, url(settings, token)
 
 
-def lookup(session: Session, token: str) -> AccountLink | None:
+def lookup(ctx: Context, token: str) -> AccountLink | None:
     """The link behind `token`, whatever its state (None: no such link was ever made)."""
+    session = ctx.session
     if not token or len(token) > 100:
         return None
     return session.scalar(select(AccountLink).where(AccountLink.token_hash == _hash(token)))
@@ -214,9 +220,9 @@ def alive(link: AccountLink, now: datetime) -> bool:
     )
 
 
-def find(session: Session, token: str, now: datetime) -> AccountLink | None:
+def find(ctx: Context, token: str, now: datetime) -> AccountLink | None:
     """The live link behind `token`, or None."""
-    link = lookup(session, token)
+    link = lookup(ctx, token)
     return link if link is not None and alive(link, now) else None
 
 
@@ -248,9 +254,10 @@ def _check_code(session: Session, actor: Actor, link: AccountLink, code: str) ->
     raise LinkError(_("Wrong code. Check it with the administrator who gave it."), final=False)
 
 
-def consume(session: Session, actor: Actor, link: AccountLink, code: str, now: datetime) -> None:
+def consume(ctx: Context, link: AccountLink, code: str, now: datetime) -> None:
     """Use the link, once. The requester's code is checked first when the link needs one; three
     wrong codes void the link. Of two simultaneous uses exactly one gets past the UPDATE."""
+    session, actor = ctx.session, ctx.actor
     if link.code_hash is not None:
         _check_code(session, actor, link, code)
     won = session.execute(
@@ -277,8 +284,9 @@ def consume(session: Session, actor: Actor, link: AccountLink, code: str, now: d
     )
 
 
-def latest(session: Session, user: User) -> AccountLink | None:
+def latest(ctx: Context, user: User) -> AccountLink | None:
     """The user's most recent link, for the administrator's page (state only, never a token)."""
+    session = ctx.session
     return session.scalar(
         select(AccountLink)
         .where(AccountLink.user_id == user.id)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 import forms_dsl
 from edc.access import Role
-from edc.actor import Actor
+from edc.context import Context
 from edc.models.notices import Notice
 from edc.models.subjects import Subject
 from edc.models.users import RoleAssignment, User
@@ -94,8 +94,7 @@ def investigators(session: Session, subject: Subject) -> list[int]:
 
 
 def decisions_changed(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     form: forms_dsl.Form,
     old_stored: Mapping[str, Stored],
@@ -110,6 +109,7 @@ def decisions_changed(
     the seq of the audit event that made the change when it came from outside the form (e.g. an
     identity correction). One notice per investigator, naming every table that changed.
     """
+    session, actor = ctx.session, ctx.actor
     if not form.decision_tables:
         return []
     changed = _changes(form, old_stored, new_stored)
@@ -192,16 +192,17 @@ def _view(notice: Notice, study_code: str, lang: str) -> NoticeView:
     )
 
 
-def unread(session: Session, actor: Actor, lang: str) -> tuple[list[NoticeView], int]:
+def unread(ctx: Context, lang: str) -> tuple[list[NoticeView], int]:
     """The actor's newest unread notices about subjects they may still see, and how many in all
     (two queries, however many notices)."""
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
     query = subjects.visible_statement(
         select(Notice, Subject.study_code)
         .join(Subject, Subject.id == Notice.subject_id)
         .where(Notice.user_id == actor.user_id, Notice.read_at.is_(None))
     )
-    params = subjects.visible_params(session, actor)
+    params = subjects.visible_params(ctx)
     total = session.scalar(select(func.count()).select_from(query.subquery()), params) or 0
     rows = session.execute(
         query.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(SHOWN), params
@@ -209,8 +210,9 @@ def unread(session: Session, actor: Actor, lang: str) -> tuple[list[NoticeView],
     return [_view(notice, code, lang) for notice, code in rows], total
 
 
-def mark_read(session: Session, actor: Actor, notice_id: int, now: datetime) -> bool:
+def mark_read(ctx: Context, notice_id: int, now: datetime) -> bool:
     """Dismiss one of the actor's own notices; False when it is not theirs (or already read)."""
+    session, actor = ctx.session, ctx.actor
     done = session.execute(
         update(Notice)
         .where(Notice.id == notice_id, Notice.user_id == actor.user_id, Notice.read_at.is_(None))

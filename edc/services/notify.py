@@ -5,28 +5,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, has_app_context
-from sqlalchemy.orm import Session
-
 from edc import mail
 from edc.access import ROLE_LABELS, SYSTEM_SCOPE, Role
-from edc.actor import Actor
+from edc.context import Context
 from edc.i18n import _l
 from edc.models.users import User
 from edc.settings import Settings
 
 
-def _settings() -> Settings | None:
-    """The app's settings when mail can go out; None outside the app (a bare service call)."""
-    if not has_app_context():
-        return None
-    settings: Settings = current_app.config["EDC_SETTINGS"]
-    return settings if mail.enabled(settings) else None
+def _settings(ctx: Context) -> Settings | None:
+    """The portal's settings when mail can go out; None for a context without them (a bare
+    service call)."""
+    settings = ctx.settings
+    return settings if settings is not None and mail.enabled(settings) else None
 
 
-def role_changed(session: Session, user: User, role: str, where: str, *, granted: bool) -> None:
+def role_changed(ctx: Context, user: User, role: str, where: str, *, granted: bool) -> None:
     """Tell the user a role was given or withdrawn (sent when the change commits)."""
-    settings = _settings()
+    session = ctx.session
+    settings = _settings(ctx)
     if settings is None:
         return
     label = ROLE_LABELS.get(Role(role), role) if role in Role._value2member_map_ else role
@@ -43,9 +40,10 @@ def role_changed(session: Session, user: User, role: str, where: str, *, granted
     )
 
 
-def new_device(session: Session, user: User, actor: Actor, now: datetime) -> None:
+def new_device(ctx: Context, user: User, now: datetime) -> None:
     """Tell the user their account was signed in to from a browser it had not used before."""
-    settings = _settings()
+    session, actor = ctx.session, ctx.actor
+    settings = _settings(ctx)
     if settings is None:
         return
     mail.send_after_commit(

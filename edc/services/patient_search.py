@@ -214,7 +214,7 @@ def find_patients(ctx: Context, criteria: Criteria) -> Results:
     for subject, ciphertext in rows:
         identity = Identity.from_json(crypto.decrypt(ciphertext))
         details: dict[str, object] = {"purpose": "search", "searched": fields}
-        record_identity_read(ctx.session, ctx.actor, subject, details)
+        record_identity_read(ctx, subject, details)
         found.append(_found(subject, identity))
     return Results(patients=found, more=more)
 

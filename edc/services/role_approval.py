@@ -20,20 +20,21 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from edc import access, audit
-from edc.access import APPROVERS, SYSTEM_SCOPE, Role
+from edc.access import APPROVERS, Role
 from edc.actor import Actor
+from edc.context import Context
+from edc.errors import Conflict
 from edc.i18n import _
 from edc.models.studies import Site
 from edc.models.users import RoleAssignment
 from edc.services import notify
 
 
-class ApprovalError(Exception):
+class ApprovalError(Conflict):
     """A refused decision, with a message for the person deciding."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 def needs_approval(role: Role | str) -> bool:
@@ -103,8 +104,9 @@ def _query(session: Session, actor: Actor) -> Select[tuple[RoleAssignment]]:
     )
 
 
-def pending_for(session: Session, actor: Actor) -> list[RoleAssignment]:
+def pending_for(ctx: Context) -> list[RoleAssignment]:
     """The requests waiting for a decision that `actor` may take, oldest first (one query)."""
+    session, actor = ctx.session, ctx.actor
     return list(
         session.scalars(
             _query(session, actor)
@@ -121,9 +123,7 @@ def pending_for(session: Session, actor: Actor) -> list[RoleAssignment]:
 
 
 def _scope_name(assignment: RoleAssignment) -> str:
-    if assignment.site is not None:
-        return assignment.site.code
-    return assignment.study.slug if assignment.study is not None else SYSTEM_SCOPE
+    return access.scope_name(assignment.site, assignment.study)
 
 
 def _summary(assignment: RoleAssignment) -> dict[str, object]:
@@ -151,21 +151,19 @@ def _locked(session: Session, actor: Actor, assignment_id: int) -> RoleAssignmen
     return found
 
 
-def approve(
-    session: Session, actor: Actor, assignment_id: int, now: datetime
-) -> RoleAssignment | None:
+def approve(ctx: Context, assignment_id: int, now: datetime) -> RoleAssignment | None:
     """Approve a pending request the actor may decide: from now on it grants its role."""
+    session, actor = ctx.session, ctx.actor
     assignment = _locked(session, actor, assignment_id)
     if assignment is None:
         return None
-    _grant(session, actor, assignment, now)
+    _grant(ctx, assignment, now)
     return assignment
 
 
-def _grant(
-    session: Session, actor: Actor, assignment: RoleAssignment, now: datetime, reason: str = ""
-) -> None:
+def _grant(ctx: Context, assignment: RoleAssignment, now: datetime, reason: str = "") -> None:
     """The approval itself, whoever gives it: the role takes effect, is audited and told."""
+    session, actor = ctx.session, ctx.actor
     where, summary = _scope_name(assignment), _summary(assignment)  # loaded before the change
     assignment.approved_at = now
     assignment.approved_by_id = actor.user_id
@@ -179,14 +177,13 @@ def _grant(
         reason=reason,
     )
     session.flush()
-    notify.role_changed(session, assignment.user, assignment.role, where, granted=True)
+    notify.role_changed(ctx, assignment.user, assignment.role, where, granted=True)
 
 
-def refuse(
-    session: Session, actor: Actor, assignment_id: int, reason: str, now: datetime
-) -> RoleAssignment | None:
+def refuse(ctx: Context, assignment_id: int, reason: str, now: datetime) -> RoleAssignment | None:
     """Refuse a pending request the actor may decide: it is closed and never grants anything
     (a new request can be made)."""
+    session, actor = ctx.session, ctx.actor
     if not reason.strip():
         raise ApprovalError(_("Give a reason."))
     assignment = _locked(session, actor, assignment_id)
@@ -210,14 +207,15 @@ def refuse(
 
 
 def approve_as_operator(
-    session: Session, actor: Actor, assignment: RoleAssignment, reason: str, now: datetime
+    ctx: Context, assignment: RoleAssignment, reason: str, now: datetime
 ) -> None:
     """The operator at the command line approves a request: for a study's first data manager,
     or a site nobody can approve for yet. Audited with the OS account and the reason."""
+    actor = ctx.actor
     if not actor.is_cli:
         raise ApprovalError(_("Only the operator at the command line may approve this way."))
     if not reason.strip():
         raise ApprovalError(_("Give a reason."))
     if not assignment.pending:
         raise ApprovalError(_("This request was already decided or withdrawn."))
-    _grant(session, actor, assignment, now, reason.strip())
+    _grant(ctx, assignment, now, reason.strip())

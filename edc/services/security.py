@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from edc import audit
-from edc.actor import Actor
+from edc.context import Context
 from edc.models.audit import AuditEvent
 from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
@@ -45,8 +45,9 @@ def _query(f: EventFilter) -> Select[tuple[AuditEvent]]:
     return query
 
 
-def security_events(session: Session, f: EventFilter, page: int) -> tuple[list[AuditEvent], int]:
+def security_events(ctx: Context, f: EventFilter, page: int) -> tuple[list[AuditEvent], int]:
     """One page of events, newest first, and the total count (two queries whatever the size)."""
+    session = ctx.session
     total = session.scalar(select(func.count()).select_from(_query(f).subquery())) or 0
     rows = session.scalars(
         _query(f).order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
@@ -54,8 +55,9 @@ def security_events(session: Session, f: EventFilter, page: int) -> tuple[list[A
     return list(rows), total
 
 
-def iter_security_events(session: Session, f: EventFilter) -> Iterator[AuditEvent]:
+def iter_security_events(ctx: Context, f: EventFilter) -> Iterator[AuditEvent]:
     """All matching events, oldest first, streamed for the CSV export."""
+    session = ctx.session
     yield from session.scalars(_query(f).order_by(AuditEvent.seq).execution_options(yield_per=1000))
 
 
@@ -71,10 +73,9 @@ def _filters(f: EventFilter) -> dict[str, str]:
     return {k: v for k, v in shown.items() if v}
 
 
-def record_download(
-    session: Session, actor: Actor, what: str, filters: dict[str, str], rows: int
-) -> None:
+def record_download(ctx: Context, what: str, filters: dict[str, str], rows: int) -> None:
     """Every export or download is an audit event: what, with which filters, how many rows."""
+    session, actor = ctx.session, ctx.actor
     audit.record(
         session,
         actor,
@@ -85,18 +86,17 @@ def record_download(
     )
 
 
-def export_security_events(
-    session: Session, actor: Actor, f: EventFilter
-) -> tuple[int, Iterator[AuditEvent]]:
+def export_security_events(ctx: Context, f: EventFilter) -> tuple[int, Iterator[AuditEvent]]:
     """The matching events as they stand now, for the CSV, and the download recorded.
 
     The rows are counted and capped at the newest event now (one query), so the file holds
     exactly the rows its audit event states, without the download's own event or later ones.
     The rows are read when the response streams them (after the commit).
     """
+    session = ctx.session
     matching = _query(f).subquery()
     rows, last = session.execute(select(func.count(), func.max(matching.c.seq))).one()
-    record_download(session, actor, "security-events", _filters(f), rows)
+    record_download(ctx, "security-events", _filters(f), rows)
     capped = _query(f).where(AuditEvent.seq <= (last or 0)).order_by(AuditEvent.seq)
 
     def stream() -> Iterator[AuditEvent]:
@@ -105,14 +105,15 @@ def export_security_events(
     return rows, stream()
 
 
-def export_access_review(session: Session, actor: Actor) -> list[ReviewRow]:
+def export_access_review(ctx: Context) -> list[ReviewRow]:
     """The access review for the CSV, and the download recorded."""
-    rows = access_review(session)
-    record_download(session, actor, "access-review", {}, len(rows))
+    rows = access_review(ctx)
+    record_download(ctx, "access-review", {}, len(rows))
     return rows
 
 
-def security_actions(session: Session) -> list[str]:
+def security_actions(ctx: Context) -> list[str]:
+    session = ctx.session
     return list(
         session.scalars(
             select(AuditEvent.action)
@@ -132,8 +133,9 @@ class ReviewRow:
     granted_by: str
 
 
-def access_review(session: Session) -> list[ReviewRow]:
+def access_review(ctx: Context) -> list[ReviewRow]:
     """User × role × site × last sign-in, for the periodic access review (one query)."""
+    session = ctx.session
     granter = aliased(User)
     rows = session.execute(
         select(User, RoleAssignment, Site, Study, granter.email)
@@ -164,8 +166,9 @@ def access_review(session: Session) -> list[ReviewRow]:
 ALERT_ACTIONS = ("auth.lockout", "auth.totp_replay", "auth.throttled")
 
 
-def alerts_since(session: Session, since: datetime) -> int:
+def alerts_since(ctx: Context, since: datetime) -> int:
     """Lockouts, throttled sign-ins and replayed codes: what the security contact is shown."""
+    session = ctx.session
     return (
         session.scalar(
             select(func.count()).where(AuditEvent.action.in_(ALERT_ACTIONS), AuditEvent.at >= since)

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, joinedload
 from edc import access, audit, crypto
 from edc.access import Permission
 from edc.actor import Actor
+from edc.context import Context
+from edc.errors import Invalid
 from edc.i18n import _
 from edc.models.studies import Site
 from edc.models.subjects import IdentityRevision, SiteCounter, Subject, SubjectIdentity
@@ -31,12 +33,11 @@ NAME_AND_BIRTH_DATE = "name_and_birth_date"
 HOSPITAL_NUMBER = "hospital_number"
 
 
-class SubjectError(Exception):
+class SubjectError(Invalid):
     """A refused registration, with a message for the person registering."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,7 @@ def acting_role(session: Session, actor: Actor, permission: Permission, site_id:
     """The role in which the actor holds `permission` at the site, for the audit trail."""
     if actor.user is None:
         return ""
-    for grant in access.grants(session, actor.user):
-        if access.holds([grant], permission, site_id):
-            return grant.role.value
-    return ""
+    return access.acting_role(access.grants(session, actor.user), permission, site_id)
 
 
 def _plain(text: str) -> str:
@@ -171,16 +169,15 @@ def _set_indexes(vault: SubjectIdentity, identity: Identity) -> bool:
     return changed
 
 
-def find_duplicates(
-    session: Session, actor: Actor, site_id: int, identity: Identity
-) -> list[DuplicateMatch]:
+def find_duplicates(ctx: Context, site_id: int, identity: Identity) -> list[DuplicateMatch]:
     """Subjects at the site with the same names and birth date, or the same hospital number.
 
     Compared by blind index, so nothing is decrypted; the staff who may register at the site
     may see the matching study codes (the identities behind them stay in the vault).
     """
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
-    access.require(session, actor.user, Permission.SUBJECT_REGISTER, site_id)
+    ctx.require(Permission.SUBJECT_REGISTER, site_id)
     names = crypto.blind_indexes(NAME_AND_BIRTH_DATE, _name_key(identity))
     number = _plain(identity.hospital_number)
     numbers = crypto.blind_indexes(HOSPITAL_NUMBER, number) if number else []
@@ -218,7 +215,8 @@ def find_duplicates(
     ]
 
 
-def registrable_sites(session: Session, actor: Actor) -> list[Site]:
+def registrable_sites(ctx: Context) -> list[Site]:
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
     query = access.scoped(
         select(Site).order_by(Site.code), session, actor.user, Permission.SUBJECT_REGISTER, Site.id
@@ -227,8 +225,7 @@ def registrable_sites(session: Session, actor: Actor) -> list[Site]:
 
 
 def register(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     site_id: int,
     identity: Identity,
     now: datetime,
@@ -243,8 +240,9 @@ def register(
     study codes the registrar was shown, a match outside them asks again. Registering anyway is
     recorded in the audit event, with the matches.
     """
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
-    access.require(session, actor.user, Permission.SUBJECT_REGISTER, site_id)
+    ctx.require(Permission.SUBJECT_REGISTER, site_id)
     site = session.get(Site, site_id)
     assert site is not None
     today = site_today(site, now)
@@ -252,7 +250,7 @@ def register(
         raise SubjectError(_("The date of birth cannot be in the future."))
     role = acting_role(session, actor, Permission.SUBJECT_REGISTER, site_id)
     _take_turn(session, site_id)
-    matches = find_duplicates(session, actor, site_id, identity)
+    matches = find_duplicates(ctx, site_id, identity)
     unseen = [m for m in matches if seen is not None and m.study_code not in seen]
     if matches and (not confirm_duplicate or unseen):
         audit.record(
@@ -308,9 +306,9 @@ def _matches_for_audit(matches: list[DuplicateMatch]) -> list[dict[str, Any]]:
     return [{"study_code": m.study_code, "matched": list(m.matched)} for m in matches]
 
 
-def visible(session: Session, actor: Actor) -> Select[Any]:
+def visible(ctx: Context) -> Select[Any]:
     """Subjects the actor may see, without identities."""
-    return visible_statement(select(Subject)).params(visible_params(session, actor))
+    return visible_statement(select(Subject)).params(visible_params(ctx))
 
 
 def visible_statement(query: Select[Any]) -> Select[Any]:
@@ -318,16 +316,16 @@ def visible_statement(query: Select[Any]) -> Select[Any]:
     return access.scoped_statement(query, Subject.site_id)
 
 
-def visible_params(session: Session, actor: Actor) -> dict[str, list[int]]:
+def visible_params(ctx: Context) -> dict[str, list[int]]:
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
     return access.scope_params(session, actor.user, Permission.SUBJECT_VIEW)
 
 
-def subject_page(
-    session: Session, actor: Actor, page: int, search: str = ""
-) -> tuple[list[Subject], int]:
+def subject_page(ctx: Context, page: int, search: str = "") -> tuple[list[Subject], int]:
     """One page of the subjects the actor may see; `search` matches part of the study code."""
-    query = visible(session, actor)
+    session = ctx.session
+    query = visible(ctx)
     if search.strip():
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip().upper()) + "%"
         query = query.where(Subject.study_code.like(pattern, escape="\\"))
@@ -341,49 +339,51 @@ def subject_page(
     return list(rows), total
 
 
-def find(session: Session, actor: Actor, code: str) -> Subject | None:
+def find(ctx: Context, code: str) -> Subject | None:
     """The subject by its study code, or None when it does not exist *or* is out of scope."""
+    session = ctx.session
     return session.scalar(
-        visible(session, actor).options(joinedload(Subject.site)).where(Subject.study_code == code)
+        visible(ctx).options(joinedload(Subject.site)).where(Subject.study_code == code)
     )
 
 
 def may_read_identity(
-    session: Session, actor: Actor, subject: Subject, grants: list[access.Grant] | None = None
+    ctx: Context, subject: Subject, grants: list[access.Grant] | None = None
 ) -> bool:
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
     if grants is None:
         grants = access.grants(session, actor.user)
     return access.holds(grants, Permission.IDENTITY_VIEW, subject.site_id)
 
 
-def may_correct_identity(session: Session, actor: Actor, subject: Subject) -> bool:
+def may_correct_identity(ctx: Context, subject: Subject) -> bool:
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
     grants = access.grants(session, actor.user)
     return access.holds(grants, Permission.IDENTITY_EDIT, subject.site_id)
 
 
 def read_identity(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     purpose: str = "display",
     grants: list[access.Grant] | None = None,
 ) -> Identity | None:
     """Decrypt the identity for site staff, recording the read and why; None for anyone else."""
-    if not may_read_identity(session, actor, subject, grants):
+    session = ctx.session
+    if not may_read_identity(ctx, subject, grants):
         return None
     vault = session.get(SubjectIdentity, subject.id)
     if vault is None:
         return None
-    record_identity_read(session, actor, subject, {"purpose": purpose})
+    record_identity_read(ctx, subject, {"purpose": purpose})
     return Identity.from_json(crypto.decrypt(vault.ciphertext))
 
 
-def record_identity_read(
-    session: Session, actor: Actor, subject: Subject, details: dict[str, object]
-) -> None:
+def record_identity_read(ctx: Context, subject: Subject, details: dict[str, object]) -> None:
     """One `identity.read` event, for the vault and for identifier items of forms alike."""
+    session, actor = ctx.session, ctx.actor
     audit.record(
         session,
         actor,
@@ -401,8 +401,7 @@ MATCHED_FIELDS = frozenset({"family_name", "given_names", "date_of_birth", "hosp
 
 
 def _check_duplicates(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     identity: Identity,
     confirm_duplicate: bool,
@@ -410,9 +409,10 @@ def _check_duplicates(
 ) -> None:
     """Refuse, unless confirmed after seeing them, an identity matching other children of the
     site; the suspicion is recorded even though the page answers with a refusal."""
+    session, actor = ctx.session, ctx.actor
     matches = [
         m
-        for m in find_duplicates(session, actor, subject.site_id, identity)
+        for m in find_duplicates(ctx, subject.site_id, identity)
         if m.study_code != subject.study_code
     ]
     unseen = [m for m in matches if seen is not None and m.study_code not in seen]
@@ -427,8 +427,7 @@ def _check_duplicates(
 
 
 def correct_identity(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     identity: Identity,
     reason: str,
@@ -444,8 +443,9 @@ def correct_identity(
     makes the child look like another child of the site (names and birth date, or hospital
     number) raises `PossibleDuplicate` unless confirmed, as a registration does.
     """
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
-    access.require(session, actor.user, Permission.IDENTITY_EDIT, subject.site_id)
+    ctx.require(Permission.IDENTITY_EDIT, subject.site_id)
     if identity.date_of_birth > site_today(subject.site, now):
         raise SubjectError(_("The date of birth cannot be in the future."))
     if not reason.strip():
@@ -457,7 +457,7 @@ def correct_identity(
     if not changed:
         return []
     if set(changed) & MATCHED_FIELDS:
-        _check_duplicates(session, actor, subject, identity, confirm_duplicate, seen)
+        _check_duplicates(ctx, subject, identity, confirm_duplicate, seen)
     number = len(identity_revisions(session, subject)) + 1
     revision = IdentityRevision(
         subject_id=subject.id, revision=number, ciphertext=vault.ciphertext, replaced_at=now,
@@ -484,7 +484,7 @@ def correct_identity(
         from edc.services import derived  # derived reads entries, which read this module
 
         cause = audit.latest_seq(session, derived.CAUSE, "subject_identity", subject.study_code)
-        derived.recompute(session, actor, subject, cause, now, birth=identity.date_of_birth)
+        derived.recompute(ctx, subject, cause, now, birth=identity.date_of_birth)
     return changed
 
 
@@ -510,10 +510,11 @@ class Correction:
     before: Identity
 
 
-def identity_history(session: Session, actor: Actor, subject: Subject) -> list[Correction]:
+def identity_history(ctx: Context, subject: Subject) -> list[Correction]:
     """The corrections of an identity with the values they replaced; reading them is audited."""
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
-    if not may_read_identity(session, actor, subject):
+    if not may_read_identity(ctx, subject):
         return []
     revisions = identity_revisions(session, subject)
     if revisions:
@@ -537,11 +538,12 @@ def identity_history(session: Session, actor: Actor, subject: Subject) -> list[C
     ]
 
 
-def rotate_vault(session: Session, actor: Actor) -> int:
+def rotate_vault(ctx: Context) -> int:
     """Re-encrypt every identity and kept revision with the current key; returns the count.
 
     The blind indexes are recomputed too: their key derives from the vault key.
     """
+    session, actor = ctx.session, ctx.actor
     count = 0
     for vault in session.scalars(select(SubjectIdentity)):
         vault.ciphertext = crypto.rotate(vault.ciphertext)
@@ -556,9 +558,10 @@ def rotate_vault(session: Session, actor: Actor) -> int:
     return count
 
 
-def reindex_vault(session: Session, actor: Actor) -> int:
+def reindex_vault(ctx: Context) -> int:
     """Recompute the blind indexes of every identity (after an upgrade from before they
     existed, or a restore); returns how many changed. Each change is audited, no value shown."""
+    session, actor = ctx.session, ctx.actor
     count = 0
     query = select(SubjectIdentity).order_by(SubjectIdentity.subject_id)
     for vault in session.scalars(query.execution_options(populate_existing=True)):

@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from edc import audit, passwords
-from edc.access import ROLE_SCOPE, SYSTEM_SCOPE, Role, Scope
-from edc.actor import Actor
+from edc import access, audit, passwords
+from edc.access import ROLE_SCOPE, Role, Scope
+from edc.context import Context
+from edc.errors import Invalid, NotFound
 from edc.i18n import _
 from edc.models.studies import Site, Study
 from edc.models.users import RecoveryCode, RoleAssignment, User
@@ -20,12 +21,11 @@ from edc.services import auth, links, notify, role_approval
 from edc.settings import Settings
 
 
-class UserAdminError(Exception):
+class UserAdminError(Invalid):
     """A refused administrative change, with a message for the administrator."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,8 @@ def normalise_email(email: str) -> str:
 
 
 def create_user(
-    session: Session,
+    ctx: Context,
     settings: Settings,
-    actor: Actor,
     *,
     email: str,
     full_name: str,
@@ -54,6 +53,7 @@ def create_user(
 ) -> tuple[User, links.Issued]:
     """A new personal account whose owner alone sets its password, from an invitation link
     mailed to them (see edc/services/links.py): no administrator ever knows a working secret."""
+    session, actor = ctx.session, ctx.actor
     email = normalise_email(email)
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise UserAdminError(_("An account with this e-mail address already exists."))
@@ -88,7 +88,7 @@ def create_user(
         session.flush()
     except IntegrityError as exc:  # a concurrent creation won the race
         raise UserAdminError(_("An account with this e-mail address already exists.")) from exc
-    return user, links.issue(session, settings, actor, user, links.INVITATION, now)
+    return user, links.issue(ctx, settings, user, links.INVITATION, now)
 
 
 def _check_scope(session: Session, scope: RoleScope) -> tuple[Site | None, Study | None]:
@@ -104,19 +104,11 @@ def _check_scope(session: Session, scope: RoleScope) -> tuple[Site | None, Study
     return site, study
 
 
-def _where(site: Site | None, study: Study | None) -> str:
-    """Where a role applies, as the audit trail names it: a site code, a study, or the system."""
-    if site is not None:
-        return site.code
-    return study.slug if study is not None else SYSTEM_SCOPE
-
-
-def assign_role(
-    session: Session, actor: Actor, user: User, scope: RoleScope, now: datetime
-) -> RoleAssignment:
+def assign_role(ctx: Context, user: User, scope: RoleScope, now: datetime) -> RoleAssignment:
     """Grant a role; an administrator cannot change their own roles (segregation of duties).
 
     A clinical role is only requested here: it grants nothing until approved (role_approval)."""
+    session, actor = ctx.session, ctx.actor
     if actor.user_id == user.id:
         raise UserAdminError(_("You cannot change your own roles. Ask another administrator."))
     site, study = _check_scope(session, scope)
@@ -150,7 +142,7 @@ def assign_role(
         actor,
         "role.granted",
         target=assignment,
-        site_code=_where(site, study),
+        site_code=access.scope_name(site, study),
         new={
             "user_id": user.id,
             "email": user.email,
@@ -162,18 +154,18 @@ def assign_role(
     )
     session.flush()
     if assignment.approved_at is not None:  # a pending role is told when it is approved
-        notify.role_changed(session, user, scope.role.value, _where(site, study), granted=True)
+        where = access.scope_name(site, study)
+        notify.role_changed(ctx, user, scope.role.value, where, granted=True)
     return assignment
 
 
-def revoke_role(
-    session: Session, actor: Actor, assignment: RoleAssignment, reason: str, now: datetime
-) -> None:
+def revoke_role(ctx: Context, assignment: RoleAssignment, reason: str, now: datetime) -> None:
+    session, actor = ctx.session, ctx.actor
     if actor.user_id == assignment.user_id:
         raise UserAdminError(_("You cannot change your own roles. Ask another administrator."))
     if assignment.revoked_at is not None:
         return
-    site_code = _where(assignment.site, assignment.study)
+    site_code = access.scope_name(assignment.site, assignment.study)
     assignment.revoked_at = now
     assignment.revoked_by_id = actor.user_id
     audit.record(  # the event's role is the revoking administrator's; the revoked one in `old`
@@ -191,13 +183,12 @@ def revoke_role(
         reason=reason,
     )
     session.flush()
-    notify.role_changed(session, assignment.user, assignment.role, site_code, granted=False)
+    notify.role_changed(ctx, assignment.user, assignment.role, site_code, granted=False)
 
 
-def set_active(
-    session: Session, actor: Actor, user: User, active: bool, reason: str, now: datetime
-) -> None:
+def set_active(ctx: Context, user: User, active: bool, reason: str, now: datetime) -> None:
     """Deactivate (ending every session at once) or reactivate an account."""
+    session, actor = ctx.session, ctx.actor
     if actor.user_id == user.id:
         raise UserAdminError(_("You cannot deactivate your own account."))
     if not reason.strip():
@@ -216,12 +207,13 @@ def set_active(
         reason=reason,
     )
     if not active:
-        auth.end_all_sessions(session, actor, user, "deactivated", now)
+        auth.end_all_sessions(ctx, user, "deactivated", now)
     session.flush()
 
 
-def set_locale(session: Session, actor: Actor, user: User, locale: str) -> None:
+def set_locale(ctx: Context, user: User, locale: str) -> None:
     """Remember the language a user chose, so it follows them to other devices."""
+    session, actor = ctx.session, ctx.actor
     if user.locale == locale:
         return
     old = user.locale
@@ -253,9 +245,8 @@ def end_day(ends_at: datetime | None, settings: Settings) -> date | None:
     return (ends_at.astimezone(account_zone(settings)) - timedelta(microseconds=1)).date()
 
 
-def set_end_date(
-    session: Session, actor: Actor, user: User, ends_at: datetime | None, reason: str
-) -> None:
+def set_end_date(ctx: Context, user: User, ends_at: datetime | None, reason: str) -> None:
+    session, actor = ctx.session, ctx.actor
     old = user.ends_at
     user.ends_at = ends_at
     audit.record(
@@ -272,39 +263,75 @@ def set_end_date(
 
 
 def reset_second_factor(
-    session: Session, settings: Settings, actor: Actor, user: User, reason: str, now: datetime
+    ctx: Context, settings: Settings, user: User, reason: str, now: datetime
 ) -> links.Issued:
     """Revoke a lost or compromised authenticator: the user enrols a new one only through the
     link mailed to them (their password alone is not enough)."""
+    session, actor = ctx.session, ctx.actor
     if not reason.strip():
         raise UserAdminError(_("Give a reason."))
     user.totp_secret = None
     user.totp_last_step = 0
     audit.record(session, actor, "auth.totp_revoked", target=user, reason=reason)
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    auth.end_all_sessions(session, actor, user, "factor reset", now)
+    auth.end_all_sessions(ctx, user, "factor reset", now)
     session.flush()
-    return links.issue(session, settings, actor, user, links.ENROL, now, reason=reason)
+    return links.issue(ctx, settings, user, links.ENROL, now, reason=reason)
 
 
 def reset_password(
-    session: Session, settings: Settings, actor: Actor, user: User, reason: str, now: datetime
+    ctx: Context, settings: Settings, user: User, reason: str, now: datetime
 ) -> links.Issued:
     """The old password stops working and a reset link goes to the user, who alone chooses the
     new one; the second factor is still asked at sign-in."""
+    session, actor = ctx.session, ctx.actor
     if not reason.strip():
         raise UserAdminError(_("Give a reason."))
     user.password_hash = passwords.hash_password(passwords.unusable_secret())
     user.must_change_password = True
     user.activation_expires_at = None
     audit.record(session, actor, "auth.password_reset", target=user, reason=reason)
-    auth.end_all_sessions(session, actor, user, "password reset", now)
+    auth.end_all_sessions(ctx, user, "password reset", now)
     session.flush()
-    return links.issue(session, settings, actor, user, links.RESET, now, reason=reason)
+    return links.issue(ctx, settings, user, links.RESET, now, reason=reason)
 
 
-def assignment_history(session: Session, user: User) -> list[RoleAssignment]:
+def user(ctx: Context, user_id: int) -> User:
+    """The account with this id (`NotFound` if none)."""
+    found = ctx.session.get(User, user_id)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def assignment(ctx: Context, user: User, assignment_id: int) -> RoleAssignment:
+    """One of the user's role assignments (`NotFound` if it is not theirs)."""
+    found = ctx.session.get(RoleAssignment, assignment_id)
+    if found is None or found.user_id != user.id:
+        raise NotFound()
+    return found
+
+
+def search(ctx: Context, text: str) -> list[User]:
+    """Accounts whose e-mail or name contains `text` (all when empty), with their roles."""
+    query = (
+        select(User)
+        .options(selectinload(User.roles).joinedload(RoleAssignment.site))
+        .order_by(User.email)
+    )
+    if text:
+        query = query.where(User.email.contains(text) | User.full_name.ilike(f"%{text}%"))
+    return list(ctx.session.scalars(query))
+
+
+def studies(ctx: Context) -> list[Study]:
+    """Every study with its sites: where a role can be given."""
+    return list(ctx.session.scalars(select(Study).order_by(Study.slug)))
+
+
+def assignment_history(ctx: Context, user: User) -> list[RoleAssignment]:
     """Every role the user ever held, live and revoked, for the printable access history."""
+    session = ctx.session
     return list(
         session.scalars(
             select(RoleAssignment)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 import forms_dsl
 from edc import access, audit
 from edc.access import Permission
-from edc.actor import Actor
+from edc.context import Context
 from edc.i18n import _
 from edc.models.crf import EventOccurrence
 from edc.models.subjects import Subject
@@ -39,12 +39,13 @@ class DatedVisit:
 
 
 def dated_visit(
-    session: Session, actor: Actor, subject: Subject, event_id: str, number: int, now: datetime
+    ctx: Context, subject: Subject, event_id: str, number: int, now: datetime
 ) -> DatedVisit:
     """The visit, for the person who may date it; LookupError when there is no such visit of a
     dated event (a removed one, a number never added) or the actor may not enter data there."""
+    session, actor = ctx.session, ctx.actor
     assert actor.user is not None
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    ctx.require(Permission.DATA_ENTER, subject.site_id)
     event = _dated_event(session, subject, event_id)
     occurrence = _occurrence(session, subject, event_id, number)
     if occurrence is None and number != 1:  # the first opens with its first save
@@ -54,8 +55,7 @@ def dated_visit(
 
 
 def set_visit_date(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     event_id: str,
     number: int,
@@ -65,7 +65,8 @@ def set_visit_date(
 ) -> bool:
     """Set or correct a visit's date (not after the site's today); a date already set changes
     only with a reason. True if anything was written."""
-    visit = dated_visit(session, actor, subject, event_id, number, now)
+    session, actor = ctx.session, ctx.actor
+    visit = dated_visit(ctx, subject, event_id, number, now)
     reason = reason.strip()[:500]
     if visit_date is None:
         raise OccurrenceError(_("Enter the visit date."))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response, abort, flash, redirect, url_for
 
 from edc import login, passwords
 from edc.access import public
-from edc.actor import current_actor
-from edc.extensions import db
 from edc.forms import LinkEnrolForm, LinkPasswordForm
 from edc.i18n import _
-from edc.models.base import utcnow
-from edc.models.users import AccountLink
 from edc.services import auth, links
-from edc.web import render
+from edc.web import render, request_context
+
+if TYPE_CHECKING:
+    from edc.models.users import AccountLink
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -38,7 +39,7 @@ def _after_use(link: AccountLink) -> Response:
     """A new authenticator next if the account has none; otherwise sign in as usual."""
     user = link.user
     if not user.totp_enrolled:
-        login.set_pending(user, factor_passed=True, now=utcnow(), via_link=True)
+        login.set_pending(user, factor_passed=True, now=request_context().now(), via_link=True)
         return redirect(url_for("auth.enrol"))
     flash(_("Your new password is saved. Sign in with it."))
     return redirect(url_for("auth.login_page"))
@@ -47,8 +48,9 @@ def _after_use(link: AccountLink) -> Response:
 @bp.route("/activate/<token>", methods=["GET", "POST"])
 @public
 def activate(token: str) -> Response:
-    now = utcnow()
-    link = links.lookup(db.session, token)
+    ctx = request_context()
+    now = ctx.now()
+    link = links.lookup(ctx, token)
     if link is None:
         abort(404)  # never a link of ours: like any unknown address
     if not links.alive(link, now):
@@ -57,13 +59,11 @@ def activate(token: str) -> Response:
     choose = user.must_change_password  # invitation or reset: no usable password yet
     form = LinkPasswordForm() if choose else LinkEnrolForm()
     if form.validate_on_submit() and _acceptable(form, link):
-        actor = current_actor().claiming(user)
+        ctx = ctx.acting_as(ctx.actor.claiming(user))
         try:
             if isinstance(form, LinkEnrolForm):
-                auth.check_password(
-                    db.session, login.settings(), actor, user.email, form.current.data or "", now
-                )
-            links.consume(db.session, actor, link, form.code.data or "", now)
+                auth.check_password(ctx, login.settings(), user.email, form.current.data or "", now)
+            links.consume(ctx, link, form.code.data or "", now)
         except auth.LoginRefusedError as refused:
             form.current.errors = [refused.message]
             return _page(form, link, refused.status)
@@ -73,7 +73,7 @@ def activate(token: str) -> Response:
             form.code.errors = [refused.message]
         else:
             if isinstance(form, LinkPasswordForm):
-                auth.set_password(db.session, actor, user, form.password.data or "")
+                auth.set_password(ctx, user, form.password.data or "")
             return _after_use(link)
     return _page(form, link, 422 if form.errors else 200)
 

@@ -4,32 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, abort, flash, redirect, request, stream_with_context, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from edc.access import APPROVERS, ROLE_LABELS, Permission, Role, requires
-from edc.actor import current_actor
 from edc.exports import csv_writer
-from edc.extensions import db
 from edc.forms import AssignRoleForm, CreateUserForm, EmptyForm, EndDateForm, ReasonForm
 from edc.i18n import _
 from edc.login import settings
-from edc.models.base import utcnow
-from edc.models.studies import Study
-from edc.models.users import AccountLink, RoleAssignment, User
 from edc.services import links, role_approval, security, users
-from edc.web import page_arg, page_count, render
+from edc.web import page_arg, page_count, render, request_context
+
+if TYPE_CHECKING:
+    from edc.models.users import User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
+    return users.user(request_context(), user_id)
 
 
 def _end_of_day(value: date | None) -> datetime | None:
@@ -38,7 +32,7 @@ def _end_of_day(value: date | None) -> datetime | None:
 
 def _scope_choices() -> list[tuple[str, str]]:
     choices: list[tuple[str, str]] = [("system", str(_("Whole system")))]
-    for study in db.session.scalars(select(Study).order_by(Study.slug)):
+    for study in users.studies(request_context()):
         choices.append((f"study:{study.id}", str(_("Study %(slug)s (all sites)", slug=study.slug))))
         choices.extend((f"site:{site.id}", f"{study.slug} · {site}") for site in study.sites)
     return choices
@@ -55,16 +49,8 @@ def _role_form() -> AssignRoleForm:
 @requires(Permission.USERS_MANAGE)
 def user_list() -> Response:
     search = request.args.get("q", "").strip().lower()
-    query = (
-        select(User)
-        .options(selectinload(User.roles).joinedload(RoleAssignment.site))
-        .order_by(User.email)
-    )
-    if search:
-        query = query.where(User.email.contains(search) | User.full_name.ilike(f"%{search}%"))
-    return render(
-        "admin/users.html", block="results", users=db.session.scalars(query).all(), q=search
-    )
+    found = users.search(request_context(), search)
+    return render("admin/users.html", block="results", users=found, q=search)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -72,16 +58,16 @@ def user_list() -> Response:
 def user_new() -> Response:
     form = CreateUserForm()
     if form.validate_on_submit():
+        ctx = request_context()
         try:
             user, issued = users.create_user(
-                db.session,
+                ctx,
                 settings(),
-                current_actor(),
                 email=form.email.data or "",
                 full_name=form.full_name.data or "",
                 identity_check=form.identity_check.data or "",
                 ends_at=_end_of_day(form.ends_at.data),
-                now=utcnow(),
+                now=ctx.now(),
             )
         except users.UserAdminError as refused:
             form.email.errors = [refused.message]
@@ -104,6 +90,7 @@ def _issued(user: User, issued: links.Issued) -> Response:
 
 
 def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 200) -> Response:
+    ctx = request_context()
     return render(
         "admin/user_detail.html",
         user=user,
@@ -112,10 +99,10 @@ def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 2
         end_form=EndDateForm(ends_at=users.end_day(user.ends_at, settings())),
         end_day=users.end_day(user.ends_at, settings()),
         account_zone=settings().account_timezone,
-        history=users.assignment_history(db.session, user),
+        history=users.assignment_history(ctx, user),
         needs_approval=APPROVERS,
-        link=links.latest(db.session, user),
-        now=utcnow(),
+        link=links.latest(ctx, user),
+        now=ctx.now(),
         status=status,
     )
 
@@ -142,13 +129,10 @@ def role_assign(user_id: int) -> Response:
     user = _user_or_404(user_id)
     form = _role_form()
     if form.validate_on_submit():
+        ctx = request_context()
         try:
             assignment = users.assign_role(
-                db.session,
-                current_actor(),
-                user,
-                _parse_scope(Role(form.role.data), form.scope.data or ""),
-                utcnow(),
+                ctx, user, _parse_scope(Role(form.role.data), form.scope.data or ""), ctx.now()
             )
         except users.UserAdminError as refused:
             form.scope.errors = [refused.message]
@@ -165,15 +149,14 @@ def role_assign(user_id: int) -> Response:
 @requires(Permission.USERS_MANAGE)
 def role_revoke(user_id: int, assignment_id: int) -> Response:
     user = _user_or_404(user_id)
-    assignment = db.session.get(RoleAssignment, assignment_id)
-    if assignment is None or assignment.user_id != user.id:
-        abort(404)
+    assignment = users.assignment(request_context(), user, assignment_id)
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give a reason."), "error")
         return _detail(user, status=422)
     try:
-        users.revoke_role(db.session, current_actor(), assignment, form.reason.data or "", utcnow())
+        ctx = request_context()
+        users.revoke_role(ctx, assignment, form.reason.data or "", ctx.now())
     except users.UserAdminError as refused:
         flash(refused.message, "error")
         return _detail(user, status=422)
@@ -187,19 +170,20 @@ def _reasoned(user_id: int, action: str) -> Response:
     if not form.validate_on_submit():
         flash(_("Give a reason."), "error")
         return _detail(user, status=422)
-    reason, actor, now = form.reason.data or "", current_actor(), utcnow()
+    ctx = request_context()
+    reason, now = form.reason.data or "", ctx.now()
     try:
         if action in ("deactivate", "reactivate"):
-            users.set_active(db.session, actor, user, action == "reactivate", reason, now)
+            users.set_active(ctx, user, action == "reactivate", reason, now)
             flash(
                 _("Account deactivated.") if action == "deactivate" else _("Account reactivated.")
             )
         elif action == "reset-2fa":
-            issued = users.reset_second_factor(db.session, settings(), actor, user, reason, now)
+            issued = users.reset_second_factor(ctx, settings(), user, reason, now)
             flash(_("Two-step sign-in was reset: the user sets it up again from a link."))
             return _issued(user, issued)
         else:
-            issued = users.reset_password(db.session, settings(), actor, user, reason, now)
+            issued = users.reset_password(ctx, settings(), user, reason, now)
             flash(_("The password was reset: the user chooses a new one from a link."))
             return _issued(user, issued)
     except users.UserAdminError as refused:
@@ -241,7 +225,7 @@ def user_end_date(user_id: int) -> Response:
         flash(_("Give a reason."), "error")
         return _detail(user, status=422)
     users.set_end_date(
-        db.session, current_actor(), user, _end_of_day(form.ends_at.data), form.reason.data or ""
+        request_context(), user, _end_of_day(form.ends_at.data), form.reason.data or ""
     )
     flash(_("End date saved."))
     return redirect(url_for("admin.user_detail", user_id=user.id))
@@ -251,9 +235,10 @@ def user_end_date(user_id: int) -> Response:
 @requires(Permission.USERS_MANAGE)
 def link_requests() -> Response:
     """Without mail: links another administrator asked for, waiting for a second one."""
+    ctx = request_context()
     return render(
         "admin/link_requests.html",
-        requests=links.pending_approval(db.session, utcnow()),
+        requests=links.pending_approval(ctx, ctx.now()),
         form=EmptyForm(),
     )
 
@@ -263,10 +248,9 @@ def link_requests() -> Response:
 def link_approve(link_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if db.session.get(AccountLink, link_id) is None:
-        abort(404)
     try:
-        link, url = links.approve(db.session, settings(), current_actor(), link_id, utcnow())
+        ctx = request_context()
+        link, url = links.approve(ctx, settings(), link_id, ctx.now())
     except links.LinkError as refused:
         flash(refused.message, "error")
         return redirect(url_for("admin.link_requests"))
@@ -295,8 +279,8 @@ def _event_filter() -> security.EventFilter:
 @bp.route("/security")
 @requires(Permission.SECURITY_AUDIT)
 def security_events() -> Response:
-    page = page_arg()
-    events, total = security.security_events(db.session, _event_filter(), page)
+    page, ctx = page_arg(), request_context()
+    events, total = security.security_events(ctx, _event_filter(), page)
     return render(
         "admin/security.html",
         block="results",
@@ -304,7 +288,7 @@ def security_events() -> Response:
         total=total,
         page=page,
         pages=page_count(total, security.PAGE_SIZE),
-        actions=security.security_actions(db.session),
+        actions=security.security_actions(ctx),
         args=request.args,
     )
 
@@ -335,16 +319,17 @@ def _csv_response(body: Iterator[str], name: str) -> Response:
 @bp.route("/security.csv")
 @requires(Permission.SECURITY_AUDIT)
 def security_csv() -> Response:
-    _count, events = security.export_security_events(db.session, current_actor(), _event_filter())
+    ctx = request_context()
+    _count, events = security.export_security_events(ctx, _event_filter())
     rows = ([getattr(e, c) for c in CSV_COLUMNS] for e in events)
-    stamp = utcnow().strftime("%Y%m%dT%H%MZ")
+    stamp = ctx.now().strftime("%Y%m%dT%H%MZ")
     return _csv_response(csv_writer.rows(CSV_COLUMNS, rows), f"security-events-{stamp}.csv")
 
 
 @bp.route("/access-review")
 @requires(Permission.USERS_MANAGE)
 def access_review() -> Response:
-    return render("admin/access_review.html", rows=security.access_review(db.session))
+    return render("admin/access_review.html", rows=security.access_review(request_context()))
 
 
 @bp.route("/access-review.csv")
@@ -373,6 +358,6 @@ def access_review_csv() -> Response:
             r.granted_by,
             r.user.last_login_at,
         ]
-        for r in security.export_access_review(db.session, current_actor())
+        for r in security.export_access_review(request_context())
     )
     return _csv_response(csv_writer.rows(header, rows), "access-review.csv")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response, redirect, request, session, url_for
 from flask_login import current_user
 
 from edc import login, totp
 from edc.access import public, signed_in
-from edc.actor import current_actor
-from edc.extensions import db
 from edc.forms import CodeForm, EnrolForm, LanguageForm, LoginForm, NewPasswordForm
 from edc.i18n import _
-from edc.models.base import utcnow
-from edc.models.users import User
 from edc.services import auth, users
-from edc.web import render
+from edc.web import render, request_context
+
+if TYPE_CHECKING:
+    from edc.models.users import User
 
 bp = Blueprint("auth", __name__)
 
@@ -33,7 +34,7 @@ def _advance(user: User, factor_passed: bool) -> Response:
         next_url = login.safe_next(session.get("next"))
         login.complete(user)
         return redirect(next_url)
-    login.set_pending(user, factor_passed, utcnow())
+    login.set_pending(user, factor_passed, request_context().now())
     return redirect(url_for(STAGE_ENDPOINT[stage]))
 
 
@@ -64,14 +65,10 @@ def login_page() -> Response:
     if request.method == "GET" and request.args.get("next"):
         session["next"] = login.safe_next(request.args["next"])
     if form.validate_on_submit():
+        ctx = request_context()
         try:
             user = auth.check_password(
-                db.session,
-                login.settings(),
-                current_actor(),
-                form.email.data or "",
-                form.password.data or "",
-                utcnow(),
+                ctx, login.settings(), form.email.data or "", form.password.data or "", ctx.now()
             )
         except auth.LoginRefusedError as refused:
             form.password.errors = [refused.message]
@@ -89,10 +86,9 @@ def code() -> Response:
     user, _factor = pending
     form = CodeForm()
     if form.validate_on_submit():
+        ctx = request_context()
         try:
-            auth.check_second_factor(
-                db.session, login.settings(), current_actor(), user, form.code.data or "", utcnow()
-            )
+            auth.check_second_factor(ctx, login.settings(), user, form.code.data or "", ctx.now())
         except auth.LoginRefusedError as refused:
             form.code.errors = [refused.message]
             return render("auth/code.html", form=form, status=refused.status)
@@ -115,7 +111,7 @@ def new_password() -> Response:
             form.confirm.errors = [_("The two passwords are not the same.")]
         else:
             try:
-                auth.set_password(db.session, current_actor(), user, form.password.data or "")
+                auth.set_password(request_context(), user, form.password.data or "")
             except auth.PasswordRejectedError as rejected:
                 form.password.errors = rejected.problems
             else:
@@ -140,10 +136,9 @@ def enrol() -> Response:
         login.remember_enrol_secret(secret)
     form = EnrolForm()
     if form.validate_on_submit():
+        ctx = request_context()
         try:
-            codes = auth.confirm_enrolment(
-                db.session, current_actor(), user, secret, form.code.data or "", utcnow()
-            )
+            codes = auth.confirm_enrolment(ctx, user, secret, form.code.data or "", ctx.now())
         except auth.LoginRefusedError as refused:
             form.code.errors = [refused.message]
         else:
@@ -175,8 +170,7 @@ def language() -> Response:
         session["lang"] = form.lang.data
         if current_user.is_authenticated:
             users.set_locale(
-                db.session,
-                current_actor(),
+                request_context(),
                 current_user._get_current_object(),
                 form.lang.data or "",
             )

@@ -7,11 +7,8 @@ from flask_login import current_user
 
 from edc import login
 from edc.access import signed_in
-from edc.actor import current_actor
-from edc.extensions import db
 from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
-from edc.models.base import utcnow
 from edc.services import auth, home, notices
 from edc.web import render, request_context
 
@@ -32,7 +29,7 @@ def notice_read(notice_id: int) -> Response:
     """Dismiss one of the user's own notices (anyone else's answers 404, like a missing one)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not notices.mark_read(db.session, current_actor(), notice_id, utcnow()):
+    if not notices.mark_read(request_context(), notice_id, request_context().now()):
         abort(404)
     flash(_("The notice was marked as read."))
     return redirect(url_for("home.index"))
@@ -45,7 +42,7 @@ def _account(form: ChangePasswordForm, status: int = 200) -> Response:
         block="content",
         form=form,
         end_form=EmptyForm(),
-        sessions=auth.live_sessions(db.session, user),
+        sessions=auth.live_sessions(request_context(), user),
         current_session=g.get("user_session_id"),
         status=status,
     )
@@ -62,7 +59,8 @@ def account() -> Response:
 def end_session(session_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not auth.end_session(db.session, current_actor(), session_id, "ended by user", utcnow()):
+    ctx = request_context()
+    if not auth.end_session(ctx, session_id, "ended by user", ctx.now()):
         abort(404)  # not one of the user's live sessions
     flash(_("The session was ended."))
     return redirect(url_for("home.account"))
@@ -76,12 +74,11 @@ def change_password() -> Response:
     if form.validate_on_submit():
         try:
             auth.check_current_password(
-                db.session,
+                request_context(),
                 login.settings(),
-                current_actor(),
                 user,
                 form.current.data or "",
-                utcnow(),
+                request_context().now(),
             )
         except auth.LoginRefusedError as refused:
             form.current.errors = [refused.message]
@@ -90,17 +87,16 @@ def change_password() -> Response:
             form.confirm.errors = [_("The two passwords are not the same.")]
         else:
             try:
-                auth.set_password(db.session, current_actor(), user, form.password.data or "")
+                auth.set_password(request_context(), user, form.password.data or "")
             except auth.PasswordRejectedError as rejected:
                 form.password.errors = rejected.problems
             else:
                 if form.end_others.data:
                     auth.end_all_sessions(
-                        db.session,
-                        current_actor(),
+                        request_context(),
                         user,
                         "password changed",
-                        utcnow(),
+                        request_context().now(),
                         keep=g.get("user_session_id"),
                     )
                 flash(_("Your password was changed."))

@@ -7,13 +7,10 @@ from flask import Blueprint, Response, flash, redirect, url_for
 
 from edc import access
 from edc.access import Permission, requires
-from edc.actor import current_actor
-from edc.extensions import db
 from edc.forms import EmptyForm, ReasonForm
 from edc.i18n import _
-from edc.models.base import utcnow
 from edc.services import role_approval
-from edc.web import render
+from edc.web import render, request_context
 
 bp = Blueprint("roles", __name__, url_prefix="/roles")
 
@@ -21,7 +18,7 @@ bp = Blueprint("roles", __name__, url_prefix="/roles")
 def _page(status: int = 200) -> Response:
     return render(
         "roles/requests.html",
-        requests=role_approval.pending_for(db.session, current_actor()),
+        requests=role_approval.pending_for(request_context()),
         approve_form=EmptyForm(),
         reason_form=ReasonForm(),
         status=status,
@@ -39,13 +36,14 @@ def requests() -> Response:
 def approve(assignment_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         return _page(status=422)
+    ctx = request_context()
     try:
-        done = role_approval.approve(db.session, current_actor(), assignment_id, utcnow())
+        done = role_approval.approve(ctx, assignment_id, ctx.now())
     except role_approval.ApprovalError as refused:
         flash(refused.message, "error")
         return _page(status=409)
     if done is None:
-        access.not_found(db.session, current_actor(), "role_assignment", str(assignment_id))
+        access.not_found(ctx.session, ctx.actor, "role_assignment", str(assignment_id))
     flash(_("Role approved: it takes effect now."))
     return redirect(url_for("roles.requests"))
 
@@ -57,14 +55,13 @@ def refuse(assignment_id: int) -> Response:
     if not form.validate_on_submit():
         flash(_("Give a reason."), "error")
         return _page(status=422)
+    ctx = request_context()
     try:
-        done = role_approval.refuse(
-            db.session, current_actor(), assignment_id, form.reason.data or "", utcnow()
-        )
+        done = role_approval.refuse(ctx, assignment_id, form.reason.data or "", ctx.now())
     except role_approval.ApprovalError as refused:
         flash(refused.message, "error")
         return _page(status=409)
     if done is None:
-        access.not_found(db.session, current_actor(), "role_assignment", str(assignment_id))
+        access.not_found(ctx.session, ctx.actor, "role_assignment", str(assignment_id))
     flash(_("Role request refused."))
     return redirect(url_for("roles.requests"))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
 from edc import access
 from edc.access import Permission, requires
-from edc.actor import current_actor
-from edc.extensions import db
 from edc.forms import (
     RELATIONSHIP_CHOICES,
     SEX_CHOICES,
@@ -21,8 +21,6 @@ from edc.forms import (
     VisitDateForm,
 )
 from edc.i18n import _, _l
-from edc.models.base import utcnow
-from edc.models.subjects import Subject
 from edc.services import (
     casebook,
     data_entry,
@@ -31,7 +29,10 @@ from edc.services import (
     subjects,
     visit_dates,
 )
-from edc.web import page_arg, page_count, render
+from edc.web import page_arg, page_count, render, request_context
+
+if TYPE_CHECKING:
+    from edc.models.subjects import Subject
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 STATUS_LABELS = {
@@ -56,35 +57,35 @@ MATCH_LABELS = {
 @bp.route("/")
 @requires(Permission.SUBJECT_VIEW)
 def subject_list() -> Response:
-    page, search = page_arg(), request.args.get("q", "")[:32]
-    rows, total = subjects.subject_page(db.session, current_actor(), page, search)
+    page, search, ctx = page_arg(), request.args.get("q", "")[:32], request_context()
+    rows, total = subjects.subject_page(ctx, page, search)
     return render(
         "subjects/list.html",
         subjects=rows,
-        counts=casebook.record_counts(db.session, [s.id for s in rows]),
+        counts=casebook.record_counts(ctx.session, [s.id for s in rows]),
         status_labels=STATUS_LABELS,
         subject_status_labels=subject_status.LABELS,
         search=search,
         total=total,
         page=page,
         pages=page_count(total, subjects.PAGE_SIZE),
-        can_register=bool(subjects.registrable_sites(db.session, current_actor())),
+        can_register=bool(subjects.registrable_sites(ctx)),
     )
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @requires(Permission.SUBJECT_REGISTER)
 def subject_new() -> Response:
-    actor = current_actor()
+    ctx = request_context()
     form = RegisterSubjectForm()
-    sites = subjects.registrable_sites(db.session, actor)
+    sites = subjects.registrable_sites(ctx)
     form.site.choices = [(str(s.id), f"{s.code} – {s.name}") for s in sites]
     duplicates: list[subjects.DuplicateMatch] = []
     if form.validate_on_submit():
         identity = form.identity()
         try:
             subject = subjects.register(
-                db.session, actor, int(form.site.data), identity, utcnow(),
+                ctx, int(form.site.data), identity, ctx.now(),
                 confirm_duplicate=bool(form.confirm_duplicate.data), seen=form.seen_codes(),
             )  # fmt: skip
         except subjects.PossibleDuplicate as possible:
@@ -105,9 +106,10 @@ def subject_new() -> Response:
 
 
 def _subject_or_404(code: str) -> Subject:
-    subject = subjects.find(db.session, current_actor(), code)
+    ctx = request_context()
+    subject = subjects.find(ctx, code)
     if subject is None:
-        access.not_found(db.session, current_actor(), "subject", code)
+        access.not_found(ctx.session, ctx.actor, "subject", code)
     return subject
 
 
@@ -115,13 +117,14 @@ def _subject_or_404(code: str) -> Subject:
 @requires(Permission.SUBJECT_VIEW)
 def subject_detail(code: str) -> Response:
     subject = _subject_or_404(code)
-    actor, lang = current_actor(), str(get_locale())
-    may_read_identity = subjects.may_read_identity(db.session, actor, subject)
-    decisions = casebook.decision_support(db.session, subject, lang, masked=not may_read_identity)
+    ctx = request_context()
+    actor, lang = ctx.actor, ctx.language
+    may_read_identity = subjects.may_read_identity(ctx, subject)
+    decisions = casebook.decision_support(ctx.session, subject, lang, masked=not may_read_identity)
     if may_read_identity:  # a decision resting on identifier items tells them: audited alike
         for view in decisions:
             identifiers.record_read(
-                db.session, actor, subject, "decision support", view.form_id,
+                ctx.session, actor, subject, "decision support", view.form_id,
                 list(view.identifier_items),
             )  # fmt: skip
     return render(
@@ -129,9 +132,9 @@ def subject_detail(code: str) -> Response:
         subject=subject,
         identity=None,
         may_read_identity=may_read_identity,
-        casebook=casebook.casebook(db.session, subject, lang),
+        casebook=casebook.casebook(ctx.session, subject, lang),
         decisions=decisions,
-        may_enter=data_entry.may_enter(db.session, actor, subject),
+        may_enter=data_entry.may_enter(ctx.session, actor, subject),
         add_form=EmptyForm(),
         lang=lang,
         status_labels=STATUS_LABELS,
@@ -141,10 +144,11 @@ def subject_detail(code: str) -> Response:
 
 def _status_panel(subject: Subject) -> dict[str, object]:
     """The subject's status, its history, and whether the reader may change it."""
-    may_change = subject_status.may_change_status(db.session, current_actor(), subject)
+    ctx = request_context()
+    may_change = subject_status.may_change_status(ctx.session, ctx.actor, subject)
     return {
         "subject_status_labels": subject_status.LABELS,
-        "status_history": subject_status.status_history(db.session, subject),
+        "status_history": subject_status.status_history(ctx.session, subject),
         "registered_on": subjects.site_today(subject.site, subject.registered_at),
         "may_change_status": may_change and bool(subject_status.next_statuses(subject)),
     }
@@ -155,8 +159,9 @@ def _status_panel(subject: Subject) -> dict[str, object]:
 def subject_status_change(code: str) -> Response:
     """Record that the subject enrolled, failed screening, withdrew, … with a date and reason."""
     subject = _subject_or_404(code)
-    actor = current_actor()
-    if not subject_status.may_change_status(db.session, actor, subject):
+    ctx = request_context()
+    actor = ctx.actor
+    if not subject_status.may_change_status(ctx.session, actor, subject):
         abort(404)
     form = SubjectStatusForm()
     form.status.choices = [
@@ -165,8 +170,8 @@ def subject_status_change(code: str) -> Response:
     if form.validate_on_submit():
         try:
             subject_status.change_status(
-                db.session, actor, subject, form.status.data or "", form.status_date.data,
-                form.reason.data or "", utcnow(),
+                ctx.session, actor, subject, form.status.data or "", form.status_date.data,
+                form.reason.data or "", ctx.now(),
             )  # fmt: skip
         except subject_status.StatusRefused as refused:
             getattr(form, refused.field).errors = [refused.message]
@@ -189,9 +194,10 @@ def occurrence_add(code: str, event_id: str) -> Response:
     """Another occurrence of a repeating event, once confirmed (with its visit date where the
     study asks for one): a tap alone never creates an empty visit."""
     subject = _subject_or_404(code)
-    actor, now = current_actor(), utcnow()
+    ctx = request_context()
+    actor, now = ctx.actor, ctx.now()
     try:
-        offer = casebook.next_occurrence(db.session, actor, subject, event_id, now)
+        offer = casebook.next_occurrence(ctx.session, actor, subject, event_id, now)
     except LookupError:
         abort(404)
     form = AddOccurrenceForm()
@@ -199,12 +205,12 @@ def occurrence_add(code: str, event_id: str) -> Response:
     if form.validate_on_submit():
         try:
             number = casebook.add_occurrence(
-                db.session, actor, subject, event_id, now,
+                ctx.session, actor, subject, event_id, now,
                 number=_posted_number(form.number.data), visit_date=form.visit_date.data,
             )  # fmt: skip
         except casebook.OccurrenceConflict as changed:
             flash(changed.message, "error")
-            offer = casebook.next_occurrence(db.session, actor, subject, event_id, now)
+            offer = casebook.next_occurrence(ctx.session, actor, subject, event_id, now)
             status = 409
         except casebook.OccurrenceError as refused:
             form.visit_date.errors = [refused.message]
@@ -234,9 +240,10 @@ def _posted_number(text: str | None) -> int:
 def visit_date(code: str, event_id: str, number: int) -> Response:
     """Set a visit's date where the study asks for one, or correct it with a reason."""
     subject = _subject_or_404(code)
-    actor, now = current_actor(), utcnow()
+    ctx = request_context()
+    now = ctx.now()
     try:
-        visit = visit_dates.dated_visit(db.session, actor, subject, event_id, number, now)
+        visit = visit_dates.dated_visit(ctx, subject, event_id, number, now)
     except LookupError:
         abort(404)
     form = VisitDateForm()
@@ -245,9 +252,8 @@ def visit_date(code: str, event_id: str, number: int) -> Response:
     elif form.validate_on_submit():
         try:
             visit_dates.set_visit_date(
-                db.session, actor, subject, event_id, number, form.visit_date.data,
-                form.reason.data or "", now,
-            )  # fmt: skip
+                ctx, subject, event_id, number, form.visit_date.data, form.reason.data or "", now
+            )
         except visit_dates.ReasonNeeded as refused:
             form.reason.errors = [refused.message]
         except casebook.OccurrenceError as refused:
@@ -269,9 +275,10 @@ def visit_date(code: str, event_id: str, number: int) -> Response:
 def occurrence_remove(code: str, event_id: str, number: int) -> Response:
     """Remove an occurrence added by mistake while none of its forms was saved, with a reason."""
     subject = _subject_or_404(code)
-    actor = current_actor()
+    ctx = request_context()
+    actor = ctx.actor
     try:
-        found = casebook.find_occurrence(db.session, actor, subject, event_id, number)
+        found = casebook.find_occurrence(ctx.session, actor, subject, event_id, number)
     except LookupError:
         abort(404)
     form = ReasonForm()
@@ -279,13 +286,13 @@ def occurrence_remove(code: str, event_id: str, number: int) -> Response:
     if form.validate_on_submit():
         try:
             casebook.remove_occurrence(
-                db.session, actor, subject, event_id, number, form.reason.data or "", utcnow()
+                ctx.session, actor, subject, event_id, number, form.reason.data or "", ctx.now()
             )
         except LookupError:
             abort(404)
         except casebook.OccurrenceConflict as changed:
             flash(changed.message, "error")
-            found = casebook.find_occurrence(db.session, actor, subject, event_id, number)
+            found = casebook.find_occurrence(ctx.session, actor, subject, event_id, number)
             status = 409
         except casebook.OccurrenceError as refused:
             form.reason.errors = [refused.message]
@@ -308,8 +315,8 @@ def occurrence_remove(code: str, event_id: str, number: int) -> Response:
 def subject_identity(code: str) -> Response:
     """The identity panel, opened on request so that every read is a deliberate, audited act."""
     subject = _subject_or_404(code)
-    actor = current_actor()
-    identity = subjects.read_identity(db.session, actor, subject)
+    ctx = request_context()
+    identity = subjects.read_identity(ctx, subject)
     if identity is None:
         abort(404)
     return render(
@@ -318,7 +325,7 @@ def subject_identity(code: str) -> Response:
         subject=subject,
         identity=identity,
         may_read_identity=True,
-        may_correct_identity=subjects.may_correct_identity(db.session, actor, subject),
+        may_correct_identity=subjects.may_correct_identity(ctx, subject),
         **LABELS,
     )
 
@@ -328,15 +335,15 @@ def subject_identity(code: str) -> Response:
 def identity_correct(code: str) -> Response:
     """Correct names, birth date or contacts, with a reason; the old identity is kept encrypted."""
     subject = _subject_or_404(code)
-    actor = current_actor()
-    if not subjects.may_correct_identity(db.session, actor, subject):
+    ctx = request_context()
+    if not subjects.may_correct_identity(ctx, subject):
         abort(404)
     form = CorrectIdentityForm()
     duplicates: list[subjects.DuplicateMatch] = []
     if form.validate_on_submit():
         try:
             changed = subjects.correct_identity(
-                db.session, actor, subject, form.identity(), form.reason.data or "", utcnow(),
+                ctx, subject, form.identity(), form.reason.data or "", ctx.now(),
                 confirm_duplicate=bool(form.confirm_duplicate.data), seen=form.seen_codes(),
             )  # fmt: skip
         except subjects.PossibleDuplicate as possible:
@@ -349,7 +356,7 @@ def identity_correct(code: str) -> Response:
             flash(_("Identity corrected.") if changed else _("Nothing was changed."))
             return redirect(url_for("subjects.subject_detail", code=code))
     elif not form.is_submitted():
-        identity = subjects.read_identity(db.session, actor, subject, purpose="correction")
+        identity = subjects.read_identity(ctx, subject, purpose="correction")
         if identity is None:
             abort(404)
         form.fill(identity)
@@ -359,7 +366,7 @@ def identity_correct(code: str) -> Response:
         subject=subject,
         duplicates=duplicates,
         match_labels=MATCH_LABELS,
-        corrections=subjects.identity_history(db.session, actor, subject),
+        corrections=subjects.identity_history(ctx, subject),
         status=422 if form.errors or duplicates else 200,
         **LABELS,
     )

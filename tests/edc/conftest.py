@@ -13,6 +13,7 @@ from edc.extensions import db
 from edc.models.base import utcnow
 from edc.services import entries
 from edc.services.definitions import load_definition
+from edc.web import app_context
 from tests.factories import make_site, make_study, make_subject, make_user
 
 STUDY = """\
@@ -78,7 +79,7 @@ def stored_study(tmp_path, slug: str, study_yaml: str, forms: dict[str, str]):
     (folder / "study.yaml").write_text(study_yaml.format(slug=study.slug))
     for form_id, text in forms.items():
         (folder / "forms" / f"{form_id}.yaml").write_text(textwrap.dedent(text))
-    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    load_definition(app_context(Actor.cli()), study, folder, utcnow())
     db.session.commit()
     return study
 

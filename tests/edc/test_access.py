@@ -10,6 +10,7 @@ from edc import access
 from edc.access import ROLE_PERMISSIONS, Permission, Role
 from edc.extensions import db
 from edc.models.audit import AuditEvent
+from edc.web import app_context
 from tests.factories import another_browser, csrf, login
 
 CLINICAL = {
@@ -202,7 +203,7 @@ def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app
     )
     (folder / "study.yaml").write_text(STUDY.format(slug=study.slug) + events)
     (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
-    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    load_definition(app_context(Actor.cli()), study, folder, utcnow())
     home = make_site("FR-40", study)
     subject = make_subject(home)
     nurse = make_user(roles=[(Role.NURSE, home)])

@@ -18,6 +18,7 @@ from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.services import users
+from edc.web import app_context
 from tests.databases import on_postgres, separate_roles
 
 
@@ -202,8 +203,8 @@ def test_events_carry_who_where_what_and_why(make_user, make_site):
     target = make_user()
     admin = make_user(roles=[(Role.ADMIN, None)])
     actor = Actor(user=admin, ip="10.1.2.3", user_agent="tablet browser")
-    users.assign_role(db.session, actor, target, users.RoleScope(Role.NURSE, site.id), utcnow())
-    users.set_active(db.session, actor, target, False, "left the unit", utcnow())
+    users.assign_role(app_context(actor), target, users.RoleScope(Role.NURSE, site.id), utcnow())
+    users.set_active(app_context(actor), target, False, "left the unit", utcnow())
     granted, deactivated = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.action.in_(["role.granted", "user.deactivated"]))

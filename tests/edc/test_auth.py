@@ -15,6 +15,7 @@ from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.users import User, UserSession
 from edc.services import auth, links, users
+from edc.web import app_context
 from tests.factories import another_browser, csrf, login, next_code
 
 
@@ -95,7 +96,7 @@ def test_lockout_ends_after_the_window(client, make_user):
     settings: Settings = client.application.config["EDC_SETTINGS"]
     later = utcnow() + settings.lockout_window + timedelta(minutes=1)
     found = auth.check_password(
-        db.session, settings, Actor.anonymous("127.0.0.1", "t"), user.email, user.password, later
+        app_context(Actor.anonymous("127.0.0.1", "t")), settings, user.email, user.password, later
     )
     assert found.id == user.id
 
@@ -120,7 +121,7 @@ def _link(client, user: User, purpose: str = links.INVITATION) -> str:
     """The path of a fresh single-use link, as the operator at the command line gets it."""
     settings = client.application.config["EDC_SETTINGS"]
     issued = links.issue(
-        db.session, settings, Actor.cli(), db.session.get(User, user.id), purpose, utcnow()
+        app_context(Actor.cli()), settings, db.session.get(User, user.id), purpose, utcnow()
     )
     db.session.commit()
     return issued.url[issued.url.index("/account/") :]
@@ -164,7 +165,7 @@ def csrf_in(html: str) -> str:
 
 def test_a_recovery_code_works_once(client, app, make_user):
     user = make_user()
-    first_code = auth.new_recovery_codes(db.session, db.session.get(User, user.id))[0]
+    first_code = auth.new_recovery_codes(app_context(Actor.cli()), db.session.get(User, user.id))[0]
     db.session.commit()
     for attempt, expected in ((1, 302), (2, 422)):
         other = another_browser(client)
@@ -245,7 +246,7 @@ def test_deactivation_ends_a_live_session_on_the_next_request(client, make_user)
     login(client, user)
     assert client.get("/").status_code == 200
     users.set_active(
-        db.session, Actor.cli(), db.session.get(User, user.id), False, "left", utcnow()
+        app_context(Actor.cli()), db.session.get(User, user.id), False, "left", utcnow()
     )
     db.session.commit()
     assert client.get("/").status_code == 302
@@ -343,9 +344,8 @@ def test_the_owner_is_told_of_failed_attempts_since_their_last_sign_in(client, m
 def test_the_owner_is_told_their_factor_was_reset(client, make_user):
     user = make_user()
     issued = users.reset_second_factor(
-        db.session,
+        app_context(Actor.cli()),
         client.application.config["EDC_SETTINGS"],
-        Actor.cli(),
         db.session.get(User, user.id),
         "lost",
         utcnow(),

@@ -13,6 +13,7 @@ from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.crf import ItemValue
 from edc.models.subjects import Subject
+from edc.web import app_context
 from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 from tests.html_forms import submitted
 
@@ -274,7 +275,7 @@ def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_fo
     def more_subjects(n: int) -> None:
         for _ in range(n):
             subjects.register(
-                db.session, Actor(user=nurse), entry_for.subject.site_id,
+                app_context(Actor(user=nurse)), entry_for.subject.site_id,
                 subjects.Identity("A", "B", dt.date(2024, 1, 1), "male"), utcnow(),
                 confirm_duplicate=True,
             )  # fmt: skip

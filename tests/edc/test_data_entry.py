@@ -19,6 +19,7 @@ from edc.models.subjects import Subject
 from edc.services import data_entry, entries
 from edc.services.data_entry import Outcome
 from edc.services.definitions import load_definition
+from edc.web import app_context
 from tests.edc.conftest import FORM, STUDY
 from tests.factories import make_site, make_study, make_subject, make_user
 
@@ -190,7 +191,7 @@ def with_table(tmp_path):
         )
     )
     (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM) + TABLE)
-    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    load_definition(app_context(Actor.cli()), study, folder, utcnow())
     db.session.commit()
     return study
 
@@ -279,7 +280,7 @@ def test_a_form_that_never_reads_the_birth_date_opens_no_vault(client, tmp_path)
     (folder / "forms").mkdir(parents=True)
     (folder / "study.yaml").write_text(STUDY.format(slug=study.slug))
     (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM).replace(age, ""))
-    load_definition(db.session, Actor.cli(), study, folder, utcnow())
+    load_definition(app_context(Actor.cli()), study, folder, utcnow())
     db.session.commit()
     site = make_site("FR-11", study)
     subject = make_subject(site)

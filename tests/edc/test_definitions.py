@@ -21,6 +21,7 @@ from edc.models.users import User
 from edc.services import definitions
 from edc.services.definitions import DefinitionError
 from edc.settings import ROOT
+from edc.web import app_context
 
 DEMO = ROOT / "studies" / "siopen-nb"
 SLUG = "siopen-nb"
@@ -80,7 +81,7 @@ def _change_without_bump(folder: Path, form_id: str) -> None:
 
 
 def _load(study: Study, folder: Path) -> definitions.LoadOutcome:
-    outcome = definitions.load_definition(db.session, Actor.cli(), study, folder, NOW)
+    outcome = definitions.load_definition(app_context(Actor.cli()), study, folder, NOW)
     db.session.commit()
     return outcome
 
@@ -142,7 +143,7 @@ def test_a_form_changed_without_a_new_version_refuses_the_whole_load(make_study,
     _bump(folder, "response", 2)  # a correct change, refused with the rest
     _edit(folder / "study.yaml", "# The demo", "# Edited. The demo")
     with pytest.raises(DefinitionError) as refused:
-        definitions.load_definition(db.session, Actor.cli(), study, folder, NOW)
+        definitions.load_definition(app_context(Actor.cli()), study, folder, NOW)
     [message] = refused.value.messages
     file, line, column, rest = message.split(":", 3)
     assert file.endswith("forms/diagnosis.yaml")
@@ -183,7 +184,7 @@ def test_a_version_lower_than_the_stored_one_is_refused(make_study, folder):
     _load(study, folder)
     _bump(folder, "diagnosis", 2)
     with pytest.raises(DefinitionError) as refused:
-        definitions.load_definition(db.session, Actor.cli(), study, folder, NOW)
+        definitions.load_definition(app_context(Actor.cli()), study, folder, NOW)
     [message] = refused.value.messages
     assert "version 2, but version 3 is already stored" in message
     assert "increase `version:` to 4" in message
@@ -193,7 +194,7 @@ def test_a_broken_definition_is_refused_with_located_errors(make_study, folder):
     study = make_study(SLUG)
     _edit(folder / "forms" / "diagnosis.yaml", "decimals: 1", "decimals: one")
     with pytest.raises(DefinitionError) as refused:
-        definitions.load_definition(db.session, Actor.cli(), study, folder, NOW)
+        definitions.load_definition(app_context(Actor.cli()), study, folder, NOW)
     line = next(m for m in refused.value.messages if "E225" in m)
     path, lineno, column, _rest = line.split(":", 3)
     assert path.endswith("forms/diagnosis.yaml")
@@ -206,7 +207,7 @@ def test_a_broken_definition_is_refused_with_located_errors(make_study, folder):
 def test_a_folder_of_another_study_is_refused(make_study):
     study = make_study("another-study")
     with pytest.raises(DefinitionError) as refused:
-        definitions.load_definition(db.session, Actor.cli(), study, DEMO, NOW)
+        definitions.load_definition(app_context(Actor.cli()), study, DEMO, NOW)
     [message] = refused.value.messages
     assert message.split(":", 3)[0].endswith("study.yaml")
     assert "defines study `siopen-nb`, not `another-study`" in message
@@ -257,7 +258,7 @@ def test_a_study_file_change_that_changes_a_stored_form_is_refused(make_study, f
     _load(study, folder)
     _edit(folder / "study.yaml", "en: Unknown,", "en: Not known,")
     with pytest.raises(DefinitionError) as refused:
-        definitions.load_definition(db.session, Actor.cli(), study, folder, NOW)
+        definitions.load_definition(app_context(Actor.cli()), study, folder, NOW)
     [message] = refused.value.messages
     assert message.split(":", 3)[0].endswith("study.yaml")
     assert "form `response` version 1" in message

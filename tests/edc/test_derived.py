@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
@@ -21,6 +22,7 @@ from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
 from edc.services.definitions import load_definition
 from edc.settings import ROOT
+from edc.web import app_context
 from tests.factories import make_site, make_study, make_subject, make_user
 
 DEMO = ROOT / "studies" / "siopen-nb"
@@ -44,7 +46,7 @@ CORRECTED = dt.date(2024, 11, 10)  # 19 completed months
 def demo():
     """The demo study stored, one subject with a complete diagnosis, and the site's staff."""
     study = make_study("siopen-nb")
-    load_definition(db.session, Actor.cli(), study, DEMO, utcnow())
+    load_definition(app_context(Actor.cli()), study, DEMO, utcnow())
     db.session.commit()
     site = make_site("FR-01", study)
     subject = make_subject(site, date_of_birth=BORN)
@@ -77,9 +79,9 @@ def _save(user, entry, posted, *, complete=False, reasons=None, version=None):
 
 def _correct(user, subject, born):
     actor = Actor(user=user)
-    identity = subjects.read_identity(db.session, actor, subject, "correction")
+    identity = subjects.read_identity(app_context(actor), subject, "correction")
     return subjects.correct_identity(
-        db.session, actor, subject, dataclasses.replace(identity, date_of_birth=born),
+        app_context(actor), subject, dataclasses.replace(identity, date_of_birth=born),
         "birth certificate", utcnow(),
     )  # fmt: skip
 
@@ -173,9 +175,9 @@ def test_a_correction_that_keeps_the_age_writes_nothing_derived(demo):
 
 def test_a_correction_of_the_name_recomputes_nothing(demo):
     actor = Actor(user=demo.nurse)
-    identity = subjects.read_identity(db.session, actor, demo.subject, "correction")
+    identity = subjects.read_identity(app_context(actor), demo.subject, "correction")
     subjects.correct_identity(
-        db.session, actor, demo.subject, dataclasses.replace(identity, family_name="Dupont"),
+        app_context(actor), demo.subject, dataclasses.replace(identity, family_name="Dupont"),
         "typo", utcnow(),
     )  # fmt: skip
     assert not db.session.scalars(
@@ -251,9 +253,9 @@ def test_a_save_during_a_birth_date_correction_computes_with_the_corrected_date(
         with app.test_request_context(), Session(engine) as correcting:
             nurse = Actor(user=correcting.get(User, nurse_id))
             subject = correcting.get(Subject, subject_id)
-            identity = subjects.read_identity(correcting, nurse, subject, "correction")
+            identity = subjects.read_identity(Context(correcting, nurse), subject, "correction")
             changed = subjects.correct_identity(
-                correcting, nurse, subject,
+                Context(correcting, nurse), subject,
                 dataclasses.replace(identity, date_of_birth=dt.date(2024, 1, 20)),
                 "birth certificate", utcnow(),
             )  # fmt: skip

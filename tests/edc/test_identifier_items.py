@@ -18,6 +18,7 @@ from edc.models.base import utcnow
 from edc.models.crf import ItemValue
 from edc.services import data_entry, entries
 from edc.settings import ROOT
+from edc.web import app_context
 from tests.edc.conftest import stored_study
 from tests.factories import another_browser, csrf, login, make_site, make_subject, make_user
 
@@ -262,7 +263,7 @@ def test_the_demo_study_referring_physician_is_masked_for_its_monitor(client, tm
     from tests.factories import make_study
 
     study = make_study("siopen-nb")
-    load_definition(db.session, Actor.cli(), study, ROOT / "studies" / "siopen-nb", utcnow())
+    load_definition(app_context(Actor.cli()), study, ROOT / "studies" / "siopen-nb", utcnow())
     db.session.commit()
     site = make_site("FR-01", study)
     subject = make_subject(site)

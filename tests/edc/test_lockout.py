@@ -18,6 +18,7 @@ from edc.extensions import db, make_engine
 from edc.models.audit import AuditEvent
 from edc.models.users import User, UserSession
 from edc.services import auth
+from edc.web import app_context
 from tests import factories
 from tests.concurrency import at_once
 from tests.databases import fresh_database_url
@@ -226,7 +227,7 @@ def test_one_recovery_code_posted_by_eight_pending_sign_ins_at_once_signs_in_onc
     app = race_app
     user = _committed_user(app)
     with app.app_context():
-        codes = auth.new_recovery_codes(db.session, db.session.get(User, user.id))
+        codes = auth.new_recovery_codes(app_context(Actor.cli()), db.session.get(User, user.id))
         db.session.commit()
         db.session.remove()
     ip = _fresh_ip()

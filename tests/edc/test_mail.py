@@ -19,6 +19,7 @@ from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.users import AccountLink, RoleAssignment, User
 from edc.services import links, users
+from edc.web import app_context
 from tests.concurrency import at_once
 from tests.factories import another_browser, csrf, login
 
@@ -255,7 +256,7 @@ def test_the_owner_is_mailed_about_a_sign_in_from_a_new_device_only(client, make
 def test_a_french_user_gets_french_mail(client, make_user, mail):
     _admin(client, make_user)
     user = make_user()
-    users.set_locale(db.session, Actor.cli(), db.session.get(User, user.id), "fr")
+    users.set_locale(app_context(Actor.cli()), db.session.get(User, user.id), "fr")
     db.session.commit()
     _reasoned(client, user, "reset-password")
     (message,) = mail.to(user.email)
@@ -277,7 +278,7 @@ def test_no_mail_leaves_for_a_change_that_was_rolled_back(app, make_user, mail):
     user = make_user()
     with app.test_request_context():
         users.reset_password(
-            db.session, app.config["EDC_SETTINGS"], Actor.cli(), user, "test", utcnow()
+            app_context(Actor.cli()), app.config["EDC_SETTINGS"], user, "test", utcnow()
         )
         db.session.rollback()
         db.session.commit()
@@ -368,7 +369,7 @@ def test_two_uses_of_one_link_at_the_same_moment_exactly_one_works(app, make_use
     user = make_user(f"race-{utcnow().timestamp()}@test.example")
     with app.test_request_context():
         users.reset_password(
-            db.session, app.config["EDC_SETTINGS"], Actor.cli(), user, "race", utcnow()
+            app_context(Actor.cli()), app.config["EDC_SETTINGS"], user, "race", utcnow()
         )
         db.session.commit()
     db.session.remove()
@@ -403,10 +404,10 @@ def test_parallel_wrong_codes_are_counted_in_turn_and_void_the_link(app, make_us
     assert settings.mail_backend == "none"
     with app.test_request_context():
         issued = users.reset_password(
-            db.session, settings, Actor(user=first), user, "lost", utcnow()
+            app_context(Actor(user=first)), settings, user, "lost", utcnow()
         )
         link_id, code = issued.link.id, issued.requester_code
-        _link, url = links.approve(db.session, settings, Actor(user=second), link_id, utcnow())
+        _link, url = links.approve(app_context(Actor(user=second)), settings, link_id, utcnow())
         db.session.commit()
     db.session.remove()
     path = url[url.index("/account/") :]
@@ -445,7 +446,7 @@ def test_two_administrators_approving_one_request_at_once_get_one_link(app, make
     settings = app.config["EDC_SETTINGS"]
     with app.test_request_context():
         issued = users.reset_password(
-            db.session, settings, Actor(user=first), user, "lost", utcnow()
+            app_context(Actor(user=first)), settings, user, "lost", utcnow()
         )
         link_id = issued.link.id
         db.session.commit()

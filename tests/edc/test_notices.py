@@ -16,6 +16,7 @@ from edc.models.subjects import Subject
 from edc.models.users import RoleAssignment
 from edc.services import entries, notices
 from edc.services.crf_values import posted_from_stored
+from edc.web import app_context
 from tests.edc.test_derived import CORRECTED, _correct, demo  # noqa: F401 (the fixture)
 from tests.factories import another_browser, csrf, login, make_subject, make_user, statements_for
 
@@ -31,7 +32,7 @@ def _diagnosis(demo):  # noqa: F811
 def test_no_notice_when_no_decision_changes(demo):  # noqa: F811
     entry = _diagnosis(demo)
     sent = notices.decisions_changed(
-        db.session, Actor(user=demo.nurse), demo.subject, entry.form, entry.stored,
+        app_context(Actor(user=demo.nurse)), demo.subject, entry.form, entry.stored,
         {**entry.stored, "primary_site": "adrenal"}, utcnow(),
     )  # fmt: skip
     assert sent == []
@@ -47,7 +48,7 @@ def test_only_current_investigators_of_the_site_are_told(demo):  # noqa: F811
     )
     entry = _diagnosis(demo)
     sent = notices.decisions_changed(
-        db.session, Actor(user=demo.nurse), demo.subject, entry.form, entry.stored,
+        app_context(Actor(user=demo.nurse)), demo.subject, entry.form, entry.stored,
         {**entry.stored, "mycn": "amplified"}, utcnow(),
     )  # fmt: skip
     assert sorted(n.user_id for n in sent) == sorted([demo.investigator.id, second.id])

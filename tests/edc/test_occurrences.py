@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from edc import audit
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
@@ -21,6 +22,7 @@ from edc.models.crf import EventOccurrence
 from edc.models.subjects import Subject
 from edc.services import casebook
 from edc.services.definitions import load_definition
+from edc.web import app_context
 from tests.edc.conftest import FORM, STUDY
 from tests.factories import (
     another_browser,
@@ -56,7 +58,7 @@ class Visits:
         (folder / "forms").mkdir(parents=True)
         (folder / "study.yaml").write_text(STUDY.format(slug=study.slug) + EVENTS)
         (folder / "forms" / "visit.yaml").write_text(textwrap.dedent(FORM))
-        load_definition(db.session, Actor.cli(), study, folder, utcnow())
+        load_definition(app_context(Actor.cli()), study, folder, utcnow())
         db.session.commit()
         self.site = make_site(site_code, study)
         self.subject = make_subject(self.site, date_of_birth=dt.date(2025, 1, 10))
@@ -345,9 +347,9 @@ def _own_database(app, tmp_path, born: dt.date = dt.date(2024, 1, 1)):
         )
         setup.add(grant)
         audit.record(setup, cli, "test.setup", target=grant)
-        load_definition(setup, cli, study, folder, utcnow())
+        load_definition(Context(setup, cli), study, folder, utcnow())
         identity = subjects.Identity("A", "B", born, "female")
-        subject = subjects.register(setup, Actor(user=nurse), site.id, identity, utcnow())
+        subject = subjects.register(Context(setup, Actor(user=nurse)), site.id, identity, utcnow())
         setup.commit()
         return engine, subject.id, nurse.id
 

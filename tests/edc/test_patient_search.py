@@ -205,7 +205,7 @@ def test_a_corrected_identity_is_found_by_its_new_values_only(two_sites):
         family_name="Moreau", given_names="Zéphyrine Anne", date_of_birth=dt.date(2025, 1, 2),
         sex="female", hospital_number="FR-99 888",
     )  # fmt: skip
-    subjects.correct_identity(db.session, Actor(user=nurse), child, corrected, "typo", utcnow())
+    subjects.correct_identity(_ctx(nurse), child, corrected, "typo", utcnow())
     assert _codes(nurse, family_name="Moreau-Lefèvre") == []
     assert _codes(nurse, date_of_birth=BORN) == []
     assert _codes(nurse, family_name="moreau", given_names="zephyrine anne") == [child.study_code]
@@ -222,7 +222,7 @@ def test_identities_registered_before_the_search_existed_are_indexed_by_reindex(
         )
     )
     assert _codes(nurse, family_name="Moreau-Lefèvre") == []
-    assert subjects.reindex_vault(db.session, Actor.cli()) == 1
+    assert subjects.reindex_vault(Context(session=db.session(), actor=Actor.cli())) == 1
     assert _codes(nurse, family_name="Moreau-Lefèvre") == [child.study_code]
 
 

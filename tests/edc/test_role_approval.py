@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from edc.access import Role
+from edc.context import Context
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.users import RoleAssignment
@@ -281,11 +282,12 @@ def test_two_investigators_deciding_at_once_leave_one_decision(app):
         user_id, decision = next(deciders)
         with app.test_request_context(), Session(db.engine) as session:
             actor = Actor(user=session.get(User, user_id))
+            ctx = Context(session, actor, settings=app.config["EDC_SETTINGS"])
             try:
                 if decision == "approve":
-                    role_approval.approve(session, actor, ids["request"], utcnow())
+                    role_approval.approve(ctx, ids["request"], utcnow())
                 else:
-                    role_approval.refuse(session, actor, ids["request"], "unknown", utcnow())
+                    role_approval.refuse(ctx, ids["request"], "unknown", utcnow())
                 session.commit()
             except role_approval.ApprovalError:
                 session.rollback()

@@ -11,12 +11,15 @@ from sqlalchemy import func, select
 from edc import audit
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
+from edc.errors import Denied
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.subjects import Subject, SubjectStatusChange
 from edc.services import subject_status, subjects
 from edc.services.subject_status import StatusRefused
+from edc.web import app_context
 from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 from tests.html_forms import submitted
 
@@ -34,7 +37,7 @@ def _registered(site, at: dt.datetime) -> tuple[Subject, Actor]:
     """A subject registered at `at` by a nurse of the site, and that nurse."""
     actor = Actor(user=make_user(roles=[(Role.NURSE, site)]))
     child = subjects.Identity("Durand", "Léa", dt.date(2024, 5, 17), "female")
-    return subjects.register(db.session, actor, site.id, child, at), actor
+    return subjects.register(app_context(actor), site.id, child, at), actor
 
 
 def _events() -> list[AuditEvent]:
@@ -215,7 +218,7 @@ def test_only_site_staff_who_enter_data_change_a_status(client, make_study, make
         )
         assert posted.status_code == 404
     assert db.session.get(Subject, subject.id).status == "registered"
-    with pytest.raises(Exception, match="404"):
+    with pytest.raises(Denied):
         subject_status.change_status(
             db.session, Actor(user=readers[0]), subject, "enrolled", _today(subject), "x", utcnow()
         )
@@ -229,7 +232,7 @@ def test_changes_are_kept_and_the_list_stays_a_fixed_number_of_statements(client
     def add(n: int) -> None:
         for i in range(n):
             subject = subjects.register(
-                db.session, actor, site.id,
+                app_context(actor), site.id,
                 subjects.Identity("Child", f"N{i}", dt.date(2024, 1, 1), "male"), utcnow(),
                 confirm_duplicate=True,
             )  # fmt: skip
@@ -295,7 +298,7 @@ def test_two_changes_at_once_take_turns_and_only_one_happens(app):
         setup.add(grant)
         audit.record(setup, cli, "role.granted", target=grant)
         child = subjects.Identity("Race", "Child", dt.date(2024, 1, 1), "male")
-        subject = subjects.register(setup, Actor(user=user), site.id, child, utcnow())
+        subject = subjects.register(Context(setup, Actor(user=user)), site.id, child, utcnow())
         setup.commit()
         ids = {"study": study.id, "site": site.id, "user": user.id, "subject": subject.id}
     outcomes: list[str] = []
