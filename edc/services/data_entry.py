@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 import forms_dsl
-from edc import access, audit
+from edc import access, audit, lifecycle
 from edc.access import Permission
 from edc.actor import Actor
 from edc.models.audit import AuditEvent
-from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
+from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
 from edc.services import identifiers, notices, repeat_rows, subjects
 from edc.services.crf_values import (
@@ -43,7 +43,6 @@ from forms_dsl.dependencies import context_read, needed_to_show
 FORMAT_KINDS = frozenset(
     {"integer", "decimal", "decimals", "date", "datetime", "time", "yesno", "choice"}
 )
-READ_ONLY = {RecordStatus.LOCKED.value, RecordStatus.SIGNED.value}
 
 _item_table = ItemValue.__table__
 _record_table = FormRecord.__table__
@@ -255,8 +254,12 @@ def save(
         posted = identifiers.kept_as_stored(entry.form, posted, entry.stored)
     # `entry` was read in this transaction; the version bump below is what settles a race.
     record, form_id = entry.record, entry.form_version.form_id
-    if record is not None and record.status in READ_ONLY:
+    status = record.status if record is not None else None
+    if lifecycle.is_read_only(status):
         return SaveResult(Outcome.READ_ONLY)
+    step = lifecycle.transition(status, lifecycle.after_save(status, complete=complete))
+    if not access.holds(grants, step.permission, subject.site_id):
+        abort(404)
     if entry.row_version != expected_version:
         return _conflict(session, record)
     with audit.batch(session):  # the vault read and every event of the save: one chain append
@@ -306,7 +309,7 @@ def _save_evaluated(
     subject, record = entry.subject, entry.record
     birth = date_of_birth(session, actor, entry, grants)
     result = evaluate(entry, posted, birth=birth, lang=lang, now=now, rows=rows)
-    was_complete = record is not None and record.status == RecordStatus.COMPLETE.value
+    was_complete = lifecycle.needs_reasons(record.status if record is not None else None)
     completing = complete or was_complete
     blocking = [i for i in result.errors if completing or i.kind in FORMAT_KINDS]
     unconfirmed = [w for w in result.warnings if completing and warning_key(w) not in confirmed]
@@ -376,20 +379,19 @@ def _write(
 ) -> FormRecord:
     _open_occurrence(session, actor, entry, role, now)
     record = entry.record
-    status = RecordStatus.COMPLETE.value if complete else None
+    old_status = record.status if record is not None else None
+    status = lifecycle.after_save(old_status, complete=complete).value
     next_row = max(
         [record.next_row if record is not None else 0]
         + [row[1] + 1 for c in changes if not c.removed and (row := row_of(c.path))]
     )
     if record is None:
-        old_status = RecordStatus.IN_PROGRESS.value
-        record = _new_record(session, actor, entry, status or old_status, next_row, role, now)
+        record = _new_record(session, actor, entry, status, next_row, role, now)
     else:
-        old_status = record.status
         # Optimistic lock, atomically: only the save that read the current version may write.
         written = {
             "row_version": record.row_version + 1,
-            "status": status or old_status,
+            "status": status,
             "next_row": next_row,
             "updated_at": now,
             "updated_by_id": actor.user_id,
@@ -502,7 +504,7 @@ def _save_events(
     changes: Sequence[Change],
     reasons: Mapping[str, str],
     confirmations: Sequence[tuple[forms_dsl.Issue, str]],
-    old_status: str,
+    old_status: str | None,
     role: str,
 ) -> list[dict[str, Any]]:
     """A save's audit events: one per changed item, the record's, and each confirmed warning."""
@@ -528,11 +530,11 @@ def _save_events(
         )
     events.append(
         {
-            "action": "record.completed" if record.status != old_status else "record.saved",
+            "action": lifecycle.transition(old_status, lifecycle.status_of(record.status)).action,
             "target": record,
             "role": role,
             "site_code": site,
-            "old": {"status": old_status},
+            "old": {"status": lifecycle.status_of(old_status).value},
             "new": {
                 "status": record.status,
                 "row_version": record.row_version,

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 import forms_dsl
-from edc import access, audit
+from edc import access, audit, lifecycle
 from edc.actor import Actor
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
@@ -108,7 +108,7 @@ def recompute(
         (record, occurrence)
         for record, occurrence in records
         if data_entry.BIRTH in context_read(form_model(record.form_version))
-        and record.status not in data_entry.READ_ONLY
+        and not lifecycle.is_read_only(record.status)
     ]
     if not readers:
         return {}
@@ -131,7 +131,7 @@ def recompute(
     site = subject.site.code
     written: dict[int, dict[str, tuple[Stored, Stored]]] = {}
     for record, occurrence in readers:
-        if record.status in data_entry.READ_ONLY:  # locked since the first read
+        if lifecycle.is_read_only(record.status):  # locked since the first read
             continue
         stored = {path: item.value for path, item in items[record.id].items()}
         entry = Entry(

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
 import forms_dsl
-from edc import access, forms_bridge
+from edc import access, forms_bridge, lifecycle
 from edc.access import ROLE_LABELS, Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
@@ -16,7 +16,6 @@ from edc.models.base import utcnow
 from edc.services import data_entry, derived, entries, identifiers, reasons, repeat_rows
 from edc.services.crf_values import flatten, posted_from_stored
 from edc.services.data_entry import Outcome
-from edc.views.subjects import STATUS_LABELS
 from edc.web import render
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<code>/crf/<event_id>/<int:number>")
@@ -86,7 +85,7 @@ def _page(
     """The CRF page; `echo`: it answers a post of the whole form, so it holds what was typed;
     `from_store`: it shows the record as stored (not what the browser sent)."""
     actor, lang = current_actor(), str(get_locale())
-    locked = entry.record is not None and entry.record.status in data_entry.READ_ONLY
+    locked = lifecycle.is_read_only(entry.record.status if entry.record else None)
     read_only = locked or not data_entry.may_enter(db.session, actor, entry.subject)
     stored = entry.stored
     hidden = identifiers.hidden_from(db.session, actor, entry.subject, entry.form)
@@ -105,7 +104,7 @@ def _page(
             else None
         )
         result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow(), rows=rows)
-        if entry.record is not None and entry.record.status == "complete":
+        if lifecycle.needs_reasons(entry.record.status if entry.record else None):
             changes, removed = _pending(entry, result, rows, lang)
     view = forms_bridge.page(
         entry.form, posted, result, lang, live=live, changes=changes, removed=removed,
@@ -136,7 +135,7 @@ def _page(
         ),
         read_only=read_only,
         locked=locked,
-        status_labels=STATUS_LABELS,
+        status_labels=lifecycle.LABELS,
         echo=echo,
     )
 

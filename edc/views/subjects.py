@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
-from edc import access
+from edc import access, lifecycle
 from edc.access import Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
@@ -34,14 +34,7 @@ from edc.services import (
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
-STATUS_LABELS = {
-    "not_started": _l("Not started"),
-    "in_progress": _l("In progress"),
-    "complete": _l("Complete"),
-    "verified": _l("Verified"),
-    "locked": _l("Locked"),
-    "signed": _l("Signed"),
-}
+STATUS_LABELS = lifecycle.LABELS
 LABELS = {
     "sex_labels": {c.value: c.label for c in SEX_CHOICES},
     "relationship_labels": {c.value: c.label for c in RELATIONSHIP_CHOICES},
