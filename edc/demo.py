@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from edc.actor import Actor
+from edc.context import Context
 from edc.models.subjects import Subject
 from edc.models.users import User
 from edc.services import data_entry, entries, subject_status, subjects
@@ -82,10 +83,10 @@ def _save(
     def attempt(finish: bool, confirmed: Mapping[str, str]) -> data_entry.SaveResult:
         entry = entries.open_entry(session, actor, subject, event, 1, form)
         assert entry is not None
-        return data_entry.save(
-            session, actor, entry, posted, expected_version=entry.row_version, complete=finish,
-            reasons={}, confirmed=confirmed, lang="en", now=now,
-        )  # fmt: skip
+        asked = data_entry.SaveRequest(
+            posted, expected_version=entry.row_version, complete=finish, confirmed=confirmed
+        )
+        return data_entry.save(Context(session, actor, "en", lambda: now), entry, asked)
 
     result = attempt(complete, {})
     only_warnings = result.evaluation is not None and not result.evaluation.errors

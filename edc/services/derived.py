@@ -184,7 +184,7 @@ def _write(
                 "target": item,
                 "entity_type": "form_record",
                 "entity_id": record.id,
-                "item_path": data_entry._item_path(entry, path),
+                "item_path": entry.audit_path(path),
                 "old": old,
                 "new": {"value": new, "cause": cause_seq},
                 "role": role,
