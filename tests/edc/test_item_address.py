@@ -7,20 +7,26 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edc.errors import Invalid
 from edc.item_address import MAX_KEY, ItemAddress, RecordItem, entered_with, field_of, row_of
 
 EDC = Path(__file__).resolve().parents[2] / "edc"
-ids = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+ids = st.builds(
+    str.__add__, st.sampled_from(LOWER), st.text(alphabet=LOWER + "0123456789_", max_size=20)
+)  # a form's ids: `[a-z][a-z0-9_]*`
+#: The machine may be busy (2 cores, many test runs): judge the behaviour, not the speed.
+busy = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 rows = st.integers(min_value=0, max_value=999_999)
 addresses = st.one_of(
     st.builds(ItemAddress, ids), st.builds(ItemAddress, ids, ids, rows)
 )  # a top-level item, or one in a row
 
 
+@busy
 @given(addresses)
 def test_a_key_reads_back_as_the_same_item(address):
     assert ItemAddress.parse(address.key) == address
@@ -28,6 +34,7 @@ def test_a_key_reads_back_as_the_same_item(address):
     assert row_of(address.key) == address.row_key
 
 
+@busy
 @given(addresses, ids, st.integers(1, 99), ids, st.integers(1, 99))
 def test_an_audit_address_reads_back_with_its_visit_and_form_version(a, event, n, form, v):
     path = a.in_record(event, n, form, v)
@@ -65,6 +72,7 @@ def test_malformed_keys_are_refused(key):
     assert ItemAddress.of(key) is None
 
 
+@busy
 @given(st.text(max_size=300))
 def test_parsing_anything_either_refuses_or_round_trips(text):
     found = ItemAddress.of(text)
