@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, event, insert, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from edc.actor import Actor
@@ -27,8 +27,8 @@ from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import Base, utcnow
 
 GENESIS = "0" * 64
-_events = AuditEvent.__table__
-_head = AuditHead.__table__
+_events = cast(Table, AuditEvent.__table__)  # declared tables: a Table, typed as FromClause
+_head = cast(Table, AuditHead.__table__)
 # Built once: every audited request runs them, and building costs more than running on SQLite.
 _LOCK_HEAD = (  # takes the chain's lock and reads its tip
     update(_head)

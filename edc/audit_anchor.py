@@ -74,7 +74,9 @@ def checkpoint(conn: Connection, settings: Settings) -> Checkpoint:
     """Sign the committed head, append it to the checkpoint file (fsynced) and log it."""
     head = conn.execute(select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)).one()
     at = utcnow().isoformat(timespec="seconds")
-    point = Checkpoint(head.seq, head.hash, at, _signature(_signing_key(settings), *head, at))
+    point = Checkpoint(
+        head.seq, head.hash, at, _signature(_signing_key(settings), head.seq, head.hash, at)
+    )
     _append(directory(settings) / FILE_NAME, point.line())
     log.info("audit checkpoint %s", point.line())
     return point

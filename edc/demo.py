@@ -33,7 +33,8 @@ NAMES = {
 # (stage, age band in months, histology, grade, MYCN, 11q, DNA index) — realistic INRG mixes.
 PROFILES = [
     ("L1", (2, 40), "nb", "differentiating", "not_amplified", "no", "1.3"),
-    ("L1", (6, 30), "gnb_intermixed", "", "not_amplified", "no", "1.2"),
+    # Intermixed ganglioneuroblastomas are rarely tested: group A without MYCN, as published.
+    ("L1", (6, 30), "gnb_intermixed", "", "not_done", "not_done", ""),
     ("L2", (3, 17), "nb", "poorly_differentiated", "not_amplified", "no", "1.4"),
     ("L2", (20, 60), "nb", "differentiating", "not_amplified", "yes", "1.0"),
     ("L2", (10, 50), "nb", "undifferentiated", "amplified", "no", "0.9"),
@@ -108,28 +109,10 @@ def seed_subjects(
     for n in range(count):
         site_id = site_ids[n % len(site_ids)]
         actor = Actor(user=staff[site_id], ip="127.0.0.1", user_agent="demo seed")
-        stage, ages, histology, grade, mycn, chr11q, dna_index = PROFILES[n % len(PROFILES)]
+        profile = PROFILES[n % len(PROFILES)]
         diagnosed = now.date() - dt.timedelta(days=rng.randint(30, 900))
-        born = _months_before(diagnosed, rng.randint(*ages), rng)
-        site_country = subjects_country(session, site_id)
-        family, given = NAMES.get(site_country, NAMES["FR"])
-        surname = rng.choice(family)
-        parents = [
-            subjects.Guardian(
-                name=f"{rng.choice(given)} {surname}",
-                relationship=relationship,
-                phone=f"+{rng.randint(30, 49)} {rng.randint(10**8, 10**9 - 1)}",
-            )
-            for relationship in rng.choice([("mother", "father"), ("mother",), ("father",)])
-        ]
-        identity = subjects.Identity(
-            family_name=surname,
-            given_names=rng.choice(given),
-            date_of_birth=born,
-            sex=rng.choice(["female", "male"]),
-            hospital_number=f"{rng.randint(10**7, 10**8 - 1)}",
-            guardians=tuple(parents),
-        )
+        born = _months_before(diagnosed, rng.randint(*profile[1]), rng)
+        identity = _identity(rng, subjects_country(session, site_id), born)
         state = (n // len(site_ids)) % 6  # at each site: 0–3 complete, 4 draft, 5 not started
         after = (status_rng if state == 5 else rng).randint(1, 20)
         registered = diagnosed + dt.timedelta(days=after)
@@ -137,48 +120,96 @@ def seed_subjects(
         subject = subjects.register(session, actor, site_id, identity, registered_at)
         made.append(subject)
         _set_status(session, actor, subject, n, state, registered, now, status_rng)
-        if state == 5:
-            continue
-        _save(session, actor, subject, "registration", "registration", {
-            "consent_obtained": "yes", "consent_date": registered.isoformat(),
-            "consent_given_by": "parents", "registration_date": registered.isoformat(),
-            "elig_diagnosis": "yes", "diagnosis_basis": "histology", "elig_age": "yes",
-            "elig_residence": "yes", "elig_site": "yes", "elig_not_registered": "yes",
-            "trial_enrolled": "no",
-        }, complete=True, now=now)  # fmt: skip
-        posted: dict[str, str | list[str]] = {
-            "diagnosis_date": diagnosed.isoformat(),
-            "inrg_stage": stage,
-            "primary_site": "adrenal",
-            "histology": histology,
-            "mycn": mycn,
-            "chr11q": chr11q,
-            "dna_index": dna_index,
-            "idrf_present": "yes" if stage == "L2" else "no",
-        }
-        if stage == "L2":
-            posted["idrfs"] = ["abdomen_sma_branches"]
-        if grade:
-            posted["grade"] = grade
-        if mycn == "amplified":
-            posted["mycn_copies"] = str(rng.randint(12, 120))
-        for index, site in enumerate(METASTASES.get(stage, [])[: rng.randint(1, 3)]):
-            posted[f"metastases-{index}-metastasis_site"] = site
-        _save(session, actor, subject, "diagnosis", "diagnosis", posted, complete=state < 4,
-              now=now)  # fmt: skip
-        if state < 3:  # treated long enough for a first response assessment
-            primary, metastatic, marrow, infiltration = rng.choice(RESPONSES[stage])
-            assessed = min(diagnosed + dt.timedelta(days=rng.randint(100, 140)), now.date())
-            response = {
-                "assessment_date": assessed.isoformat(), "response_primary": primary,
-                "response_metastatic": metastatic, "response_marrow": marrow,
-            }  # fmt: skip
-            if infiltration:
-                response["marrow_infiltration"] = infiltration
-            _save(session, actor, subject, "response", "response", response, complete=state < 2,
-                  now=now)  # fmt: skip
+        if state != 5:
+            _seed_forms(session, actor, subject, profile, (diagnosed, registered), state, rng, now)
     session.flush()
     return made
+
+
+def _identity(rng: random.Random, country: str, born: dt.date) -> subjects.Identity:
+    """An invented child of `country`, with one or two parents."""
+    family, given = NAMES.get(country, NAMES["FR"])
+    surname = rng.choice(family)
+    parents = [
+        subjects.Guardian(
+            name=f"{rng.choice(given)} {surname}",
+            relationship=relationship,
+            phone=f"+{rng.randint(30, 49)} {rng.randint(10**8, 10**9 - 1)}",
+        )
+        for relationship in rng.choice([("mother", "father"), ("mother",), ("father",)])
+    ]
+    return subjects.Identity(
+        family_name=surname,
+        given_names=rng.choice(given),
+        date_of_birth=born,
+        sex=rng.choice(["female", "male"]),
+        hospital_number=f"{rng.randint(10**7, 10**8 - 1)}",
+        guardians=tuple(parents),
+    )
+
+
+Profile = tuple[str, tuple[int, int], str, str, str, str, str]
+
+
+def _seed_forms(
+    session: Session,
+    actor: Actor,
+    subject: Subject,
+    profile: Profile,
+    dates: tuple[dt.date, dt.date],
+    state: int,
+    rng: random.Random,
+    now: datetime,
+) -> None:
+    """Registration, diagnosis and a first response, as far as this child's `state` got."""
+    diagnosed, registered = dates
+    _save(session, actor, subject, "registration", "registration", {
+        "consent_obtained": "yes", "consent_date": registered.isoformat(),
+        "consent_given_by": "parents", "registration_date": registered.isoformat(),
+        "elig_diagnosis": "yes", "diagnosis_basis": "histology", "elig_age": "yes",
+        "elig_residence": "yes", "elig_site": "yes", "elig_not_registered": "yes",
+        "trial_enrolled": "no",
+    }, complete=True, now=now)  # fmt: skip
+    _save(session, actor, subject, "diagnosis", "diagnosis", _diagnosis(profile, diagnosed, rng),
+          complete=state < 4, now=now)  # fmt: skip
+    if state < 3:  # treated long enough for a first response assessment
+        stage = profile[0]
+        primary, metastatic, marrow, infiltration = rng.choice(RESPONSES[stage])
+        assessed = min(diagnosed + dt.timedelta(days=rng.randint(100, 140)), now.date())
+        response = {
+            "assessment_date": assessed.isoformat(), "response_primary": primary,
+            "response_metastatic": metastatic, "response_marrow": marrow,
+        }  # fmt: skip
+        if infiltration:
+            response["marrow_infiltration"] = infiltration
+        _save(session, actor, subject, "response", "response", response, complete=state < 2,
+              now=now)  # fmt: skip
+
+
+def _diagnosis(
+    profile: Profile, diagnosed: dt.date, rng: random.Random
+) -> dict[str, str | list[str]]:
+    """The diagnosis form of a child with this INRG profile."""
+    stage, _ages, histology, grade, mycn, chr11q, dna_index = profile
+    posted: dict[str, str | list[str]] = {
+        "diagnosis_date": diagnosed.isoformat(),
+        "inrg_stage": stage,
+        "primary_site": "adrenal",
+        "histology": histology,
+        "mycn": mycn,
+        "chr11q": chr11q,
+        "dna_index": dna_index,
+        "idrf_present": "yes" if stage == "L2" else "no",
+    }
+    if stage == "L2":
+        posted["idrfs"] = ["abdomen_sma_branches"]
+    if grade:
+        posted["grade"] = grade
+    if mycn == "amplified":
+        posted["mycn_copies"] = str(rng.randint(12, 120))
+    for index, site in enumerate(METASTASES.get(stage, [])[: rng.randint(1, 3)]):
+        posted[f"metastases-{index}-metastasis_site"] = site
+    return posted
 
 
 def _set_status(

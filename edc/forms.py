@@ -189,7 +189,12 @@ class IdentityForm(AppForm):
     family_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=100)])
     given_names = StringField(_l("Given names"), validators=[DataRequired(), Length(max=100)])
     date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired()])
-    sex = SelectField(_l("Sex"), choices=SEX_CHOICES)
+    #: No answer is preselected: a default would be recorded for every nurse who skipped it.
+    sex = SelectField(
+        _l("Sex"),
+        choices=[SelectChoice("", _l("– choose –")), *SEX_CHOICES],
+        validators=[InputRequired(_l("Choose the sex."))],
+    )
     hospital_number = StringField(_l("Hospital number"), validators=[Optional(), Length(max=40)])
     guardians = FieldList(FormField(GuardianForm), min_entries=2, max_entries=2)
 
@@ -259,3 +264,13 @@ class CorrectIdentityForm(IdentityForm):
 
     def seen_codes(self) -> list[str]:
         return [c for c in (self.seen.data or "").split(",") if c][:50]
+
+
+class FindPatientForm(AppForm):
+    """Find a patient: posted, so that what was typed stays out of URLs, logs and history."""
+
+    study_code = StringField(_l("Study code"), validators=[Optional(), Length(max=32)])
+    family_name = StringField(_l("Family name"), validators=[Optional(), Length(max=100)])
+    given_names = StringField(_l("Given names"), validators=[Optional(), Length(max=100)])
+    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    hospital_number = StringField(_l("Hospital number"), validators=[Optional(), Length(max=40)])

@@ -55,7 +55,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     client's own X-Forwarded-Host along unchanged.
     """
     proxied = behind_proxies(app.wsgi_app, settings.trusted_proxies)
-    app.wsgi_app = proxied  # type: ignore[method-assign]
+    # Flask documents wrapping `wsgi_app` in middleware, but types it as the bound method.
+    app.wsgi_app = proxied  # type: ignore[assignment]
     app.before_request(_refuse_untrusted_host)
 
 

@@ -14,10 +14,8 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class UTCFormatter(logging.Formatter):
     """Timestamps as ISO 8601 UTC with a Z ("2026-12-03T15:04:05Z"), like the audit trail's."""
 
-    converter = time.gmtime
-
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%SZ", self.converter(record.created))
+        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
 
 
 def configure(app: Flask) -> None:
@@ -30,9 +28,9 @@ def configure(app: Flask) -> None:
     app.logger.removeHandler(default_handler)  # the root handler prints the app's lines once
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(UTCFormatter(FORMAT))
-        root.addHandler(handler)
+        stderr = logging.StreamHandler()
+        stderr.setFormatter(UTCFormatter(FORMAT))
+        root.addHandler(stderr)
         for name in ("edc", "econsent", app.logger.name):
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.INFO)

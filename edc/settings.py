@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def _proxies(value: str) -> int:
     return count
 
 
-def _mail_env() -> dict[str, object]:
+def _mail_env() -> dict[str, Any]:
     """EDC_MAIL_BACKEND, EDC_SMTP_HOST/PORT/USER/PASSWORD, EDC_SMTP_STARTTLS or EDC_SMTP_SSL
     (=1), EDC_MAIL_FROM and EDC_BASE_URL (the portal's address as users reach it)."""
     env = os.environ

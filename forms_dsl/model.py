@@ -15,6 +15,7 @@ from forms_dsl.types import Value, VType
 if TYPE_CHECKING:
     from forms_dsl.decision import DecisionTable
     from forms_dsl.expr import Expr
+    from forms_dsl.schedule import Schedule
 
 
 class FieldType(enum.StrEnum):
@@ -202,6 +203,8 @@ class Event:
     loc: Location
     #: Adding an occurrence asks for its visit date (repeating events only).
     visit_date: bool = False
+    #: When the event is due (forms_dsl.schedule); None: whenever it happens.
+    schedule: Schedule | None = None
 
 
 @dataclass(frozen=True)

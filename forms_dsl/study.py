@@ -10,6 +10,7 @@ from forms_dsl.build import FormBuilder
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location, Problems
 from forms_dsl.model import ChoiceList, Event, Form, Study
 from forms_dsl.reader import MISSING_KEY, WRONG_KIND, suggest
+from forms_dsl.schedule import check_anchors, read_schedule
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of, parse, parse_file
 from forms_dsl.types import VType
 
@@ -42,7 +43,7 @@ VISIT_DATE_NOT_REPEATING = ErrorCode(
 )
 
 STUDY_KEYS = ("study", "title", "languages", "context", "choice_lists", "events")
-EVENT_KEYS = ("id", "label", "forms", "repeating", "visit_date")
+EVENT_KEYS = ("id", "label", "forms", "repeating", "visit_date", "schedule")
 CONTEXT_TYPES = {
     "number": VType.NUMBER,
     "text": VType.TEXT,
@@ -124,6 +125,7 @@ def load_study(folder: Path | str) -> LoadResult:
                     form=form_id,
                     hint=suggest(form_id, sorted(forms), "forms"),
                 )
+    check_anchors(header.events, forms, problems)
     for form_id, form in forms.items():
         if form_id not in used:
             problems.add(UNUSED_FORM, Location(form.file, 1, 1), id=form_id)
@@ -267,9 +269,20 @@ class _Header:
                 where = item.get("visit_date")
                 assert where is not None
                 self.p.add(VISIT_DATE_NOT_REPEATING, where.loc, event=event_id or "?")
+            schedule = read_schedule(
+                item.get("schedule"), event_id or "?", repeating, builder, self.p
+            )
             if event_id:
                 forms = tuple(str(f.value) for f in form_ids)
                 self.events.append(
-                    Event(event_id, label, forms, repeating, item.loc, visit_date and repeating)
+                    Event(
+                        event_id,
+                        label,
+                        forms,
+                        repeating,
+                        item.loc,
+                        visit_date and repeating,
+                        schedule,
+                    )
                 )
                 self.event_forms.append((event_id, form_ids))

@@ -52,6 +52,11 @@ class SubjectIdentity(Base):
     #: date, and of the hospital number: a duplicate is found without decrypting the vault.
     name_index: Mapped[str | None] = mapped_column(String(64), index=True)
     hospital_number_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: Search indexes (edc.services.patient_search): family name alone, family and given names,
+    #: birth date alone; each a keyed HMAC of the normalised value, never the value.
+    family_name_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    full_name_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    birth_date_index: Mapped[str | None] = mapped_column(String(64), index=True)
 
     subject: Mapped[Subject] = relationship(back_populates="identity")
 

@@ -29,7 +29,7 @@ from edc.item_address import ItemAddress, field_of, record_suffix, row_of
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
-from edc.services import identifiers, notices, repeat_rows, subjects
+from edc.services import identifiers, notices, refused_saves, repeat_rows, subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
@@ -307,6 +307,12 @@ def _save_evaluated(
     now = ctx.now()
     result = evaluate(entry, asked.posted, birth=birth, lang=ctx.language, now=now, rows=asked.rows)
     judged = _judge(entry, asked, result)
+    if judged.outcome is Outcome.NEEDS_REASONS:  # kept for the author's to-do list
+        assert entry.record is not None
+        missing = [
+            c.path for c in judged.changes if c.needs_reason and not reason_for(c, asked.reasons)
+        ]
+        refused_saves.record(session, actor, entry.record.id, subject.site.code, missing)
     if judged.outcome is not Outcome.SAVED:
         return judged
     changes, old = judged.changes, entry.stored

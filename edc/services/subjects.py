@@ -159,10 +159,15 @@ def blind_indexes(identity: Identity) -> tuple[str, str | None]:
 
 
 def _set_indexes(vault: SubjectIdentity, identity: Identity) -> bool:
-    """Store the identity's blind indexes on its vault row; whether they changed."""
+    """Store the identity's blind indexes (duplicates, search) on its vault row; whether they
+    changed."""
+    from edc.services.patient_search import search_indexes  # it reads this module
+
     name, number = blind_indexes(identity)
-    changed = (vault.name_index, vault.hospital_number_index) != (name, number)
-    vault.name_index, vault.hospital_number_index = name, number
+    tokens = {"name_index": name, "hospital_number_index": number, **search_indexes(identity)}
+    changed = any(getattr(vault, column) != token for column, token in tokens.items())
+    for column, token in tokens.items():
+        setattr(vault, column, token)
     return changed
 
 

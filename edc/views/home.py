@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, abort, flash, g, redirect, url_for
-from flask_babel import get_locale
 from flask_login import current_user
-from sqlalchemy import select
 
-from edc import access, login
-from edc.access import ROLE_PERMISSIONS, Permission, signed_in
+from edc import login
+from edc.access import signed_in
 from edc.actor import current_actor
 from edc.extensions import db
 from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
 from edc.models.base import utcnow
-from edc.models.studies import Site
-from edc.services import auth, notices, role_approval, security
-from edc.web import render
+from edc.services import auth, home, notices
+from edc.web import render, request_context
 
 bp = Blueprint("home", __name__)
 
@@ -26,37 +21,9 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @signed_in
 def index() -> Response:
-    user = current_user._get_current_object()
-    grants = access.grants(db.session, user)
-    sites = db.session.scalars(
-        access.scoped(
-            select(Site).order_by(Site.code), db.session, user, Permission.SITE_VIEW, Site.id
-        )
-    ).all()
-    permissions = sorted({p for grant in grants for p in ROLE_PERMISSIONS[grant.role]})
-    alerts = (
-        security.alerts_since(db.session, utcnow() - timedelta(hours=24))
-        if Permission.SECURITY_AUDIT in permissions
-        else 0
-    )
-    unread, unread_total = notices.unread(db.session, current_actor(), str(get_locale()))
-    role_requests = (
-        len(role_approval.pending_for(db.session, current_actor()))
-        if Permission.ROLES_APPROVE in permissions
-        else 0
-    )
-    return render(
-        "home/index.html",
-        alerts=alerts,
-        notices=unread,
-        notice_total=unread_total,
-        role_requests=role_requests,
-        previous_sign_in=auth.previous_sign_in(db.session, user, g.get("user_session_id")),
-        read_form=EmptyForm(),
-        roles=sorted(user.roles, key=lambda r: (r.role, r.site_id or 0)),
-        sites=sites,
-        permissions=permissions,
-    )
+    """The start page: the user's to-do list first, then notices, alerts, roles and sites."""
+    page = home.home_page(request_context(), g.get("user_session_id"))
+    return render("home/index.html", page=page, read_form=EmptyForm())
 
 
 @bp.route("/notices/<int:notice_id>/read", methods=["POST"])

@@ -633,3 +633,20 @@ def test_a_correction_that_makes_a_child_look_like_another_asks_for_confirmation
         select(AuditEvent).where(AuditEvent.action == "subject.duplicate_suspected")
     ).all()
     assert [e.new_value["on"] for e in suspected] == ["identity correction"]
+
+
+def test_sex_has_no_default_answer_and_must_be_chosen(client, make_site):
+    """A preselected sex would be recorded for every nurse who skipped the question."""
+    site = make_site("FR-03")
+    login(client, make_user(roles=[(Role.NURSE, site)]))
+    form = client.get("/subjects/new").get_data(as_text=True)
+    select = form[form.index('name="sex"') :]
+    select = select[: select.index("</select>")]
+    # A browser sends the first option when none is selected: it must be the empty one.
+    assert "selected" not in select
+    assert select.index('value=""') < select.index('value="female"')
+    response = _register_page(client, site, sex="")
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "Choose the sex." in body
+    assert submitted(body)["given_names"] == [NAME]  # nothing typed is lost

@@ -35,8 +35,8 @@ FIELDS: dict[str, FieldInfo] = {
     "age_months": NUMBER,
     "histology": code("gn_maturing", "gn_mature", "gnb_intermixed", "gnb_nodular", "nb"),
     "grade": code("differentiating", "poorly_differentiated", "undifferentiated"),
-    "mycn": code("amplified", "not_amplified", "gain", "heterogeneous"),
-    "chr11q": code("yes", "no"),
+    "mycn": code("amplified", "not_amplified", "gain", "heterogeneous", "not_done", "unknown"),
+    "chr11q": code("yes", "no", "not_done", "unknown"),
     "dna_index": NUMBER,
     # response form (INRC inputs)
     "response_primary": code(*COMPONENT),

@@ -15,12 +15,12 @@ import pytest
 from forms_dsl.decision import build_tables, decide
 from forms_dsl.errors import FormsDslError, Problems
 from forms_dsl.source import parse
-from forms_dsl.types import FieldInfo, VType
 from tests.forms_dsl.test_decision_catalogue import FIELDS, LANGUAGES, inrg, load, table_text
 
 NA = ("not_amplified", "gain")
 FAVOURABLE = ("gn_maturing", "gnb_intermixed")
 UNFAVOURABLE = ("gnb_nodular", "nb")
+UNTESTED = ("not_done", "unknown")  # answers, not blanks: the case says which result it lacks
 
 
 def case(stage=None, age=None, histology=None, grade=None, mycn=None, chr11q=None, di=None):
@@ -120,20 +120,20 @@ def test_a1_l2_mycn_amplified_is_n_at_any_age():
     assert result(case("L2", None, "nb", None, "amplified")) == ("N", "high")
 
 
-def test_a2_favourable_histology_with_amplification_is_a_with_a_review_flag():
-    d = decide(inrg(), case("L2", 30, "gn_maturing", None, "amplified"))
-    assert (d.classifiable, d.outputs, d.row) == (
-        True,
-        {"group": "A", "risk": "very_low"},
-        "A-amplified",
-    )
-    assert d.flags == ("review_amplified_favourable",)
-    assert d.explanation[-1].startswith("⚠ MYCN amplification in a maturing ganglioneuroma")
-    assert result(case("L1", 3, "gnb_intermixed", None, "amplified")) == (
-        "A",
-        "very_low",
-        "review_amplified_favourable",
-    )
+def test_a2_favourable_histology_is_a_whatever_the_mycn_status_even_untested():
+    """Row A of the published table leaves MYCN blank: ganglioneuromas are rarely tested, so
+    the group is given without asking for it (an amplification is a warning on the form)."""
+    for mycn in (None, *FIELDS["mycn"].codes):
+        for stage, hist in itertools.product(("L1", "L2"), FAVOURABLE):
+            d = decide(inrg(), case(stage, 30, hist, None, mycn))
+            assert (d.classifiable, d.outputs, d.row) == (
+                True,
+                {"group": "A", "risk": "very_low"},
+                "A",
+            ), (stage, hist, mycn)
+            assert d.missing == ()
+    # nothing but the stage and the histology is needed
+    assert result(case("L1", None, "gn_maturing")) == ("A", "very_low")
 
 
 def test_a3_mature_ganglioneuroma_is_not_classifiable_and_flagged():
@@ -198,7 +198,7 @@ def test_a7_ms_at_18_months_or_older_is_an_inconsistent_stage():
 def test_a8_heterogeneous_mycn_is_not_classifiable_and_flagged():
     for values in (
         case("L1", 20, "nb", None, "heterogeneous"),
-        case("L2", 5, "gn_maturing", None, "heterogeneous"),
+        case("L2", 5, "gnb_nodular", None, "heterogeneous"),
         case("M", 10, None, None, "heterogeneous"),
         case("MS", 3, None, None, "heterogeneous"),
     ):
@@ -236,8 +236,6 @@ PATHS = [
     (case("L1"), ("histology", "mycn")),
     # L1, not row 1: MYCN
     (case("L1", None, "nb"), ("mycn",)),
-    # favourable histology: MYCN too, to know whether to flag an amplification (A2)
-    (case("L1", None, "gn_maturing"), ("mycn",)),
     # L2, not row 1: MYCN; if not amplified: age; <18: 11q; >=18: grade, 11q if differentiating
     (case("L2", 30, "nb", "differentiating", None, "no"), ("mycn",)),
     # every blank input that a still-possible row tests is named (N needs no age, D/E/H do)
@@ -285,9 +283,43 @@ def test_blank_inputs_the_path_needs_are_named_exactly(values, missing):
         (case("M", 10, None, None, "amplified"), "O"),  # no ploidy
         (case("MS", 6, None, None, "amplified"), "R"),  # no 11q
         (case("L1", None, "gnb_intermixed", None, "not_amplified"), "A"),  # no age
+        (case("L2", None, "gn_maturing"), "A"),  # no MYCN either (A2)
     ],
 )
 def test_inputs_off_the_path_may_stay_blank(values, group):
+    assert result(values)[0] == group
+
+
+@pytest.mark.parametrize(
+    ("values", "flag"),
+    [
+        (case("L1", 30, "nb", None, "not_done"), "needs_mycn"),
+        (case("L2", 5, "gnb_nodular", None, "unknown"), "needs_mycn"),
+        (case("M", 10, None, None, "not_done"), "needs_mycn"),
+        (case("MS", 6, None, None, "unknown", "no"), "needs_mycn"),
+        (case("L2", 10, "nb", None, "not_amplified", "not_done"), "needs_11q"),
+        (case("L2", 30, "nb", "differentiating", "gain", "unknown"), "needs_11q"),
+        (case("MS", 6, None, None, "not_amplified", "not_done"), "needs_11q"),
+    ],
+)
+def test_a_result_not_done_or_unknown_on_the_path_says_which_result_is_lacking(values, flag):
+    """ "Not done" is an answer, not a blank: the case is not classifiable and says why."""
+    d = decide(inrg(), values)
+    assert (d.classifiable, d.flags, d.missing) == (False, (flag,), ())
+    assert d.explanation[-1].startswith("→ Not classifiable: The ")
+    assert "was not done or is unknown" in d.explanation[-1]
+
+
+@pytest.mark.parametrize(
+    ("values", "group"),
+    [
+        (case("L2", 30, "nb", "poorly_differentiated", "gain", "not_done"), "H"),
+        (case("M", 30, None, None, "not_done"), "P"),
+        (case("L1", 30, "nb", None, "amplified", "unknown"), "K"),
+        (case("MS", 6, None, None, "amplified", "unknown"), "R"),
+    ],
+)
+def test_a_result_not_done_off_the_path_does_not_matter(values, group):
     assert result(values)[0] == group
 
 
@@ -360,15 +392,18 @@ def oracle(stage, age, hist, grade, mycn, chr11q, di) -> tuple:
     if stage in ("L1", "L2"):
         if hist == "gn_mature":
             return ("not classifiable", "review_gn_mature")
+        if hist in FAVOURABLE:
+            return ("A", "very_low")
         if mycn == "heterogeneous":
             return ("not classifiable", "review_heterogeneous")
-        if hist in FAVOURABLE:
-            flag = ("review_amplified_favourable",) if mycn == "amplified" else ()
-            return ("A", "very_low", *flag)
+        if mycn in UNTESTED:
+            return ("not classifiable", "needs_mycn")
         if stage == "L1":
             return ("K", "high") if mycn == "amplified" else ("B", "very_low")
         if mycn == "amplified":
             return ("N", "high")
+        if (age < 18 or grade == "differentiating") and chr11q in UNTESTED:
+            return ("not classifiable", "needs_11q")
         if age < 18:
             return ("G", "intermediate") if chr11q == "yes" else ("D", "low")
         if grade == "differentiating" and chr11q == "no":
@@ -379,6 +414,8 @@ def oracle(stage, age, hist, grade, mycn, chr11q, di) -> tuple:
             return ("P", "high")
         if mycn == "heterogeneous":
             return ("not classifiable", "review_heterogeneous")
+        if mycn in UNTESTED:
+            return ("not classifiable", "needs_mycn")
         if mycn == "amplified":
             return ("O", "high")
         if di > 1:
@@ -388,8 +425,12 @@ def oracle(stage, age, hist, grade, mycn, chr11q, di) -> tuple:
         return ("not classifiable", "inconsistent_stage")
     if mycn == "heterogeneous":
         return ("not classifiable", "review_heterogeneous")
+    if mycn in UNTESTED:
+        return ("not classifiable", "needs_mycn")
     if mycn == "amplified":
         return ("R", "high")
+    if chr11q in UNTESTED:
+        return ("not classifiable", "needs_11q")
     return ("Q", "high") if chr11q == "yes" else ("C", "very_low")
 
 
@@ -403,12 +444,12 @@ def test_every_complete_case_agrees_with_an_independent_reading_of_the_table():
         FIELDS["histology"].codes,
         FIELDS["grade"].codes,
         FIELDS["mycn"].codes,
-        ("yes", "no"),
+        FIELDS["chr11q"].codes,
         dis,
     ):
         assert result(case(*values)) == oracle(*values), values
         checked += 1
-    assert checked == 4 * len(ages) * 5 * 3 * 4 * 2 * len(dis)
+    assert checked == 4 * len(ages) * 5 * 3 * 6 * 4 * len(dis)
 
 
 # -- whole-table checks on the reference file ---------------------------------------------------
@@ -457,14 +498,3 @@ def test_a_copy_with_an_overlapping_row_reports_both_rows():
             line_of["H"],
         ),
     ]
-
-
-def test_chr11q_may_also_be_a_yes_no_field():
-    fields = {**FIELDS, "chr11q": FieldInfo(VType.BOOL)}
-    table = load("inrg_risk", fields=fields)
-    values = case("MS", 6, None, None, "gain", True)
-    assert decide(table, values).outputs == {"group": "Q", "risk": "high"}
-    values["chr11q"] = False
-    d = decide(table, values)
-    assert d.outputs == {"group": "C", "risk": "very_low"}
-    assert "chr11q = no" in d.explanation
