@@ -84,10 +84,10 @@ def _save(
     def attempt(finish: bool, confirmed: Mapping[str, str]) -> data_entry.SaveResult:
         entry = entries.open_entry(session, actor, subject, event, 1, form)
         assert entry is not None
-        return data_entry.save(
-            session, actor, entry, posted, expected_version=entry.row_version, complete=finish,
-            reasons={}, confirmed=confirmed, lang="en", now=now,
-        )  # fmt: skip
+        asked = data_entry.SaveRequest(
+            posted, expected_version=entry.row_version, complete=finish, confirmed=confirmed
+        )
+        return data_entry.save(Context(session, actor, "en", lambda: now), entry, asked)
 
     result = attempt(complete, {})
     only_warnings = result.evaluation is not None and not result.evaluation.errors

@@ -32,7 +32,7 @@ import forms_dsl
 from edc import widgets as fast
 from edc.forms import AppForm
 from edc.i18n import _
-from edc.services.crf_values import row_of
+from edc.item_address import ItemAddress, field_of, row_of, row_prefix
 from edc.services.identifiers import masked_text
 from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType
@@ -267,13 +267,13 @@ def _datetime_text(stored: str) -> str:
 
 def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
     """A stored item (`field` or `group-row-field`) as the reader sees it."""
-    return display_text(value, form.fields.get(path.rsplit("-", 1)[-1]), lang)
+    return display_text(value, form.fields.get(field_of(path)), lang)
 
 
 def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: str) -> str:
     """An item as the page names it: its field's label, with its row's number among the rows
     of `paths` (row ids are identities, not numbers anyone reads)."""
-    f = form.fields.get(path.rsplit("-", 1)[-1])
+    f = form.fields.get(field_of(path))
     label = f.label.get(lang) if f is not None else path
     row = row_of(path)
     if row is None:
@@ -289,7 +289,7 @@ def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | Non
     fields = form.fields
     touched: set[str] = set()
     for name in changed.split():
-        field_id = name.rsplit("-", 1)[-1]
+        field_id = field_of(name)
         if field_id not in fields or fields[field_id].type in NOT_INPUTS:
             return None
         touched |= affected(form, field_id)
@@ -335,7 +335,7 @@ def page(
         if live and issue.kind in LIVE_KINDS:
             continue
         issues.setdefault((issue.field, issue.row), []).append(issue)
-    data = formdata({k: v for k, v in posted.items() if k.rsplit("-", 1)[-1] not in masked})
+    data = formdata({k: v for k, v in posted.items() if field_of(k) not in masked})
     bound: Form = form_class(form, lang)(formdata=data)
 
     def view(
@@ -392,10 +392,17 @@ def page(
         for row_id in ids:
             visible = visible_of.get(row_id, plain)
             stored = computed.get(row_id, {})
-            inputs = row_form(formdata=data, prefix=f"{section.id}-{row_id}")
+            inputs = row_form(formdata=data, prefix=row_prefix(section.id, row_id))
             grid.append(
                 [
-                    view(f, f"{section.id}-{row_id}-{f.id}", inputs, row_id, f.id in visible, value)
+                    view(
+                        f,
+                        ItemAddress(f.id, section.id, row_id).key,
+                        inputs,
+                        row_id,
+                        f.id in visible,
+                        value,
+                    )
                     for f in section.fields
                     for value in [stored.get(f.id)]
                 ]
@@ -419,13 +426,13 @@ def page(
     gone = [
         RemovedItem(
             path,
-            f"{fields[path.rsplit('-', 1)[-1]].label.get(lang)} ({why})",
-            mask if path.rsplit("-", 1)[-1] in masked else old,
+            f"{fields[field_of(path)].label.get(lang)} ({why})",
+            mask if field_of(path) in masked else old,
             reasons.get(path, ("", "")),
             missing(path),
         )
         for path, (old, why) in elsewhere.items()
-        if path.rsplit("-", 1)[-1] in fields
+        if field_of(path) in fields
     ]
     pending = ReasonsView(len(drawn) + len(gone), for_all, list(standard_reasons), gone)
     return PageView(bound, sections, pending)  # type: ignore[arg-type]

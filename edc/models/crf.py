@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -11,17 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from edc.models.base import Base, UTCDateTime, utcnow
 from edc.models.definitions import FormVersion
 from edc.models.subjects import Subject
-
-
-class RecordStatus(enum.StrEnum):
-    """DESIGN §3 lifecycle; `verified`, `locked` and `signed` come with monitoring and signing."""
-
-    NOT_STARTED = "not_started"
-    IN_PROGRESS = "in_progress"
-    COMPLETE = "complete"
-    VERIFIED = "verified"
-    LOCKED = "locked"
-    SIGNED = "signed"
 
 
 class EventOccurrence(Base):
@@ -63,7 +51,8 @@ class FormRecord(Base):
     occurrence_id: Mapped[int] = mapped_column(ForeignKey("event_occurrence.id"), index=True)
     form_id: Mapped[str] = mapped_column(String(64))
     form_version_id: Mapped[int] = mapped_column(ForeignKey("form_version.id"))
-    status: Mapped[str] = mapped_column(String(16), default=RecordStatus.IN_PROGRESS.value)
+    #: Set by the save as `edc.lifecycle` says (its statuses, steps and read-only states).
+    status: Mapped[str] = mapped_column(String(16))
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     #: The id the next new row of a repeating section gets: row ids are never reused, so an
     #: item's history is always one real row's (see services/repeat_rows.py).

@@ -11,11 +11,11 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 import forms_dsl
-from edc import access, audit
+from edc import access, audit, lifecycle
 from edc.access import Permission
 from edc.actor import Actor
 from edc.i18n import _
-from edc.models.crf import EventOccurrence, FormRecord, RecordStatus
+from edc.models.crf import EventOccurrence, FormRecord
 from edc.models.subjects import Subject
 from edc.services import identifiers
 from edc.services.crf_values import typed_values
@@ -121,7 +121,7 @@ def casebook(session: Session, subject: Subject, lang: str) -> list[EventRow]:
                 FormCell(
                     form_id,
                     study.forms[form_id].title.get(lang),
-                    statuses.get(form_id, RecordStatus.NOT_STARTED.value),
+                    lifecycle.status_of(statuses.get(form_id)).value,
                 )
                 for form_id in event.forms
                 if form_id in study.forms

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from edc.item_address import ItemAddress, field_of
 from forms_dsl import Evaluation, Form
 from forms_dsl.model import Field, FieldType
 from forms_dsl.types import Value, VType
@@ -69,19 +70,6 @@ def same_stored(old: Stored, new: Stored) -> bool:
     )
 
 
-def row_path(group: str, row_id: int, field_id: str) -> str:
-    """The path of an item of a repeating section: its row's id, never its position."""
-    return f"{group}-{row_id}-{field_id}"
-
-
-def row_of(path: str) -> tuple[str, int] | None:
-    """(group, row id) of an item path in a repeating section; None for a top-level item."""
-    parts = path.split("-")
-    if len(parts) != 3 or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1])
-
-
 def flatten(evaluation: Evaluation, zone: ZoneInfo | None = None) -> dict[str, Stored]:
     """Every stored item of an evaluation, keyed by its path (`field` or `group-<row id>-field`);
     date-times get `zone`'s offset."""
@@ -90,7 +78,7 @@ def flatten(evaluation: Evaluation, zone: ZoneInfo | None = None) -> dict[str, S
         ids = evaluation.row_ids.get(group, [])
         for row_id, row in zip(ids, rows, strict=True):
             for field_id, value in row.items():
-                items[row_path(group, row_id, field_id)] = to_stored(value, zone)
+                items[ItemAddress(field_id, group, row_id).key] = to_stored(value, zone)
     return items
 
 
@@ -99,8 +87,7 @@ def posted_from_stored(form: Form, stored: Mapping[str, Stored]) -> dict[str, st
     fields = form.fields
     posted: dict[str, str | list[str]] = {}
     for path, value in stored.items():
-        field_id = path.rsplit("-", 1)[-1] if "-" in path else path
-        field = fields.get(field_id)
+        field = fields.get(field_of(path))
         if field is not None and field.type is not FieldType.CALC:
             posted[path] = to_posted(field, value)
     return posted

@@ -10,30 +10,30 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from flask import abort
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 import forms_dsl
-from edc import access, audit
+from edc import access, audit, lifecycle
 from edc.access import Permission
 from edc.actor import Actor
 from edc.context import Context
+from edc.errors import Denied, NotFound
+from edc.item_address import ItemAddress, field_of, record_suffix, row_of
 from edc.models.audit import AuditEvent
-from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
+from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
 from edc.services import identifiers, notices, refused_saves, repeat_rows, subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
     posted_from_stored,
-    row_of,
     same_stored,
     to_typed,
 )
@@ -44,10 +44,9 @@ from forms_dsl.dependencies import context_read, needed_to_show
 FORMAT_KINDS = frozenset(
     {"integer", "decimal", "decimals", "date", "datetime", "time", "yesno", "choice"}
 )
-READ_ONLY = {RecordStatus.LOCKED.value, RecordStatus.SIGNED.value}
 
-_item_table = ItemValue.__table__
-_record_table = FormRecord.__table__
+_item_table = cast(Table, ItemValue.__table__)
+_record_table = cast(Table, FormRecord.__table__)
 # The save's statements, built once (building one costs more than running it on SQLite). Core:
 # the ORM's bulk machinery adds nothing to rows the save reads and writes by id.
 _ITEM_UPDATE = (
@@ -124,7 +123,7 @@ def changes_of(
         removed = path in old and row is not None and row[1] not in rows.get(row[0], ())
         if not removed and same_stored(before, after):
             continue
-        f = fields.get(path.rsplit("-", 1)[-1])
+        f = fields.get(field_of(path))
         calculated = f is not None and f.type is forms_dsl.FieldType.CALC
         found.append(Change(path, before, None if removed else after, removed, calculated))
     return found
@@ -157,11 +156,7 @@ BIRTH = "date_of_birth"
 
 
 def date_of_birth(
-    session: Session,
-    actor: Actor,
-    entry: Entry,
-    grants: list[access.Grant] | None = None,
-    sections: Collection[str] | None = None,
+    ctx: Context, entry: Entry, sections: Collection[str] | None = None
 ) -> dt.date | None:
     """The birth date for the form's calculations and checks, read from the vault (audited).
 
@@ -173,9 +168,7 @@ def date_of_birth(
         return None
     if sections is not None and not needed_to_show(form, BIRTH, sections):
         return None
-    identity = subjects.read_identity(
-        Context(session, actor), entry.subject, "calculation", grants=grants
-    )
+    identity = subjects.read_identity(ctx, entry.subject, "calculation", grants=ctx.grants)
     return identity.date_of_birth if identity is not None else None
 
 
@@ -218,66 +211,60 @@ def as_stored(
             continue
         ids = result.row_ids.get(f.repeat, [])
         for row_id, row in zip(ids, result.rows.get(f.repeat, []), strict=True):
-            path = f"{f.repeat}-{row_id}-{f.id}"
+            path = ItemAddress(f.id, f.repeat, row_id).key
             if path in stored:
                 row[f.id] = to_typed(f, stored[path])
     return result
 
 
-def save(
-    session: Session,
-    actor: Actor,
-    entry: Entry,
-    posted: Mapping[str, str | Sequence[str]],
-    *,
-    expected_version: int,
-    complete: bool,
-    reasons: Mapping[str, str],
-    confirmed: Mapping[str, str],
-    lang: str,
-    now: datetime,
-    rows: Mapping[str, Collection[int]] | None = None,
-) -> SaveResult:
-    """Store what the server computes from `posted`, or say why not (nothing stored then).
+@dataclass(frozen=True)
+class SaveRequest:
+    """What a save was asked: the answers, the version they were entered on, whether to
+    complete, reasons for change (by item key, `*` for every change without its own) and the
+    confirmed warnings. `rows`: the row ids of each repeating section the request holds (by
+    default, those of the posted answers)."""
 
-    `rows` are the row ids of each repeating section the request holds (by default, those of
-    the posted answers): stored rows missing from it were removed (their items are deleted),
-    and no other row is touched. `reasons` are keyed by item path, `*` for every change
-    without its own.
+    posted: Mapping[str, str | Sequence[str]]
+    expected_version: int
+    complete: bool = False
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    confirmed: Mapping[str, str] = field(default_factory=dict)
+    rows: Mapping[str, Collection[int]] | None = None
+
+
+def save(ctx: Context, entry: Entry, asked: SaveRequest) -> SaveResult:
+    """Store what the server computes from the posted answers, or say why not (nothing stored
+    then). A refusal carries the evaluation it was judged on, for the page to show.
+
+    Stored rows missing from `asked.rows` were removed (their items are deleted), and no other
+    row is touched.
     """
+    session, subject = ctx.session, entry.subject
+    rows = asked.rows
     if rows is None:
-        rows = repeat_rows.posted_rows(entry.form, posted, {})
-    assert actor.user is not None
-    subject = entry.subject
-    grants = access.grants(session, actor.user)  # read once: access, vault and role use them
+        rows = repeat_rows.posted_rows(entry.form, asked.posted, {})
+    grants = ctx.grants  # read once: access, vault and role use them
     if not access.holds(grants, Permission.DATA_ENTER, subject.site_id):
-        abort(404)
+        raise Denied()
+    posted = asked.posted
     if identifiers.field_ids(entry.form) and not identifiers.may_see(
-        session, actor, subject, grants
+        session, ctx.actor, subject, grants
     ):  # answers they cannot see are not theirs to change: the stored ones stay
         posted = identifiers.kept_as_stored(entry.form, posted, entry.stored)
     # `entry` was read in this transaction; the version bump below is what settles a race.
     record, form_id = entry.record, entry.form_version.form_id
-    if record is not None and record.status in READ_ONLY:
+    status = record.status if record is not None else None
+    if lifecycle.is_read_only(status):
         return SaveResult(Outcome.READ_ONLY)
-    if entry.row_version != expected_version:
+    step = lifecycle.transition(status, lifecycle.after_save(status, complete=asked.complete))
+    if not access.holds(grants, step.permission, subject.site_id):
+        raise Denied()
+    if entry.row_version != asked.expected_version:
         return _conflict(session, record)
     with audit.batch(session):  # the vault read and every event of the save: one chain append
-        result = _save_evaluated(
-            session,
-            actor,
-            entry,
-            posted,
-            grants,
-            complete=complete,
-            reasons=reasons,
-            confirmed=confirmed,
-            lang=lang,
-            now=now,
-            rows=rows,
-        )
+        result = _save_evaluated(ctx, entry, replace(asked, posted=posted, rows=rows), grants)
     if result.outcome is Outcome.CONFLICT:  # another save won the race since we read
-        current = open_entry(session, actor, subject, entry.event_id, entry.number, form_id)
+        current = open_entry(session, ctx.actor, subject, entry.event_id, entry.number, form_id)
         return _conflict(session, current.record if current is not None else None)
     return result
 
@@ -291,50 +278,60 @@ def _conflict(session: Session, record: FormRecord | None) -> SaveResult:
     )
 
 
-def _save_evaluated(
-    session: Session,
-    actor: Actor,
-    entry: Entry,
-    posted: Mapping[str, str | Sequence[str]],
-    grants: list[access.Grant],
-    *,
-    complete: bool,
-    reasons: Mapping[str, str],
-    confirmed: Mapping[str, str],
-    lang: str,
-    now: datetime,
-    rows: Mapping[str, Collection[int]],
-) -> SaveResult:
-    """Evaluate, judge and write; a bare CONFLICT when the version bump finds a newer save."""
-    subject, record = entry.subject, entry.record
-    birth = date_of_birth(session, actor, entry, grants)
-    result = evaluate(entry, posted, birth=birth, lang=lang, now=now, rows=rows)
-    was_complete = record is not None and record.status == RecordStatus.COMPLETE.value
-    completing = complete or was_complete
+def _judge(entry: Entry, asked: SaveRequest, result: forms_dsl.Evaluation) -> SaveResult:
+    """What the evaluation allows: a refusal (with what it found), or SAVED with the changes
+    to write."""
+    record = entry.record
+    was_complete = lifecycle.needs_reasons(record.status if record is not None else None)
+    completing = asked.complete or was_complete
     blocking = [i for i in result.errors if completing or i.kind in FORMAT_KINDS]
+    confirmed = asked.confirmed
     unconfirmed = [w for w in result.warnings if completing and warning_key(w) not in confirmed]
     if blocking or unconfirmed:
         return SaveResult(Outcome.INVALID, result, unconfirmed=unconfirmed)
-    old = entry.stored
-    changes = changes_of(entry, flatten(result, subject.site.zone), rows)
-    missing = [c.path for c in changes if c.needs_reason and not reason_for(c, reasons)]
-    if was_complete and missing:  # kept for the author's to-do list (services/refused_saves.py)
-        assert record is not None
-        refused_saves.record(session, actor, record.id, subject.site.code, missing)
+    assert asked.rows is not None
+    changes = changes_of(entry, flatten(result, entry.subject.site.zone), asked.rows)
+    if was_complete and any(c.needs_reason and not reason_for(c, asked.reasons) for c in changes):
         return SaveResult(Outcome.NEEDS_REASONS, result, changes=changes)
-    role = entry_role(grants, subject)
-    confirmations = [(w, confirmed.get(warning_key(w), "")) for w in result.warnings if completing]
+    return SaveResult(Outcome.SAVED, result, changes=changes)
+
+
+def _save_evaluated(
+    ctx: Context, entry: Entry, asked: SaveRequest, grants: list[access.Grant]
+) -> SaveResult:
+    """Evaluate, judge and write; a bare CONFLICT when the version bump finds a newer save."""
+    session, actor, subject = ctx.session, ctx.actor, entry.subject
+    birth = date_of_birth(ctx, entry)
+    now = ctx.now()
+    result = evaluate(entry, asked.posted, birth=birth, lang=ctx.language, now=now, rows=asked.rows)
+    judged = _judge(entry, asked, result)
+    if judged.outcome is Outcome.NEEDS_REASONS:  # kept for the author's to-do list
+        assert entry.record is not None
+        missing = [
+            c.path for c in judged.changes if c.needs_reason and not reason_for(c, asked.reasons)
+        ]
+        refused_saves.record(session, actor, entry.record.id, subject.site.code, missing)
+    if judged.outcome is not Outcome.SAVED:
+        return judged
+    changes, old = judged.changes, entry.stored
+    completing = asked.complete or lifecycle.needs_reasons(
+        entry.record.status if entry.record is not None else None
+    )
+    written = _Written(
+        changes,
+        asked.reasons,
+        [(w, asked.confirmed.get(warning_key(w), "")) for w in result.warnings if completing],
+        asked.complete,
+        entry_role(grants, subject),
+        now,
+    )
     try:
         if entry.record is None:  # creating rows another save may create too: isolate them
             audit.write_batch(session)  # the vault read must not go with a savepoint rollback
             with session.begin_nested():
-                record = _write(
-                    session, actor, entry, changes, reasons, confirmations, complete, role, now
-                )
+                _write(session, actor, entry, written)
         else:  # the version bump is the first write: a stale save writes nothing
-            record = _write(
-                session, actor, entry, changes, reasons, confirmations, complete, role, now
-            )
+            _write(session, actor, entry, written)
     except (_StaleError, IntegrityError):
         return SaveResult(Outcome.CONFLICT)
     gone = {c.path for c in changes if c.removed}
@@ -342,10 +339,8 @@ def _save_evaluated(
         p: v for p, v in {**old, **{c.path: c.new for c in changes}}.items() if p not in gone
     }
     if entry.form.decision_tables and changes:  # a risk group or response may have changed
-        notices.decisions_changed(
-            Context(session, actor), subject, entry.form, old, entry.stored, now
-        )
-    return SaveResult(Outcome.SAVED, result, changes=changes)
+        notices.decisions_changed(ctx, subject, entry.form, old, entry.stored, now)
+    return judged
 
 
 def may_enter(session: Session, actor: Actor, subject: Subject) -> bool:
@@ -357,65 +352,75 @@ def may_enter(session: Session, actor: Actor, subject: Subject) -> bool:
 def entry_role(grants: Sequence[access.Grant], subject: Subject) -> str:
     """The role the actor enters data with at the subject's site (for the audit trail)."""
     roles = sorted(
-        g.role.value
-        for g in grants
-        if subject.site_id in g.site_ids
-        and Permission.DATA_ENTER in access.ROLE_PERMISSIONS[g.role]
+        g.role.value for g in grants if access.holds([g], Permission.DATA_ENTER, subject.site_id)
     )
-    return roles[0] if roles else ""
+    return roles[0] if roles else ""  # the same role whatever order the grants come in
 
 
-def _item_path(entry: Entry, path: str) -> str:
-    """Event, occurrence, form at its version, item: `diagnosis/1/diagnosis@2/mycn`."""
-    fv = entry.form_version
-    return f"{entry.event_id}/{entry.number}/{fv.form_id}@{fv.version}/{path}"
+@dataclass(frozen=True)
+class _Written:
+    """What a judged save writes, and as whom."""
+
+    changes: list[Change]
+    reasons: Mapping[str, str]
+    confirmations: Sequence[tuple[forms_dsl.Issue, str]]
+    complete: bool
+    role: str
+    now: datetime
 
 
-def _write(
-    session: Session,
-    actor: Actor,
-    entry: Entry,
-    changes: list[Change],
-    reasons: Mapping[str, str],
-    confirmations: Sequence[tuple[forms_dsl.Issue, str]],
-    complete: bool,
-    role: str,
-    now: datetime,
-) -> FormRecord:
-    _open_occurrence(session, actor, entry, role, now)
-    record = entry.record
-    status = RecordStatus.COMPLETE.value if complete else None
+def _write(session: Session, actor: Actor, entry: Entry, written: _Written) -> FormRecord:
+    """The record (created, or its version bumped), its audit events, then its items."""
+    _open_occurrence(session, actor, entry, written.role, written.now)
+    old_status = entry.record.status if entry.record is not None else None
+    record = _bump(session, actor, entry, written)
+    events = _save_events(entry, record, written, old_status)
+    audit.record_many(session, actor, events)  # one chain lock for the whole save
+    _write_items(session, actor, entry, record, written)
+    session.flush()
+    return record
+
+
+def _bump(session: Session, actor: Actor, entry: Entry, written: _Written) -> FormRecord:
+    """The first save's new record, or the record at its next version with the status the
+    lifecycle gives; `_StaleError` when another save bumped it since it was read."""
+    record, changes, now = entry.record, written.changes, written.now
+    status = lifecycle.after_save(
+        record.status if record is not None else None, complete=written.complete
+    ).value
     next_row = max(
         [record.next_row if record is not None else 0]
         + [row[1] + 1 for c in changes if not c.removed and (row := row_of(c.path))]
     )
     if record is None:
-        old_status = RecordStatus.IN_PROGRESS.value
-        record = _new_record(session, actor, entry, status or old_status, next_row, role, now)
-    else:
-        old_status = record.status
-        # Optimistic lock, atomically: only the save that read the current version may write.
-        written = {
-            "row_version": record.row_version + 1,
-            "status": status or old_status,
-            "next_row": next_row,
-            "updated_at": now,
-            "updated_by_id": actor.user_id,
-        }
-        bumped = (
-            session.connection()
-            .execute(_BUMP, {**written, "record_id": record.id, "read": record.row_version})
-            .rowcount
-        )
-        if bumped != 1:
-            raise _StaleError
-        for key, value in written.items():  # the row as stored, without reading it back
-            set_committed_value(record, key, value)
-    events = _save_events(entry, record, changes, reasons, confirmations, old_status, role)
-    audit.record_many(session, actor, events)  # one chain lock for the whole save
-    # The version bump said this save may write. First answers are inserted now; changed and
-    # removed ones go with their audit events, after the chain's lock (one round trip on
-    # PostgreSQL).
+        return _new_record(session, actor, entry, status, next_row, written.role, now)
+    # Optimistic lock, atomically: only the save that read the current version may write.
+    values = {
+        "row_version": record.row_version + 1,
+        "status": status,
+        "next_row": next_row,
+        "updated_at": now,
+        "updated_by_id": actor.user_id,
+    }
+    bumped = (
+        session.connection()
+        .execute(_BUMP, {**values, "record_id": record.id, "read": record.row_version})
+        .rowcount
+    )
+    if bumped != 1:
+        raise _StaleError
+    for key, value in values.items():  # the row as stored, without reading it back
+        set_committed_value(record, key, value)
+    return record
+
+
+def _write_items(
+    session: Session, actor: Actor, entry: Entry, record: FormRecord, written: _Written
+) -> None:
+    """The version bump said this save may write. First answers are inserted now; changed and
+    removed ones go with their audit events, after the chain's lock (one round trip on
+    PostgreSQL)."""
+    changes, now = written.changes, written.now
     created = [_item_row(record, c, actor, now) for c in changes if c.path not in entry.stored]
     changed = [_item_row(record, c, actor, now) for c in changes if _updates(c, entry)]
     removed = [_item_row(record, c, actor, now) for c in changes if c.removed]
@@ -430,8 +435,6 @@ def _write(
             conn.execute(_ITEM_DELETE, removed)
 
     audit.write_batch(session, along=along if changed or removed else None)
-    session.flush()
-    return record
 
 
 def _open_occurrence(
@@ -505,15 +508,10 @@ def _still_there(session: Session, occurrence: EventOccurrence) -> bool:
 
 
 def _save_events(
-    entry: Entry,
-    record: FormRecord,
-    changes: Sequence[Change],
-    reasons: Mapping[str, str],
-    confirmations: Sequence[tuple[forms_dsl.Issue, str]],
-    old_status: str,
-    role: str,
+    entry: Entry, record: FormRecord, written: _Written, old_status: str | None
 ) -> list[dict[str, Any]]:
     """A save's audit events: one per changed item, the record's, and each confirmed warning."""
+    changes, reasons, role = written.changes, written.reasons, written.role
     site = entry.subject.site.code
     events = []
     for change in changes:
@@ -526,7 +524,7 @@ def _save_events(
                 "action": action,
                 "entity_type": "form_record",
                 "entity_id": record.id,
-                "item_path": _item_path(entry, change.path),
+                "item_path": entry.audit_path(change.path),
                 "old": change.old,
                 "new": change.new,
                 "reason": reason_for(change, reasons),
@@ -536,11 +534,11 @@ def _save_events(
         )
     events.append(
         {
-            "action": "record.completed" if record.status != old_status else "record.saved",
+            "action": lifecycle.transition(old_status, lifecycle.status_of(record.status)).action,
             "target": record,
             "role": role,
             "site_code": site,
-            "old": {"status": old_status},
+            "old": {"status": lifecycle.status_of(old_status).value},
             "new": {
                 "status": record.status,
                 "row_version": record.row_version,
@@ -548,12 +546,12 @@ def _save_events(
             },
         }
     )
-    for issue, reason in confirmations:  # warnings confirmed on completion (with a reason)
+    for issue, reason in written.confirmations:  # warnings confirmed on completion (with a reason)
         events.append(
             {
                 "action": "check.confirmed",
                 "target": record,
-                "item_path": _item_path(entry, issue.field),
+                "item_path": entry.audit_path(issue.field),
                 "new": {"check": issue.kind, "row": issue.row, "message": issue.message},
                 "reason": reason,
                 "role": role,
@@ -604,17 +602,24 @@ def _last_author(session: Session, record: FormRecord | None) -> str:
     )
 
 
-def item_history(session: Session, record: FormRecord, path: str) -> list[AuditEvent]:
-    """Every change of one item, oldest first: old and new value, reason, author, time, version."""
-    return list(
-        session.scalars(
+def item_history(ctx: Context, entry: Entry, key: str) -> list[AuditEvent]:
+    """Every change of one item, oldest first: old and new value, reason, author, time, version.
+    NotFound when the record or the item has none (a key no form has is `Invalid`)."""
+    address = ItemAddress.parse(key)
+    if entry.record is None:
+        raise NotFound()
+    events = list(
+        ctx.session.scalars(
             select(AuditEvent)
             .where(
                 AuditEvent.entity_type == "form_record",
-                AuditEvent.entity_id == str(record.id),
-                AuditEvent.item_path.endswith(f"/{path}"),
+                AuditEvent.entity_id == str(entry.record.id),
+                AuditEvent.item_path.endswith(record_suffix(address)),
                 AuditEvent.action.in_(ITEM_ACTIONS),
             )
             .order_by(AuditEvent.seq)
         )
     )
+    if not events:
+        raise NotFound()
+    return events

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 import forms_dsl
-from edc import access, audit
+from edc import access, audit, lifecycle
 from edc.actor import Actor
 from edc.context import Context
 from edc.models.audit import AuditEvent
@@ -109,7 +109,7 @@ def recompute(
         (record, occurrence)
         for record, occurrence in records
         if data_entry.BIRTH in context_read(form_model(record.form_version))
-        and record.status not in data_entry.READ_ONLY
+        and not lifecycle.is_read_only(record.status)
     ]
     if not readers:
         return {}
@@ -132,7 +132,7 @@ def recompute(
     site = subject.site.code
     written: dict[int, dict[str, tuple[Stored, Stored]]] = {}
     for record, occurrence in readers:
-        if record.status in data_entry.READ_ONLY:  # locked since the first read
+        if lifecycle.is_read_only(record.status):  # locked since the first read
             continue
         stored = {path: item.value for path, item in items[record.id].items()}
         entry = Entry(
@@ -183,7 +183,7 @@ def _write(
                 "target": item,
                 "entity_type": "form_record",
                 "entity_id": record.id,
-                "item_path": data_entry._item_path(entry, path),
+                "item_path": entry.audit_path(path),
                 "old": old,
                 "new": {"value": new, "cause": cause_seq},
                 "role": role,

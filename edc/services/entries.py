@@ -21,6 +21,7 @@ from sqlalchemy.sql.functions import FunctionElement
 import forms_dsl
 from edc.actor import Actor
 from edc.context import Context
+from edc.item_address import ItemAddress
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
 from edc.models.studies import Site
@@ -52,6 +53,12 @@ class Entry:
     @property
     def row_version(self) -> int:
         return self.record.row_version if self.record is not None else 0
+
+    def audit_path(self, key: str) -> str:
+        """An item's address in the audit trail: visit, form at its version, item
+        (`diagnosis/1/diagnosis@2/mycn`)."""
+        fv = self.form_version
+        return ItemAddress.parse(key).in_record(self.event_id, self.number, fv.form_id, fv.version)
 
 
 class _JsonObject(FunctionElement[Any]):
@@ -213,4 +220,4 @@ def stored_items(session: Session, record: FormRecord | None) -> dict[str, Store
     rows = session.execute(
         select(ItemValue.path, ItemValue.value).where(ItemValue.record_id == record.id)
     )
-    return {path: value for path, value in rows}  # type: ignore[misc]
+    return {path: value for path, value in rows}

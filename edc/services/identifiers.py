@@ -18,6 +18,7 @@ from edc import access
 from edc.actor import Actor
 from edc.context import Context
 from edc.i18n import _
+from edc.item_address import field_of
 from edc.models.subjects import Subject
 from edc.services import subjects
 from edc.services.crf_values import Stored, posted_from_stored
@@ -57,7 +58,7 @@ def field_ids(form: forms_dsl.Form) -> frozenset[str]:
 
 def is_identifier(form: forms_dsl.Form, path: str) -> bool:
     """Whether an item path (`field` or `group-row-field`) holds an identifier item."""
-    return path.rsplit("-", 1)[-1] in field_ids(form)
+    return field_of(path) in field_ids(form)
 
 
 def may_see(
@@ -84,10 +85,10 @@ def kept_as_stored(
     cannot see those items posts never changes (nor empties) them."""
     ids = field_ids(form)
     kept: dict[str, str | Sequence[str]] = {
-        key: value for key, value in posted.items() if key.rsplit("-", 1)[-1] not in ids
+        key: value for key, value in posted.items() if field_of(key) not in ids
     }
     for path, value in posted_from_stored(form, stored).items():
-        if path.rsplit("-", 1)[-1] in ids:
+        if field_of(path) in ids:
             kept[path] = value
     return kept
 

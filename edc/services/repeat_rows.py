@@ -9,23 +9,27 @@ row's. The page posts one `row:<group>` marker per row, so that a row whose answ
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable, Mapping
+from typing import TypeVar
 
 import forms_dsl
+from edc.errors import Invalid, NotFound
+from edc.item_address import ANY_ROW_KEY, in_row
 from edc.models.crf import FormRecord
 from forms_dsl.engine import MAX_ROW_ID
 from forms_dsl.model import Section
 
 MARKER = "row:"
-#: What a row item's key looks like, whatever the length of its number: a number too long for a
-#: row id is refused (never read as an unknown answer and never converted at any length).
-_ANY_ROW_KEY = re.compile(r"([a-z][a-z0-9_]*)-([0-9]+)-[a-z][a-z0-9_]*")
+V = TypeVar("V")
 
 
-class TooManyRows(Exception):
+class TooManyRows(Invalid):
     """A request holds more rows of a section than the form allows, or a row number no row can
-    have: refused before any work."""
+    have: refused before any work (422, the generic page: nothing to correct on a form)."""
+
+    def __init__(self, section: str) -> None:
+        super().__init__()
+        self.section = section
 
 
 def posted_rows(
@@ -41,9 +45,11 @@ def posted_rows(
         if group in found:
             _add(found[group], sections[group], values)
     for key in answers:
-        match = _ANY_ROW_KEY.fullmatch(key)
-        if match and match[1] in found:
-            _add(found[match[1]], sections[match[1]], (match[2],))
+        # Any row number's length: one too long for a row id is refused, never read as an
+        # unknown answer and never converted at any length.
+        match = ANY_ROW_KEY.fullmatch(key)
+        if match and match["group"] in found:
+            _add(found[match["group"]], sections[match["group"]], (match["row"],))
     return {group: sorted(ids) for group, ids in found.items()}
 
 
@@ -81,10 +87,32 @@ def first_rows(
 
 
 def without_row(
-    posted: Mapping[str, object], rows: Mapping[str, list[int]], group: str, row_id: int
-) -> tuple[dict[str, object], dict[str, list[int]]]:
+    posted: Mapping[str, V], rows: Mapping[str, list[int]], group: str, row_id: int
+) -> tuple[dict[str, V], dict[str, list[int]]]:
     """The answers and rows with one row taken out; no other row changes."""
-    prefix = f"{group}-{row_id}-"
-    answers = {k: v for k, v in posted.items() if not k.startswith(prefix)}
+    answers = {k: v for k, v in posted.items() if not in_row(k, group, row_id)}
     remaining = {g: [i for i in ids if g != group or i != row_id] for g, ids in rows.items()}
     return answers, remaining
+
+
+def changed_rows(
+    form: forms_dsl.Form,
+    record: FormRecord | None,
+    posted: Mapping[str, V],
+    rows: Mapping[str, list[int]],
+    action: str,
+) -> tuple[dict[str, V], dict[str, list[int]]]:
+    """The answers and rows after `add_row:<group>` or `remove_row:<group>:<row id>`: a new row
+    gets a fresh id (within the section's maximum); removing one takes out that row alone.
+    Nothing is stored until the nurse saves. NotFound for a section the form does not repeat."""
+    parts = action.split(":")
+    section = next((s for s in form.sections if s.id == parts[1] and s.repeat), None)
+    if section is None or section.repeat is None:
+        raise NotFound()
+    ids = rows.get(section.id, [])
+    if parts[0] == "add_row":
+        if len(ids) < section.repeat.max:
+            return dict(posted), {**rows, section.id: [*ids, next_row_id(record, rows)]}
+    elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) in ids:
+        return without_row(posted, rows, section.id, int(parts[2]))
+    return dict(posted), dict(rows)

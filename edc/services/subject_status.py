@@ -101,29 +101,9 @@ def change_status(
             _("A subject whose status is “%(status)s” cannot move to this status.",
               status=LABELS.get(old, old)),
         )  # fmt: skip
-    today = site_today(subject.site, now)
-    registered_on = site_today(subject.site, subject.registered_at)
-    if on is None:
-        raise StatusRefused("status_date", _("Give the date of the new status."))
-    if on > today:
-        raise StatusRefused("status_date", _("The date cannot be in the future."))
-    if on < registered_on:
-        raise StatusRefused(
-            "status_date",
-            _("The date cannot be before the registration (%(date)s).",
-              date=registered_on.isoformat()),
-        )  # fmt: skip
-    if on < subject.status_date:
-        raise StatusRefused(
-            "status_date",
-            _("The date cannot be before the current status began (%(date)s).",
-              date=subject.status_date.isoformat()),
-        )  # fmt: skip
-    reason = reason.strip()
-    if not reason:
-        raise StatusRefused("reason", _("Give a reason for the change."))
-    if len(reason) > REASON_MAX:
-        raise StatusRefused("reason", _("The reason is too long."))
+    _check_date(subject, on, now)
+    reason = _checked_reason(reason)
+    assert on is not None
     change = SubjectStatusChange(
         subject_id=subject.id, old_status=old, new_status=new_status, status_date=on,
         reason=reason, changed_at=now, changed_by_id=actor.user_id,
@@ -151,6 +131,39 @@ def change_status(
     )
     session.flush()
     return change
+
+
+def _check_date(subject: Subject, on: dt.date | None, now: datetime) -> None:
+    """Refused unless given, not in the site's future, nor before the registration or the
+    current status."""
+    today = site_today(subject.site, now)
+    registered_on = site_today(subject.site, subject.registered_at)
+    if on is None:
+        raise StatusRefused("status_date", _("Give the date of the new status."))
+    if on > today:
+        raise StatusRefused("status_date", _("The date cannot be in the future."))
+    if on < registered_on:
+        raise StatusRefused(
+            "status_date",
+            _("The date cannot be before the registration (%(date)s).",
+              date=registered_on.isoformat()),
+        )  # fmt: skip
+    if on < subject.status_date:
+        raise StatusRefused(
+            "status_date",
+            _("The date cannot be before the current status began (%(date)s).",
+              date=subject.status_date.isoformat()),
+        )  # fmt: skip
+
+
+def _checked_reason(reason: str) -> str:
+    """The reason as kept; refused when missing or too long."""
+    reason = reason.strip()
+    if not reason:
+        raise StatusRefused("reason", _("Give a reason for the change."))
+    if len(reason) > REASON_MAX:
+        raise StatusRefused("reason", _("The reason is too long."))
+    return reason
 
 
 def status_history(session: Session, subject: Subject) -> list[StatusChange]:

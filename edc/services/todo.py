@@ -23,8 +23,9 @@ import forms_dsl
 from edc import access
 from edc.access import Permission
 from edc.context import Context
+from edc.lifecycle import RecordStatus
 from edc.models.audit import AuditEvent
-from edc.models.crf import EventOccurrence, FormRecord, ItemValue, RecordStatus
+from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.studies import Site
 from edc.models.subjects import Subject
 from edc.services import refused_saves, subject_status

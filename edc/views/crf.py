@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
+from werkzeug.wrappers import Response as BaseResponse
 
 import forms_dsl
-from edc import access, forms_bridge
+from edc import access, forms_bridge, lifecycle
 from edc.access import ROLE_LABELS, Permission, requires
-from edc.actor import current_actor
-from edc.extensions import db
 from edc.forms import EmptyForm
 from edc.i18n import _
-from edc.models.base import utcnow
-from edc.services import data_entry, derived, entries, identifiers, reasons, repeat_rows
-from edc.services.crf_values import flatten, posted_from_stored
+from edc.item_address import entered_with, field_of
+from edc.services import crf_page, data_entry, derived, entries, identifiers, reasons, repeat_rows
+from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
-from edc.views.subjects import STATUS_LABELS
-from edc.web import render
+from edc.web import render, request_context
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<code>/crf/<event_id>/<int:number>")
 #: Set by static/js/app.js on live re-evaluation: the inputs changed since its last reply.
@@ -28,12 +28,13 @@ def _entry(
     code: str, event_id: str, number: int, form_id: str, *, identity: bool = False
 ) -> entries.Entry:
     """The entry, or 404 when the subject is out of scope or the event has no such form."""
+    ctx = request_context()
     entry = entries.find_entry(
-        db.session, current_actor(), code, event_id, number, form_id, identity=identity
+        ctx.session, ctx.actor, code, event_id, number, form_id, identity=identity
     )
     if entry is None:
         access.not_found(
-            db.session, current_actor(), "form_record", f"{code}/{event_id}/{number}/{form_id}"
+            ctx.session, ctx.actor, "form_record", f"{code}/{event_id}/{number}/{form_id}"
         )
     return entry
 
@@ -46,7 +47,7 @@ def _posted(entry: entries.Entry) -> dict[str, str | list[str]]:
     for key in request.form:
         if key in ("csrf_token", "row_version", "action") or ":" in key:
             continue
-        field_id = key.rsplit("-", 1)[-1]
+        field_id = field_of(key)
         posted[key] = request.form.getlist(key) if field_id in multi else request.form.get(key, "")
     return posted
 
@@ -59,10 +60,7 @@ def _posted_rows(entry: entries.Entry, posted: dict) -> dict[str, list[int]]:
         for key in request.form
         if key.startswith(repeat_rows.MARKER)
     }
-    try:
-        return repeat_rows.posted_rows(entry.form, posted, markers)
-    except repeat_rows.TooManyRows:
-        abort(422)
+    return repeat_rows.posted_rows(entry.form, posted, markers)  # too many rows: Invalid (422)
 
 
 def _typed_reasons() -> dict[str, reasons.Typed]:
@@ -78,46 +76,27 @@ def _page(
     live: bool = False,
     block: str | None = None,
     conflict: data_entry.SaveResult | None = None,
+    evaluation: forms_dsl.Evaluation | None = None,
     row_version: int | None = None,
     oob_sections: frozenset[str] = frozenset(),
     echo: bool = False,
     from_store: bool = False,
 ) -> Response:
     """The CRF page; `echo`: it answers a post of the whole form, so it holds what was typed;
-    `from_store`: it shows the record as stored (not what the browser sent)."""
-    actor, lang = current_actor(), str(get_locale())
-    locked = entry.record is not None and entry.record.status in data_entry.READ_ONLY
-    read_only = locked or not data_entry.may_enter(db.session, actor, entry.subject)
-    stored = entry.stored
-    hidden = identifiers.hidden_from(db.session, actor, entry.subject, entry.form)
-    changes: dict[str, tuple[str, str]] = {}
-    removed: dict[str, str] = {}
-    if read_only:  # the record as saved: no vault read, nothing recomputed for a reader
-        result = data_entry.as_stored(entry, stored, lang=lang, now=utcnow())
-        posted = posted_from_stored(entry.form, stored)
-    else:
-        if hidden:  # what they cannot see is neither taken from the request nor shown
-            posted = identifiers.kept_as_stored(entry.form, posted, stored)
-        sections = oob_sections or None  # a live redraw of a few sections may not need it
-        birth = (
-            data_entry.date_of_birth(db.session, actor, entry, sections=sections)
-            if posted
-            else None
-        )
-        result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow(), rows=rows)
-        if entry.record is not None and entry.record.status == "complete":
-            changes, removed = _pending(entry, result, rows, lang)
-    view = forms_bridge.page(
-        entry.form, posted, result, lang, live=live, changes=changes, removed=removed,
-        reasons=_typed_reasons(), standard_reasons=reasons.standard(entry.study, lang),
-        history_paths=frozenset(stored), rows=rows, masked=hidden,
+    `from_store`: it shows the record as stored (not what the browser sent); `evaluation`: the
+    one a refused save made, shown as it is."""
+    ctx, lang = request_context(), str(get_locale())
+    page = crf_page.state(
+        ctx, entry, posted, rows, evaluation=evaluation, sections=oob_sections or None,
+        shown=conflict.stored if conflict else (), from_store=from_store,
     )  # fmt: skip
-    if not hidden:  # site staff: a page showing stored identifier items is an identity read
-        shown = [*changes, *removed, *(conflict.stored if conflict else ())]
-        if from_store or read_only:
-            shown += list(stored)
-        read = identifiers.shown_items(entry.form, shown)
-        identifiers.record_read(db.session, actor, entry.subject, "form", entry.form.id, read)
+    changes, removed = _pending(entry.form, page.pending, lang)
+    view = forms_bridge.page(
+        entry.form, page.posted, page.evaluation, lang, live=live, changes=changes,
+        removed=removed, reasons=_typed_reasons(),
+        standard_reasons=reasons.standard(entry.study, lang),
+        history_paths=frozenset(entry.stored), rows=rows, masked=page.hidden,
+    )  # fmt: skip
     return render(
         "crf/page.html",
         block=block,
@@ -132,26 +111,23 @@ def _page(
         row_version=entry.row_version if row_version is None else row_version,
         conflict=conflict,
         conflict_rows=(
-            _conflict_rows(entry.form, posted, conflict, lang, hidden) if conflict else []
+            _conflict_rows(entry.form, page.posted, conflict, lang, page.hidden) if conflict else []
         ),
-        read_only=read_only,
-        locked=locked,
-        status_labels=STATUS_LABELS,
+        read_only=page.read_only,
+        locked=page.locked,
+        status_labels=lifecycle.LABELS,
         echo=echo,
     )
 
 
 def _pending(
-    entry: entries.Entry, result: forms_dsl.Evaluation, rows: dict[str, list[int]], lang: str
+    form: forms_dsl.Form, pending: list[data_entry.Change], lang: str
 ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     """A complete record's changes that need a reason, as shown: changed items (old, new) and
     removed ones (old), so the reasons are asked as the nurse goes, and kept."""
-    form, zone = entry.form, entry.subject.site.zone
     changed: dict[str, tuple[str, str]] = {}
     removed: dict[str, str] = {}
-    for c in data_entry.changes_of(entry, flatten(result, zone), rows):
-        if not c.needs_reason:
-            continue
+    for c in pending:
         old = forms_bridge.item_text(form, c.path, c.old, lang)
         if c.removed:
             removed[c.path] = old
@@ -162,7 +138,7 @@ def _pending(
 
 def _conflict_rows(
     form: forms_dsl.Form,
-    posted: dict,
+    posted: Mapping[str, object],
     conflict: data_entry.SaveResult,
     lang: str,
     hidden: frozenset[str] = frozenset(),
@@ -175,7 +151,7 @@ def _conflict_rows(
     theirs = {k: forms_bridge.item_text(form, k, v, lang) for k, v in stored.items()}
 
     def shown(path: str, text: str) -> str:
-        return identifiers.masked_text() if path.rsplit("-", 1)[-1] in hidden else text
+        return identifiers.masked_text() if field_of(path) in hidden else text
 
     return [
         (forms_bridge.item_label(form, path, mine.keys() | theirs.keys(), lang),
@@ -189,9 +165,7 @@ def _conflict_rows(
 @requires(Permission.SUBJECT_VIEW)
 def form_page(code: str, event_id: str, number: int, form_id: str) -> Response:
     entry = _entry(code, event_id, number, form_id)
-    posted = posted_from_stored(entry.form, entry.stored)
-    stored_rows = repeat_rows.posted_rows(entry.form, posted, {})
-    rows = repeat_rows.first_rows(entry.form, entry.record, stored_rows)
+    posted, rows = crf_page.opening(entry)
     return _page(entry, posted, rows, live=True, from_store=True)
 
 
@@ -216,7 +190,9 @@ def form_evaluate(code: str, event_id: str, number: int, form_id: str) -> Respon
 
 @bp.route("/<form_id>", methods=["POST"])
 @requires(Permission.DATA_ENTER)
-def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
+def form_save(code: str, event_id: str, number: int, form_id: str) -> BaseResponse:
+    """Parse the request, save (one service), show what came of it. A refused save's page
+    shows the evaluation the save made: nothing is evaluated or read from the vault again."""
     entry = _entry(code, event_id, number, form_id, identity=True)  # the age needs the vault
     if not EmptyForm().validate_on_submit():
         abort(400)  # the CSRF token (the CRF form's own); the answers are judged by forms_dsl
@@ -225,20 +201,17 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
     action = request.form.get("action", "draft")
     expected = request.form.get("row_version", type=int)
     if action.startswith(("add_row:", "remove_row:")):
-        return _change_rows(entry, posted, rows, action, expected)
-    result = data_entry.save(
-        db.session,
-        current_actor(),
-        entry,
+        posted, rows = repeat_rows.changed_rows(entry.form, entry.record, posted, rows, action)
+        return _page(entry, posted, rows, live=True, row_version=expected, echo=True)
+    asked = data_entry.SaveRequest(
         posted,
         expected_version=expected if expected is not None else -1,
         complete=action == "complete",
         reasons=reasons.given(_typed_reasons(), entry.study),
         confirmed={k[8:]: v for k, v in request.form.items() if k.startswith("confirm:") and v},
-        lang=str(get_locale()),
-        now=utcnow(),
         rows=rows,
     )
+    result = data_entry.save(request_context(), entry, asked)
     if result.outcome is Outcome.SAVED:
         flash(_("Form saved.") if action != "complete" else _("Form marked complete."))
         if action == "stay":  # a long form, saved on the way: carry on where you were
@@ -250,44 +223,24 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> Response:
         return _page(fresh, posted, rows, status=409, conflict=result, echo=True)
     if result.outcome is Outcome.READ_ONLY:
         abort(403)
-    return _page(entry, posted, rows, status=422, row_version=expected, echo=True)  # all kept
-
-
-def _change_rows(
-    entry: entries.Entry, posted: dict, rows: dict[str, list[int]], action: str,
-    expected: int | None,
-) -> Response:  # fmt: skip
-    """Add or remove a row of a repeating section; nothing is stored until the nurse saves.
-    A new row gets a fresh id; removing one takes out that row alone."""
-    parts = action.split(":")
-    section = next((s for s in entry.form.sections if s.id == parts[1] and s.repeat), None)
-    if section is None or section.repeat is None:
-        abort(404)
-    ids = rows.get(section.id, [])
-    if parts[0] == "add_row":
-        if len(ids) < section.repeat.max:
-            rows = {**rows, section.id: [*ids, repeat_rows.next_row_id(entry.record, rows)]}
-    elif len(parts) == 3 and parts[2].isdigit() and int(parts[2]) in ids:
-        posted, rows = repeat_rows.without_row(posted, rows, section.id, int(parts[2]))
-    return _page(entry, posted, rows, live=True, row_version=expected, echo=True)
+    return _page(
+        entry, posted, rows, status=422, row_version=expected, echo=True,
+        evaluation=result.evaluation,
+    )  # fmt: skip
 
 
 @bp.route("/<form_id>/history/<path>")
 @requires(Permission.SUBJECT_VIEW)
 def item_history(code: str, event_id: str, number: int, form_id: str, path: str) -> Response:
     entry = _entry(code, event_id, number, form_id)
-    if entry.record is None:
-        abort(404)
-    events = data_entry.item_history(db.session, entry.record, path)
-    if not events:
-        abort(404)
-    lang, actor = str(get_locale()), current_actor()
+    ctx, lang = request_context(), str(get_locale())
+    events = data_entry.item_history(ctx, entry, path)
     masked = False
     if identifiers.is_identifier(entry.form, path):  # an identifier item: the vault's rules
-        masked = not identifiers.may_see(db.session, actor, entry.subject)
+        masked = not identifiers.may_see(ctx.session, ctx.actor, entry.subject)
         if not masked:
             identifiers.record_read(
-                db.session, actor, entry.subject, "item history", entry.form.id, [path]
+                ctx.session, ctx.actor, entry.subject, "item history", entry.form.id, [path]
             )
 
     def shown(value: object) -> str:
@@ -303,5 +256,6 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
         shown=shown,
         value_of=derived.value_of,
         cause_of=derived.cause_of,
+        entered_with=entered_with,
         role_labels=ROLE_LABELS,
     )

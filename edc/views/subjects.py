@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
-from edc import access
+from edc import access, lifecycle
 from edc.access import Permission, requires
 from edc.forms import (
     RELATIONSHIP_CHOICES,
@@ -35,14 +35,7 @@ if TYPE_CHECKING:
     from edc.models.subjects import Subject
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
-STATUS_LABELS = {
-    "not_started": _l("Not started"),
-    "in_progress": _l("In progress"),
-    "complete": _l("Complete"),
-    "verified": _l("Verified"),
-    "locked": _l("Locked"),
-    "signed": _l("Signed"),
-}
+STATUS_LABELS = lifecycle.LABELS
 LABELS = {
     "sex_labels": {c.value: c.label for c in SEX_CHOICES},
     "relationship_labels": {c.value: c.label for c in RELATIONSHIP_CHOICES},

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from edc import audit
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
+from edc.errors import Denied
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
@@ -27,17 +29,17 @@ from tests.factories import make_site, make_study, make_subject, make_user
 def _save(
     entry, posted, *, who, complete=False, reasons=None, confirmed=None, version=None, now=None
 ):
+    at = now or utcnow()
     return data_entry.save(
-        db.session,
-        Actor(user=who),
+        Context(db.session(), Actor(user=who), "en", lambda: at),
         entry,
-        posted,
-        expected_version=entry.row_version if version is None else version,
-        complete=complete,
-        reasons=reasons or {},
-        confirmed=confirmed or {},
-        lang="en",
-        now=now or utcnow(),
+        data_entry.SaveRequest(
+            posted,
+            expected_version=entry.row_version if version is None else version,
+            complete=complete,
+            reasons=reasons or {},
+            confirmed=confirmed or {},
+        ),
     )
 
 
@@ -107,7 +109,8 @@ def test_changing_a_complete_record_needs_a_reason_per_item_and_keeps_history(en
     assert _items(entry_for())["weight"] == 10  # nothing stored yet
     saved = _save(entry_for(), changed, who=entry_for.nurse, reasons={"weight": "scale error"})
     assert saved.outcome is Outcome.SAVED
-    history = data_entry.item_history(db.session, entry_for().record, "weight")
+    ctx = Context(db.session(), Actor(user=entry_for.nurse))
+    history = data_entry.item_history(ctx, entry_for(), "weight")
     assert [(e.old_value, e.new_value, e.reason, e.actor_email) for e in history] == [
         (None, 10, "", entry_for.nurse.email),
         (10, 11, "scale error", entry_for.nurse.email),
@@ -141,10 +144,11 @@ def test_every_item_change_is_one_audit_event(entry_for):
 
 def test_only_site_staff_with_data_entry_may_save(entry_for, make_site):
     other_nurse = make_user(roles=[(Role.NURSE, make_site("IT-09"))])
-    with pytest.raises(Exception, match="404"):
+    with pytest.raises(Denied) as refused:
         _save(entry_for(), {"weight": "1"}, who=other_nurse)
+    assert refused.value.status == 404  # refused like a page that is not there
     monitor = make_user(roles=[(Role.MONITOR, entry_for.subject.site)])
-    with pytest.raises(Exception, match="404"):
+    with pytest.raises(Denied):
         _save(entry_for(), {"weight": "1"}, who=monitor)
 
 

@@ -71,9 +71,11 @@ def _entry(user, subject):
 
 def _save(user, entry, posted, *, complete=False, reasons=None, version=None):
     return data_entry.save(
-        db.session, Actor(user=user), entry, posted,
-        expected_version=entry.row_version if version is None else version,
-        complete=complete, reasons=reasons or {}, confirmed={}, lang="en", now=utcnow(),
+        Context(db.session(), Actor(user=user)), entry,
+        data_entry.SaveRequest(
+            posted, expected_version=entry.row_version if version is None else version,
+            complete=complete, reasons=reasons or {},
+        ),
     )  # fmt: skip
 
 
@@ -221,9 +223,8 @@ def test_a_save_during_a_birth_date_correction_computes_with_the_corrected_date(
         entry = entries.open_entry(session, nurse, subject, "baseline", 1, "visit")
         first = {"visit_date": "2026-03-25", "mycn": "not_amplified"}
         saved = data_entry.save(
-            session, nurse, entry, first, expected_version=0, complete=False, reasons={},
-            confirmed={}, lang="en", now=utcnow(),
-        )  # fmt: skip
+            Context(session, nurse), entry, data_entry.SaveRequest(first, expected_version=0)
+        )
         assert saved.outcome is Outcome.SAVED
         session.commit()
     done = threading.Event()
@@ -238,9 +239,11 @@ def test_a_save_during_a_birth_date_correction_computes_with_the_corrected_date(
                     session, nurse, subject.study_code, "baseline", 1, "visit", identity=True
                 )
                 result = data_entry.save(
-                    session, nurse, entry, {**first, "visit_date": "2026-03-15"},
-                    expected_version=entry.row_version, complete=False, reasons={},
-                    confirmed={}, lang="en", now=utcnow(),
+                    Context(session, nurse), entry,
+                    data_entry.SaveRequest(
+                        {**first, "visit_date": "2026-03-15"},
+                        expected_version=entry.row_version,
+                    ),
                 )  # fmt: skip
                 session.commit()
                 outcome.append(result.outcome)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from edc import access, audit
 from edc.access import Permission, Role
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
@@ -93,10 +94,12 @@ def study(tmp_path):
     entry = entries.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
     assert entry is not None
     saved = data_entry.save(
-        db.session, Actor(user=nurse), entry,
-        {"weight": "10", "referring_physician": PHYSICIAN, "contacts-0-contact_name": CONTACT,
-         "birth_hospital": "quiterie"},
-        expected_version=0, complete=True, reasons={}, confirmed={}, lang="en", now=utcnow(),
+        Context(db.session(), Actor(user=nurse)), entry,
+        data_entry.SaveRequest(
+            {"weight": "10", "referring_physician": PHYSICIAN,
+             "contacts-0-contact_name": CONTACT, "birth_hospital": "quiterie"},
+            expected_version=0, complete=True,
+        ),
     )  # fmt: skip
     assert saved.outcome is data_entry.Outcome.SAVED
     db.session.commit()
@@ -273,8 +276,8 @@ def test_the_demo_study_referring_physician_is_masked_for_its_monitor(client, tm
     )
     assert entry is not None
     saved = data_entry.save(
-        db.session, Actor(user=nurse), entry, {"referring_physician": PHYSICIAN},
-        expected_version=0, complete=False, reasons={}, confirmed={}, lang="en", now=utcnow(),
+        Context(db.session(), Actor(user=nurse)), entry,
+        data_entry.SaveRequest({"referring_physician": PHYSICIAN}, expected_version=0),
     )  # fmt: skip
     assert saved.outcome is data_entry.Outcome.SAVED
     db.session.commit()

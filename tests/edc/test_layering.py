@@ -24,23 +24,16 @@ QUERY_CALLS = ("select", "execute", "scalars", "scalar", "query")
 MAX_LINES = 60
 
 #: Services still importing Flask or calling `abort` (module path relative to the root).
-SERVICE_EXCEPTIONS = {
-    "edc/services/data_entry.py",  # removed when the record lifecycle module lands
-}
+SERVICE_EXCEPTIONS: set[str] = set()
 #: Views still building queries or reading models.
-VIEW_EXCEPTIONS = {
-    "edc/views/crf.py",  # removed when the thin CRF save view lands
-}
+VIEW_EXCEPTIONS: set[str] = set()
 #: Modules other than edc/access.py still reading `ROLE_PERMISSIONS`.
-PERMISSION_EXCEPTIONS = {
-    "edc/services/data_entry.py",  # removed when the record lifecycle module lands
-}
+PERMISSION_EXCEPTIONS: set[str] = set()
 #: Rendering modules (no service import) still importing one, with what they import.
 RENDERING_EXCEPTIONS = {
     # crf_values.row_of and data_entry.warning_key move to the item address module,
     # identifiers.masked_text to a module both may import: removed when the CRF rework lands.
     "edc/forms_bridge.py": {
-        "edc.services.crf_values",
         "edc.services.identifiers",
         "edc.services.data_entry",
     },
@@ -48,9 +41,6 @@ RENDERING_EXCEPTIONS = {
 #: Functions over the limit today ("module:function"), each removed when it is split.
 LONG_FUNCTIONS = {
     "edc/forms_bridge.py:page",  # read-only forms rendering
-    "edc/services/data_entry.py:_write",  # the record lifecycle module
-    "edc/services/subject_status.py:change_status",  # the record lifecycle module
-    "edc/views/crf.py:_page",  # the thin CRF save view
     "edc/services/definitions.py:store_definition",
     "edc/services/derived.py:recompute",
     "edc/services/subjects.py:register",

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.notices import Notice
@@ -147,8 +148,10 @@ def test_a_nurses_save_that_changes_the_risk_group_tells_the_investigator(demo):
     entry = _diagnosis(demo)
     posted = {**posted_from_stored(entry.form, entry.stored), "mycn": "amplified"}
     saved = data_entry.save(
-        db.session, Actor(user=demo.nurse), entry, posted, expected_version=entry.row_version,
-        complete=False, reasons={"*": "late MYCN result"}, confirmed={}, lang="en", now=now(),
+        Context(db.session(), Actor(user=demo.nurse), "en", now), entry,
+        data_entry.SaveRequest(
+            posted, expected_version=entry.row_version, reasons={"*": "late MYCN result"}
+        ),
     )  # fmt: skip
     assert saved.outcome is data_entry.Outcome.SAVED
     (notice,) = db.session.scalars(select(Notice))

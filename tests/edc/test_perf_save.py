@@ -10,9 +10,9 @@ from sqlalchemy import event, select, update
 
 from edc import audit
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.models.audit import AuditEvent, AuditHead
-from edc.models.base import utcnow
 from edc.models.crf import FormRecord
 from edc.models.definitions import FormVersion
 from edc.services import data_entry, definitions, entries
@@ -25,8 +25,8 @@ SECOND = {"visit_date": "2026-03-11", "mycn": "not_amplified", "weight": "13"}
 
 def _save(entry, posted, who):
     return data_entry.save(
-        db.session, Actor(user=who), entry, posted, expected_version=entry.row_version,
-        complete=False, reasons={}, confirmed={}, lang="en", now=utcnow(),
+        Context(db.session(), Actor(user=who)), entry,
+        data_entry.SaveRequest(posted, expected_version=entry.row_version),
     )  # fmt: skip
 
 

@@ -96,8 +96,11 @@ class Study:
         entry = entries.open_entry(db.session, Actor(user=nurse), subject, event, number, form_id)
         assert entry is not None
         result = data_entry.save(
-            db.session, Actor(user=nurse), entry, posted, expected_version=entry.row_version,
-            complete=complete, reasons=reasons or {}, confirmed={}, lang="en", now=utcnow(),
+            Context(db.session(), Actor(user=nurse)), entry,
+            data_entry.SaveRequest(
+                posted, expected_version=entry.row_version, complete=complete,
+                reasons=reasons or {},
+            ),
         )  # fmt: skip
         db.session.commit()
         return result
