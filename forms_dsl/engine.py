@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from forms_dsl import expr as ex
+from forms_dsl.expr.values import ORDER
 from forms_dsl.messages import render
 from forms_dsl.model import Field, FieldType, Form, Severity
 from forms_dsl.types import Value
 from forms_dsl.values import BadValue, parse_input
 
-Raw = Mapping[str, "str | Sequence[str]"]
+RawValue = str | Sequence[str]  # one posted key: a text, or the texts of a multichoice
+Raw = Mapping[str, RawValue]
 #: `group-<row id>-field`: a row's id is its identity for life (never its position), so that
 #: removing a row changes no other row's answers, history or messages.
 ROW_KEY = re.compile(r"(?P<group>[a-z][a-z0-9_]*)-(?P<index>[0-9]{1,6})-(?P<field>[a-z][a-z0-9_]*)")
@@ -61,10 +63,10 @@ class Evaluation:
 
 def _split(
     form: Form, raw: Raw, ignore: Collection[str]
-) -> tuple[dict[str, object], dict[str, dict[int, dict[str, object]]], list[str]]:
+) -> tuple[dict[str, RawValue], dict[str, dict[int, dict[str, RawValue]]], list[str]]:
     fields = form.fields
-    top: dict[str, object] = {}
-    groups: dict[str, dict[int, dict[str, object]]] = {}
+    top: dict[str, RawValue] = {}
+    groups: dict[str, dict[int, dict[str, RawValue]]] = {}
     unknown: list[str] = []
     for key, value in raw.items():
         f = fields.get(key)
@@ -127,9 +129,9 @@ class _Run:
         target = self.result.errors if sev is Severity.ERROR else self.result.warnings
         target.append(Issue(f.id, sev, kind, message, row))
 
-    def typed(self, f: Field, raw: object, row: int | None) -> Value:
+    def typed(self, f: Field, raw: RawValue | None, row: int | None) -> Value:
         try:
-            return parse_input(raw, f)  # type: ignore[arg-type]
+            return parse_input(raw, f)
         except BadValue as bad:
             params = {"places": f.decimals} if bad.kind == "decimals" else {}
             self.issue(f, bad.kind, render(bad.kind, self.lang, **params), row, Severity.ERROR)
@@ -220,12 +222,15 @@ def _calculate(run: _Run) -> None:
     top = run.scope(values=values)
     for fid in run.form.calc_order:
         f = fields[fid]
+        calc = f.calc
+        if calc is None:  # pragma: no cover - calc_order lists only fields with a calculation
+            continue
         if f.repeat is None:
-            res.values[fid] = values[fid] = _round(f, ex.evaluate(f.calc, top))  # type: ignore[arg-type]
+            res.values[fid] = values[fid] = _round(f, ex.evaluate(calc, top))
         else:
             for row in res.rows.get(f.repeat, []):
                 scope = run.scope(f.repeat, row, values)
-                row[fid] = _round(f, ex.evaluate(f.calc, scope))  # type: ignore[arg-type]
+                row[fid] = _round(f, ex.evaluate(calc, scope))
 
 
 def _round(f: Field, value: Value) -> Value:
@@ -344,7 +349,9 @@ def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: e
             limit = bound.value if bound.expr is None else ex.evaluate(bound.expr, scope)
             if limit is None or not _comparable(value, limit):
                 continue
-            if (key == "min" and value < limit) or (key == "max" and value > limit):  # type: ignore[operator]
+            if (key == "min" and ORDER["<"](value, limit)) or (
+                key == "max" and ORDER[">"](value, limit)
+            ):
                 run.issue(f, key, render(message, lang, limit=_show(limit)), row, Severity.ERROR)
     for check in f.checks:
         if _truthy(ex.evaluate(check.when, scope)):
