@@ -214,6 +214,18 @@ def decide(
     words: Wording = AS_WRITTEN,
 ) -> Decision:
     """Apply the table to one case. Never raises: wrong values are reported, not trusted."""
+    seen, invalid = _read_inputs(table, values)
+    matched, waiting = _match(table, seen, set(invalid))
+    if matched:
+        # a checked table has no overlaps: at most one row matches
+        return _matched(table, matched[0], seen, tuple(invalid), lang, words)
+    return _unmatched(table, values, seen, waiting, invalid, lang, words)
+
+
+def _read_inputs(
+    table: DecisionTable, values: Mapping[str, Value]
+) -> tuple[dict[str, CodeValue | Decimal | None], list[str]]:
+    """Each input's value normalised (None when blank), and the inputs whose value is invalid."""
     seen: dict[str, CodeValue | Decimal | None] = {}
     invalid: list[str] = []
     for spec in table.inputs:
@@ -224,10 +236,15 @@ def decide(
         seen[spec.id] = normalise(spec, raw)
         if seen[spec.id] is None:
             invalid.append(spec.id)
-    bad = set(invalid)
+    return seen, invalid
 
+
+def _match(
+    table: DecisionTable, seen: Mapping[str, CodeValue | Decimal | None], bad: set[str]
+) -> tuple[list[Row], list[Row]]:
+    """The rows that match, and those still possible (they fail only on blank inputs)."""
     matched: list[Row] = []
-    waiting: list[Row] = []  # rows still possible: they only fail to match on blank inputs
+    waiting: list[Row] = []
     for row in table.rows:
         state = "match"
         for c in row.conditions:
@@ -244,29 +261,47 @@ def decide(
             matched.append(row)
         elif state == "wait":
             waiting.append(row)
+    return matched, waiting
 
-    if matched:
-        row = matched[0]  # a checked table has no overlaps: at most one row matches
-        lines = [_explain_condition(c, seen[c.input], lang, words) for c in row.conditions]
-        if row.not_classifiable is not None:
-            reason = table.flag_text(row.not_classifiable, lang)
-            lines.append(phrase("not_classifiable", lang, reason=reason))
-            lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
-            flags = (row.not_classifiable, *(f for f in row.flags if f != row.not_classifiable))
-            return Decision(table.id, False, {}, row.id, flags, (), tuple(lines), tuple(invalid))
-        outputs = dict(row.then)
-        sep = phrase("separator", lang)
-        shown = ", ".join(
-            f"{spec.label.get(lang)}{sep}{spec.value_label(outputs[spec.id], lang)}"
-            for spec in table.outputs
-            if spec.id in outputs
-        )
-        lines.append(phrase("result", lang, outputs=shown))
+
+def _matched(
+    table: DecisionTable,
+    row: Row,
+    seen: Mapping[str, CodeValue | Decimal | None],
+    invalid: tuple[str, ...],
+    lang: str,
+    words: Wording,
+) -> Decision:
+    lines = [_explain_condition(c, seen[c.input], lang, words) for c in row.conditions]
+    if row.not_classifiable is not None:
+        reason = table.flag_text(row.not_classifiable, lang)
+        lines.append(phrase("not_classifiable", lang, reason=reason))
         lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
-        return Decision(
-            table.id, True, outputs, row.id, row.flags, (), tuple(lines), tuple(invalid)
-        )
+        flags = (row.not_classifiable, *(f for f in row.flags if f != row.not_classifiable))
+        return Decision(table.id, False, {}, row.id, flags, (), tuple(lines), invalid)
+    outputs = dict(row.then)
+    sep = phrase("separator", lang)
+    shown = ", ".join(
+        f"{spec.label.get(lang)}{sep}{spec.value_label(outputs[spec.id], lang)}"
+        for spec in table.outputs
+        if spec.id in outputs
+    )
+    lines.append(phrase("result", lang, outputs=shown))
+    lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
+    return Decision(table.id, True, outputs, row.id, row.flags, (), tuple(lines), invalid)
 
+
+def _unmatched(
+    table: DecisionTable,
+    values: Mapping[str, Value],
+    seen: Mapping[str, CodeValue | Decimal | None],
+    waiting: Sequence[Row],
+    invalid: list[str],
+    lang: str,
+    words: Wording,
+) -> Decision:
+    """No row matched: name the invalid inputs, and the blank ones that would settle it."""
+    bad = set(invalid)
     needed = {c.input for row in waiting for c in row.conditions if seen.get(c.input) is None}
     missing = tuple(spec.id for spec in table.inputs if spec.id in needed and spec.id not in bad)
     sep = phrase("separator", lang)

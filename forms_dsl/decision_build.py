@@ -766,46 +766,8 @@ def _check_coverage(table: DecisionTable, loc: Location, problems: Problems) -> 
     pieces: list[tuple[Piece, ...]] = [
         tuple(_elementary(spec, rows)) if spec.numeric else spec.domain for spec in specs
     ]
-    # tested[r][k]: whether row r tests input k; accepted[r][k]: the pieces it accepts
-    tested = [[row.condition(spec.id) is not None for spec in specs] for row in rows]
-    accepted = [
-        [
-            frozenset(
-                n for n, piece in enumerate(pieces[k]) if _accepts(row.condition(spec.id), piece)
-            )
-            for k, spec in enumerate(specs)
-        ]
-        for row in rows
-    ]
-    sizes = [len(p) for p in pieces]
-    gaps: list[tuple[list[tuple[int, list[int]]], int]] = []
-    visited = 0
-
-    def walk(level: int, live: tuple[int, ...], assigned: list[tuple[int, list[int]]]) -> None:
-        nonlocal visited
-        visited += 1
-        if visited > COVERAGE_LIMIT:
-            raise _TooLarge
-        if not live:
-            fixed = {k for k, _ in assigned}
-            count = math.prod(len(group) for _, group in assigned) * math.prod(
-                sizes[k] for k in range(len(specs)) if k not in fixed
-            )
-            gaps.append((assigned, count))
-            return
-        if any(not any(tested[r][level:]) for r in live):
-            return  # a remaining row accepts everything from here on
-        while not any(tested[r][level] for r in live):
-            level += 1
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for n in range(sizes[level]):
-            still = tuple(r for r in live if n in accepted[r][level])
-            groups.setdefault(still, []).append(n)
-        for still, group in groups.items():
-            walk(level + 1, still, [*assigned, (level, group)])
-
     try:
-        walk(0, tuple(range(len(rows))), [])
+        gaps = _Gaps(table, pieces).search()
     except _TooLarge:
         problems.add(TOO_LARGE, loc, table=table.id, limit=COVERAGE_LIMIT)
         return
@@ -821,6 +783,62 @@ def _check_coverage(table: DecisionTable, loc: Location, problems: Problems) -> 
         total = sum(count for _a, count in gaps)
         more = f" and {len(gaps) - MAX_EXAMPLES} more ({total} uncovered combinations in all)"
     problems.add(GAP, loc, examples="; ".join(examples), more=more)
+
+
+Assigned = list[tuple[int, list[int]]]  # (input index, the piece numbers grouped together)
+
+
+class _Gaps:
+    """The search for uncovered combinations over the pieces of every input."""
+
+    def __init__(self, table: DecisionTable, pieces: list[tuple[Piece, ...]]) -> None:
+        specs, rows = table.inputs, table.rows
+        self.count_inputs = len(specs)
+        self.sizes = [len(p) for p in pieces]
+        # tested[r][k]: whether row r tests input k; accepted[r][k]: the pieces it accepts
+        self.tested = [[row.condition(spec.id) is not None for spec in specs] for row in rows]
+        self.accepted = [
+            [
+                frozenset(
+                    n
+                    for n, piece in enumerate(pieces[k])
+                    if _accepts(row.condition(spec.id), piece)
+                )
+                for k, spec in enumerate(specs)
+            ]
+            for row in rows
+        ]
+        self.rows = len(rows)
+        self.gaps: list[tuple[Assigned, int]] = []
+        self.visited = 0
+
+    def search(self) -> list[tuple[Assigned, int]]:
+        """Each gap with the number of complete combinations it stands for."""
+        self.walk(0, tuple(range(self.rows)), [])
+        return self.gaps
+
+    def walk(self, level: int, live: tuple[int, ...], assigned: Assigned) -> None:
+        self.visited += 1
+        if self.visited > COVERAGE_LIMIT:
+            raise _TooLarge
+        if not live:
+            fixed = {k for k, _ in assigned}
+            count = math.prod(len(group) for _, group in assigned) * math.prod(
+                self.sizes[k] for k in range(self.count_inputs) if k not in fixed
+            )
+            self.gaps.append((assigned, count))
+            return
+        tested = self.tested
+        if any(not any(tested[r][level:]) for r in live):
+            return  # a remaining row accepts everything from here on
+        while not any(tested[r][level] for r in live):
+            level += 1
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for n in range(self.sizes[level]):
+            still = tuple(r for r in live if n in self.accepted[r][level])
+            groups.setdefault(still, []).append(n)
+        for still, group in groups.items():
+            self.walk(level + 1, still, [*assigned, (level, group)])
 
 
 def _describe_piece(spec: InputSpec, pieces: tuple[Piece, ...], group: list[int]) -> str:

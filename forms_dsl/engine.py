@@ -165,32 +165,50 @@ def evaluate(
     run = _Run(form, context or {}, lang, today or dt.date.today(), now)
     run.bad = set()
     top, groups, unknown = _split(form, raw, ignore)
-    res = run.result
-    res.unknown_keys = sorted(unknown)
+    run.result.unknown_keys = sorted(unknown)
     inputs: dict[str, Value] = {}
     for f in form:
         if f.repeat is None and f.stores_value and f.type is not FieldType.CALC:
             inputs[f.id] = run.typed(f, top.get(f.id), None) if f.id in top else None
+    row_inputs = _row_inputs(run, groups, rows or {})
+    _settle(run, inputs, row_inputs)
+    _drop_hidden(run)
+    _validate(run)
+    return run.result
+
+
+def _row_inputs(
+    run: _Run,
+    groups: Mapping[str, Mapping[int, Mapping[str, RawValue]]],
+    rows: Mapping[str, Collection[int]],
+) -> dict[str, list[dict[str, Value]]]:
+    """Each repeating section's rows, typed: posted rows plus those named in `rows`."""
     row_inputs: dict[str, list[dict[str, Value]]] = {}
-    for section in form.sections:
+    for section in run.form.sections:
         if section.repeat is None:
             continue
         posted = groups.get(section.id, {})
-        ids = sorted(set(posted) | {i for i in (rows or {}).get(section.id, ()) if i >= 0})
+        ids = sorted(set(posted) | {i for i in rows.get(section.id, ()) if i >= 0})
         group_rows = []
         for row_id in ids:
             row_raw = posted.get(row_id, {})
-            row = {}
+            row: dict[str, Value] = {}
             for f in section.fields:
                 if f.stores_value and f.type is not FieldType.CALC:
                     row[f.id] = run.typed(f, row_raw.get(f.id), row_id) if f.id in row_raw else None
             group_rows.append(row)
         row_inputs[section.id] = group_rows
-        res.row_ids[section.id] = ids
+        run.result.row_ids[section.id] = ids
+    return row_inputs
 
-    # Relevance and calculations feed each other: iterate to a fixed point (bounded).
+
+def _settle(
+    run: _Run, inputs: dict[str, Value], row_inputs: dict[str, list[dict[str, Value]]]
+) -> None:
+    """Relevance and calculations feed each other: iterate to a fixed point (bounded)."""
+    res = run.result
     previous: tuple[object, ...] | None = None
-    for _ in range(len(form.fields) + 2):
+    for _ in range(len(run.form.fields) + 2):
         res.values = dict(inputs)
         res.rows = {g: [dict(r) for r in group] for g, group in row_inputs.items()}
         _calculate(run)
@@ -210,9 +228,6 @@ def evaluate(
                 for k in row:
                     if k not in visible:
                         row[k] = None
-    _drop_hidden(run)
-    _validate(run)
-    return res
 
 
 def _calculate(run: _Run) -> None:
