@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from forms_dsl.decision_model import (
+from forms_dsl.decision.model import (
     EVERYTHING,
     YES_NO,
     CodeValue,
@@ -30,12 +30,12 @@ from forms_dsl.decision_model import (
     Row,
     show,
 )
-from forms_dsl.errors import ErrorCode, Location, Problems
+from forms_dsl.errors import ErrorCode, FormsDslError, Location, Problems
 from forms_dsl.reader import (
     MISSING_KEY,
     Reader,
 )
-from forms_dsl.source import Map, Node, Scalar, Seq
+from forms_dsl.source import Map, Node, Scalar, Seq, parse
 from forms_dsl.text import EMPTY, Text
 from forms_dsl.types import FieldInfo, VType
 
@@ -175,6 +175,27 @@ def build_tables(
         if table is not None:
             tables[table.id] = table
     return tables
+
+
+def load_table_yaml(
+    text: str, file: str, inputs: Mapping[str, FieldInfo], languages: Sequence[str]
+) -> DecisionTable:
+    """One table from a file holding just `table_id: {…}` (as pasted under `decision_tables:`).
+
+    Raises FormsDslError with every error found; warnings alone do not stop loading.
+    """
+    root = parse(text, file)
+    problems = Problems()
+    if not isinstance(root, Map) or len(root.entries) != 1:
+        found = f"{len(root.entries)} entries" if isinstance(root, Map) else "no mapping"
+        problems.add(ONE_TABLE, root.loc, found=found)
+        problems.raise_if_errors()
+    assert isinstance(root, Map)
+    tables = build_tables(root, inputs, languages, problems)
+    problems.raise_if_errors()
+    if not tables:  # pragma: no cover - an unbuildable table always leaves an error
+        raise FormsDslError(problems)
+    return next(iter(tables.values()))
 
 
 def _suggest(name: str, candidates: Iterable[str], default: str) -> str:
