@@ -120,9 +120,13 @@ def kind_of(node: Node) -> str:
 
 
 def _scalar_value(node: yaml.ScalarNode) -> ScalarValue:
-    text = node.value
     if node.style is not None:  # quoted or block scalar: always text
-        return text
+        return str(node.value)
+    return plain_value(node.value)
+
+
+def plain_value(text: str) -> ScalarValue:
+    """What an unquoted word means: null, true/false, an integer, a decimal, else the text."""
     if text in _NULL:
         return None
     if text in _TRUE:

@@ -70,8 +70,18 @@ def load_form_text(
     context: dict[str, VType] | None = None,
 ) -> LoadResult:
     """One form from YAML text (tests, tools); raises FormsDslError with every problem."""
+    return load_form_node(parse(text, file), file, languages, shared_lists, context)
+
+
+def load_form_node(
+    root: Node,
+    file: str,
+    languages: tuple[str, ...] = ("en",),
+    shared_lists: dict[str, ChoiceList] | None = None,
+    context: dict[str, VType] | None = None,
+) -> LoadResult:
+    """One form from located nodes, whatever they were read from (YAML, or an importer)."""
     problems = Problems()
-    root = parse(text, file)
     form = FormBuilder(file, languages, problems, shared_lists, context).build(root)
     problems.raise_if_errors()
     assert form is not None
