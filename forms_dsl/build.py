@@ -165,6 +165,8 @@ FIELD_KEYS = (
 CHECK_KEYS = ("id", "when", "severity", "message")
 ALL = frozenset(FieldType)
 ANSWERABLE = ALL - {FieldType.NOTE, FieldType.CALC}
+#: The types whose answers have an order, so a `min` and a `max`.
+ORDERED = {FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE, FieldType.DATETIME, FieldType.TIME}
 #: Which options each field type takes (everything else is E216).
 APPLIES = {
     "hint": ALL,
@@ -172,20 +174,8 @@ APPLIES = {
     "default": ANSWERABLE,
     "readonly": ANSWERABLE,
     "required": ANSWERABLE,
-    "min": {
-        FieldType.INTEGER,
-        FieldType.DECIMAL,
-        FieldType.DATE,
-        FieldType.DATETIME,
-        FieldType.TIME,
-    },
-    "max": {
-        FieldType.INTEGER,
-        FieldType.DECIMAL,
-        FieldType.DATE,
-        FieldType.DATETIME,
-        FieldType.TIME,
-    },
+    "min": ORDERED,
+    "max": ORDERED,
     "decimals": {FieldType.DECIMAL, FieldType.CALC},
     "pattern": {FieldType.TEXT},
     "pattern_message": {FieldType.TEXT},

@@ -8,12 +8,11 @@ is required is the caller's `need`."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from forms_dsl.errors import ErrorCode, Problems
+from forms_dsl.errors import ErrorCode, Problems, closest
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of
 from forms_dsl.text import EMPTY, Text
 
@@ -43,9 +42,9 @@ UNKNOWN_LANGUAGE = ErrorCode(
 
 def suggest(value: str, options: Sequence[str], what: str = "") -> str:
     """A fix hint: the closest known word, else the list of known ones."""
-    close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
-    if close:
-        return f"did you mean `{close[0]}`?"
+    close = closest(value, options)
+    if close is not None:
+        return f"did you mean `{close}`?"
     shown = ", ".join(f"`{o}`" for o in list(options)[:20])
     return f"use one of {shown}" if not what else f"{what}: {shown}"
 

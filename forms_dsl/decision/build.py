@@ -10,7 +10,6 @@ numbers one by one.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,9 +29,8 @@ from forms_dsl.decision.model import (
     Row,
     show,
 )
-from forms_dsl.errors import ErrorCode, FormsDslError, Location, Problems
+from forms_dsl.errors import ErrorCode, FormsDslError, Location, Problems, closest
 from forms_dsl.reader import (
-    MISSING_KEY,
     Reader,
 )
 from forms_dsl.source import Map, Node, Scalar, Seq, parse
@@ -199,8 +197,8 @@ def load_table_yaml(
 
 
 def _suggest(name: str, candidates: Iterable[str], default: str) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else default
+    close = closest(name, candidates)
+    return f"did you mean `{close}`?" if close is not None else default
 
 
 def _listing(values: Iterable[str]) -> str:
@@ -451,12 +449,11 @@ class _Builder(Reader):
         item = self.expect_map(node, "a row", "`{id: A, when: {…}, then: {…}}`")
         if item is None:
             return None, False
-        id_node = item.get("id")
-        if id_node is None:
-            self.p.add(MISSING_KEY, item.loc, where="a row", key="id", example="a short name")
-            row_id = f"line {item.loc.line}"
-        else:
-            row_id = self.name_id(id_node, "row", ROW_ID, ROW_ID_PATTERN) or f"line {item.loc.line}"
+        id_node = self.need(item, "id", "a row", "a short name")
+        row_id = None
+        if id_node is not None:
+            row_id = self.name_id(id_node, "row", ROW_ID, ROW_ID_PATTERN)
+        row_id = row_id or f"line {item.loc.line}"
         self.keys(item, ROW_KEYS, f"row `{row_id}`")
         conditions, ok = self._when(item.get("when"), row_id, state)
         then, reason, result_ok = self._result(item, row_id, state)
