@@ -32,12 +32,12 @@ MISSING_TRANSLATION = ErrorCode(
     "{what} has no {lang} text",
     "add `{lang}: …` — every text needs all the study's languages ({languages})",
 )
-BAD_NUMBER_OPTION = ErrorCode("E225", "`{key}` must be {expected}, found {found}", "{fix}")
 UNKNOWN_LANGUAGE = ErrorCode(
     "E210",
     "`{lang}` is not a language of the study ({languages})",
     "remove it, or add it to the study's `languages`",
 )
+BAD_NUMBER_OPTION = ErrorCode("E225", "`{key}` must be {expected}, found {found}", "{fix}")
 
 
 def suggest(value: str, options: Sequence[str], what: str = "") -> str:
@@ -50,7 +50,7 @@ def suggest(value: str, options: Sequence[str], what: str = "") -> str:
 
 
 def describe(node: Node) -> str:
-    """Like `kind_of`, but names an empty mapping or list as such (\"must not be empty\" cases)."""
+    """Like `kind_of`, but names an empty mapping or list as such (where entries are needed)."""
     if isinstance(node, Map) and not node.entries:
         return "an empty mapping"
     if isinstance(node, Seq) and not node.items:
