@@ -1,8 +1,10 @@
 """The YAML case-report-form language: a pure library (standard library + PyYAML only).
 
 Stages, one module each: `source` (YAML → located nodes) → `build` and `study` (checks, frozen
-`model`) → `engine` (values, relevance, calculations, edit checks), `decision` (decision tables)
-and `diff` (form versions). Bad input raises `FormsDslError`, which lists every problem found.
+`model`, with the shared checks in `reader`) → `engine` (values, relevance, calculations, edit
+checks), the `decision` package (decision tables: model, build, engine) and `diff` (form
+versions). `importers` is where other formats (REDCap, XLSForm) come in through the same builder.
+Bad input raises `FormsDslError`, which lists every problem found.
 """
 
 from forms_dsl.decision import Decision, DecisionTable, Wording, decide, wording

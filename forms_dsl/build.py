@@ -11,12 +11,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 from forms_dsl import expr as ex
-from forms_dsl.decision import build_tables
+from forms_dsl.decision import DecisionTable, build_tables
 from forms_dsl.errors import ErrorCode, Location, Problems
 from forms_dsl.expr.nodes import Call, String
+from forms_dsl.expr.values import compare
 from forms_dsl.model import (
     VTYPE_OF,
     Bound,
@@ -31,12 +32,7 @@ from forms_dsl.model import (
     Section,
     Severity,
 )
-from forms_dsl.reader import (
-    BAD_ID,
-    WRONG_KIND,
-    Reader,
-    suggest,
-)
+from forms_dsl.reader import Reader, suggest
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of
 from forms_dsl.types import FieldInfo, Value, VType
 from forms_dsl.values import BadValue, parse_literal
@@ -92,7 +88,6 @@ BAD_CODE_ENTRY = ErrorCode(
     "a terminology code needs `system` (a URI) and `code`: {problem}",
     "write e.g. `codes: [{{system: 'http://snomed.info/sct', code: '432328008'}}]`",
 )
-BAD_NUMBER_OPTION = ErrorCode("E225", "`{key}` must be {expected}, found {found}", "{fix}")
 BAD_CHOICE_CODE = ErrorCode(
     "E226",
     "choice code {code} is not usable",
@@ -132,7 +127,6 @@ REPEAT_REFERENCE = ErrorCode(
     "outside the repeat, use it through count(), sum(), min(), max(), any() or all()",
 )
 
-ID_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 FORM_KEYS = (
     "form",
@@ -171,6 +165,8 @@ FIELD_KEYS = (
 CHECK_KEYS = ("id", "when", "severity", "message")
 ALL = frozenset(FieldType)
 ANSWERABLE = ALL - {FieldType.NOTE, FieldType.CALC}
+#: The types whose answers have an order, so a `min` and a `max`.
+ORDERED = {FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE, FieldType.DATETIME, FieldType.TIME}
 #: Which options each field type takes (everything else is E216).
 APPLIES = {
     "hint": ALL,
@@ -178,20 +174,8 @@ APPLIES = {
     "default": ANSWERABLE,
     "readonly": ANSWERABLE,
     "required": ANSWERABLE,
-    "min": {
-        FieldType.INTEGER,
-        FieldType.DECIMAL,
-        FieldType.DATE,
-        FieldType.DATETIME,
-        FieldType.TIME,
-    },
-    "max": {
-        FieldType.INTEGER,
-        FieldType.DECIMAL,
-        FieldType.DATE,
-        FieldType.DATETIME,
-        FieldType.TIME,
-    },
+    "min": ORDERED,
+    "max": ORDERED,
     "decimals": {FieldType.DECIMAL, FieldType.CALC},
     "pattern": {FieldType.TEXT},
     "pattern_message": {FieldType.TEXT},
@@ -234,6 +218,28 @@ class _PendingExpr:
 
 
 @dataclass
+class _Seen:
+    """Where each section id and each field id was first defined (ids are unique per form)."""
+
+    sections: dict[str, Location] = field(default_factory=dict)
+    fields: dict[str, Location] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _FieldAt:
+    """The field being read: its mapping, id, type and repeating group (None at top level)."""
+
+    node: Map
+    id: str
+    type: FieldType
+    group: str | None
+
+    def option(self, key: str) -> Node | None:
+        """The option `key` if this field's type takes it (others are reported once, E216)."""
+        return self.node.get(key) if self.type in APPLIES[key] else None
+
+
+@dataclass
 class _Ctx:
     file: str
     languages: tuple[str, ...]
@@ -259,61 +265,6 @@ class FormBuilder(Reader):
 
     # -- small readers ------------------------------------------------------------------------
 
-    def kind(self, node: Node | None, key: str, expected: type, example: str) -> bool:
-        if node is None:
-            return False
-        ok = isinstance(node, expected)
-        if ok and expected is Scalar:
-            ok = isinstance(node.value, str) and node.value != ""  # type: ignore[union-attr]
-        if not ok:
-            names = {Map: "a mapping", Seq: "a list", Scalar: "text"}
-            self.p.add(
-                WRONG_KIND,
-                node.loc,
-                key=f"`{key}`",
-                expected=names[expected],
-                found=kind_of(node),
-                example=example,
-            )
-        return ok
-
-    def ident(self, node: Node | None, key: str) -> str | None:
-        if node is None or not self.kind(node, key, Scalar, "`id: tumour_size`"):
-            return None
-        value = str(node.value)  # type: ignore[union-attr]
-        if not ID_RE.fullmatch(value):
-            self.p.add(BAD_ID, node.loc, value=value)
-            return None
-        return value
-
-    def flag(self, node: Node | None, key: str) -> bool:
-        if node is None:
-            return False
-        if isinstance(node, Scalar) and isinstance(node.value, bool):
-            return node.value
-        self.p.add(
-            WRONG_KIND,
-            node.loc,
-            key=f"`{key}`",
-            expected="true or false",
-            found=kind_of(node),
-            example=f"`{key}: true`",
-        )
-        return False
-
-    def whole(self, node: Node, key: str, low: int, high: int) -> int | None:
-        if isinstance(node, Scalar) and type(node.value) is int and low <= node.value <= high:
-            return node.value
-        self.p.add(
-            BAD_NUMBER_OPTION,
-            node.loc,
-            key=key,
-            expected=f"a whole number from {low} to {high}",
-            found=node.text if isinstance(node, Scalar) else kind_of(node),
-            fix=f"write e.g. `{key}: {low if low > 0 else 1}`",
-        )
-        return None
-
     def expression(
         self,
         node: Node | None,
@@ -324,15 +275,14 @@ class FormBuilder(Reader):
     ) -> tuple[ex.Expr | None, str]:
         if node is None:
             return None, ""
-        if not isinstance(node, Scalar) or not isinstance(node.value, str):
-            if isinstance(node, Scalar) and node.value is not None and role in ("min", "max"):
-                text = node.text
-            else:
-                self.p.add(BAD_EXPRESSION_KIND, node.loc, role=role, found=kind_of(node))
-                return None, ""
-        else:
+        if isinstance(node, Scalar) and isinstance(node.value, str):
             text = node.value
-        start = node.loc.shifted(1) if node.quoted else node.loc  # type: ignore[union-attr]
+        elif isinstance(node, Scalar) and node.value is not None and role in ("min", "max"):
+            text = node.text
+        else:
+            self.p.add(BAD_EXPRESSION_KIND, node.loc, role=role, found=kind_of(node))
+            return None, ""
+        start = node.loc.shifted(1) if node.quoted else node.loc
         try:
             parsed = ex.parse(text)
         except ex.ExprError as err:
@@ -343,30 +293,55 @@ class FormBuilder(Reader):
         )
         return parsed, text
 
+    def _unique_id(
+        self, id_node: Node | None, owner: Map, seen: dict[str, Location], duplicate: ErrorCode
+    ) -> str | None:
+        """The id of a section or field; a second use is reported at the id (`duplicate`)."""
+        ident = self.ident(id_node, "id")
+        if ident is None or id_node is None:
+            return None
+        if ident in seen:
+            self.p.add(duplicate, id_node.loc, id=ident, first_line=seen[ident].line)
+        else:
+            seen[ident] = owner.loc
+        return ident
+
     # -- the form -----------------------------------------------------------------------------
 
     def build(self, root: Node) -> Form | None:
-        if not isinstance(root, Map):
-            self.p.add(
-                WRONG_KIND,
-                root.loc,
-                key="the file",
-                expected="a mapping",
-                found=kind_of(root),
-                example="`form: diagnosis`",
-            )
+        node = self.expect_map(root, "the file", "`form: diagnosis`")
+        if node is None:
             return None
-        self.keys(root, FORM_KEYS, "a form")
-        form_id = self.ident(self.need(root, "form", "a form", "diagnosis"), "form")
-        version = self._version(self.need(root, "version", "a form", "1"))
-        title = self.text(self.need(root, "title", "a form", "{en: Diagnosis}"), "the form title")
-        lists = self._choice_lists(root.get("choice_lists"))
-        sections_node = self.need(root, "sections", "a form", "a list of sections")
-        sections = self._sections(sections_node, lists)
-        fields = [f for s in sections for f in s.fields]
+        self.keys(node, FORM_KEYS, "a form")
+        form_id = self.ident(self.need(node, "form", "a form", "diagnosis"), "form")
+        version = self._version(self.need(node, "version", "a form", "1"))
+        title = self.text(self.need(node, "title", "a form", "{en: Diagnosis}"), "the form title")
+        lists = self._choice_lists(node.get("choice_lists"))
+        sections_node = self.need(node, "sections", "a form", "a list of sections")
+        sections, env, order = self._second_pass(self._sections(sections_node, lists))
+        tables = self._tables(node.get("decision_tables"), env)
+        if form_id is None or version is None:
+            return None
+        return Form(
+            id=form_id,
+            version=version,
+            title=title,
+            sections=sections,
+            choice_lists=lists,
+            decision_tables=tables,
+            languages=self.languages,
+            file=self.c.file,
+            context=dict(self.c.context),
+            calc_order=tuple(order),
+        )
+
+    def _second_pass(
+        self, sections: Sequence[Section]
+    ) -> tuple[tuple[Section, ...], dict[str, FieldInfo], list[str]]:
+        """Once every field is known: calculation types and order, then every expression."""
         env = self._env(sections)
-        calc_types, order = self._calculations(fields, env)
-        sections = tuple(
+        calc_types, order = self._calculations([f for s in sections for f in s.fields], env)
+        typed = tuple(
             replace(
                 s,
                 fields=tuple(
@@ -378,28 +353,15 @@ class FormBuilder(Reader):
         for name, vtype in calc_types.items():
             old = env[name]
             env[name] = FieldInfo(vtype, repeat=old.repeat, codes=old.codes)
-        self._check_expressions(env, {f.id: f for s in sections for f in s.fields})
-        tables = {}
-        tables_node = root.get("decision_tables")
-        if tables_node is not None and self.kind(tables_node, "decision_tables", Map, "a table"):
-            inputs = {
-                k: v for k, v in env.items() if v.repeat is None and v.vtype is not VType.GROUP
-            }
-            tables = build_tables(tables_node, inputs, self.languages, self.p)  # type: ignore[arg-type]
-        if form_id is None or version is None:
-            return None
-        return Form(
-            id=form_id,
-            version=version,
-            title=title,
-            sections=tuple(sections),
-            choice_lists=lists,
-            decision_tables=tables,
-            languages=self.languages,
-            file=self.c.file,
-            context=dict(self.c.context),
-            calc_order=tuple(order),
-        )
+        self._check_expressions(env, {f.id: f for s in typed for f in s.fields})
+        return typed, env, order
+
+    def _tables(self, node: Node | None, env: Mapping[str, FieldInfo]) -> dict[str, DecisionTable]:
+        tables = self.expect_map(node, "`decision_tables`", "a table")
+        if tables is None:
+            return {}
+        inputs = {k: v for k, v in env.items() if v.repeat is None and v.vtype is not VType.GROUP}
+        return build_tables(tables, inputs, self.languages, self.p)
 
     def _version(self, node: Node | None) -> int | None:
         if node is None:
@@ -410,11 +372,14 @@ class FormBuilder(Reader):
         self.p.add(BAD_VERSION, node.loc, found=found)
         return None
 
+    # -- choice lists -------------------------------------------------------------------------
+
     def _choice_lists(self, node: Node | None) -> dict[str, ChoiceList]:
         lists: dict[str, ChoiceList] = {}
-        if node is None or not self.kind(node, "choice_lists", Map, "`yes_no_unknown: [...]`"):
+        named = self.expect_map(node, "`choice_lists`", "`yes_no_unknown: [...]`")
+        if named is None:
             return lists
-        for key, value in node:  # type: ignore[union-attr]
+        for key, value in named:
             list_id = self.ident(key, "a choice list name")
             built = self.choice_list(list_id or str(key.value), value)
             if list_id and built is not None:
@@ -422,85 +387,87 @@ class FormBuilder(Reader):
         return lists
 
     def choice_list(self, list_id: str, node: Node) -> ChoiceList | None:
-        if not self.kind(node, list_id, Seq, "`- {code: L1, label: {en: …}}`"):
+        items = self.expect_seq(node, f"`{list_id}`", "`- {code: L1, label: {en: …}}`")
+        if items is None:
             return None
         choices: list[Choice] = []
         seen: set[str] = set()
-        for item in node:  # type: ignore[union-attr]
-            if not isinstance(item, Map):
-                self.p.add(
-                    WRONG_KIND,
-                    item.loc,
-                    key=f"an entry of {list_id}",
-                    expected="a mapping",
-                    found=kind_of(item),
-                    example="`{code: L1, label: {en: …}}`",
-                )
-                continue
-            self.keys(item, ("code", "label"), f"an entry of `{list_id}`")
-            code_node = self.need(item, "code", f"an entry of `{list_id}`", "L1")
-            label = self.text(self.need(item, "label", "a choice", "{en: …}"), "a choice label")
-            if not isinstance(code_node, Scalar):
-                continue
-            code = str(code_node.value) if code_node.value is not None else ""
-            if isinstance(code_node.value, bool) or not CODE_RE.fullmatch(code):
-                self.p.add(BAD_CHOICE_CODE, code_node.loc, code=code_node.text or "(empty)")
-                continue
-            if code in seen:
-                self.p.add(DUPLICATE_CODE, code_node.loc, code=code, list=list_id)
-                continue
-            seen.add(code)
-            choices.append(Choice(code, label))
+        for item in items:
+            choice = self._choice(item, list_id, seen)
+            if choice is not None:
+                choices.append(choice)
         return ChoiceList(list_id, tuple(choices))
+
+    def _choice(self, node: Node, list_id: str, seen: set[str]) -> Choice | None:
+        item = self.expect_map(node, f"an entry of {list_id}", "`{code: L1, label: {en: …}}`")
+        if item is None:
+            return None
+        self.keys(item, ("code", "label"), f"an entry of `{list_id}`")
+        code_node = self.need(item, "code", f"an entry of `{list_id}`", "L1")
+        label = self.text(self.need(item, "label", "a choice", "{en: …}"), "a choice label")
+        if not isinstance(code_node, Scalar):
+            return None
+        code = str(code_node.value) if code_node.value is not None else ""
+        if isinstance(code_node.value, bool) or not CODE_RE.fullmatch(code):
+            self.p.add(BAD_CHOICE_CODE, code_node.loc, code=code_node.text or "(empty)")
+            return None
+        if code in seen:
+            self.p.add(DUPLICATE_CODE, code_node.loc, code=code, list=list_id)
+            return None
+        seen.add(code)
+        return Choice(code, label)
+
+    # -- sections -----------------------------------------------------------------------------
 
     def _sections(self, node: Node | None, lists: dict[str, ChoiceList]) -> list[Section]:
         sections: list[Section] = []
-        if node is None or not self.kind(node, "sections", Seq, "`- id: tumour`"):
+        items = self.expect_seq(node, "`sections`", "`- id: tumour`")
+        if items is None:
             return sections
-        section_seen: dict[str, Location] = {}
-        field_seen: dict[str, Location] = {}
-        for item in node:  # type: ignore[union-attr]
-            if not isinstance(item, Map):
-                self.p.add(
-                    WRONG_KIND,
-                    item.loc,
-                    key="a section",
-                    expected="a mapping",
-                    found=kind_of(item),
-                    example="`- id: tumour`",
-                )
-                continue
-            self.keys(item, SECTION_KEYS, "a section")
-            section_id = self.ident(self.need(item, "id", "a section", "tumour"), "id")
-            if section_id and section_id in section_seen:
-                self.p.add(
-                    DUPLICATE_SECTION,
-                    item.get("id").loc,  # type: ignore[union-attr]
-                    id=section_id,
-                    first_line=section_seen[section_id].line,
-                )
-            elif section_id:
-                section_seen[section_id] = item.loc
-            sid = section_id or f"section_{len(sections) + 1}"
-            title = self.text(self.need(item, "title", "a section", "{en: …}"), "a section title")
-            repeat = self._repeat(item.get("repeat"))
-            group = sid if repeat is not None else None
-            show_if, show_text = self.expression(
-                item.get("show_if"), "show_if", VType.BOOL, sid, None
-            )
-            fields_node = self.need(item, "fields", "a section", "a list of fields")
-            fields: list[Field] = []
-            if fields_node is not None and self.kind(fields_node, "fields", Seq, "`- id: x`"):
-                for field_node in fields_node:  # type: ignore[union-attr]
-                    built = self._field(field_node, sid, group, lists, field_seen)
-                    if built is not None:
-                        fields.append(built)
-                if not len(fields_node):  # type: ignore[arg-type]
-                    self.p.add(EMPTY_SECTION, fields_node.loc, id=sid)
-            sections.append(
-                Section(sid, title, tuple(fields), item.loc, repeat, show_if, show_text)
-            )
+        seen = _Seen()
+        for item in items:
+            section = self._section(item, len(sections), lists, seen)
+            if section is not None:
+                sections.append(section)
         return sections
+
+    def _section(
+        self, node: Node, index: int, lists: dict[str, ChoiceList], seen: _Seen
+    ) -> Section | None:
+        item = self.expect_map(node, "a section", "`- id: tumour`")
+        if item is None:
+            return None
+        self.keys(item, SECTION_KEYS, "a section")
+        id_node = self.need(item, "id", "a section", "tumour")
+        sid = self._unique_id(id_node, item, seen.sections, DUPLICATE_SECTION)
+        sid = sid or f"section_{index + 1}"
+        title = self.text(self.need(item, "title", "a section", "{en: …}"), "a section title")
+        repeat = self._repeat(item.get("repeat"))
+        group = sid if repeat is not None else None
+        show_if, show_text = self.expression(item.get("show_if"), "show_if", VType.BOOL, sid, None)
+        fields_node = self.need(item, "fields", "a section", "a list of fields")
+        fields = self._section_fields(fields_node, sid, group, lists, seen)
+        return Section(sid, title, tuple(fields), item.loc, repeat, show_if, show_text)
+
+    def _section_fields(
+        self,
+        node: Node | None,
+        sid: str,
+        group: str | None,
+        lists: dict[str, ChoiceList],
+        seen: _Seen,
+    ) -> list[Field]:
+        items = self.expect_seq(node, "`fields`", "`- id: x`")
+        if items is None:
+            return []
+        fields: list[Field] = []
+        for field_node in items:
+            built = self._field(field_node, sid, group, lists, seen.fields)
+            if built is not None:
+                fields.append(built)
+        if not len(items):
+            self.p.add(EMPTY_SECTION, items.loc, id=sid)
+        return fields
 
     def _repeat(self, node: Node | None) -> Repeat | None:
         if node is None:
@@ -513,12 +480,15 @@ class FormBuilder(Reader):
             )
             return None
         self.keys(node, ("min", "max"), "repeat")
-        low = self.whole(node.get("min"), "min", 0, 1000) if node.get("min") else 0
-        high = self.whole(node.get("max"), "max", 1, 1000) if node.get("max") else 50
+        low_node, high_node = node.get("min"), node.get("max")
+        low = self.whole(low_node, "min", 0, 1000) if low_node is not None else 0
+        high = self.whole(high_node, "max", 1, 1000) if high_node is not None else 50
         if low is not None and high is not None and low > high:
             self.p.add(BAD_REPEAT, node.loc, problem=f"min rows ({low}) is more than max ({high})")
             return None
         return Repeat(low or 0, high or 50)
+
+    # -- fields -------------------------------------------------------------------------------
 
     def _field(
         self,
@@ -528,46 +498,51 @@ class FormBuilder(Reader):
         lists: dict[str, ChoiceList],
         seen: dict[str, Location],
     ) -> Field | None:
-        if not isinstance(node, Map):
-            self.p.add(
-                WRONG_KIND,
-                node.loc,
-                key="a field",
-                expected="a mapping",
-                found=kind_of(node),
-                example="`- id: weight`",
-            )
+        item = self.expect_map(node, "a field", "`- id: weight`")
+        if item is None:
             return None
-        self.keys(node, FIELD_KEYS, "a field")
-        id_node = self.need(node, "id", "a field", "weight_kg")
-        field_id = self.ident(id_node, "id")
-        if field_id and field_id in seen:
-            self.p.add(
-                DUPLICATE_FIELD,
-                id_node.loc,
-                id=field_id,  # type: ignore[union-attr]
-                first_line=seen[field_id].line,
-            )
-        elif field_id:
-            seen[field_id] = node.loc
-        fid = field_id or f"field_line_{node.loc.line}"
-        type_node = self.need(node, "type", f"field `{fid}`", "text")
-        ftype = None
-        if type_node is not None and self.kind(type_node, "type", Scalar, "`type: integer`"):
-            try:
-                ftype = FieldType(type_node.value)  # type: ignore[union-attr]
-            except ValueError:
-                self.p.add(
-                    UNKNOWN_TYPE,
-                    type_node.loc,
-                    value=type_node.text,  # type: ignore[union-attr]
-                    hint=suggest(str(type_node.value), list(FieldType), "types"),
-                )  # type: ignore[union-attr]
+        self.keys(item, FIELD_KEYS, "a field")
+        id_node = self.need(item, "id", "a field", "weight_kg")
+        fid = self._unique_id(id_node, item, seen, DUPLICATE_FIELD)
+        fid = fid or f"field_line_{item.loc.line}"
+        ftype = self._field_type(self.need(item, "type", f"field `{fid}`", "text"))
         label = self.text(
-            self.need(node, "label", f"field `{fid}`", "{en: …}"), f"the label of `{fid}`"
+            self.need(item, "label", f"field `{fid}`", "{en: …}"), f"the label of `{fid}`"
         )
         if ftype is None:
             return None
+        self._options_for_other_types(item, ftype)
+        at = _FieldAt(item, fid, ftype, group)
+        opts = self._plain_options(at)
+        opts.update(self._choice_options(at, lists))
+        opts.update(self._bounds(at))
+        opts["show_if"], opts["show_if_text"] = self.expression(
+            item.get("show_if"), "show_if", VType.BOOL, fid, group
+        )
+        opts.update(self._calc(at))
+        opts["checks"] = self._checks(item.get("checks"), fid, group)
+        return Field(
+            id=fid,
+            type=ftype,
+            label=label,
+            loc=item.loc,
+            section=section,
+            repeat=group,
+            **{k: v for k, v in opts.items() if v is not None},
+        )
+
+    def _field_type(self, node: Node | None) -> FieldType | None:
+        word = self.expect_word(node, "`type`", "`type: integer`")
+        if word is None:
+            return None
+        try:
+            return FieldType(str(word.value))
+        except ValueError:
+            hint = suggest(str(word.value), list(FieldType), "types")
+            self.p.add(UNKNOWN_TYPE, word.loc, value=word.text, hint=hint)
+            return None
+
+    def _options_for_other_types(self, node: Map, ftype: FieldType) -> None:
         for key, _value in node:
             applies = APPLIES.get(str(key.value))
             if applies is not None and ftype not in applies:
@@ -578,93 +553,94 @@ class FormBuilder(Reader):
                     type=ftype.value,
                     types=", ".join(sorted(t.value for t in applies)),
                 )
-        get = node.get
-        opts: dict[str, Any] = {}
-        opts["hint"] = self.text(get("hint"), f"the hint of `{fid}`")
-        if get("unit") is not None and self.kind(get("unit"), "unit", Scalar, "`unit: mg`"):
-            opts["unit"] = str(get("unit").value)  # type: ignore[union-attr]
+
+    def _plain_options(self, at: _FieldAt) -> dict[str, Any]:
+        """Hint, unit, flags, `required`, and the number and text options."""
+        get = at.node.get
+        opts: dict[str, Any] = {"hint": self.text(get("hint"), f"the hint of `{at.id}`")}
+        unit = self.expect_word(get("unit"), "`unit`", "`unit: mg`")
+        if unit is not None:
+            opts["unit"] = str(unit.value)
         for key in ("readonly", "sdv", "identifier"):
             opts[key] = self.flag(get(key), key)
         required = get("required")
         if isinstance(required, Scalar) and isinstance(required.value, str):
             opts["required_if"], opts["required_if_text"] = self.expression(
-                required, "required", VType.BOOL, fid, group
+                required, "required", VType.BOOL, at.id, at.group
             )  # a condition: required while it holds
         else:
             opts["required"] = self.flag(required, "required")
-        if get("decimals") is not None and ftype in APPLIES["decimals"]:
-            opts["decimals"] = self.whole(get("decimals"), "decimals", 0, 10)
-        if get("max_length") is not None and ftype in APPLIES["max_length"]:
-            opts["max_length"] = self.whole(get("max_length"), "max_length", 1, 100_000)
-        if get("pattern") is not None and ftype in APPLIES["pattern"]:
-            opts["pattern"] = self._pattern(get("pattern"))
-        if get("pattern_message") is not None and ftype in APPLIES["pattern_message"]:
-            if get("pattern") is None:
-                self.p.add(
-                    OPTION_NEEDS, node.key("pattern_message").loc,  # type: ignore[union-attr]
-                    option="pattern_message", needs="pattern",
-                )  # fmt: skip
-            opts["pattern_message"] = self.text(get("pattern_message"), "pattern_message")
-        choices = self._field_choices(get("choices"), ftype, fid, node, lists)
-        opts["choices"] = choices
-        if get("widget") is not None and ftype in APPLIES["widget"]:
-            opts["widget"] = self._widget(get("widget"), ftype)
-        if get("codes") is not None:
-            opts["codes"] = self._codes(get("codes"))
-        vtype = VTYPE_OF.get(ftype)
-        if get("default") is not None and ftype in APPLIES["default"]:
-            opts["default"] = self._default(get("default"), ftype, choices)
-        literals = self._literal_bounds(node, ftype)
+        if (decimals := at.option("decimals")) is not None:
+            opts["decimals"] = self.whole(decimals, "decimals", 0, 10)
+        if (max_length := at.option("max_length")) is not None:
+            opts["max_length"] = self.whole(max_length, "max_length", 1, 100_000)
+        if (pattern := at.option("pattern")) is not None:
+            opts["pattern"] = self._pattern(pattern)
+        if (message := at.option("pattern_message")) is not None:
+            if pattern is None:
+                where = at.node.key("pattern_message") or at.node
+                self.p.add(OPTION_NEEDS, where.loc, option="pattern_message", needs="pattern")
+            opts["pattern_message"] = self.text(message, "pattern_message")
+        return opts
+
+    def _choice_options(self, at: _FieldAt, lists: dict[str, ChoiceList]) -> dict[str, Any]:
+        """Choices, widget, terminology codes and the default (checked against the choices)."""
+        choices = self._field_choices(at.node.get("choices"), at, lists)
+        opts: dict[str, Any] = {"choices": choices}
+        if (widget := at.option("widget")) is not None:
+            opts["widget"] = self._widget(widget, at.type)
+        if (codes := at.node.get("codes")) is not None:
+            opts["codes"] = self._codes(codes)
+        if (default := at.option("default")) is not None:
+            opts["default"] = self._default(default, at.type, choices)
+        return opts
+
+    def _bounds(self, at: _FieldAt) -> dict[str, Bound]:
+        """min and max: plain values checked now, expressions (e.g. `today()`) in pass two."""
+        literals = self._literal_bounds(at.node, at.type)
+        bounds: dict[str, Bound] = {}
         for key in ("min", "max"):
-            bound_node = get(key)
-            if bound_node is None or ftype not in APPLIES[key]:
+            node = at.option(key)
+            if node is None:
                 continue
-            if key in literals:
-                opts[key] = Bound(None, bound_node.text, literals[key])  # type: ignore[union-attr]
-                continue
-            if _is_literal(bound_node, ftype):
-                continue  # a bad literal, already reported
-            bound, text = self.expression(bound_node, key, vtype, fid, group)
+            if _is_literal(node, at.type):
+                if key in literals:
+                    bounds[key] = Bound(None, node.text, literals[key])
+                continue  # else a bad literal, already reported
+            bound, text = self.expression(node, key, VTYPE_OF.get(at.type), at.id, at.group)
             if bound is not None:
-                opts[key] = Bound(bound, text)
-        show_if, show_text = self.expression(get("show_if"), "show_if", VType.BOOL, fid, group)
-        opts["show_if"], opts["show_if_text"] = show_if, show_text
-        if ftype is FieldType.CALC:
-            calc_node = get("calc")
+                bounds[key] = Bound(bound, text)
+        return bounds
+
+    def _calc(self, at: _FieldAt) -> dict[str, Any]:
+        calc_node = at.node.get("calc")
+        if at.type is FieldType.CALC:
             if calc_node is None:
                 self.p.add(
                     CALC_MISPLACED,
-                    node.loc,
-                    problem=f"calc field `{fid}` has no `calc:`",
+                    at.node.loc,
+                    problem=f"calc field `{at.id}` has no `calc:`",
                     fix='add `calc: "…"` with the expression that computes it',
                 )
-            calc, calc_text = self.expression(calc_node, "calc", None, fid, group)
-            opts["calc"], opts["calc_text"] = calc, calc_text
-        elif get("calc") is not None:
+            calc, calc_text = self.expression(calc_node, "calc", None, at.id, at.group)
+            return {"calc": calc, "calc_text": calc_text}
+        if calc_node is not None:
             self.p.add(
                 CALC_MISPLACED,
-                node.key("calc").loc,  # type: ignore[union-attr]
-                problem=f"`calc:` on a {ftype.value} field",
+                (at.node.key("calc") or at.node).loc,
+                problem=f"`calc:` on a {at.type.value} field",
                 fix="set `type: calc` to compute this field, or remove `calc:`",
             )
-        opts["checks"] = self._checks(get("checks"), fid, group)
-        return Field(
-            id=fid,
-            type=ftype,
-            label=label,
-            loc=node.loc,
-            section=section,
-            repeat=group,
-            **{k: v for k, v in opts.items() if v is not None},
-        )
+        return {}
 
     def _pattern(self, node: Node) -> re.Pattern[str] | None:
-        if not self.kind(node, "pattern", Scalar, "`pattern: '[A-Z]{2}[0-9]{4}'`"):
+        word = self.expect_word(node, "`pattern`", "`pattern: '[A-Z]{2}[0-9]{4}'`")
+        if word is None:
             return None
         try:
-            return re.compile(str(node.value))  # type: ignore[union-attr]
+            return re.compile(str(word.value))
         except re.error as err:
-            self.p.add(BAD_PATTERN, node.loc, problem=str(err))
+            self.p.add(BAD_PATTERN, word.loc, problem=str(err))
             return None
 
     def _widget(self, node: Node, ftype: FieldType) -> str | None:
@@ -676,47 +652,36 @@ class FormBuilder(Reader):
         return None
 
     def _field_choices(
-        self,
-        node: Node | None,
-        ftype: FieldType,
-        fid: str,
-        field_node: Map,
-        lists: dict[str, ChoiceList],
+        self, node: Node | None, at: _FieldAt, lists: dict[str, ChoiceList]
     ) -> ChoiceList | None:
-        if ftype not in APPLIES["choices"] or (node is None and ftype is FieldType.CALC):
+        if at.type not in APPLIES["choices"] or (node is None and at.type is FieldType.CALC):
             return None  # a calculation names its codes' labels only if it yields codes
         if node is None:
             self.p.add(
                 CHOICES_MISPLACED,
-                field_node.loc,
-                problem=f"{ftype.value} field `{fid}` has no `choices`",
+                at.node.loc,
+                problem=f"{at.type.value} field `{at.id}` has no `choices`",
                 fix="name a choice list (`choices: inrg_stage`) or list them inline",
             )
             return None
         if isinstance(node, Seq):
-            return self.choice_list(fid, node)
+            return self.choice_list(at.id, node)
         if isinstance(node, Scalar) and isinstance(node.value, str):
-            found = lists.get(node.value) or self.c.shared_lists.get(node.value)
-            if found is None:
-                known = sorted({*lists, *self.c.shared_lists})
-                self.p.add(
-                    UNKNOWN_CHOICE_LIST,
-                    node.loc,
-                    value=node.value,
-                    hint=suggest(node.value, known, "choice lists")
-                    if known
-                    else "define it under `choice_lists:`",
-                )
-            return found
-        self.p.add(
-            WRONG_KIND,
-            node.loc,
-            key="`choices`",
-            expected="a list name or a list",
-            found=kind_of(node),
-            example="`choices: inrg_stage`",
-        )
+            return self._named_list(node, node.value, lists)
+        self.wrong_kind(node, "`choices`", "a list name or a list", "`choices: inrg_stage`")
         return None
+
+    def _named_list(
+        self, node: Scalar, name: str, lists: dict[str, ChoiceList]
+    ) -> ChoiceList | None:
+        found = lists.get(name) or self.c.shared_lists.get(name)
+        if found is None:
+            known = sorted({*lists, *self.c.shared_lists})
+            hint = (
+                suggest(name, known, "choice lists") if known else "define it under `choice_lists:`"
+            )
+            self.p.add(UNKNOWN_CHOICE_LIST, node.loc, value=name, hint=hint)
+        return found
 
     def _codes(self, node: Node) -> tuple[Code, ...]:
         if not isinstance(node, Seq):
@@ -791,51 +756,48 @@ class FormBuilder(Reader):
                     fix=err.fix,
                 )
         low, high = values.get("min"), values.get("max")
-        if low is not None and high is not None and low > high:  # type: ignore[operator]
-            self.p.add(MIN_ABOVE_MAX, node.get("max").loc, min=low, max=high)  # type: ignore[union-attr]
+        high_node = node.get("max")
+        if high_node is not None and compare(">", low, high):
+            self.p.add(MIN_ABOVE_MAX, high_node.loc, min=low, max=high)
         return {k: v for k, v in values.items() if v is not None}
 
     def _checks(self, node: Node | None, fid: str, group: str | None) -> tuple[Check, ...]:
-        if node is None:
-            return ()
-        if not self.kind(node, "checks", Seq, '`- when: "x < 0"`'):
+        items = self.expect_seq(node, "`checks`", '`- when: "x < 0"`')
+        if items is None:
             return ()
         checks: list[Check] = []
-        for n, item in enumerate(node, start=1):  # type: ignore[arg-type]
-            if not isinstance(item, Map):
-                self.p.add(
-                    WRONG_KIND,
-                    item.loc,
-                    key="a check",
-                    expected="a mapping",
-                    found=kind_of(item),
-                    example='`- when: "x < 0"`',
-                )
-                continue
-            self.keys(item, CHECK_KEYS, "a check")
-            when_node = self.need(item, "when", f"check {n} of `{fid}`", '"value < 0"')
-            when, when_text = self.expression(when_node, "a check's `when`", VType.BOOL, fid, group)
-            severity = Severity.ERROR
-            sev_node = item.get("severity")
-            if sev_node is not None:
-                if isinstance(sev_node, Scalar) and sev_node.value in ("error", "warning"):
-                    severity = Severity(sev_node.value)
-                else:
-                    self.p.add(
-                        BAD_SEVERITY,
-                        sev_node.loc,
-                        value=sev_node.text if isinstance(sev_node, Scalar) else "?",
-                    )
-            message = self.text(
-                self.need(item, "message", f"check {n} of `{fid}`", "{en: …}"),
-                f"the message of check {n} of `{fid}`",
-            )
-            check_id = f"{fid}.{n}"
-            if item.get("id") is not None:
-                check_id = self.ident(item.get("id"), "id") or check_id
-            if when is not None:
-                checks.append(Check(check_id, when, when_text, severity, message, item.loc))
+        for n, item in enumerate(items, start=1):
+            check = self._check(item, n, fid, group)
+            if check is not None:
+                checks.append(check)
         return tuple(checks)
+
+    def _check(self, node: Node, n: int, fid: str, group: str | None) -> Check | None:
+        item = self.expect_map(node, "a check", '`- when: "x < 0"`')
+        if item is None:
+            return None
+        self.keys(item, CHECK_KEYS, "a check")
+        when_node = self.need(item, "when", f"check {n} of `{fid}`", '"value < 0"')
+        when, when_text = self.expression(when_node, "a check's `when`", VType.BOOL, fid, group)
+        severity = self._severity(item.get("severity"))
+        message = self.text(
+            self.need(item, "message", f"check {n} of `{fid}`", "{en: …}"),
+            f"the message of check {n} of `{fid}`",
+        )
+        check_id = f"{fid}.{n}"
+        if item.get("id") is not None:
+            check_id = self.ident(item.get("id"), "id") or check_id
+        if when is None:
+            return None
+        return Check(check_id, when, when_text, severity, message, item.loc)
+
+    def _severity(self, node: Node | None) -> Severity:
+        if node is None:
+            return Severity.ERROR
+        if isinstance(node, Scalar) and node.value in ("error", "warning"):
+            return Severity(str(node.value))
+        self.p.add(BAD_SEVERITY, node.loc, value=node.text if isinstance(node, Scalar) else "?")
+        return Severity.ERROR
 
     # -- pass two: names, types, cycles ------------------------------------------------------
 
@@ -858,7 +820,8 @@ class FormBuilder(Reader):
         self, fields: Sequence[Field], env: dict[str, FieldInfo]
     ) -> tuple[dict[str, VType], list[str]]:
         calcs = {f.id: f for f in fields if f.type is FieldType.CALC and f.calc is not None}
-        deps = {fid: ex.references(f.calc) & calcs.keys() for fid, f in calcs.items()}  # type: ignore[arg-type]
+        exprs = {f.id: f.calc for f in fields if f.type is FieldType.CALC and f.calc is not None}
+        deps = {fid: ex.references(calc) & calcs.keys() for fid, calc in exprs.items()}
         order: list[str] = []
         state: dict[str, int] = {}
         reported: set[frozenset[str]] = set()
@@ -891,7 +854,7 @@ class FormBuilder(Reader):
             local = dict(env)
             for done, vtype in types.items():
                 local[done] = FieldInfo(vtype, repeat=env[done].repeat, codes=env[done].codes)
-            vtype, _problems = ex.check(f.calc, local, row_group=f.repeat)  # type: ignore[arg-type]
+            vtype, _problems = ex.check(exprs[fid], local, row_group=f.repeat)
             if f.choices is not None and vtype in (VType.TEXT, VType.CODE):
                 vtype = VType.CODE  # compared with its codes like a choice field
             types[fid] = vtype
@@ -968,7 +931,7 @@ def _type_fix(role: str) -> str:
     return "write a condition, e.g. `x > 3` or `mycn == 'amplified'`"
 
 
-def _is_literal(node: Node | None, ftype: FieldType) -> bool:
+def _is_literal(node: Node | None, ftype: FieldType) -> TypeGuard[Scalar]:
     """A plain limit (number, date, time) rather than an expression such as `today()`."""
     if not isinstance(node, Scalar) or node.value is None:
         return False

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from forms_dsl import expr as ex
+from forms_dsl.expr.values import ORDER
 from forms_dsl.messages import render
 from forms_dsl.model import Field, FieldType, Form, Severity
 from forms_dsl.types import Value
 from forms_dsl.values import BadValue, parse_input
 
-Raw = Mapping[str, "str | Sequence[str]"]
+RawValue = str | Sequence[str]  # one posted key: a text, or the texts of a multichoice
+Raw = Mapping[str, RawValue]
 #: `group-<row id>-field`: a row's id is its identity for life (never its position), so that
 #: removing a row changes no other row's answers, history or messages.
 ROW_KEY = re.compile(r"(?P<group>[a-z][a-z0-9_]*)-(?P<index>[0-9]{1,6})-(?P<field>[a-z][a-z0-9_]*)")
@@ -61,10 +63,10 @@ class Evaluation:
 
 def _split(
     form: Form, raw: Raw, ignore: Collection[str]
-) -> tuple[dict[str, object], dict[str, dict[int, dict[str, object]]], list[str]]:
+) -> tuple[dict[str, RawValue], dict[str, dict[int, dict[str, RawValue]]], list[str]]:
     fields = form.fields
-    top: dict[str, object] = {}
-    groups: dict[str, dict[int, dict[str, object]]] = {}
+    top: dict[str, RawValue] = {}
+    groups: dict[str, dict[int, dict[str, RawValue]]] = {}
     unknown: list[str] = []
     for key, value in raw.items():
         f = fields.get(key)
@@ -127,9 +129,9 @@ class _Run:
         target = self.result.errors if sev is Severity.ERROR else self.result.warnings
         target.append(Issue(f.id, sev, kind, message, row))
 
-    def typed(self, f: Field, raw: object, row: int | None) -> Value:
+    def typed(self, f: Field, raw: RawValue | None, row: int | None) -> Value:
         try:
-            return parse_input(raw, f)  # type: ignore[arg-type]
+            return parse_input(raw, f)
         except BadValue as bad:
             params = {"places": f.decimals} if bad.kind == "decimals" else {}
             self.issue(f, bad.kind, render(bad.kind, self.lang, **params), row, Severity.ERROR)
@@ -163,32 +165,50 @@ def evaluate(
     run = _Run(form, context or {}, lang, today or dt.date.today(), now)
     run.bad = set()
     top, groups, unknown = _split(form, raw, ignore)
-    res = run.result
-    res.unknown_keys = sorted(unknown)
+    run.result.unknown_keys = sorted(unknown)
     inputs: dict[str, Value] = {}
     for f in form:
         if f.repeat is None and f.stores_value and f.type is not FieldType.CALC:
             inputs[f.id] = run.typed(f, top.get(f.id), None) if f.id in top else None
+    row_inputs = _row_inputs(run, groups, rows or {})
+    _settle(run, inputs, row_inputs)
+    _drop_hidden(run)
+    _validate(run)
+    return run.result
+
+
+def _row_inputs(
+    run: _Run,
+    groups: Mapping[str, Mapping[int, Mapping[str, RawValue]]],
+    rows: Mapping[str, Collection[int]],
+) -> dict[str, list[dict[str, Value]]]:
+    """Each repeating section's rows, typed: posted rows plus those named in `rows`."""
     row_inputs: dict[str, list[dict[str, Value]]] = {}
-    for section in form.sections:
+    for section in run.form.sections:
         if section.repeat is None:
             continue
         posted = groups.get(section.id, {})
-        ids = sorted(set(posted) | {i for i in (rows or {}).get(section.id, ()) if i >= 0})
+        ids = sorted(set(posted) | {i for i in rows.get(section.id, ()) if i >= 0})
         group_rows = []
         for row_id in ids:
             row_raw = posted.get(row_id, {})
-            row = {}
+            row: dict[str, Value] = {}
             for f in section.fields:
                 if f.stores_value and f.type is not FieldType.CALC:
                     row[f.id] = run.typed(f, row_raw.get(f.id), row_id) if f.id in row_raw else None
             group_rows.append(row)
         row_inputs[section.id] = group_rows
-        res.row_ids[section.id] = ids
+        run.result.row_ids[section.id] = ids
+    return row_inputs
 
-    # Relevance and calculations feed each other: iterate to a fixed point (bounded).
+
+def _settle(
+    run: _Run, inputs: dict[str, Value], row_inputs: dict[str, list[dict[str, Value]]]
+) -> None:
+    """Relevance and calculations feed each other: iterate to a fixed point (bounded)."""
+    res = run.result
     previous: tuple[object, ...] | None = None
-    for _ in range(len(form.fields) + 2):
+    for _ in range(len(run.form.fields) + 2):
         res.values = dict(inputs)
         res.rows = {g: [dict(r) for r in group] for g, group in row_inputs.items()}
         _calculate(run)
@@ -208,9 +228,6 @@ def evaluate(
                 for k in row:
                     if k not in visible:
                         row[k] = None
-    _drop_hidden(run)
-    _validate(run)
-    return res
 
 
 def _calculate(run: _Run) -> None:
@@ -220,12 +237,15 @@ def _calculate(run: _Run) -> None:
     top = run.scope(values=values)
     for fid in run.form.calc_order:
         f = fields[fid]
+        calc = f.calc
+        if calc is None:  # pragma: no cover - calc_order lists only fields with a calculation
+            continue
         if f.repeat is None:
-            res.values[fid] = values[fid] = _round(f, ex.evaluate(f.calc, top))  # type: ignore[arg-type]
+            res.values[fid] = values[fid] = _round(f, ex.evaluate(calc, top))
         else:
             for row in res.rows.get(f.repeat, []):
                 scope = run.scope(f.repeat, row, values)
-                row[fid] = _round(f, ex.evaluate(f.calc, scope))  # type: ignore[arg-type]
+                row[fid] = _round(f, ex.evaluate(calc, scope))
 
 
 def _round(f: Field, value: Value) -> Value:
@@ -344,7 +364,9 @@ def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: e
             limit = bound.value if bound.expr is None else ex.evaluate(bound.expr, scope)
             if limit is None or not _comparable(value, limit):
                 continue
-            if (key == "min" and value < limit) or (key == "max" and value > limit):  # type: ignore[operator]
+            if (key == "min" and ORDER["<"](value, limit)) or (
+                key == "max" and ORDER[">"](value, limit)
+            ):
                 run.issue(f, key, render(message, lang, limit=_show(limit)), row, Severity.ERROR)
     for check in f.checks:
         if _truthy(ex.evaluate(check.when, scope)):

@@ -7,6 +7,7 @@ for bad input, and it carries every problem found, not just the first.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -119,6 +120,12 @@ class Problems:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise FormsDslError(self._items)
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The known word `word` was most likely meant to be (for "did you mean" hints), if any."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
 
 
 def reference() -> str:

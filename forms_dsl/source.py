@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from forms_dsl.errors import ErrorCode, FormsDslError, Location, Problems
+from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location, Problems
 
 YAML_SYNTAX = ErrorCode(
     "E101",
@@ -120,9 +120,13 @@ def kind_of(node: Node) -> str:
 
 
 def _scalar_value(node: yaml.ScalarNode) -> ScalarValue:
-    text = node.value
     if node.style is not None:  # quoted or block scalar: always text
-        return text
+        return str(node.value)
+    return plain_value(node.value)
+
+
+def plain_value(text: str) -> ScalarValue:
+    """What an unquoted word means: null, true/false, an integer, a decimal, else the text."""
     if text in _NULL:
         return None
     if text in _TRUE:
@@ -170,7 +174,7 @@ def _convert(file: str, node: yaml.Node, problems: Problems) -> Node:
 class _Loader(yaml.SafeLoader):
     """Composes nodes only; refuses aliases (no billion-laughs, no hidden sharing)."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             mark = event.start_mark
@@ -218,6 +222,9 @@ def parse(text: str, file: str = "<string>") -> Node:
     except RecursionError:
         problems.add(YAML_SYNTAX, Location(file, 1, 1), problem="nesting too deep")
         raise FormsDslError(problems) from None
+    if root is None:  # pragma: no cover - check_node() said a document follows
+        problems.add(NOT_A_DOCUMENT, Location(file, 1, 1))
+        raise FormsDslError(problems)
     result = _convert(file, root, problems)
     problems.raise_if_errors()
     return result
@@ -235,7 +242,5 @@ def parse_file(path: Path, display: str | None = None) -> Node:
     return parse(text, name)
 
 
-def _error(code: ErrorCode, loc: Location, **params: object):  # type: ignore[no-untyped-def]
-    from forms_dsl.errors import DslError
-
+def _error(code: ErrorCode, loc: Location, **params: object) -> DslError:
     return DslError(code, loc, dict(params))

@@ -9,9 +9,10 @@ from pathlib import Path
 from forms_dsl.build import FormBuilder
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location, Problems
 from forms_dsl.model import ChoiceList, Event, Form, Study
-from forms_dsl.reader import MISSING_KEY, WRONG_KIND, suggest
+from forms_dsl.reader import Reader, describe, suggest
 from forms_dsl.schedule import check_anchors, read_schedule
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of, parse, parse_file
+from forms_dsl.text import EMPTY
 from forms_dsl.types import VType
 
 UNKNOWN_FORM = ErrorCode(
@@ -70,8 +71,18 @@ def load_form_text(
     context: dict[str, VType] | None = None,
 ) -> LoadResult:
     """One form from YAML text (tests, tools); raises FormsDslError with every problem."""
+    return load_form_node(parse(text, file), file, languages, shared_lists, context)
+
+
+def load_form_node(
+    root: Node,
+    file: str,
+    languages: tuple[str, ...] = ("en",),
+    shared_lists: dict[str, ChoiceList] | None = None,
+    context: dict[str, VType] | None = None,
+) -> LoadResult:
+    """One form from located nodes, whatever they were read from (YAML, or an importer)."""
     problems = Problems()
-    root = parse(text, file)
     form = FormBuilder(file, languages, problems, shared_lists, context).build(root)
     problems.raise_if_errors()
     assert form is not None
@@ -91,44 +102,12 @@ def load_study(folder: Path | str) -> LoadResult:
         raise FormsDslError(problems) from None
     header = _Header(name, problems)
     header.read(node)
-    forms: dict[str, Form] = {}
     files = sorted((root / "forms").glob("*.yaml"))
     if not files:
         problems.add(NO_FORMS, Location(name, 1, 1), folder=_display(root / "forms"))
-    for path in files:
-        display = _display(path)
-        try:
-            form_node = parse_file(path, display)
-        except FormsDslError as err:
-            problems.extend(err.errors)
-            continue
-        builder = FormBuilder(display, header.languages, problems, header.lists, header.context)
-        form = builder.build(form_node)
-        if form is None:
-            continue
-        if form.id != path.stem:
-            loc = form_node.get("form").loc if isinstance(form_node, Map) else form_node.loc  # type: ignore[union-attr]
-            problems.add(FORM_ID_MISMATCH, loc, id=form.id, file=path.name, stem=path.stem)
-        if form.id in forms:
-            problems.add(DUPLICATE_FORM, form_node.loc, id=form.id)
-        forms[form.id] = form
-    used: set[str] = set()
-    for event, form_nodes in header.event_forms:
-        for form_node in form_nodes:
-            form_id = str(form_node.value)
-            used.add(form_id)
-            if form_id not in forms and files:
-                problems.add(
-                    UNKNOWN_FORM,
-                    form_node.loc,
-                    event=event,
-                    form=form_id,
-                    hint=suggest(form_id, sorted(forms), "forms"),
-                )
+    forms = _forms(files, header, problems)
+    _check_events(header, forms, problems, any_files=bool(files))
     check_anchors(header.events, forms, problems)
-    for form_id, form in forms.items():
-        if form_id not in used:
-            problems.add(UNUSED_FORM, Location(form.file, 1, 1), id=form_id)
     problems.raise_if_errors()
     study = Study(
         slug=header.slug or root.name,
@@ -141,6 +120,52 @@ def load_study(folder: Path | str) -> LoadResult:
         root=str(root),
     )
     return LoadResult(study, tuple(problems.warnings))
+
+
+def _forms(files: list[Path], header: _Header, problems: Problems) -> dict[str, Form]:
+    """Every form file, built with the study's languages, shared lists and context."""
+    forms: dict[str, Form] = {}
+    for path in files:
+        display = _display(path)
+        try:
+            form_node = parse_file(path, display)
+        except FormsDslError as err:
+            problems.extend(err.errors)
+            continue
+        builder = FormBuilder(display, header.languages, problems, header.lists, header.context)
+        form = builder.build(form_node)
+        if form is None:
+            continue
+        if form.id != path.stem:
+            id_node = form_node.get("form") if isinstance(form_node, Map) else None
+            loc = (id_node or form_node).loc
+            problems.add(FORM_ID_MISMATCH, loc, id=form.id, file=path.name, stem=path.stem)
+        if form.id in forms:
+            problems.add(DUPLICATE_FORM, form_node.loc, id=form.id)
+        forms[form.id] = form
+    return forms
+
+
+def _check_events(
+    header: _Header, forms: dict[str, Form], problems: Problems, any_files: bool
+) -> None:
+    """Every form an event lists exists; every form is in some event (a warning)."""
+    used: set[str] = set()
+    for event, form_nodes in header.event_forms:
+        for form_node in form_nodes:
+            form_id = str(form_node.value)
+            used.add(form_id)
+            if form_id not in forms and any_files:
+                problems.add(
+                    UNKNOWN_FORM,
+                    form_node.loc,
+                    event=event,
+                    form=form_id,
+                    hint=suggest(form_id, sorted(forms), "forms"),
+                )
+    for form_id, form in forms.items():
+        if form_id not in used:
+            problems.add(UNUSED_FORM, Location(form.file, 1, 1), id=form_id)
 
 
 def _display(path: Path) -> str:
@@ -158,23 +183,16 @@ class _Header:
         self.file = file
         self.p = problems
         self.slug = ""
-        self.title = FormBuilder(file, ("en",), problems).text(None, "")
+        self.title = EMPTY
         self.languages: tuple[str, ...] = ("en",)
         self.context: dict[str, VType] = {}
         self.lists: dict[str, ChoiceList] = {}
         self.events: list[Event] = []
         self.event_forms: list[tuple[str, list[Scalar]]] = []
 
-    def read(self, node: Node) -> None:
-        if not isinstance(node, Map):
-            self.p.add(
-                WRONG_KIND,
-                node.loc,
-                key="study.yaml",
-                expected="a mapping",
-                found=kind_of(node),
-                example="`study: siopen-nb`",
-            )
+    def read(self, root: Node) -> None:
+        node = Reader((), self.p).expect_map(root, "study.yaml", "`study: siopen-nb`")
+        if node is None:
             return
         self.languages = self._languages(node.get("languages"), node)
         builder = FormBuilder(self.file, self.languages, self.p)
@@ -185,44 +203,32 @@ class _Header:
         self.title = builder.text(
             builder.need(node, "title", "study.yaml", "{en: …}"), "the study title"
         )
-        context = node.get("context")
-        if context is not None and builder.kind(context, "context", Map, "`date_of_birth: date`"):
-            for key, value in context:  # type: ignore[union-attr]
-                vtype = CONTEXT_TYPES.get(str(value.value)) if isinstance(value, Scalar) else None
-                if vtype is None:
-                    found = value.text if isinstance(value, Scalar) else kind_of(value)
-                    self.p.add(BAD_CONTEXT, value.loc, name=key.text, found=found)
-                    continue
-                self.context[str(key.value)] = vtype
-        lists = node.get("choice_lists")
-        if lists is not None and builder.kind(lists, "choice_lists", Map, "a mapping of lists"):
-            for key, value in lists:  # type: ignore[union-attr]
-                built = builder.choice_list(str(key.value), value)
-                if built is not None:
-                    self.lists[str(key.value)] = built
+        self._context(builder.expect_map(node.get("context"), "`context`", "`date_of_birth: date`"))
+        lists = builder.expect_map(node.get("choice_lists"), "`choice_lists`", "a mapping of lists")
+        for key, value in lists or ():
+            built = builder.choice_list(str(key.value), value)
+            if built is not None:
+                self.lists[str(key.value)] = built
         events = builder.need(node, "events", "study.yaml", "a list of events")
-        if events is not None and builder.kind(events, "events", Seq, "`- id: diagnosis`"):
-            self._events(events, builder)  # type: ignore[arg-type]
+        self._events(builder.expect_seq(events, "`events`", "`- id: diagnosis`"), builder)
+
+    def _context(self, node: Map | None) -> None:
+        for key, value in node or ():
+            vtype = CONTEXT_TYPES.get(str(value.value)) if isinstance(value, Scalar) else None
+            if vtype is None:
+                found = value.text if isinstance(value, Scalar) else kind_of(value)
+                self.p.add(BAD_CONTEXT, value.loc, name=key.text, found=found)
+                continue
+            self.context[str(key.value)] = vtype
 
     def _languages(self, node: Node | None, parent: Map) -> tuple[str, ...]:
+        reader = Reader((), self.p)
         if node is None:
-            self.p.add(
-                MISSING_KEY,
-                parent.loc,
-                where="study.yaml",
-                key="`languages`",
-                example="[en, fr, de, it, es]",
-            )
+            reader.need(parent, "languages", "study.yaml", "[en, fr, de, it, es]")
             return ("en",)
         if not isinstance(node, Seq) or not len(node):
-            self.p.add(
-                WRONG_KIND,
-                node.loc,
-                key="`languages`",
-                expected="a list",
-                found=kind_of(node),
-                example="`languages: [en, fr]`",
-            )
+            example = "`languages: [en, fr]`"
+            reader.wrong_kind(node, "`languages`", "a list", example, found=describe(node))
             return ("en",)
         langs = []
         for item in node:
@@ -238,51 +244,33 @@ class _Header:
             langs.append(text)
         return tuple(langs) or ("en",)
 
-    def _events(self, node: Seq, builder: FormBuilder) -> None:
+    def _events(self, node: Seq | None, builder: FormBuilder) -> None:
         seen: set[str] = set()
-        for item in node:
-            if not isinstance(item, Map):
-                self.p.add(
-                    WRONG_KIND,
-                    item.loc,
-                    key="an event",
-                    expected="a mapping",
-                    found=kind_of(item),
-                    example="`- id: diagnosis`",
-                )
-                continue
-            builder.keys(item, EVENT_KEYS, "an event")
-            event_id = builder.ident(builder.need(item, "id", "an event", "diagnosis"), "id")
-            if event_id in seen:
-                self.p.add(DUPLICATE_EVENT, item.loc, id=event_id)
-            seen.add(event_id or "")
-            label = builder.text(
-                builder.need(item, "label", "an event", "{en: …}"), "an event label"
+        for item in node or ():
+            event = builder.expect_map(item, "an event", "`- id: diagnosis`")
+            if event is not None:
+                self._event(event, builder, seen)
+
+    def _event(self, item: Map, builder: FormBuilder, seen: set[str]) -> None:
+        builder.keys(item, EVENT_KEYS, "an event")
+        event_id = builder.ident(builder.need(item, "id", "an event", "diagnosis"), "id")
+        if event_id in seen:
+            self.p.add(DUPLICATE_EVENT, item.loc, id=event_id)
+        seen.add(event_id or "")
+        label = builder.text(builder.need(item, "label", "an event", "{en: …}"), "an event label")
+        forms_node = builder.need(item, "forms", "an event", "[diagnosis]")
+        form_list = builder.expect_seq(forms_node, "`forms`", "[diagnosis]")
+        form_ids = [f for f in form_list or () if isinstance(f, Scalar)]
+        repeating = builder.flag(item.get("repeating"), "repeating")
+        visit_date_node = item.get("visit_date")
+        visit_date = builder.flag(visit_date_node, "visit_date")
+        if visit_date and not repeating and visit_date_node is not None:
+            self.p.add(VISIT_DATE_NOT_REPEATING, visit_date_node.loc, event=event_id or "?")
+        schedule = read_schedule(item.get("schedule"), event_id or "?", repeating, builder, self.p)
+        if event_id:
+            forms = tuple(str(f.value) for f in form_ids)
+            event = Event(
+                event_id, label, forms, repeating, item.loc, visit_date and repeating, schedule
             )
-            forms_node = builder.need(item, "forms", "an event", "[diagnosis]")
-            form_ids: list[Scalar] = []
-            if forms_node is not None and builder.kind(forms_node, "forms", Seq, "[diagnosis]"):
-                form_ids = [f for f in forms_node if isinstance(f, Scalar)]  # type: ignore[union-attr]
-            repeating = builder.flag(item.get("repeating"), "repeating")
-            visit_date = builder.flag(item.get("visit_date"), "visit_date")
-            if visit_date and not repeating:
-                where = item.get("visit_date")
-                assert where is not None
-                self.p.add(VISIT_DATE_NOT_REPEATING, where.loc, event=event_id or "?")
-            schedule = read_schedule(
-                item.get("schedule"), event_id or "?", repeating, builder, self.p
-            )
-            if event_id:
-                forms = tuple(str(f.value) for f in form_ids)
-                self.events.append(
-                    Event(
-                        event_id,
-                        label,
-                        forms,
-                        repeating,
-                        item.loc,
-                        visit_date and repeating,
-                        schedule,
-                    )
-                )
-                self.event_forms.append((event_id, form_ids))
+            self.events.append(event)
+            self.event_forms.append((event_id, form_ids))

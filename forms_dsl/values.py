@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import NoReturn
 
 from forms_dsl.model import ChoiceList, Field, FieldType
 from forms_dsl.types import Value
@@ -67,7 +68,7 @@ def parse_text(raw: str, ftype: FieldType, choices: ChoiceList | None) -> Value:
         match = _TIME.fullmatch(text)
         if not match:
             _fail("time")
-        return dt.time(int(match[1]), int(match[2]), int(match[3] or 0))  # type: ignore[index]
+        return dt.time(int(match[1]), int(match[2]), int(match[3] or 0))
     if ftype is FieldType.YESNO:
         folded = text.lower()
         if folded in _YES:
@@ -93,7 +94,7 @@ def parse_many(raws: Sequence[str], choices: ChoiceList | None) -> Value:
     return codes
 
 
-def _fail(kind: str) -> dt.date:
+def _fail(kind: str) -> NoReturn:
     examples = {"date": "2026-03-01", "datetime": "2026-03-01 14:30", "time": "14:30"}
     raise BadValue(kind, f"not a {kind}", f"write e.g. {examples[kind]}")
 
@@ -107,7 +108,8 @@ def parse_input(raw: str | Sequence[str] | None, field: Field) -> Value:
     text = raw if isinstance(raw, str) else (raw[-1] if raw else "")
     value = parse_text(text, field.type, field.choices)
     if isinstance(value, Decimal) and field.decimals is not None:
-        places = -value.as_tuple().exponent if value.as_tuple().exponent < 0 else 0  # type: ignore[operator]
+        exponent = value.as_tuple().exponent  # an int for every finite number
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
         if places > field.decimals:
             raise BadValue("decimals", "too many decimal places", "round it", places=field.decimals)
     return value

@@ -8,11 +8,10 @@ compatible with everything, so one mistake is reported once rather than cascadin
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from forms_dsl.errors import ErrorCode
+from forms_dsl.errors import ErrorCode, closest
 from forms_dsl.expr.functions import FUNCTIONS, Function
 from forms_dsl.expr.limits import MAX_ROUND_DIGITS, MAX_TREE_DEPTH
 from forms_dsl.expr.nodes import (
@@ -274,7 +273,7 @@ class _Checker:
             suggestion = FUNCTIONS[node.name].signature
             hint = f" — `{node.name}` is a function: write {suggestion}"
         else:
-            suggestion = _closest(node.name, self.env)
+            suggestion = closest(node.name, self.env)
             hint = f" — did you mean `{suggestion}`?" if suggestion else ""
         self.report(UNKNOWN_NAME, node.offset, name=node.name, hint=hint, suggestion=suggestion)
 
@@ -354,7 +353,7 @@ class _Checker:
     def call(self, node: Call, bound: frozenset[str]) -> VType:
         spec = FUNCTIONS.get(node.function)
         if spec is None:
-            suggestion = _closest(node.function, FUNCTIONS)
+            suggestion = closest(node.function, FUNCTIONS)
             hint = f" — did you mean `{suggestion}`?" if suggestion else ""
             self.report(
                 UNKNOWN_FUNCTION,
@@ -570,11 +569,6 @@ class _Checker:
         vtype = self.visit(node.args[0], bound)
         self.expect(node, spec, 0, vtype, _TEXTS, "text")
         return VType.NUMBER
-
-
-def _closest(word: str, candidates: Mapping[str, object]) -> str | None:
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def _shown(node: Expr) -> str:

@@ -220,6 +220,8 @@ def length(text: object) -> int | None:
 
 def _abs(args: Sequence[Value], today: dt.date) -> Value:
     number = v.number(args[0])
+    if isinstance(number, int):  # one type at a time: abs() of int | Decimal loses the type
+        return abs(number)
     return abs(number) if number is not None else None
 
 

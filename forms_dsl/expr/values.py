@@ -18,9 +18,10 @@ accepts any `Value` — including values of the wrong type — and never raises.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
-from typing import Literal
+from typing import Any, Literal, TypeGuard
 
 from forms_dsl.expr.limits import MAX_MAGNITUDE, MAX_MAGNITUDE_DECIMAL, MAX_ROUND_DIGITS
 from forms_dsl.types import Value
@@ -33,6 +34,14 @@ _CONTEXT.traps[Overflow] = True
 _ROUNDING = Context(prec=100, Emax=999_999, Emin=-999_999, rounding=ROUND_HALF_UP)
 _ROUNDING.traps[InvalidOperation] = True
 _ORDERED_KINDS = frozenset({"number", "date", "datetime", "time"})
+#: The order comparisons, for two values already known to be of one kind in _ORDERED_KINDS
+#: (their static types are a union, which no single comparison accepts).
+ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: bool(operator.lt(a, b)),
+    "<=": lambda a, b: bool(operator.le(a, b)),
+    ">": lambda a, b: bool(operator.gt(a, b)),
+    ">=": lambda a, b: bool(operator.ge(a, b)),
+}
 
 
 def number(value: object) -> Number | None:
@@ -86,10 +95,12 @@ _EXACT_KINDS: dict[type, Callable[[object], Kind]] = {
 
 def normal(value: object) -> Value:
     """`value` with every form of blank turned into None (and unknown types too)."""
-    k = kind(value)
-    if k in ("blank", "other"):
-        return None
-    return value  # type: ignore[return-value]
+    return value if _is_value(value) else None
+
+
+def _is_value(value: object) -> TypeGuard[Value]:
+    """Whether `value` is a non-blank value of one of the kinds above."""
+    return kind(value) not in ("blank", "other")
 
 
 def is_blank(value: object) -> bool:
@@ -112,20 +123,12 @@ def compare(op: str, left: object, right: object) -> bool:
         except (TypeError, ValueError, ArithmeticError):
             return False
         return equal if op == "==" else not equal
-    if k not in _ORDERED_KINDS:
+    if k not in _ORDERED_KINDS or op not in ORDER:
         return False
     try:
-        if op == "<":
-            return bool(left < right)  # type: ignore[operator]
-        if op == "<=":
-            return bool(left <= right)  # type: ignore[operator]
-        if op == ">":
-            return bool(left > right)  # type: ignore[operator]
-        if op == ">=":
-            return bool(left >= right)  # type: ignore[operator]
+        return ORDER[op](left, right)
     except (TypeError, ValueError, ArithmeticError):  # e.g. naive vs aware date-times
         return False
-    return False
 
 
 def member(left: object, items: Iterable[object]) -> bool:
@@ -196,8 +199,12 @@ def extreme(values: Iterable[object], largest: bool) -> Value:
     kinds = {kind(v) for v in present}
     if len(kinds) != 1 or not kinds <= _ORDERED_KINDS:
         return None
+    better = ORDER[">" if largest else "<"]
+    best = present[0]
     try:
-        best = max(present) if largest else min(present)  # type: ignore[type-var]
+        for value in present[1:]:
+            if better(value, best):
+                best = value
     except (TypeError, ValueError, ArithmeticError):  # e.g. naive vs aware date-times
         return None
     return normal(best)

@@ -44,12 +44,6 @@ LONG_FUNCTIONS = {
     "edc/services/definitions.py:store_definition",
     "edc/services/derived.py:recompute",
     "edc/services/subjects.py:register",
-    "forms_dsl/build.py:_field",  # forms_dsl restructuring
-    "forms_dsl/decision.py:decide",
-    "forms_dsl/decision_build.py:_check_coverage",
-    "forms_dsl/decision_build.py:table",
-    "forms_dsl/engine.py:evaluate",
-    "forms_dsl/study.py:load_study",
 }
 
 

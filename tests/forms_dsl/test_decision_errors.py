@@ -6,7 +6,7 @@ from textwrap import dedent
 
 import pytest
 
-from forms_dsl import decision_build
+from forms_dsl.decision import build as decision_build
 from forms_dsl.decision import build_tables, load_table_yaml
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Problems
 from forms_dsl.source import parse

@@ -96,3 +96,29 @@ def test_the_diagnosis_form_refuses_stage_ms_from_18_months():
     born = {"date_of_birth": dt.date(2024, 6, 1)}  # 21 months at diagnosis
     result = evaluate(form, posted, context=born, today=dt.date(2026, 11, 27))
     assert [(i.field, i.kind) for i in result.errors] == [("inrg_stage", "ms_age")]
+
+
+@pytest.mark.parametrize(
+    ("languages_line", "message"),
+    [
+        ("", "study.yaml needs `languages` (add `languages:` ([en, fr, de, it, es]))"),
+        (
+            "languages: []\n",
+            "`languages` must be a list, found an empty list "
+            "(write a list here, e.g. `languages: [en, fr]`)",
+        ),
+    ],
+)
+def test_a_missing_or_empty_language_list_is_explained(tmp_path, languages_line, message):
+    """The author reads what is wrong: not "must be a list, found a list" or ``languages``."""
+    copy = tmp_path / "s"
+    shutil.copytree(DEMO, copy)
+    study_file = copy / "study.yaml"
+    lines = study_file.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith("languages:")]
+    assert len(kept) == len(lines) - 1
+    study_file.write_text(languages_line + "".join(kept))
+    with pytest.raises(FormsDslError) as caught:
+        load_study(copy)
+    shown = [f"{p.message} ({p.fix})" for p in caught.value.errors if p.code.id in ("E202", "E203")]
+    assert message in shown

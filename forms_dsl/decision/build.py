@@ -10,14 +10,13 @@ numbers one by one.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from forms_dsl.decision_model import (
+from forms_dsl.decision.model import (
     EVERYTHING,
     YES_NO,
     CodeValue,
@@ -30,13 +29,11 @@ from forms_dsl.decision_model import (
     Row,
     show,
 )
-from forms_dsl.errors import ErrorCode, Location, Problems
+from forms_dsl.errors import ErrorCode, FormsDslError, Location, Problems, closest
 from forms_dsl.reader import (
-    MISSING_KEY,
-    WRONG_KIND,
     Reader,
 )
-from forms_dsl.source import Map, Node, Scalar, Seq, kind_of
+from forms_dsl.source import Map, Node, Scalar, Seq, parse
 from forms_dsl.text import EMPTY, Text
 from forms_dsl.types import FieldInfo, VType
 
@@ -166,7 +163,9 @@ def build_tables(
     """
     builder = _Builder(inputs, tuple(languages), problems)
     if not isinstance(node, Map):
-        builder.wrong(node, "`decision_tables`", "a mapping of table ids to tables", "inrg_risk:")
+        builder.wrong_kind(
+            node, "`decision_tables`", "a mapping of table ids to tables", "`inrg_risk:`"
+        )
         return {}
     tables: dict[str, DecisionTable] = {}
     for key, value in node:
@@ -176,9 +175,30 @@ def build_tables(
     return tables
 
 
+def load_table_yaml(
+    text: str, file: str, inputs: Mapping[str, FieldInfo], languages: Sequence[str]
+) -> DecisionTable:
+    """One table from a file holding just `table_id: {…}` (as pasted under `decision_tables:`).
+
+    Raises FormsDslError with every error found; warnings alone do not stop loading.
+    """
+    root = parse(text, file)
+    problems = Problems()
+    if not isinstance(root, Map) or len(root.entries) != 1:
+        found = f"{len(root.entries)} entries" if isinstance(root, Map) else "no mapping"
+        problems.add(ONE_TABLE, root.loc, found=found)
+        problems.raise_if_errors()
+    assert isinstance(root, Map)
+    tables = build_tables(root, inputs, languages, problems)
+    problems.raise_if_errors()
+    if not tables:  # pragma: no cover - an unbuildable table always leaves an error
+        raise FormsDslError(problems)
+    return next(iter(tables.values()))
+
+
 def _suggest(name: str, candidates: Iterable[str], default: str) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else default
+    close = closest(name, candidates)
+    return f"did you mean `{close}`?" if close is not None else default
 
 
 def _listing(values: Iterable[str]) -> str:
@@ -200,6 +220,8 @@ class _TableState:
 
 
 class _Builder(Reader):
+    describe_empty = True  # "found an empty list" where a table needs entries
+
     def __init__(
         self, fields: Mapping[str, FieldInfo], languages: tuple[str, ...], problems: Problems
     ) -> None:
@@ -208,17 +230,11 @@ class _Builder(Reader):
 
     # -- small helpers -------------------------------------------------------------------------
 
-    def wrong(self, node: Node, what: str, expected: str, example: str) -> None:
-        found = kind_of(node)
-        if isinstance(node, Map | Seq) and not len(node.entries if isinstance(node, Map) else node):
-            found = f"an empty {'mapping' if isinstance(node, Map) else 'list'}"
-        self.p.add(
-            WRONG_KIND, node.loc, key=what, expected=expected, found=found, example=f"`{example}`"
-        )
-
-    def ident(self, node: Node, what: str, pattern: re.Pattern[str], rule: str) -> str | None:
+    def name_id(self, node: Node, what: str, pattern: re.Pattern[str], rule: str) -> str | None:
         if not isinstance(node, Scalar) or node.value is None or isinstance(node.value, bool):
-            self.wrong(node, f"a {what} id", "a word", "A" if what == "row" else "inrg_risk")
+            self.wrong_kind(
+                node, f"a {what} id", "a word", "`A`" if what == "row" else "`inrg_risk`"
+            )
             return None
         name = str(node.value)
         if not pattern.fullmatch(name):
@@ -230,35 +246,50 @@ class _Builder(Reader):
 
     def table(self, key: Scalar, node: Node) -> DecisionTable | None:
         errors_before = len(self.p.errors)
-        table_id = self.ident(key, "table", ID, ID_PATTERN)
-        if not isinstance(node, Map):
-            self.wrong(node, f"decision table `{key.text}`", "a mapping", "title: {en: …}")
+        table_id = self.name_id(key, "table", ID, ID_PATTERN)
+        body = self.expect_map(node, f"decision table `{key.text}`", "`title: {en: …}`")
+        if body is None:
             return None
-        if table_id is None:
-            table_id = str(key.value)
+        table_id = table_id or str(key.value)
         where = f"decision table `{table_id}`"
-        self.keys(node, TABLE_KEYS, where)
-
-        def need(name: str, example: str) -> Node | None:
-            value = node.get(name)
-            if value is None:
-                self.p.add(MISSING_KEY, node.loc, where=where, key=name, example=example)
-            return value
-
-        title_node = need("title", "a text in each language")
-        title = EMPTY if title_node is None else self.text(title_node, f"the title of `{table_id}`")
-        desc_node = node.get("description")
-        description = (
-            EMPTY if desc_node is None else self.text(desc_node, f"the description of `{table_id}`")
+        self.keys(body, TABLE_KEYS, where)
+        title = self.text(
+            self.need(body, "title", where, "a text in each language"), f"the title of `{table_id}`"
         )
-        source = self._source(node.get("source"))
-        inputs_node = need("inputs", "the list of fields the rows test")
+        description = self.text(body.get("description"), f"the description of `{table_id}`")
+        source = self._source(body.get("source"))
+        state = self._state(body, table_id, where)
+        rows_node = self.need(body, "rows", where, "a list of rows")
+        rows, clean_rows = self._rows(rows_node, state) if rows_node is not None else ([], [])
+        self._unused(state, rows)
+        table = DecisionTable(
+            id=table_id,
+            title=title,
+            inputs=tuple(state.inputs.values()),
+            outputs=tuple(state.outputs.values()),
+            flags=tuple(state.flags.values()),
+            rows=tuple(rows),
+            loc=key.loc,
+            description=description,
+            source=source,
+        )
+        _check_overlaps(table, clean_rows, self.p)
+        if rows and len(self.p.errors) == errors_before:
+            rows_key = body.key("rows")
+            _check_coverage(table, rows_key.loc if rows_key else body.loc, self.p)
+        return table
+
+    def _state(self, body: Map, table_id: str, where: str) -> _TableState:
+        """Inputs, outputs and flags: what the rows are read against."""
+        inputs_node = self.need(body, "inputs", where, "the list of fields the rows test")
         specs, broken = self._inputs(inputs_node) if inputs_node is not None else ({}, set())
-        outputs_node = need("outputs", "the results a row gives, each with its label")
+        outputs_node = self.need(
+            body, "outputs", where, "the results a row gives, each with its label"
+        )
         outputs = self._outputs(outputs_node) if outputs_node is not None else {}
-        flags_node = node.get("flags")
+        flags_node = body.get("flags")
         flags = self._flags(flags_node) if flags_node is not None else {}
-        state = _TableState(
+        return _TableState(
             table_id,
             specs,
             broken,
@@ -268,39 +299,25 @@ class _Builder(Reader):
             used_flags=set(),
             used_inputs=set(),
         )
-        rows_node = need("rows", "a list of rows")
-        rows, clean_rows = self._rows(rows_node, state) if rows_node is not None else ([], [])
 
-        for flag in flags.values():
+    def _unused(self, state: _TableState, rows: Sequence[Row]) -> None:
+        """Warnings: declared flags no row names, and (given rows) inputs no row tests."""
+        for flag in state.flags.values():
             if flag.id not in state.used_flags:
                 self.p.add(UNUSED_FLAG, flag.loc, flag=flag.id)
         if rows:
-            for spec in specs.values():
+            for spec in state.inputs.values():
                 if spec.id not in state.used_inputs:
                     self.p.add(UNUSED_INPUT, spec.loc, name=spec.id)
-        table = DecisionTable(
-            id=table_id,
-            title=title,
-            inputs=tuple(specs.values()),
-            outputs=tuple(outputs.values()),
-            flags=tuple(flags.values()),
-            rows=tuple(rows),
-            loc=key.loc,
-            description=description,
-            source=source,
-        )
-        _check_overlaps(table, clean_rows, self.p)
-        if rows_node is not None and rows and len(self.p.errors) == errors_before:
-            rows_key = node.key("rows")
-            _check_coverage(table, rows_key.loc if rows_key else node.loc, self.p)
-        return table
 
     def _source(self, node: Node | None) -> str:
         if node is None:
             return ""
         if isinstance(node, Scalar) and isinstance(node.value, str):
             return node.value
-        self.wrong(node, "`source`", "a citation (text)", "Cohn SL et al. JCO 2009;27:289-297")
+        self.wrong_kind(
+            node, "`source`", "a citation (text)", "`Cohn SL et al. JCO 2009;27:289-297`"
+        )
         return ""
 
     def _inputs(self, node: Node) -> tuple[dict[str, InputSpec], set[str]]:
@@ -308,11 +325,11 @@ class _Builder(Reader):
         specs: dict[str, InputSpec] = {}
         broken: set[str] = set()
         if not isinstance(node, Seq):
-            self.wrong(node, "`inputs`", "a list of field ids", "[inrg_stage, age_months]")
+            self.wrong_kind(node, "`inputs`", "a list of field ids", "`[inrg_stage, age_months]`")
             return specs, broken
         for item in node:
             if not isinstance(item, Scalar) or not isinstance(item.value, str):
-                self.wrong(item, "an input", "a field id", "inrg_stage")
+                self.wrong_kind(item, "an input", "a field id", "`inrg_stage`")
                 continue
             name = item.value
             if name in specs or name in broken:
@@ -347,10 +364,12 @@ class _Builder(Reader):
     def _outputs(self, node: Node) -> dict[str, OutputSpec]:
         outputs: dict[str, OutputSpec] = {}
         if not isinstance(node, Map) or not node.entries:
-            self.wrong(node, "`outputs`", "a mapping of output ids to labels", "risk: {en: Risk}")
+            self.wrong_kind(
+                node, "`outputs`", "a mapping of output ids to labels", "`risk: {en: Risk}`"
+            )
             return outputs
         for key, value in node:
-            output_id = self.ident(key, "output", ID, ID_PATTERN)
+            output_id = self.name_id(key, "output", ID, ID_PATTERN)
             if output_id is None:
                 continue
             what = f"the label of output `{output_id}`"
@@ -376,22 +395,24 @@ class _Builder(Reader):
                 if isinstance(item, Scalar) and item.value is not None:
                     found.append((str(item.value if item.quoted else item.text), EMPTY))
                 else:
-                    self.wrong(item, f"a value of output `{output_id}`", "a word", "low")
+                    self.wrong_kind(item, f"a value of output `{output_id}`", "a word", "`low`")
         elif isinstance(node, Map):
             for key, value in node:
                 what = f"the label of value `{key.text}` of output `{output_id}`"
                 found.append((str(key.value), self.text(value, what)))
         else:
-            self.wrong(node, f"`values` of output `{output_id}`", "a list or a mapping", "[A, B]")
+            self.wrong_kind(
+                node, f"`values` of output `{output_id}`", "a list or a mapping", "`[A, B]`"
+            )
         return tuple(found)
 
     def _flags(self, node: Node) -> dict[str, Flag]:
         flags: dict[str, Flag] = {}
         if not isinstance(node, Map):
-            self.wrong(node, "`flags`", "a mapping of flag ids to texts", "review: {en: …}")
+            self.wrong_kind(node, "`flags`", "a mapping of flag ids to texts", "`review: {en: …}`")
             return flags
         for key, value in node:
-            flag_id = self.ident(key, "flag", ID, ID_PATTERN)
+            flag_id = self.name_id(key, "flag", ID, ID_PATTERN)
             if flag_id is not None:
                 text = self.text(value, f"the text of flag `{flag_id}`")
                 flags[flag_id] = Flag(flag_id, text, key.loc)
@@ -402,7 +423,7 @@ class _Builder(Reader):
     def _rows(self, node: Node, state: _TableState) -> tuple[list[Row], list[Row]]:
         """All rows that could be built, and those without any error (safe to compare)."""
         if not isinstance(node, Seq):
-            self.wrong(node, "`rows`", "a list of rows", "- id: A")
+            self.wrong_kind(node, "`rows`", "a list of rows", "`- id: A`")
             return [], []
         if not node.items:
             self.p.add(NO_ROWS, node.loc, table=state.id)
@@ -425,19 +446,27 @@ class _Builder(Reader):
         return rows, clean
 
     def _row(self, node: Node, state: _TableState) -> tuple[Row | None, bool]:
-        if not isinstance(node, Map):
-            self.wrong(node, "a row", "a mapping", "{id: A, when: {…}, then: {…}}")
+        item = self.expect_map(node, "a row", "`{id: A, when: {…}, then: {…}}`")
+        if item is None:
             return None, False
-        id_node = node.get("id")
-        if id_node is None:
-            self.p.add(MISSING_KEY, node.loc, where="a row", key="id", example="a short name")
-            row_id = f"line {node.loc.line}"
-        else:
-            row_id = self.ident(id_node, "row", ROW_ID, ROW_ID_PATTERN) or f"line {node.loc.line}"
-        self.keys(node, ROW_KEYS, f"row `{row_id}`")
+        id_node = self.need(item, "id", "a row", "a short name")
+        row_id = None
+        if id_node is not None:
+            row_id = self.name_id(id_node, "row", ROW_ID, ROW_ID_PATTERN)
+        row_id = row_id or f"line {item.loc.line}"
+        self.keys(item, ROW_KEYS, f"row `{row_id}`")
+        conditions, ok = self._when(item.get("when"), row_id, state)
+        then, reason, result_ok = self._result(item, row_id, state)
+        flags = self._row_flags(item.get("flags"), row_id, state)
+        row = Row(row_id, tuple(conditions), then, tuple(flags), reason, item.loc)
+        return row, ok and result_ok
+
+    def _when(
+        self, when: Node | None, row_id: str, state: _TableState
+    ) -> tuple[list[Condition], bool]:
+        """The row's conditions in the table's input order; False after an error."""
         ok = True
         conditions: list[Condition] = []
-        when = node.get("when")
         if isinstance(when, Map):
             for key, value in when:
                 name = str(key.value)
@@ -454,36 +483,41 @@ class _Builder(Reader):
                 if condition is not None:
                     conditions.append(condition)
         elif when is not None and not (isinstance(when, Scalar) and when.value in ("any", None)):
-            self.wrong(when, f"`when` of row `{row_id}`", "a mapping", "{inrg_stage: L1}")
+            self.wrong_kind(when, f"`when` of row `{row_id}`", "a mapping", "`{inrg_stage: L1}`")
             ok = False
         order = {spec_id: n for n, spec_id in enumerate(state.inputs)}
         conditions.sort(key=lambda c: order[c.input])
+        return conditions, ok
 
-        then_node, reason_node = node.get("then"), node.get("not_classifiable")
-        then: tuple[tuple[str, str], ...] = ()
-        reason: str | None = None
+    def _result(
+        self, item: Map, row_id: str, state: _TableState
+    ) -> tuple[tuple[tuple[str, str], ...], str | None, bool]:
+        """`then` (the outputs) or `not_classifiable` (a flag saying why), exactly one."""
+        then_node, reason_node = item.get("then"), item.get("not_classifiable")
         if then_node is None and reason_node is None:
             outputs = ", ".join(f"{o}: …" for o in state.outputs)
-            self.p.add(NO_RESULT, node.loc, row=row_id, outputs=outputs)
-            ok = False
-        elif then_node is not None and reason_node is not None:
-            self.p.add(TWO_RESULTS, (node.key("not_classifiable") or node).loc, row=row_id)
-            ok = False
-        elif then_node is not None:
-            then = self._then(then_node, row_id, state)
-        elif reason_node is not None:
-            reason = self._flag_ref(reason_node, state, f"`not_classifiable` of row `{row_id}`")
+            self.p.add(NO_RESULT, item.loc, row=row_id, outputs=outputs)
+            return (), None, False
+        if then_node is not None and reason_node is not None:
+            self.p.add(TWO_RESULTS, (item.key("not_classifiable") or item).loc, row=row_id)
+            return (), None, False
+        if then_node is not None:
+            return self._then(then_node, row_id, state), None, True
+        assert reason_node is not None
+        what = f"`not_classifiable` of row `{row_id}`"
+        return (), self._flag_ref(reason_node, state, what), True
+
+    def _row_flags(self, node: Node | None, row_id: str, state: _TableState) -> list[str]:
         flags: list[str] = []
-        flags_node = node.get("flags")
-        if isinstance(flags_node, Seq):
-            for item in flags_node:
+        if isinstance(node, Seq):
+            for item in node:
                 flag = self._flag_ref(item, state, f"a flag of row `{row_id}`")
                 if flag is not None and flag not in flags:
                     flags.append(flag)
-        elif flags_node is not None:
-            self.wrong(flags_node, f"`flags` of row `{row_id}`", "a list of flag ids", "[review]")
-        row = Row(row_id, tuple(conditions), then, tuple(flags), reason, node.loc)
-        return row, ok
+        elif node is not None:
+            what = f"`flags` of row `{row_id}`"
+            self.wrong_kind(node, what, "a list of flag ids", "`[review]`")
+        return flags
 
     def _undeclared_hint(self, name: str, state: _TableState) -> str:
         if name in self.fields:
@@ -496,7 +530,9 @@ class _Builder(Reader):
 
     def _then(self, node: Node, row_id: str, state: _TableState) -> tuple[tuple[str, str], ...]:
         if not isinstance(node, Map):
-            self.wrong(node, f"`then` of row `{row_id}`", "a mapping of outputs", "{risk: low}")
+            self.wrong_kind(
+                node, f"`then` of row `{row_id}`", "a mapping of outputs", "`{risk: low}`"
+            )
             return ()
         given: dict[str, str] = {}
         for key, value in node:
@@ -507,7 +543,9 @@ class _Builder(Reader):
                 self.p.add(UNKNOWN_OUTPUT, key.loc, row=row_id, output=name, hint=hint)
                 continue
             if not isinstance(value, Scalar) or value.value is None:
-                self.wrong(value, f"output `{name}` of row `{row_id}`", "a value", f"{name}: A")
+                self.wrong_kind(
+                    value, f"output `{name}` of row `{row_id}`", "a value", f"`{name}: A`"
+                )
                 continue
             text = str(value.value if value.quoted else value.text)
             if output.values is not None:
@@ -523,7 +561,7 @@ class _Builder(Reader):
 
     def _flag_ref(self, node: Node, state: _TableState, what: str) -> str | None:
         if not isinstance(node, Scalar) or not isinstance(node.value, str):
-            self.wrong(node, what, "a flag id", "review_heterogeneous")
+            self.wrong_kind(node, what, "a flag id", "`review_heterogeneous`")
             return None
         name = node.value
         state.used_flags.add(name)
@@ -545,6 +583,7 @@ class _Builder(Reader):
         """A row's condition on one input; `None` for `any`. The flag is False after an error."""
         if isinstance(node, Scalar) and node.value == "any":
             return None, True
+        items: list[Node]
         if isinstance(node, Scalar) and node.value is not None:
             items, kind = [node], "equals"
         elif isinstance(node, Seq):
@@ -554,7 +593,8 @@ class _Builder(Reader):
                 return None, False
         else:
             example = "[12..<18, >=18]" if spec.numeric else "[L1, L2]"
-            self.wrong(node, f"the condition on `{spec.id}`", "a value, a list or `any`", example)
+            what = f"the condition on `{spec.id}`"
+            self.wrong_kind(node, what, "a value, a list or `any`", f"`{example}`")
             return None, False
         ok = True
         texts: list[str] = []
@@ -562,7 +602,7 @@ class _Builder(Reader):
         intervals: list[Interval] = []
         for item in items:
             if not isinstance(item, Scalar) or item.value is None:
-                self.wrong(item, f"a value for `{spec.id}`", "a single value", "L1")
+                self.wrong_kind(item, f"a value for `{spec.id}`", "a single value", "`L1`")
                 ok = False
                 continue
             if item.value == "any":
@@ -744,46 +784,8 @@ def _check_coverage(table: DecisionTable, loc: Location, problems: Problems) -> 
     pieces: list[tuple[Piece, ...]] = [
         tuple(_elementary(spec, rows)) if spec.numeric else spec.domain for spec in specs
     ]
-    # tested[r][k]: whether row r tests input k; accepted[r][k]: the pieces it accepts
-    tested = [[row.condition(spec.id) is not None for spec in specs] for row in rows]
-    accepted = [
-        [
-            frozenset(
-                n for n, piece in enumerate(pieces[k]) if _accepts(row.condition(spec.id), piece)
-            )
-            for k, spec in enumerate(specs)
-        ]
-        for row in rows
-    ]
-    sizes = [len(p) for p in pieces]
-    gaps: list[tuple[list[tuple[int, list[int]]], int]] = []
-    visited = 0
-
-    def walk(level: int, live: tuple[int, ...], assigned: list[tuple[int, list[int]]]) -> None:
-        nonlocal visited
-        visited += 1
-        if visited > COVERAGE_LIMIT:
-            raise _TooLarge
-        if not live:
-            fixed = {k for k, _ in assigned}
-            count = math.prod(len(group) for _, group in assigned) * math.prod(
-                sizes[k] for k in range(len(specs)) if k not in fixed
-            )
-            gaps.append((assigned, count))
-            return
-        if any(not any(tested[r][level:]) for r in live):
-            return  # a remaining row accepts everything from here on
-        while not any(tested[r][level] for r in live):
-            level += 1
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for n in range(sizes[level]):
-            still = tuple(r for r in live if n in accepted[r][level])
-            groups.setdefault(still, []).append(n)
-        for still, group in groups.items():
-            walk(level + 1, still, [*assigned, (level, group)])
-
     try:
-        walk(0, tuple(range(len(rows))), [])
+        gaps = _Gaps(table, pieces).search()
     except _TooLarge:
         problems.add(TOO_LARGE, loc, table=table.id, limit=COVERAGE_LIMIT)
         return
@@ -799,6 +801,62 @@ def _check_coverage(table: DecisionTable, loc: Location, problems: Problems) -> 
         total = sum(count for _a, count in gaps)
         more = f" and {len(gaps) - MAX_EXAMPLES} more ({total} uncovered combinations in all)"
     problems.add(GAP, loc, examples="; ".join(examples), more=more)
+
+
+Assigned = list[tuple[int, list[int]]]  # (input index, the piece numbers grouped together)
+
+
+class _Gaps:
+    """The search for uncovered combinations over the pieces of every input."""
+
+    def __init__(self, table: DecisionTable, pieces: list[tuple[Piece, ...]]) -> None:
+        specs, rows = table.inputs, table.rows
+        self.count_inputs = len(specs)
+        self.sizes = [len(p) for p in pieces]
+        # tested[r][k]: whether row r tests input k; accepted[r][k]: the pieces it accepts
+        self.tested = [[row.condition(spec.id) is not None for spec in specs] for row in rows]
+        self.accepted = [
+            [
+                frozenset(
+                    n
+                    for n, piece in enumerate(pieces[k])
+                    if _accepts(row.condition(spec.id), piece)
+                )
+                for k, spec in enumerate(specs)
+            ]
+            for row in rows
+        ]
+        self.rows = len(rows)
+        self.gaps: list[tuple[Assigned, int]] = []
+        self.visited = 0
+
+    def search(self) -> list[tuple[Assigned, int]]:
+        """Each gap with the number of complete combinations it stands for."""
+        self.walk(0, tuple(range(self.rows)), [])
+        return self.gaps
+
+    def walk(self, level: int, live: tuple[int, ...], assigned: Assigned) -> None:
+        self.visited += 1
+        if self.visited > COVERAGE_LIMIT:
+            raise _TooLarge
+        if not live:
+            fixed = {k for k, _ in assigned}
+            count = math.prod(len(group) for _, group in assigned) * math.prod(
+                self.sizes[k] for k in range(self.count_inputs) if k not in fixed
+            )
+            self.gaps.append((assigned, count))
+            return
+        tested = self.tested
+        if any(not any(tested[r][level:]) for r in live):
+            return  # a remaining row accepts everything from here on
+        while not any(tested[r][level] for r in live):
+            level += 1
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for n in range(self.sizes[level]):
+            still = tuple(r for r in live if n in self.accepted[r][level])
+            groups.setdefault(still, []).append(n)
+        for still, group in groups.items():
+            self.walk(level + 1, still, [*assigned, (level, group)])
 
 
 def _describe_piece(spec: InputSpec, pieces: tuple[Piece, ...], group: list[int]) -> str:

@@ -1,37 +1,8 @@
-"""Decision tables: first-class, explainable decision support (e.g. the INRG risk group).
+"""The evaluator: a checked table applied to one case, with an explanation a reader can follow.
 
-A table maps a few of a form's fields (its inputs) to outputs, row by row. Rows never overlap
-and together cover every combination of input values (both checked at load time), so row order
-carries no meaning and every complete case has exactly one answer. Blank inputs are never given
-a default: a case is classified only when a row matches outright, otherwise the decision names
-exactly the blank inputs that would settle it. Loading lives in `decision_build`, the model in
-`decision_model`; this module holds the public API and the evaluator.
-
-YAML shape (one entry of a form's `decision_tables:`):
-
-    inrg_risk:
-      title: {en: INRG pretreatment risk group, fr: …}
-      source: Cohn SL et al. J Clin Oncol 2009;27:289-297     # optional citation
-      inputs: [inrg_stage, age_months, mycn]
-      outputs:
-        group: {en: Pretreatment group, fr: …}                # label only
-        risk:                                                  # label and allowed values
-          label: {en: Risk, fr: …}
-          values: {low: {en: low, fr: faible}, high: {en: high, fr: élevé}}
-      flags:
-        review: {en: "Expert review needed", fr: …}
-      rows:
-        - id: D
-          when: {inrg_stage: L2, age_months: "<18", mycn: [not_amplified, gain]}
-          then: {group: D, risk: low}
-          flags: [review]                                      # optional
-        - id: hetero
-          when: {mycn: heterogeneous}
-          not_classifiable: review                             # the flag says why
-
-Conditions: a value (equals), a list (one of), `any` or omitted (any value, blank included), and
-for numbers `"<18"`, `"<=1"`, `">1"`, `">=18"`, `"12..<18"` (lower bound included, upper not) and
-`"12..18"` (both included). Yes/no inputs take `yes`/`no` (or `true`/`false`).
+Blank inputs are never given a default: a case is classified only when a row matches outright,
+otherwise the decision names exactly the blank inputs that would settle it. Explanations use the
+table's ids and codes, or (with `wording()`) a form's labels in the reader's language.
 """
 
 from __future__ import annotations
@@ -41,40 +12,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from forms_dsl.decision_build import ONE_TABLE, build_tables
-from forms_dsl.decision_model import (
+from forms_dsl.decision.model import (
     CodeValue,
     Condition,
     DecisionTable,
-    Flag,
-    InputSpec,
-    Interval,
-    OutputSpec,
     Row,
     is_blank,
     normalise,
     show,
 )
-from forms_dsl.errors import FormsDslError, Location, Problems
-from forms_dsl.source import Map, parse
-from forms_dsl.types import FieldInfo, Value, VType
+from forms_dsl.types import Value, VType
 
 if TYPE_CHECKING:
     from forms_dsl.model import Form
 
-__all__ = [
-    "Condition",
-    "Decision",
-    "DecisionTable",
-    "Flag",
-    "InputSpec",
-    "Interval",
-    "OutputSpec",
-    "Row",
-    "build_tables",
-    "decide",
-    "load_table_yaml",
-]
 
 # The evaluator's own words, in the portal's languages (unknown languages fall back to English).
 PHRASES: dict[str, dict[str, str]] = {
@@ -214,6 +165,18 @@ def decide(
     words: Wording = AS_WRITTEN,
 ) -> Decision:
     """Apply the table to one case. Never raises: wrong values are reported, not trusted."""
+    seen, invalid = _read_inputs(table, values)
+    matched, waiting = _match(table, seen, set(invalid))
+    if matched:
+        # a checked table has no overlaps: at most one row matches
+        return _matched(table, matched[0], seen, tuple(invalid), lang, words)
+    return _unmatched(table, values, seen, waiting, invalid, lang, words)
+
+
+def _read_inputs(
+    table: DecisionTable, values: Mapping[str, Value]
+) -> tuple[dict[str, CodeValue | Decimal | None], list[str]]:
+    """Each input's value normalised (None when blank), and the inputs whose value is invalid."""
     seen: dict[str, CodeValue | Decimal | None] = {}
     invalid: list[str] = []
     for spec in table.inputs:
@@ -224,10 +187,15 @@ def decide(
         seen[spec.id] = normalise(spec, raw)
         if seen[spec.id] is None:
             invalid.append(spec.id)
-    bad = set(invalid)
+    return seen, invalid
 
+
+def _match(
+    table: DecisionTable, seen: Mapping[str, CodeValue | Decimal | None], bad: set[str]
+) -> tuple[list[Row], list[Row]]:
+    """The rows that match, and those still possible (they fail only on blank inputs)."""
     matched: list[Row] = []
-    waiting: list[Row] = []  # rows still possible: they only fail to match on blank inputs
+    waiting: list[Row] = []
     for row in table.rows:
         state = "match"
         for c in row.conditions:
@@ -244,29 +212,47 @@ def decide(
             matched.append(row)
         elif state == "wait":
             waiting.append(row)
+    return matched, waiting
 
-    if matched:
-        row = matched[0]  # a checked table has no overlaps: at most one row matches
-        lines = [_explain_condition(c, seen[c.input], lang, words) for c in row.conditions]
-        if row.not_classifiable is not None:
-            reason = table.flag_text(row.not_classifiable, lang)
-            lines.append(phrase("not_classifiable", lang, reason=reason))
-            lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
-            flags = (row.not_classifiable, *(f for f in row.flags if f != row.not_classifiable))
-            return Decision(table.id, False, {}, row.id, flags, (), tuple(lines), tuple(invalid))
-        outputs = dict(row.then)
-        sep = phrase("separator", lang)
-        shown = ", ".join(
-            f"{spec.label.get(lang)}{sep}{spec.value_label(outputs[spec.id], lang)}"
-            for spec in table.outputs
-            if spec.id in outputs
-        )
-        lines.append(phrase("result", lang, outputs=shown))
+
+def _matched(
+    table: DecisionTable,
+    row: Row,
+    seen: Mapping[str, CodeValue | Decimal | None],
+    invalid: tuple[str, ...],
+    lang: str,
+    words: Wording,
+) -> Decision:
+    lines = [_explain_condition(c, seen[c.input], lang, words) for c in row.conditions]
+    if row.not_classifiable is not None:
+        reason = table.flag_text(row.not_classifiable, lang)
+        lines.append(phrase("not_classifiable", lang, reason=reason))
         lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
-        return Decision(
-            table.id, True, outputs, row.id, row.flags, (), tuple(lines), tuple(invalid)
-        )
+        flags = (row.not_classifiable, *(f for f in row.flags if f != row.not_classifiable))
+        return Decision(table.id, False, {}, row.id, flags, (), tuple(lines), invalid)
+    outputs = dict(row.then)
+    sep = phrase("separator", lang)
+    shown = ", ".join(
+        f"{spec.label.get(lang)}{sep}{spec.value_label(outputs[spec.id], lang)}"
+        for spec in table.outputs
+        if spec.id in outputs
+    )
+    lines.append(phrase("result", lang, outputs=shown))
+    lines += [f"⚠ {table.flag_text(f, lang)}" for f in row.flags]
+    return Decision(table.id, True, outputs, row.id, row.flags, (), tuple(lines), invalid)
 
+
+def _unmatched(
+    table: DecisionTable,
+    values: Mapping[str, Value],
+    seen: Mapping[str, CodeValue | Decimal | None],
+    waiting: Sequence[Row],
+    invalid: list[str],
+    lang: str,
+    words: Wording,
+) -> Decision:
+    """No row matched: name the invalid inputs, and the blank ones that would settle it."""
+    bad = set(invalid)
     needed = {c.input for row in waiting for c in row.conditions if seen.get(c.input) is None}
     missing = tuple(spec.id for spec in table.inputs if spec.id in needed and spec.id not in bad)
     sep = phrase("separator", lang)
@@ -284,24 +270,3 @@ def decide(
         reasons.append(phrase("uncovered", lang))
     lines.append(phrase("not_classifiable", lang, reason="; ".join(reasons)))
     return Decision(table.id, False, {}, None, (), missing, tuple(lines), tuple(invalid))
-
-
-def load_table_yaml(
-    text: str, file: str, inputs: Mapping[str, FieldInfo], languages: Sequence[str]
-) -> DecisionTable:
-    """One table from a file holding just `table_id: {…}` (as pasted under `decision_tables:`).
-
-    Raises FormsDslError with every error found; warnings alone do not stop loading.
-    """
-    root = parse(text, file)
-    problems = Problems()
-    if not isinstance(root, Map) or len(root.entries) != 1:
-        found = f"{len(root.entries)} entries" if isinstance(root, Map) else "no mapping"
-        problems.add(ONE_TABLE, root.loc if root else Location(file, 1, 1), found=found)
-        problems.raise_if_errors()
-    assert isinstance(root, Map)
-    tables = build_tables(root, inputs, languages, problems)
-    problems.raise_if_errors()
-    if not tables:  # pragma: no cover - an unbuildable table always leaves an error
-        raise FormsDslError(problems)
-    return next(iter(tables.values()))

@@ -1,8 +1,8 @@
 """The frozen model of a decision table: inputs, conditions, rows, outputs and flags.
 
-Kept apart from the loader (`decision_build`) and the evaluator (`decision`) so that both can share
-the exact same condition semantics: a condition is tested the same way at load time (overlap and
-coverage) and at data entry.
+Kept apart from the loader (`build`) and the evaluator (`engine`) so that both share the exact
+same condition semantics: a condition is tested the same way at load time (overlap and coverage)
+and at data entry.
 """
 
 from __future__ import annotations
