@@ -111,6 +111,7 @@ def _page(
         entry.form, posted, result, lang, live=live, changes=changes, removed=removed,
         reasons=_typed_reasons(), standard_reasons=reasons.standard(entry.study, lang),
         history_paths=frozenset(stored), rows=rows, masked=hidden,
+        mask=identifiers.masked_text() if hidden else "", warning_key=data_entry.warning_key,
     )  # fmt: skip
     if not hidden:  # site staff: a page showing stored identifier items is an identity read
         shown = [*changes, *removed, *(conflict.stored if conflict else ())]
