@@ -290,6 +290,28 @@ def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
     return display_text(value, form.fields.get(path.rsplit("-", 1)[-1]), lang)
 
 
+def item_answer(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
+    """A stored or typed item as a reader compares answers: `answer_text` of its field."""
+    f = form.fields.get(path.rsplit("-", 1)[-1])
+    return display_text(value, None, lang) if f is None else answer_text(value, f, lang)
+
+
+def in_page_order(form: forms_dsl.Form, paths: Collection[str]) -> list[str]:
+    """Item paths in the order the page shows them: by section, row, then field."""
+    where = {
+        f.id: (s, n)
+        for s, section in enumerate(form.sections)
+        for n, f in enumerate(section.fields)
+    }
+
+    def key(path: str) -> tuple[int, int, int, str]:
+        section, n = where.get(path.rsplit("-", 1)[-1], (len(where), 0))
+        row = row_of(path)
+        return section, row[1] if row else 0, n, path
+
+    return sorted(paths, key=key)
+
+
 def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: str) -> str:
     """An item as the page names it: its field's label, with its row's number among the rows
     of `paths` (row ids are identities, not numbers anyone reads)."""

@@ -172,8 +172,8 @@ def _conflict_rows(
     names them: the field's label, and its row's number on the page; masked items (`hidden`)
     are named but not shown."""
     stored = posted_from_stored(form, conflict.stored)
-    mine = {k: forms_bridge.item_text(form, k, v, lang) for k, v in posted.items()}
-    theirs = {k: forms_bridge.item_text(form, k, v, lang) for k, v in stored.items()}
+    mine = {k: forms_bridge.item_answer(form, k, v, lang) for k, v in posted.items()}
+    theirs = {k: forms_bridge.item_answer(form, k, v, lang) for k, v in stored.items()}
 
     def shown(path: str, text: str) -> str:
         return identifiers.masked_text() if path.rsplit("-", 1)[-1] in hidden else text
@@ -181,7 +181,7 @@ def _conflict_rows(
     return [
         (forms_bridge.item_label(form, path, mine.keys() | theirs.keys(), lang),
          shown(path, mine.get(path, "")), shown(path, theirs.get(path, "")))
-        for path in sorted(mine.keys() | theirs.keys())
+        for path in forms_bridge.in_page_order(form, mine.keys() | theirs.keys())
         if mine.get(path, "") != theirs.get(path, "")
     ]  # fmt: skip
 
