@@ -32,6 +32,7 @@ from wtforms.fields.core import UnboundField
 
 import forms_dsl
 from edc import widgets as fast
+from edc.decision_text import DecisionText, decision_text
 from edc.forms import AppForm
 from edc.i18n import _
 from forms_dsl.dependencies import affected
@@ -139,6 +140,8 @@ class PageView:
     form: CrfForm  # renders the CSRF token
     sections: list[SectionView]
     reasons: ReasonsView = field(default_factory=ReasonsView)
+    decisions: list[DecisionText] = field(default_factory=list)  # of the tables it feeds
+    decision_sections: frozenset[str] = frozenset()  # a redraw of these redraws the decisions
 
     @property
     def problems(self) -> list[Problem]:
@@ -326,7 +329,8 @@ def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: st
 
 def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | None:
     """The sections that answers to the inputs named in `changed` (space-separated `field` or
-    `group-row-field`) can change: their own, and those of every field reading them; None when
+    `group-row-field`) can change: their own, those of every field reading them and, when one
+    feeds a decision table, those of the table's other inputs; None when
     no input is named or one is not an input of the form (then the whole form is redrawn)."""
     fields = form.fields
     touched: set[str] = set()
@@ -335,9 +339,19 @@ def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | Non
         if field_id not in fields or fields[field_id].type in NOT_INPUTS:
             return None
         touched |= affected(form, field_id)
+    for table in form.decision_tables.values():  # the decision shown needs all its inputs
+        if any(i.id in touched for i in table.inputs):
+            touched |= {i.id for i in table.inputs}
     if not touched:
         return None
     return frozenset(s.id for s in form.sections if any(f.id in touched for f in s.fields))
+
+
+def decision_sections(form: forms_dsl.Form) -> frozenset[str]:
+    """The sections holding the inputs of the form's decision tables: a live redraw of them
+    all (see `sections_touched`) has what the decisions need, any other keeps them as shown."""
+    inputs = {i.id for table in form.decision_tables.values() for i in table.inputs}
+    return frozenset(s.id for s in form.sections if any(f.id in inputs for f in s.fields))
 
 
 @dataclass
@@ -523,4 +537,8 @@ def page(
     gone = build.gone(removed or {})
     for_all = reasons.get("*", ("", ""))
     pending = ReasonsView(len(build.drawn) + len(gone), for_all, list(standard_reasons), gone)
-    return PageView(bound, sections, pending)
+    decisions = [
+        decision_text(form, table, result.values, lang, hidden=masked)
+        for table in form.decision_tables.values()
+    ]
+    return PageView(bound, sections, pending, decisions, decision_sections(form))

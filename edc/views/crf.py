@@ -126,6 +126,8 @@ def _page(
         entry=entry,
         sections=view.sections,
         pending=view.reasons,
+        decisions=view.decisions,
+        decision_sections=view.decision_sections,
         problems=[] if live else view.problems,
         oob_sections=oob_sections,
         form_title=entry.form.title.get(lang),

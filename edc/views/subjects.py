@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
-from edc import access
+from edc import access, decision_text
 from edc.access import Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
@@ -130,7 +130,7 @@ def subject_detail(code: str) -> Response:
         identity=None,
         may_read_identity=may_read_identity,
         casebook=casebook.casebook(db.session, subject, lang),
-        decisions=decisions,
+        decisions=[(v, decision_text.of_view(v, lang)) for v in decisions],
         may_enter=data_entry.may_enter(db.session, actor, subject),
         add_form=EmptyForm(),
         lang=lang,
