@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 
 from babel.dates import format_date
@@ -32,7 +33,7 @@ from wtforms.fields.core import UnboundField
 
 import forms_dsl
 from edc import widgets as fast
-from edc.decision_text import DecisionText, decision_text
+from edc.decision_text import DecisionText, amount, decision_text
 from edc.forms import AppForm
 from edc.i18n import _
 from forms_dsl.dependencies import affected
@@ -280,6 +281,15 @@ def answer_text(value: object, f: Field, lang: str) -> str:
     return display_text(value, f, lang)
 
 
+def with_unit(text: str, unit: str) -> str:
+    """An answer with its unit: durations in the reader's language ("31 months", "31 mois")."""
+    try:
+        n = Decimal(text)
+    except ArithmeticError:  # not a number: a masked or typed text
+        return f"{text} {unit}"
+    return amount(n, unit) if n == int(n) else f"{text} {unit}"
+
+
 def row_of(path: str) -> tuple[str, int] | None:
     """(group, row id) of an item path (`group-<row id>-field`); None for a top-level item."""
     parts = path.split("-")
@@ -389,6 +399,8 @@ class _Builder:
         answer = (
             calc_value if f.type is FieldType.CALC else answer_text(self.posted.get(name), f, lang)
         )
+        if answer and f.unit and not hidden:
+            answer = with_unit(answer, f.unit)
         return FieldView(
             id=f.id,
             name=name,

@@ -89,3 +89,14 @@ def test_a_diagnosis_before_birth_is_an_error_not_a_negative_age(client, demo): 
     panel = _panel(live.text, 'id="crf-decisions"')
     assert "Risk" not in panel  # a negative age is never classified
     db.session.rollback()
+
+
+def test_a_read_only_form_gives_durations_in_the_readers_language(client, demo):  # noqa: F811
+    from edc.access import Role
+    from tests.factories import make_user
+
+    reader = make_user(roles=[(Role.MONITOR, demo.subject.site)])
+    login(client, reader)
+    page = client.get(FORM.format(code=demo.subject.study_code), headers={"Accept-Language": "fr"})
+    age = page.text.split('id="field-age_months"', 1)[1].split("</dd>", 1)[0]
+    assert '<span class="answer-text">17 mois</span>' in age
