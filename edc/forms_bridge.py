@@ -340,7 +340,7 @@ def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: st
 def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | None:
     """The sections that answers to the inputs named in `changed` (space-separated `field` or
     `group-row-field`) can change: their own, those of every field reading them and, when one
-    feeds a decision table, those of the table's other inputs; None when
+    feeds a decision table, those of the table's calculated inputs; None when
     no input is named or one is not an input of the form (then the whole form is redrawn)."""
     fields = form.fields
     touched: set[str] = set()
@@ -349,18 +349,24 @@ def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | Non
         if field_id not in fields or fields[field_id].type in NOT_INPUTS:
             return None
         touched |= affected(form, field_id)
-    for table in form.decision_tables.values():  # the decision shown needs all its inputs
+    for table in form.decision_tables.values():  # the decision shown needs its calculations
         if any(i.id in touched for i in table.inputs):
-            touched |= {i.id for i in table.inputs}
+            touched |= _calculated_inputs(form, table)
     if not touched:
         return None
     return frozenset(s.id for s in form.sections if any(f.id in touched for f in s.fields))
 
 
+def _calculated_inputs(form: forms_dsl.Form, table: forms_dsl.DecisionTable) -> set[str]:
+    fields = form.fields
+    return {i.id for i in table.inputs if i.id in fields and fields[i.id].type is FieldType.CALC}
+
+
 def decision_sections(form: forms_dsl.Form) -> frozenset[str]:
-    """The sections holding the inputs of the form's decision tables: a live redraw of them
-    all (see `sections_touched`) has what the decisions need, any other keeps them as shown."""
-    inputs = {i.id for table in form.decision_tables.values() for i in table.inputs}
+    """The sections holding calculated inputs of the form's decision tables (an age reads the
+    birth date): a live redraw of them (see `sections_touched`) has what the decisions need;
+    the answers typed always travel with the form. Any other redraw keeps them as shown."""
+    inputs = {i for table in form.decision_tables.values() for i in _calculated_inputs(form, table)}
     return frozenset(s.id for s in form.sections if any(f.id in inputs for f in s.fields))
 
 
