@@ -10,10 +10,13 @@ wrong all come from forms_dsl's evaluation, which this module only shapes for th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 
+from babel.dates import format_date
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     Form,
@@ -30,12 +33,12 @@ from wtforms.fields.core import UnboundField
 
 import forms_dsl
 from edc import widgets as fast
+from edc.decision_text import DecisionText, amount, decision_text
 from edc.forms import AppForm
 from edc.i18n import _
 from edc.item_address import ItemAddress, field_of, row_of, row_prefix
-from edc.services.identifiers import masked_text
 from forms_dsl.dependencies import affected
-from forms_dsl.model import Field, FieldType
+from forms_dsl.model import Field, FieldType, Section
 
 #: The widget of each typed input; the browser's own pickers for dates and times.
 INPUT_WIDGETS = {
@@ -87,6 +90,7 @@ class FieldView:
     reason_missing: bool = False  # a change without a reason of its own or one for all
     has_history: bool = False
     masked: bool = False  # an identifier item the reader may not see: no input, no value
+    answer: str = ""  # the answer as text, for a form read but not edited
 
 
 @dataclass
@@ -138,6 +142,8 @@ class PageView:
     form: CrfForm  # renders the CSRF token
     sections: list[SectionView]
     reasons: ReasonsView = field(default_factory=ReasonsView)
+    decisions: list[DecisionText] = field(default_factory=list)  # of the tables it feeds
+    decision_sections: frozenset[str] = frozenset()  # a redraw of these redraws the decisions
 
     @property
     def problems(self) -> list[Problem]:
@@ -265,9 +271,51 @@ def _datetime_text(stored: str) -> str:
     return f"{wall} (UTC{offset})" if offset else wall
 
 
+def answer_text(value: object, f: Field, lang: str) -> str:
+    """An answer as a reader of a read-only form sees it: `display_text`, with dates written
+    in the reader's language (month in words, so 03/04 is never a riddle)."""
+    if f.type is FieldType.DATE and isinstance(value, str) and value:
+        try:
+            return format_date(dt.date.fromisoformat(value), format="medium", locale=lang)
+        except ValueError:
+            return value
+    return display_text(value, f, lang)
+
+
+def with_unit(text: str, unit: str) -> str:
+    """An answer with its unit: durations in the reader's language ("31 months", "31 mois")."""
+    try:
+        n = Decimal(text)
+    except ArithmeticError:  # not a number: a masked or typed text
+        return f"{text} {unit}"
+    return amount(n, unit) if n == int(n) else f"{text} {unit}"
+
+
 def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
     """A stored item (`field` or `group-row-field`) as the reader sees it."""
     return display_text(value, form.fields.get(field_of(path)), lang)
+
+
+def item_answer(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
+    """A stored or typed item as a reader compares answers: `answer_text` of its field."""
+    f = form.fields.get(field_of(path))
+    return display_text(value, None, lang) if f is None else answer_text(value, f, lang)
+
+
+def in_page_order(form: forms_dsl.Form, paths: Collection[str]) -> list[str]:
+    """Item paths in the order the page shows them: by section, row, then field."""
+    where = {
+        f.id: (s, n)
+        for s, section in enumerate(form.sections)
+        for n, f in enumerate(section.fields)
+    }
+
+    def key(path: str) -> tuple[int, int, int, str]:
+        section, n = where.get(field_of(path), (len(where), 0))
+        row = row_of(path)
+        return section, row[1] if row else 0, n, path
+
+    return sorted(paths, key=key)
 
 
 def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: str) -> str:
@@ -284,7 +332,8 @@ def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: st
 
 def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | None:
     """The sections that answers to the inputs named in `changed` (space-separated `field` or
-    `group-row-field`) can change: their own, and those of every field reading them; None when
+    `group-row-field`) can change: their own, those of every field reading them and, when one
+    feeds a decision table, those of the table's calculated inputs; None when
     no input is named or one is not an input of the form (then the whole form is redrawn)."""
     fields = form.fields
     touched: set[str] = set()
@@ -293,9 +342,167 @@ def sections_touched(form: forms_dsl.Form, changed: str) -> frozenset[str] | Non
         if field_id not in fields or fields[field_id].type in NOT_INPUTS:
             return None
         touched |= affected(form, field_id)
+    for table in form.decision_tables.values():  # the decision shown needs its calculations
+        if any(i.id in touched for i in table.inputs):
+            touched |= _calculated_inputs(form, table)
     if not touched:
         return None
     return frozenset(s.id for s in form.sections if any(f.id in touched for f in s.fields))
+
+
+def _calculated_inputs(form: forms_dsl.Form, table: forms_dsl.DecisionTable) -> set[str]:
+    fields = form.fields
+    return {i.id for i in table.inputs if i.id in fields and fields[i.id].type is FieldType.CALC}
+
+
+def decision_sections(form: forms_dsl.Form) -> frozenset[str]:
+    """The sections holding calculated inputs of the form's decision tables (an age reads the
+    birth date): a live redraw of them (see `sections_touched`) has what the decisions need;
+    the answers typed always travel with the form. Any other redraw keeps them as shown."""
+    inputs = {i for table in form.decision_tables.values() for i in _calculated_inputs(form, table)}
+    return frozenset(s.id for s in form.sections if any(f.id in inputs for f in s.fields))
+
+
+@dataclass
+class _Builder:
+    """What every field view of one page is drawn from: the evaluation, its issues by field and
+    row, the pending changes and the reasons typed so far."""
+
+    form: forms_dsl.Form
+    posted: Posted
+    result: forms_dsl.Evaluation
+    lang: str
+    warning_key: Callable[[forms_dsl.Issue], str]
+    changes: Mapping[str, tuple[str, str]]
+    reasons: Mapping[str, tuple[str, str]]
+    history_paths: frozenset[str]
+    masked: frozenset[str]
+    mask: str
+    issues: dict[tuple[str, int | None], list[forms_dsl.Issue]] = field(default_factory=dict)
+    drawn: set[str] = field(default_factory=set)  # the changed items shown beside their field
+
+    def missing(self, path: str) -> bool:
+        """Whether a change has no reason of its own and none for all."""
+        return not any(self.reasons.get(path, ("", ""))) and not any(self.reasons.get("*", ""))
+
+    def view(
+        self, f: Field, name: str, inputs: Form, row: int | None, shown: bool, calc: object
+    ) -> FieldView:
+        found = self.issues.get((f.id, row), [])
+        if shown and name in self.changes:
+            self.drawn.add(name)
+        hidden = f.id in self.masked
+        change = self.changes.get(name) if shown else None
+        lang, mask = self.lang, self.mask
+        calc_value = mask if hidden else display_text(calc, f, lang)
+        answer = (
+            calc_value if f.type is FieldType.CALC else answer_text(self.posted.get(name), f, lang)
+        )
+        if answer and f.unit and not hidden:
+            answer = with_unit(answer, f.unit)
+        return FieldView(
+            id=f.id,
+            name=name,
+            type=f.type.value,
+            label=f.label.get(lang),
+            hint=f.hint.get(lang) if f.hint else "",
+            unit=f.unit,
+            widget=f.widget or DEFAULT_WIDGETS.get(f.type, ""),
+            input=inputs[f.id] if f.type not in NOT_INPUTS else None,
+            required=(f.id, row) in self.result.required or f.required,
+            readonly=f.readonly,
+            shown=shown,
+            calc_value=calc_value,
+            errors=[i.message for i in found if i.severity.value == "error"],
+            warnings=[
+                (self.warning_key(i), i.message) for i in found if i.severity.value == "warning"
+            ],
+            change=(mask, mask) if hidden and change else change,
+            reason=self.reasons.get(name, ("", "")),
+            reason_missing=shown and name in self.changes and self.missing(name),
+            has_history=name in self.history_paths,
+            masked=hidden,
+            answer=mask if hidden else answer,
+        )
+
+    def top_section(self, section: Section, bound: Form) -> SectionView:
+        result = self.result
+        shown = any(f.id in result.shown for f in section.fields) or not section.fields
+        cells = [
+            self.view(f, f.id, bound, None, f.id in result.shown, result.values.get(f.id))
+            for f in section.fields
+        ]
+        return SectionView(section.id, section.title.get(self.lang), shown, False, [cells])
+
+    def repeat_section(self, section: Section, data: MultiDict, ids: Sequence[int]) -> SectionView:
+        result, max_rows = self.result, section.repeat.max if section.repeat else 0
+        evaluated = result.row_ids.get(section.id, [])
+        computed = dict(zip(evaluated, result.rows.get(section.id, []), strict=False))
+        visible_of = dict(zip(evaluated, result.shown_in_rows.get(section.id, []), strict=False))
+        row_form = row_class(self.form, section.id, self.lang)
+        plain = {f.id for f in section.fields if f.show_if is None}
+        grid = []
+        for row_id in ids:
+            visible = visible_of.get(row_id, plain)
+            stored = computed.get(row_id, {})
+            inputs = row_form(formdata=data, prefix=row_prefix(section.id, row_id))
+            grid.append(
+                [
+                    self.view(
+                        f, ItemAddress(f.id, section.id, row_id).key, inputs, row_id,
+                        f.id in visible, stored.get(f.id),
+                    )
+                    for f in section.fields
+                ]
+            )  # fmt: skip
+        group_errors = [
+            i.message for i in result.errors if i.row is None and i.kind.endswith("_rows")
+            and any(f.id == i.field for f in section.fields)
+        ]  # fmt: skip
+        return SectionView(
+            section.id, section.title.get(self.lang), section.id in result.shown, True, grid,
+            max_rows, group_errors, list(ids),
+        )  # fmt: skip
+
+    def gone(self, removed: Mapping[str, str]) -> list[RemovedItem]:
+        """Items no longer on the form: of removed rows, or hidden by an answer (their value
+        goes). Called after every field was drawn."""
+        fields = self.form.fields
+        elsewhere = {
+            **{path: (old, _("removed row")) for path, old in removed.items()},
+            **{
+                p: (old, _("no longer shown"))
+                for p, (old, _new) in self.changes.items()
+                if p not in self.drawn
+            },
+        }
+        return [
+            RemovedItem(
+                path,
+                f"{fields[field_of(path)].label.get(self.lang)} ({why})",
+                self.mask if field_of(path) in self.masked else old,
+                self.reasons.get(path, ("", "")),
+                self.missing(path),
+            )
+            for path, (old, why) in elsewhere.items()
+            if field_of(path) in fields
+        ]
+
+
+def _issues_by_field(
+    result: forms_dsl.Evaluation, live: bool
+) -> dict[tuple[str, int | None], list[forms_dsl.Issue]]:
+    """Errors and warnings by (field, row); while typing, "required" waits for the save."""
+    issues: dict[tuple[str, int | None], list[forms_dsl.Issue]] = {}
+    for issue in (*result.errors, *result.warnings):
+        if live and issue.kind in LIVE_KINDS:
+            continue
+        issues.setdefault((issue.field, issue.row), []).append(issue)
+    return issues
+
+
+def _no_key(issue: forms_dsl.Issue) -> str:
+    return f"{issue.field}:{issue.kind}:{'' if issue.row is None else issue.row}"
 
 
 def page(
@@ -312,127 +519,37 @@ def page(
     history_paths: frozenset[str] = frozenset(),
     rows: Mapping[str, list[int]] | None = None,
     masked: frozenset[str] = frozenset(),
+    mask: str = "",
+    warning_key: Callable[[forms_dsl.Issue], str] = _no_key,
 ) -> PageView:
     """The WTForms form bound to `posted`, and sections with each field's input, visibility,
     calculation and messages. `rows` are the row ids of each repeating section, in order;
     `changes` ({path: (old, new)}) the items that need a reason for change, `removed`
     ({path: old}) those of removed rows, and `reasons` the reasons typed so far by path (`*`:
     for every change without its own). The fields of `masked` (identifier items the reader
-    may not see) show a mask: their answers are neither bound to an input nor shown."""
-    from edc.services.data_entry import warning_key  # the key the save expects
-
-    changes, removed, reasons = changes or {}, removed or {}, reasons or {}
-    for_all = reasons.get("*", ("", ""))
-    mask = masked_text() if masked else ""
-
-    def missing(path: str) -> bool:
-        return not any(reasons.get(path, ("", ""))) and not any(for_all)
-
-    drawn: set[str] = set()  # the changed items that show beside their field
-
-    issues: dict[tuple[str, int | None], list[forms_dsl.Issue]] = {}
-    for issue in (*result.errors, *result.warnings):
-        if live and issue.kind in LIVE_KINDS:
-            continue
-        issues.setdefault((issue.field, issue.row), []).append(issue)
-    data = formdata({k: v for k, v in posted.items() if field_of(k) not in masked})
-    bound: Form = form_class(form, lang)(formdata=data)
-
-    def view(
-        f: Field, name: str, inputs: Form, row: int | None, shown: bool, calc: object
-    ) -> FieldView:
-        found = issues.get((f.id, row), [])
-        if shown and name in changes:
-            drawn.add(name)
-        hidden = f.id in masked
-        change = changes.get(name) if shown else None
-        return FieldView(
-            id=f.id,
-            name=name,
-            type=f.type.value,
-            label=f.label.get(lang),
-            hint=f.hint.get(lang) if f.hint else "",
-            unit=f.unit,
-            widget=f.widget or DEFAULT_WIDGETS.get(f.type, ""),
-            input=inputs[f.id] if f.type not in NOT_INPUTS else None,
-            required=(f.id, row) in result.required or f.required,
-            readonly=f.readonly,
-            shown=shown,
-            calc_value=mask if hidden else display_text(calc, f, lang),
-            errors=[i.message for i in found if i.severity.value == "error"],
-            warnings=[(warning_key(i), i.message) for i in found if i.severity.value == "warning"],
-            change=(mask, mask) if hidden and change else change,
-            reason=reasons.get(name, ("", "")),
-            reason_missing=shown and name in changes and missing(name),
-            has_history=name in history_paths,
-            masked=hidden,
+    may not see) show `mask`: their answers are neither bound to an input nor shown.
+    `warning_key` names a warning's confirmation as the save expects it."""
+    reasons = reasons or {}
+    visible = {k: v for k, v in posted.items() if field_of(k) not in masked}
+    build = _Builder(
+        form, visible, result, lang, warning_key, changes or {}, reasons, history_paths,
+        masked, mask, _issues_by_field(result, live),
+    )  # fmt: skip
+    data = formdata(visible)
+    bound = form_class(form, lang)(formdata=data)
+    sections = [
+        build.top_section(section, bound)
+        if section.repeat is None
+        else build.repeat_section(
+            section, data, (rows or {}).get(section.id) or result.row_ids.get(section.id, [])
         )
-
-    sections = []
-    for section in form.sections:
-        shown = (
-            section.id in result.shown
-            if section.repeat
-            else any(f.id in result.shown for f in section.fields) or not section.fields
-        )
-        if section.repeat is None:
-            cells = [
-                view(f, f.id, bound, None, f.id in result.shown, result.values.get(f.id))
-                for f in section.fields
-            ]
-            sections.append(SectionView(section.id, section.title.get(lang), shown, False, [cells]))
-            continue
-        ids = (rows or {}).get(section.id) or result.row_ids.get(section.id, [])
-        evaluated = result.row_ids.get(section.id, [])
-        computed = dict(zip(evaluated, result.rows.get(section.id, []), strict=False))
-        visible_of = dict(zip(evaluated, result.shown_in_rows.get(section.id, []), strict=False))
-        row_form = row_class(form, section.id, lang)
-        plain = {f.id for f in section.fields if f.show_if is None}
-        grid = []
-        for row_id in ids:
-            visible = visible_of.get(row_id, plain)
-            stored = computed.get(row_id, {})
-            inputs = row_form(formdata=data, prefix=row_prefix(section.id, row_id))
-            grid.append(
-                [
-                    view(
-                        f,
-                        ItemAddress(f.id, section.id, row_id).key,
-                        inputs,
-                        row_id,
-                        f.id in visible,
-                        value,
-                    )
-                    for f in section.fields
-                    for value in [stored.get(f.id)]
-                ]
-            )
-        group_errors = [
-            i.message for i in result.errors if i.row is None and i.kind.endswith("_rows")
-            and any(f.id == i.field for f in section.fields)
-        ]  # fmt: skip
-        sections.append(
-            SectionView(
-                section.id, section.title.get(lang), shown, True, grid,
-                section.repeat.max, group_errors, list(ids),
-            )
-        )  # fmt: skip
-    fields = form.fields
-    # Items no longer on the form: of removed rows, or hidden by an answer (their value goes).
-    elsewhere = {
-        **{path: (old, _("removed row")) for path, old in removed.items()},
-        **{p: (old, _("no longer shown")) for p, (old, _new) in changes.items() if p not in drawn},
-    }
-    gone = [
-        RemovedItem(
-            path,
-            f"{fields[field_of(path)].label.get(lang)} ({why})",
-            mask if field_of(path) in masked else old,
-            reasons.get(path, ("", "")),
-            missing(path),
-        )
-        for path, (old, why) in elsewhere.items()
-        if field_of(path) in fields
+        for section in form.sections
     ]
-    pending = ReasonsView(len(drawn) + len(gone), for_all, list(standard_reasons), gone)
-    return PageView(bound, sections, pending)  # type: ignore[arg-type]
+    gone = build.gone(removed or {})
+    for_all = reasons.get("*", ("", ""))
+    pending = ReasonsView(len(build.drawn) + len(gone), for_all, list(standard_reasons), gone)
+    decisions = [
+        decision_text(form, table, result.values, lang, hidden=masked)
+        for table in form.decision_tables.values()
+    ]
+    return PageView(bound, sections, pending, decisions, decision_sections(form))

@@ -3,8 +3,8 @@ of a repeating event, and decision support computed from the stored data."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import exists, func, select
@@ -155,6 +155,9 @@ class DecisionView:
     #: explanation tell them, so they are shown as those items are.
     identifier_items: tuple[str, ...] = ()
     masked: bool = False  # it rests on identifier items the reader may not see: not shown
+    #: The form and its typed answers it was decided on: for telling it in the form's words.
+    form: forms_dsl.Form | None = None
+    values: Mapping[str, object] = field(default_factory=dict)
 
 
 def decision_support(
@@ -200,6 +203,8 @@ def decision_support(
                     record.updated_at,
                     rests_on,
                     masked and bool(rests_on),
+                    form,
+                    values,
                 )
             )
     return views

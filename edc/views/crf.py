@@ -96,6 +96,7 @@ def _page(
         removed=removed, reasons=_typed_reasons(),
         standard_reasons=reasons.standard(entry.study, lang),
         history_paths=frozenset(entry.stored), rows=rows, masked=page.hidden,
+        mask=identifiers.masked_text() if page.hidden else "", warning_key=data_entry.warning_key,
     )  # fmt: skip
     return render(
         "crf/page.html",
@@ -104,6 +105,8 @@ def _page(
         entry=entry,
         sections=view.sections,
         pending=view.reasons,
+        decisions=view.decisions,
+        decision_sections=view.decision_sections,
         problems=[] if live else view.problems,
         oob_sections=oob_sections,
         form_title=entry.form.title.get(lang),
@@ -147,8 +150,8 @@ def _conflict_rows(
     names them: the field's label, and its row's number on the page; masked items (`hidden`)
     are named but not shown."""
     stored = posted_from_stored(form, conflict.stored)
-    mine = {k: forms_bridge.item_text(form, k, v, lang) for k, v in posted.items()}
-    theirs = {k: forms_bridge.item_text(form, k, v, lang) for k, v in stored.items()}
+    mine = {k: forms_bridge.item_answer(form, k, v, lang) for k, v in posted.items()}
+    theirs = {k: forms_bridge.item_answer(form, k, v, lang) for k, v in stored.items()}
 
     def shown(path: str, text: str) -> str:
         return identifiers.masked_text() if field_of(path) in hidden else text
@@ -156,7 +159,7 @@ def _conflict_rows(
     return [
         (forms_bridge.item_label(form, path, mine.keys() | theirs.keys(), lang),
          shown(path, mine.get(path, "")), shown(path, theirs.get(path, "")))
-        for path in sorted(mine.keys() | theirs.keys())
+        for path in forms_bridge.in_page_order(form, mine.keys() | theirs.keys())
         if mine.get(path, "") != theirs.get(path, "")
     ]  # fmt: skip
 

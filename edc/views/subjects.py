@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
-from edc import access, lifecycle
+from edc import access, decision_text, lifecycle
 from edc.access import Permission, requires
 from edc.forms import (
     RELATIONSHIP_CHOICES,
@@ -126,7 +126,7 @@ def subject_detail(code: str) -> Response:
         identity=None,
         may_read_identity=may_read_identity,
         casebook=casebook.casebook(ctx.session, subject, lang),
-        decisions=decisions,
+        decisions=[(v, decision_text.of_view(v, lang)) for v in decisions],
         may_enter=data_entry.may_enter(ctx.session, actor, subject),
         add_form=EmptyForm(),
         lang=lang,

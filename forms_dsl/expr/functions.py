@@ -68,8 +68,9 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType(
                 "age_months(date_of_birth, at)",
                 "Completed calendar months from the first date to the second. A month is "
                 "completed on the same day of a later month, or on the 1st of the month after "
-                "when that month is shorter: born 31 Jan, at 29 Feb → 0, at 1 Mar → 1. Negative "
-                "when `at` is earlier. Date-times count by their date.",
+                "when that month is shorter: born 31 Jan, at 29 Feb → 0, at 1 Mar → 1. Blank "
+                "when `at` is earlier (there is no age before birth: a check on the dates says "
+                "what is wrong). Date-times count by their date.",
             ),
             Function(
                 "days_between",
@@ -191,8 +192,7 @@ def age_months(born: object, at: object) -> int | None:
     if start is None or end is None:
         return None
     if end < start:
-        later = age_months(end, start)
-        return None if later is None else -later
+        return None  # no age before birth: never a negative age that a table would classify
     months = (end.year - start.year) * 12 + end.month - start.month
     return months - 1 if end.day < start.day else months
 

@@ -302,13 +302,12 @@ def test_a_monitor_reads_the_form_as_saved_and_nothing_posts_back(client, entry_
         select(func.count()).where(AuditEvent.action == "identity.read")
     )
     page = monitor.get(_url(entry_for)).get_data(as_text=True)
-    assert f'<output id="age" class="calc">{age}</output>' in page  # the stored calculation
+    assert _answers(page)["Age (months)"] == str(age)  # the stored calculation
     assert "hx-post" not in page  # no live evaluation to post to
     assert "Save draft" not in page
     assert "entering data is for the site" in page
-    weight = re.search(r"<input[^>]*\bname=\"weight\"[^>]*>", page).group(0)
-    assert " readonly" in weight  # the saved answer, shown but not editable
-    assert 'value="10"' in weight
+    assert _answers(page)["Weight"] == "10"  # the saved answer, shown as text
+    assert 'name="weight"' not in page  # not an input
     reads_after = db.session.scalar(
         select(func.count()).where(AuditEvent.action == "identity.read")
     )
@@ -324,3 +323,66 @@ def test_save_and_stay_keeps_the_nurse_on_the_form(client, entry_for):
     assert "Form saved." in page
     assert submitted(page)["weight"] == ["21"]
     assert 'name="row_version" value="1"' in page  # ready for the next save
+
+
+def _answers(page: str) -> dict[str, str]:
+    """A read-only form's answers as a reader sees them: {question: answer text}."""
+    pairs = re.findall(r"<dt>(.*?)</dt>\s*<dd><span[^>]*>(.*?)</span>", page, re.S)
+    return dict(pairs)
+
+
+def test_a_read_only_form_shows_each_chosen_answer_as_text(client, entry_for):
+    login(client, entry_for.nurse)
+    answers = {"visit_date": "2026-03-10", "mycn": "not_amplified"}
+    assert _post(client, entry_for, answers).status_code == 302
+    monitor = another_browser(client)
+    site = db.session.get(Subject, entry_for.subject.id).site
+    login(monitor, make_user(roles=[(Role.MONITOR, site)]))
+    page = monitor.get(_url(entry_for)).get_data(as_text=True)
+    shown = _answers(page)
+    assert shown["MYCN"] == "Not amplified"  # the choice's label, not a pale radio dot
+    assert shown["Visit date"] == "Mar 10, 2026"  # the month in words: no 03/10 riddle
+    assert shown["Weight"] == "No answer"
+    assert "Copies" not in shown  # a question hidden by the answers stays hidden
+    assert 'type="radio"' not in page
+    assert "not_amplified" not in page
+    french = _answers(monitor.get(_url(entry_for), headers={"Accept-Language": "fr"}).text)
+    assert (french["Visit date"], french["Weight"]) == ("10 mars 2026", "Aucune réponse")
+
+
+def test_the_conflict_view_names_items_and_answers_as_the_page_does(client, entry_for):
+    colleague = make_user(roles=[(Role.NURSE, entry_for.subject.site)])
+    login(client, entry_for.nurse)
+    other = another_browser(client)
+    login(other, colleague)
+    theirs = {"visit_date": "2026-03-01", "mycn": "amplified", "copies": "5", "weight": "40"}
+    assert _post(other, entry_for, theirs).status_code == 302
+    mine = {"visit_date": "2026-03-02", "mycn": "not_amplified", "weight": "44"}
+    body = _post(client, entry_for, {**mine, "doses-1-dose_mg": "3", "row:doses": "1"}).text
+    table = body.split('id="conflict"')[1].split("</table>")[0]
+    rows = [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])
+    ]
+    assert rows == [  # in the page's order, by label, answers as a reader reads them
+        ["Visit date", "Mar 2, 2026", "Mar 1, 2026"],
+        ["MYCN", "Not amplified", "Amplified"],
+        ["Copies", "–", "5"],
+        ["Weight", "44", "40"],
+        ["Dose (mg) (Row 1)", "3", "–"],
+    ]
+
+
+def test_the_save_bar_has_one_primary_action_and_says_what_draft_and_complete_mean(
+    client, entry_for
+):
+    login(client, entry_for.nurse)
+    page = client.get(_url(entry_for)).text
+    bar = page.split('id="save-bar"')[1].split("</form>")[0]
+    buttons = re.findall(r"<button[^>]*>", bar)
+    assert len(buttons) == 3
+    assert [b for b in buttons if "secondary" not in b] == [
+        '<button type="submit" name="action" value="complete" class="primary">'
+    ]
+    assert "missing answers are allowed" in bar  # a draft
+    assert "later changes need a reason" in bar  # complete

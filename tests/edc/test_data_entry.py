@@ -216,23 +216,22 @@ def test_the_subject_page_shows_statuses_and_recomputed_decision_support(client,
     db.session.commit()
     page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
     assert "In progress" in page
-    assert 'data-code="light">light</span>' in page
+    assert "<strong>Band: light</strong>" in page  # in plain words, no codes or row ids
+    assert "Based on: Weight: 8" in page
     listed = client.get("/subjects/").get_data(as_text=True)
     assert '<span class="status status-in_progress">1 In progress</span>' in listed
-    assert "missing MYCN" in page  # the label, not the field id
+    assert "Not classifiable yet: answer MYCN." in page  # the label, not the field id
     subject = db.session.get(Subject, subject.id)
     entry = entries.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
     _save(entry, {"weight": "8", "mycn": "not_amplified"}, who=nurse)
     db.session.commit()
     page = client.get(f"/subjects/{subject.study_code}").get_data(as_text=True)
-    assert "MYCN = Not amplified (one of Not amplified)" in page  # labels, as clinicians read
+    assert "Based on: MYCN: Not amplified" in page  # labels, as clinicians read
     subject = db.session.get(Subject, subject.id)
     entry = entries.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
     _save(entry, {"weight": "12"}, who=nurse)
     db.session.commit()
-    assert 'data-code="heavy"' in client.get(f"/subjects/{subject.study_code}").get_data(
-        as_text=True
-    )
+    assert "<strong>Band: heavy</strong>" in client.get(f"/subjects/{subject.study_code}").text
 
 
 def test_a_repeating_event_gets_another_occurrence(client, with_table):

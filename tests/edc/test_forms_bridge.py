@@ -132,3 +132,21 @@ def test_hints_and_errors_are_read_with_their_input(client, entry_for):
     assert 'aria-describedby="weight-error"' in weight
     assert 'aria-invalid="true"' in weight
     assert 'id="weight-error"' in page
+
+
+def test_the_bridge_renders_and_imports_no_service_and_has_no_long_function():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(forms_bridge))
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [
+        a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
+    ]
+    assert [m for m in imported if m.startswith("edc.services")] == []
+    long = {
+        node.name: node.end_lineno - node.lineno + 1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 60
+    }
+    assert long == {}

@@ -168,7 +168,8 @@ def test_central_roles_see_a_mask_and_no_identifier_value(client, study, who):
     assert CONTACT not in body
     assert "Housemartin" not in body
     assert "Sainte-Quiterie" not in body
-    assert body.count(MASK) == 4  # physician, the calculation copying it, hospital, row 1's contact
+    # physician, the calculation copying it, hospital, row 1's contact, the decision on the hospital
+    assert body.count(MASK) == 5
     assert "Referring physician" in body  # the item is there, its value is not
     assert 'name="referring_physician"' not in body
     assert "10" in body  # other answers are shown as before

@@ -30,17 +30,9 @@ VIEW_EXCEPTIONS: set[str] = set()
 #: Modules other than edc/access.py still reading `ROLE_PERMISSIONS`.
 PERMISSION_EXCEPTIONS: set[str] = set()
 #: Rendering modules (no service import) still importing one, with what they import.
-RENDERING_EXCEPTIONS = {
-    # crf_values.row_of and data_entry.warning_key move to the item address module,
-    # identifiers.masked_text to a module both may import: removed when the CRF rework lands.
-    "edc/forms_bridge.py": {
-        "edc.services.identifiers",
-        "edc.services.data_entry",
-    },
-}
+RENDERING_EXCEPTIONS: dict[str, set[str]] = {}
 #: Functions over the limit today ("module:function"), each removed when it is split.
 LONG_FUNCTIONS = {
-    "edc/forms_bridge.py:page",  # read-only forms rendering
     "edc/services/definitions.py:store_definition",
     "edc/services/derived.py:recompute",
     "edc/services/subjects.py:register",
