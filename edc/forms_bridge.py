@@ -10,6 +10,7 @@ wrong all come from forms_dsl's evaluation, which this module only shapes for th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,6 +30,7 @@ from wtforms.fields.core import Field as Input
 from wtforms.fields.core import UnboundField
 
 import forms_dsl
+from edc import dates
 from edc import widgets as fast
 from edc.forms import AppForm
 from edc.i18n import _
@@ -37,13 +39,14 @@ from edc.services.identifiers import masked_text
 from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType
 
-#: The widget of each typed input; the browser's own pickers for dates and times.
+#: The widget of each typed input. Dates are text in the reader's language (edc.dates): the
+#: browser's date pickers would show the device's format, not the portal's.
 INPUT_WIDGETS = {
     FieldType.TEXT: fast.TextInput(),
     FieldType.INTEGER: fast.NumberInput(),
     FieldType.DECIMAL: fast.TextInput(),  # comma decimals are fine: no type="number"
-    FieldType.DATE: fast.DateInput(),
-    FieldType.DATETIME: fast.DateTimeLocalInput(),
+    FieldType.DATE: fast.TextInput(),
+    FieldType.DATETIME: fast.TextInput(),
     FieldType.TIME: fast.TimeInput(),
 }
 NOT_INPUTS = {FieldType.CALC, FieldType.NOTE}
@@ -194,6 +197,8 @@ def input_field(f: Field, lang: str) -> UnboundField | None:
             option_widget=fast.RadioInput(),
         )  # fmt: skip
     kw = {"inputmode": "decimal"} if f.type is FieldType.DECIMAL else None
+    if f.type in (FieldType.DATE, FieldType.DATETIME):
+        kw = dates.input_attributes(lang, with_time=f.type is FieldType.DATETIME)
     return StringField(label, widget=INPUT_WIDGETS.get(f.type, fast.TextInput()), render_kw=kw)
 
 
@@ -249,7 +254,11 @@ def display_text(value: object, f: Field | None = None, lang: str = "en") -> str
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if f is not None and f.type is FieldType.DATETIME and isinstance(value, str):
-        return _datetime_text(value)
+        return _datetime_text(value, lang)
+    if f is not None and f.type is FieldType.DATE and isinstance(value, str):
+        return dates.as_written(value, lang)
+    if isinstance(value, dt.date | dt.datetime):
+        return dates.shown(value, lang)
     labels = {c.code: c.label.get(lang) for c in f.choices.choices} if f and f.choices else {}
     if f is not None and f.type is FieldType.YESNO:
         labels = {"yes": _("Yes"), "no": _("No")}  # as posted, before it is a yes/no value
@@ -258,9 +267,9 @@ def display_text(value: object, f: Field | None = None, lang: str = "en") -> str
     return labels.get(str(value), str(value))
 
 
-def _datetime_text(stored: str) -> str:
+def _datetime_text(stored: str, lang: str) -> str:
     """A stored date-time as read: its wall clock and, when kept, its UTC offset."""
-    wall = stored[:16].replace("T", " ")
+    wall = dates.as_written(stored[:16], lang, with_time=True)
     offset = stored[16:]
     return f"{wall} (UTC{offset})" if offset else wall
 

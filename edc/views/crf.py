@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 
 import forms_dsl
-from edc import access, forms_bridge
+from edc import access, dates, forms_bridge
 from edc.access import ROLE_LABELS, Permission, requires
 from edc.actor import current_actor
 from edc.extensions import db
@@ -107,8 +107,11 @@ def _page(
         result = data_entry.evaluate(entry, posted, birth=birth, lang=lang, now=utcnow(), rows=rows)
         if entry.record is not None and entry.record.status == "complete":
             changes, removed = _pending(entry, result, rows, lang)
+    as_read = posted  # stored dates as the reader writes them; typed ones exactly as typed
+    if from_store or read_only:
+        as_read = dates.posted_as_written(entry.form, posted, lang)
     view = forms_bridge.page(
-        entry.form, posted, result, lang, live=live, changes=changes, removed=removed,
+        entry.form, as_read, result, lang, live=live, changes=changes, removed=removed,
         reasons=_typed_reasons(), standard_reasons=reasons.standard(entry.study, lang),
         history_paths=frozenset(stored), rows=rows, masked=hidden,
     )  # fmt: skip

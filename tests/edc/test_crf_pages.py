@@ -251,10 +251,10 @@ def _version(entry_for) -> int:
     return entry.row_version
 
 
-def test_dates_are_offered_as_date_inputs(client, entry_for):
+def test_dates_are_offered_in_the_portals_format_not_the_devices(client, entry_for):
     login(client, entry_for.nurse)
     page = " ".join(client.get(_url(entry_for)).get_data(as_text=True).split())
-    assert 'name="visit_date" type="date"' in page
+    assert 'name="visit_date" placeholder="dd/mm/yyyy" type="text"' in page
 
 
 def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_for):
