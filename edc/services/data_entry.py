@@ -41,7 +41,17 @@ from forms_dsl.dependencies import context_read, needed_to_show
 
 #: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
 FORMAT_KINDS = frozenset(
-    {"integer", "decimal", "decimals", "date", "datetime", "time", "yesno", "choice"}
+    {
+        "integer",
+        "decimal",
+        "decimals",
+        "date",
+        "no_such_date",
+        "datetime",
+        "time",
+        "yesno",
+        "choice",
+    }
 )
 READ_ONLY = {RecordStatus.LOCKED.value, RecordStatus.SIGNED.value}
 
