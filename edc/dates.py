@@ -155,5 +155,6 @@ class LocalDateField(StringField):
 
 
 def init_app(app: Flask) -> None:
-    """`{{ d|date }}` in every template."""
+    """`{{ d|date }}` and `{{ date_placeholder() }}` (the reader's format) in every template."""
     app.add_template_filter(_date_filter, "date")
+    app.jinja_env.globals["date_placeholder"] = lambda: placeholder(language())

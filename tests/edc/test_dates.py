@@ -17,7 +17,7 @@ from edc.models.crf import ItemValue
 from edc.models.subjects import Subject, SubjectStatusChange
 from edc.services import subjects
 from forms_dsl import dates
-from tests.factories import csrf, login
+from tests.factories import another_browser, csrf, login
 from tests.html_forms import submitted
 
 CLDR_LOCALES = {"en": "en_GB", "fr": "fr", "de": "de", "it": "it", "es": "es"}
@@ -136,3 +136,24 @@ def test_the_date_filter_writes_the_readers_format_in_a_time_element(app):
         with force_locale("de"):
             shown = render_template_string("{{ d|date }}", d=dt.date(2020, 12, 31))
     assert shown == '<time datetime="2020-12-31">31.12.2020</time>'
+
+
+def test_the_security_log_is_filtered_by_days_typed_in_the_readers_format(client, make_user):
+    from tests.edc.test_admin import _admin_client
+
+    _admin_client(client, make_user)
+    victim = make_user().email
+    other = another_browser(client)
+    other.post(
+        "/login",
+        data={"email": victim, "password": "wrong one", "csrf_token": csrf(other, "/login")},
+    )
+    today = utcnow().date()
+    tomorrow = today + dt.timedelta(days=1)
+    page = client.get(f"/admin/security?since={today:%d/%m/%Y}&until={today:%d/%m/%Y}")
+    body = page.get_data(as_text=True)
+    assert victim in body
+    assert 'placeholder="dd/mm/yyyy"' in body
+    later = client.get(f"/admin/security?since={tomorrow:%d/%m/%Y}").get_data(as_text=True)
+    assert victim not in later
+    assert f'value="{tomorrow:%d/%m/%Y}"' in later  # the filter as typed
