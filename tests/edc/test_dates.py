@@ -119,6 +119,9 @@ def test_staff_forms_read_the_readers_format_and_keep_what_was_typed(client, ent
     assert refused.status_code == 422
     assert "Le 30/02/2026 n’existe pas dans le calendrier" in body
     assert submitted(body)["status_date"] == ["30/02/2026"]
+    yesterday = today - dt.timedelta(days=1)
+    early = _status(client, code, f"{yesterday:%d/%m/%Y}").get_data(as_text=True)
+    assert f"({today:%d/%m/%Y})" in early  # the registration day, in the reader's format
     garbled = _status(client, code, "hier").get_data(as_text=True)
     assert "Saisissez la date au format jj/mm/aaaa, par exemple 31/12/2026." in garbled
     assert _status(client, code, today.strftime("%d/%m/%Y")).status_code == 302
