@@ -24,6 +24,7 @@ import forms_dsl
 from edc import widgets
 from edc.i18n import _
 from forms_dsl.dates import (
+    TIME_PLACEHOLDER,
     DateError,
     as_written,
     datetime_placeholder,
@@ -55,10 +56,11 @@ DATED = (FieldType.DATE, FieldType.DATETIME)
 INPUT_ATTRIBUTES = {"inputmode": "numeric", "autocomplete": "off", "data_date": ""}
 
 
-def input_attributes(lang: str, with_time: bool = False) -> dict[str, str]:
-    """The attributes of a date (or date-time) text input in `lang`: its format as placeholder."""
-    hint = datetime_placeholder(lang) if with_time else placeholder(lang)
-    return {**INPUT_ATTRIBUTES, "placeholder": hint}
+def input_attributes(lang: str, kind: FieldType = FieldType.DATE) -> dict[str, str]:
+    """The attributes of a date, date-time or time text input in `lang`: its format as
+    placeholder (a browser's time input would be 12-hour on an en-US device)."""
+    hints = {FieldType.DATETIME: datetime_placeholder(lang), FieldType.TIME: TIME_PLACEHOLDER}
+    return {**INPUT_ATTRIBUTES, "placeholder": hints.get(kind, placeholder(lang))}
 
 
 def posted_as_written(

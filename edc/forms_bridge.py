@@ -47,7 +47,7 @@ INPUT_WIDGETS = {
     FieldType.DECIMAL: fast.TextInput(),  # comma decimals are fine: no type="number"
     FieldType.DATE: fast.TextInput(),
     FieldType.DATETIME: fast.TextInput(),
-    FieldType.TIME: fast.TimeInput(),
+    FieldType.TIME: fast.TextInput(),  # 24-hour whatever the device (edc.dates)
 }
 NOT_INPUTS = {FieldType.CALC, FieldType.NOTE}
 DEFAULT_WIDGETS = {
@@ -197,8 +197,8 @@ def input_field(f: Field, lang: str) -> UnboundField | None:
             option_widget=fast.RadioInput(),
         )  # fmt: skip
     kw = {"inputmode": "decimal"} if f.type is FieldType.DECIMAL else None
-    if f.type in (FieldType.DATE, FieldType.DATETIME):
-        kw = dates.input_attributes(lang, with_time=f.type is FieldType.DATETIME)
+    if f.type in (FieldType.DATE, FieldType.DATETIME, FieldType.TIME):
+        kw = dates.input_attributes(lang, f.type)
     return StringField(label, widget=INPUT_WIDGETS.get(f.type, fast.TextInput()), render_kw=kw)
 
 

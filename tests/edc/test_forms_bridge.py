@@ -78,6 +78,10 @@ def test_the_class_has_one_input_per_answerable_field_in_the_readers_language(ap
         assert 'type="text"' in date_input
         assert 'placeholder="jj/mm/aaaa"' in date_input
         assert 'inputmode="numeric"' in date_input
+        assert 'placeholder="jj/mm/aaaa hh:mm"' in str(bound["taken_at"]())
+        time_input = str(bound["at"]())  # 24 hours, never the device's AM/PM
+        assert 'type="text"' in time_input
+        assert 'placeholder="hh:mm"' in time_input
         assert 'inputmode="decimal"' in str(bound["ratio"]())
         assert "csrf_token" in bound._fields
     assert forms_bridge.form_class(form, "fr") is forms_bridge.form_class(form, "fr")
