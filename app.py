@@ -5,7 +5,7 @@ from __future__ import annotations
 import email_validator
 from flask import Flask
 
-from edc import access, audit, crypto, db_roles, hosts, i18n, login, logs, passwords, web
+from edc import access, audit, crypto, dates, db_roles, hosts, i18n, login, logs, passwords, web
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale)
     htmx.init_app(app)
     web.init_app(app)
+    dates.init_app(app)
 
     for blueprint in (auth.bp, account.bp, home.bp, subjects.bp, crf.bp, admin.bp, roles.bp):
         app.register_blueprint(blueprint)

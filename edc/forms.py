@@ -9,7 +9,6 @@ from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     EmailField,
     FieldList,
     Form,
@@ -24,6 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
+from edc.dates import LocalDateField
 from edc.i18n import _l
 from edc.services.subjects import Guardian, Identity
 
@@ -119,13 +119,13 @@ class AddOccurrenceForm(AppForm):
     """Confirms another occurrence of a repeating event: `number` is the one the person saw."""
 
     number = HiddenField()
-    visit_date = DateField(_l("Visit date"), validators=[Optional()])
+    visit_date = LocalDateField(_l("Visit date"), validators=[Optional()])
 
 
 class VisitDateForm(AppForm):
     """Sets a visit's date, or corrects it with a reason."""
 
-    visit_date = DateField(_l("Visit date"), validators=[Optional()])
+    visit_date = LocalDateField(_l("Visit date"), validators=[Optional()])
     reason = StringField(_l("Reason for change"), validators=[Optional(), Length(max=500)])
 
 
@@ -142,7 +142,7 @@ class CreateUserForm(AppForm):
         ),
         validators=[DataRequired(), Length(max=1000)],
     )
-    ends_at = DateField(_l("Account end date (optional)"), validators=[Optional()])
+    ends_at = LocalDateField(_l("Account end date (optional)"), validators=[Optional()])
 
 
 class AssignRoleForm(AppForm):
@@ -151,7 +151,7 @@ class AssignRoleForm(AppForm):
 
 
 class EndDateForm(AppForm):
-    ends_at = DateField(_l("Account end date"), validators=[Optional()])
+    ends_at = LocalDateField(_l("Account end date"), validators=[Optional()])
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
@@ -188,7 +188,7 @@ class IdentityForm(AppForm):
 
     family_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=100)])
     given_names = StringField(_l("Given names"), validators=[DataRequired(), Length(max=100)])
-    date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired()])
+    date_of_birth = LocalDateField(_l("Date of birth"), validators=[DataRequired()])
     #: No answer is preselected: a default would be recorded for every nurse who skipped it.
     sex = SelectField(
         _l("Sex"),
@@ -250,7 +250,7 @@ class SubjectStatusForm(AppForm):
 
     status = SelectField(_l("New status"), choices=[])
     # InputRequired: a mistyped date says so, rather than "required".
-    status_date = DateField(_l("Date of the new status"), validators=[InputRequired()])
+    status_date = LocalDateField(_l("Date of the new status"), validators=[InputRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
@@ -272,5 +272,5 @@ class FindPatientForm(AppForm):
     study_code = StringField(_l("Study code"), validators=[Optional(), Length(max=32)])
     family_name = StringField(_l("Family name"), validators=[Optional(), Length(max=100)])
     given_names = StringField(_l("Given names"), validators=[Optional(), Length(max=100)])
-    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    date_of_birth = LocalDateField(_l("Date of birth"), validators=[Optional()])
     hospital_number = StringField(_l("Hospital number"), validators=[Optional(), Length(max=40)])

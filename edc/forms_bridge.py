@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
-from babel.dates import format_date
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     Form,
@@ -32,6 +31,7 @@ from wtforms.fields.core import Field as Input
 from wtforms.fields.core import UnboundField
 
 import forms_dsl
+from edc import dates
 from edc import widgets as fast
 from edc.decision_text import DecisionText, amount, decision_text
 from edc.forms import AppForm
@@ -40,14 +40,15 @@ from edc.item_address import ItemAddress, field_of, row_of, row_prefix
 from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType, Section
 
-#: The widget of each typed input; the browser's own pickers for dates and times.
+#: The widget of each typed input. Dates are text in the reader's language (edc.dates): the
+#: browser's date pickers would show the device's format, not the portal's.
 INPUT_WIDGETS = {
     FieldType.TEXT: fast.TextInput(),
     FieldType.INTEGER: fast.NumberInput(),
     FieldType.DECIMAL: fast.TextInput(),  # comma decimals are fine: no type="number"
-    FieldType.DATE: fast.DateInput(),
-    FieldType.DATETIME: fast.DateTimeLocalInput(),
-    FieldType.TIME: fast.TimeInput(),
+    FieldType.DATE: fast.TextInput(),
+    FieldType.DATETIME: fast.TextInput(),
+    FieldType.TIME: fast.TextInput(),  # 24-hour whatever the device (edc.dates)
 }
 NOT_INPUTS = {FieldType.CALC, FieldType.NOTE}
 DEFAULT_WIDGETS = {
@@ -200,6 +201,8 @@ def input_field(f: Field, lang: str) -> UnboundField | None:
             option_widget=fast.RadioInput(),
         )  # fmt: skip
     kw = {"inputmode": "decimal"} if f.type is FieldType.DECIMAL else None
+    if f.type in (FieldType.DATE, FieldType.DATETIME, FieldType.TIME):
+        kw = dates.input_attributes(lang, f.type)
     return StringField(label, widget=INPUT_WIDGETS.get(f.type, fast.TextInput()), render_kw=kw)
 
 
@@ -255,7 +258,11 @@ def display_text(value: object, f: Field | None = None, lang: str = "en") -> str
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if f is not None and f.type is FieldType.DATETIME and isinstance(value, str):
-        return _datetime_text(value)
+        return _datetime_text(value, lang)
+    if f is not None and f.type is FieldType.DATE and isinstance(value, str):
+        return dates.as_written(value, lang)
+    if isinstance(value, dt.date | dt.datetime):
+        return dates.shown(value, lang)
     labels = {c.code: c.label.get(lang) for c in f.choices.choices} if f and f.choices else {}
     if f is not None and f.type is FieldType.YESNO:
         labels = {"yes": _("Yes"), "no": _("No")}  # as posted, before it is a yes/no value
@@ -264,21 +271,21 @@ def display_text(value: object, f: Field | None = None, lang: str = "en") -> str
     return labels.get(str(value), str(value))
 
 
-def _datetime_text(stored: str) -> str:
+def _datetime_text(stored: str, lang: str) -> str:
     """A stored date-time as read: its wall clock and, when kept, its UTC offset."""
-    wall = stored[:16].replace("T", " ")
+    wall = dates.as_written(stored[:16], lang, with_time=True)
     offset = stored[16:]
     return f"{wall} (UTC{offset})" if offset else wall
 
 
 def answer_text(value: object, f: Field, lang: str) -> str:
-    """An answer as a reader of a read-only form sees it: `display_text`, with dates written
-    in the reader's language (month in words, so 03/04 is never a riddle)."""
+    """An answer as a reader of a read-only form sees it: `display_text`, with a stored date
+    written the way the reader's language writes dates (the format the inputs take)."""
     if f.type is FieldType.DATE and isinstance(value, str) and value:
         try:
-            return format_date(dt.date.fromisoformat(value), format="medium", locale=lang)
+            return dates.shown(dt.date.fromisoformat(value), lang)
         except ValueError:
-            return value
+            return value  # already as written (a page's posted values)
     return display_text(value, f, lang)
 
 

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import current_app, request, session
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 from flask_login import current_user
+
+from forms_dsl.dates import format_date
 
 _ = gettext
 _l = lazy_gettext
-__all__ = ["_", "_l", "check_catalogs", "language_names", "ngettext", "select_locale"]
+__all__ = [
+    "_",
+    "_l",
+    "check_catalogs",
+    "day_text",
+    "language_names",
+    "ngettext",
+    "select_locale",
+]
+
+
+def day_text(day: dt.date) -> str:
+    """A date for a message, as the reader's language writes it (31/12/2026, 31.12.2026): the
+    same language `_` translates into."""
+    return format_date(day, str(get_locale() or "en"))
+
 
 # i18n: each language is named in itself so that a reader of any language can find their own.
 LANGUAGE_NAMES = {

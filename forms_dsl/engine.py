@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from forms_dsl import dates
 from forms_dsl import expr as ex
 from forms_dsl.expr.values import ORDER
 from forms_dsl.messages import render
@@ -131,9 +132,9 @@ class _Run:
 
     def typed(self, f: Field, raw: RawValue | None, row: int | None) -> Value:
         try:
-            return parse_input(raw, f)
+            return parse_input(raw, f, self.lang)
         except BadValue as bad:
-            params = {"places": f.decimals} if bad.kind == "decimals" else {}
+            params = {"places": f.decimals} if bad.kind == "decimals" else bad.params
             self.issue(f, bad.kind, render(bad.kind, self.lang, **params), row, Severity.ERROR)
             self.bad.add((f.id, row))
             return None
@@ -367,7 +368,8 @@ def _validate_field(run: _Run, f: Field, value: Value, row: int | None, scope: e
             if (key == "min" and ORDER["<"](value, limit)) or (
                 key == "max" and ORDER[">"](value, limit)
             ):
-                run.issue(f, key, render(message, lang, limit=_show(limit)), row, Severity.ERROR)
+                shown = render(message, lang, limit=_show(limit, lang))
+                run.issue(f, key, shown, row, Severity.ERROR)
     for check in f.checks:
         if _truthy(ex.evaluate(check.when, scope)):
             run.issue(f, check.id, check.message.get(lang), row, check.severity)
@@ -384,7 +386,12 @@ def _comparable(a: Value, b: Value) -> bool:
     return type(a) is type(b)
 
 
-def _show(value: Value) -> str:
-    if isinstance(value, dt.date | dt.time):
+def _show(value: Value, lang: str) -> str:
+    """A limit in a message, dates as the reader writes them."""
+    if isinstance(value, dt.datetime):
+        return dates.format_datetime(value, lang)
+    if isinstance(value, dt.date):
+        return dates.format_date(value, lang)
+    if isinstance(value, dt.time):
         return value.isoformat()
     return str(value)

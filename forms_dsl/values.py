@@ -1,7 +1,8 @@
 """Typed values from what authors write (YAML defaults, literal limits) and what browsers post.
 
-Browsers post strings: `2026-03-01` for a date input, `2026-03-01T14:30` for datetime-local,
-`14:30` for time, `yes`/`no` for yes/no radios, codes for choices, several values for checkboxes.
+Browsers post strings: dates and date-times as typed in the reader's language (`31/12/2026`,
+`31.12.2026 14:30`; ISO always accepted, see `forms_dsl.dates`), `14:30` for time, `yes`/`no`
+for yes/no radios, codes for choices, several values for checkboxes.
 Decimals accept a comma or a point (French, German, Italian and Spanish staff type commas).
 """
 
@@ -13,12 +14,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import NoReturn
 
+from forms_dsl import dates
 from forms_dsl.model import ChoiceList, Field, FieldType
 from forms_dsl.types import Value
 
 _INT = re.compile(r"[+-]?[0-9]{1,18}")
 _DEC = re.compile(r"[+-]?(?:[0-9]{1,18}(?:[.,][0-9]{0,12})?|[.,][0-9]{1,12})")
-_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
+_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
 
@@ -34,11 +36,16 @@ class BadValue(Exception):
         self.params = params
 
 
-def parse_text(raw: str, ftype: FieldType, choices: ChoiceList | None) -> Value:
-    """One posted or written string → the field type's value (blank when empty)."""
+def parse_text(
+    raw: str, ftype: FieldType, choices: ChoiceList | None, lang: str | None = None
+) -> Value:
+    """One posted or written string → the field type's value (blank when empty). Dates and
+    date-times are read as `lang` writes them, or ISO; without `lang` (authors' YAML), ISO only."""
     text = raw.strip()
     if text == "":
         return None
+    if lang is not None and ftype in (FieldType.DATE, FieldType.DATETIME):
+        return _written_date(text, ftype, lang)
     if ftype in (FieldType.TEXT, FieldType.TEXTAREA):
         return raw.strip("\r\n") if ftype is FieldType.TEXTAREA else text
     if ftype is FieldType.INTEGER:
@@ -94,19 +101,47 @@ def parse_many(raws: Sequence[str], choices: ChoiceList | None) -> Value:
     return codes
 
 
+def _written_date(text: str, ftype: FieldType, lang: str) -> Value:
+    """A date or date-time typed by a person in `lang`; BadValue says how it is written there."""
+    try:
+        if ftype is FieldType.DATE:
+            return dates.parse_date(text, lang)
+        return dates.parse_datetime(text, lang)
+    except dates.DateError as bad:
+        kind = bad.kind if bad.kind == "no_such_date" else ftype.value
+        sample = dt.datetime(2026, 12, 31, 14, 30)
+        example = (
+            dates.format_date(sample.date(), lang)
+            if ftype is FieldType.DATE
+            else dates.format_datetime(sample, lang)
+        )
+        hint = (
+            dates.placeholder(lang) if ftype is FieldType.DATE else dates.datetime_placeholder(lang)
+        )
+        raise BadValue(
+            kind, f"not a {kind}", f"write e.g. {example}", format=hint, example=example,
+            date=bad.text,
+        ) from None  # fmt: skip
+
+
 def _fail(kind: str) -> NoReturn:
     examples = {"date": "2026-03-01", "datetime": "2026-03-01 14:30", "time": "14:30"}
-    raise BadValue(kind, f"not a {kind}", f"write e.g. {examples[kind]}")
+    formats = {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "time": "hh:mm"}
+    raise BadValue(
+        kind, f"not a {kind}", f"write e.g. {examples[kind]}", format=formats[kind],
+        example=examples[kind],
+    )  # fmt: skip
 
 
-def parse_input(raw: str | Sequence[str] | None, field: Field) -> Value:
-    """What a browser posted for one field → its value; raises BadValue."""
+def parse_input(raw: str | Sequence[str] | None, field: Field, lang: str | None = None) -> Value:
+    """What a browser posted for one field (dates as `lang` writes them) → its value; raises
+    BadValue."""
     if raw is None:
         return None
     if field.type is FieldType.MULTICHOICE:
         return parse_many([raw] if isinstance(raw, str) else list(raw), field.choices)
     text = raw if isinstance(raw, str) else (raw[-1] if raw else "")
-    value = parse_text(text, field.type, field.choices)
+    value = parse_text(text, field.type, field.choices, lang)
     if isinstance(value, Decimal) and field.decimals is not None:
         exponent = value.as_tuple().exponent  # an int for every finite number
         places = -exponent if isinstance(exponent, int) and exponent < 0 else 0

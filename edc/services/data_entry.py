@@ -42,8 +42,9 @@ from forms_dsl.dependencies import context_read, needed_to_show
 
 #: Malformed input cannot be stored even in a draft: it stays on screen to be corrected.
 FORMAT_KINDS = frozenset(
-    {"integer", "decimal", "decimals", "date", "datetime", "time", "yesno", "choice"}
-)
+    {"integer", "decimal", "decimals", "date", "no_such_date", "datetime", "time", "yesno",
+     "choice"}
+)  # fmt: skip
 
 _item_table = cast(Table, ItemValue.__table__)
 _record_table = cast(Table, FormRecord.__table__)

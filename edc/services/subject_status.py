@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from edc import access, audit
 from edc.access import Permission
 from edc.actor import Actor
-from edc.i18n import _, _l
+from edc.i18n import _, _l, day_text
 from edc.models.subjects import Subject, SubjectStatusChange
 from edc.models.users import User
 from edc.services.subjects import SubjectError, acting_role, site_today
@@ -146,13 +146,13 @@ def _check_date(subject: Subject, on: dt.date | None, now: datetime) -> None:
         raise StatusRefused(
             "status_date",
             _("The date cannot be before the registration (%(date)s).",
-              date=registered_on.isoformat()),
+              date=day_text(registered_on)),
         )  # fmt: skip
     if on < subject.status_date:
         raise StatusRefused(
             "status_date",
             _("The date cannot be before the current status began (%(date)s).",
-              date=subject.status_date.isoformat()),
+              date=day_text(subject.status_date)),
         )  # fmt: skip
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, abort, flash, redirect, request, stream_with_context, url_for
 
+from edc import dates
 from edc.access import APPROVERS, ROLE_LABELS, Permission, Role, requires
 from edc.exports import csv_writer
 from edc.forms import AssignRoleForm, CreateUserForm, EmptyForm, EndDateForm, ReasonForm
@@ -259,10 +260,12 @@ def link_approve(link_id: int) -> Response:
 
 def _event_filter() -> security.EventFilter:
     def day(name: str) -> datetime | None:
+        """A day typed in the reader's format (or ISO); anything else filters nothing."""
         try:
-            return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError:
+            typed = dates.parse_date(request.args.get(name, "")[:32], dates.language())
+        except dates.DateError:
             return None
+        return datetime.combine(typed, time.min, tzinfo=UTC)
 
     until = day("until")
     if until is not None:

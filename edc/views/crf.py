@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from werkzeug.wrappers import Response as BaseResponse
 
 import forms_dsl
-from edc import access, forms_bridge, lifecycle
+from edc import access, dates, forms_bridge, lifecycle
 from edc.access import ROLE_LABELS, Permission, requires
 from edc.forms import EmptyForm
 from edc.i18n import _
@@ -91,8 +91,11 @@ def _page(
         shown=conflict.stored if conflict else (), from_store=from_store,
     )  # fmt: skip
     changes, removed = _pending(entry.form, page.pending, lang)
+    as_read = page.posted  # stored dates as the reader writes them; typed ones exactly as typed
+    if from_store or page.read_only:
+        as_read = dates.posted_as_written(entry.form, page.posted, lang)
     view = forms_bridge.page(
-        entry.form, page.posted, page.evaluation, lang, live=live, changes=changes,
+        entry.form, as_read, page.evaluation, lang, live=live, changes=changes,
         removed=removed, reasons=_typed_reasons(),
         standard_reasons=reasons.standard(entry.study, lang),
         history_paths=frozenset(entry.stored), rows=rows, masked=page.hidden,

@@ -194,3 +194,38 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 })();
+
+// Dates are typed as the portal's language writes them (the placeholder shows how: jj/mm/aaaa),
+// never as the device's locale would. A tablet's numeric keypad has no "/": the separators come
+// by themselves after the digits. Typing them anyway, or typing ISO (2026-12-31), still works;
+// the server reads what arrives and is the judge.
+(function () {
+  function isLetter(c) { return /[A-Za-z]/.test(c); }
+  function fitsShape(value, shape) {
+    if (value.length >= shape.length) { return false; }
+    for (var i = 0; i < value.length; i++) {
+      var s = shape.charAt(i), c = value.charAt(i);
+      if (isLetter(s) ? !/[0-9]/.test(c) : c !== s) { return false; }
+    }
+    return true;
+  }
+  document.addEventListener("input", function (event) {
+    var el = event.target;
+    if (!el.hasAttribute || !el.hasAttribute("data-date") || event.inputType !== "insertText") {
+      return;
+    }
+    var shape = el.getAttribute("placeholder") || "";
+    var value = el.value;
+    var n = value.length;
+    if (el.selectionStart !== n) { return; } // a correction in the middle: leave it alone
+    var typed = event.data || "";
+    if (typed === "-" && /^[0-9]{2}[^0-9][0-9]{2}[^0-9]?-$/.test(value)) {
+      el.value = value.replace(/[^0-9]/g, "") + "-"; // the start of an ISO date: 2026-
+    } else if (/[^0-9]/.test(typed) && n >= 2 && value.charAt(n - 2) === typed &&
+               shape.charAt(n - 2) === typed && value.charAt(n - 1) === typed) {
+      el.value = value.slice(0, -1); // the separator was already there
+    } else if (/[0-9]$/.test(value) && fitsShape(value, shape) && !isLetter(shape.charAt(n))) {
+      el.value = value + shape.charAt(n);
+    }
+  });
+})();

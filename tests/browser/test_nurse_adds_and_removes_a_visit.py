@@ -37,7 +37,7 @@ def test_nurse_adds_a_visit_and_removes_one_added_by_mistake(portal, tablet, sho
     page.get_by_label("Visit date").fill("2026-04-02")
     page.locator("main button[type=submit]").click()
     page.wait_for_url(re.compile(rf"/subjects/{code}$"))
-    expect(page.locator("#visit-response-2 time")).to_have_text("2026-04-02")
+    expect(page.locator("#visit-response-2 time")).to_have_text("02/04/2026")  # the reader's format
 
     nurse_adds_a_visit(page, "2026-04-02")  # a second one, by mistake
     page.wait_for_url(re.compile(rf"/subjects/{code}$"))
@@ -53,5 +53,5 @@ def test_nurse_adds_a_visit_and_removes_one_added_by_mistake(portal, tablet, sho
 
     nurse_adds_a_visit(page, "2026-05-07")
     page.wait_for_url(re.compile(rf"/subjects/{code}$"))
-    expect(page.locator("#visit-response-4 time")).to_have_text("2026-05-07")  # 3 stays taken
+    expect(page.locator("#visit-response-4 time")).to_have_text("07/05/2026")  # 3 stays taken
     expect(page.locator("#visit-response-3")).to_have_count(0)

@@ -252,10 +252,10 @@ def _version(entry_for) -> int:
     return entry.row_version
 
 
-def test_dates_are_offered_as_date_inputs(client, entry_for):
+def test_dates_are_offered_in_the_portals_format_not_the_devices(client, entry_for):
     login(client, entry_for.nurse)
     page = " ".join(client.get(_url(entry_for)).get_data(as_text=True).split())
-    assert 'name="visit_date" type="date"' in page
+    assert 'name="visit_date" placeholder="dd/mm/yyyy" type="text"' in page
 
 
 def test_subject_and_crf_pages_run_a_fixed_number_of_statements(client, entry_for):
@@ -341,13 +341,13 @@ def test_a_read_only_form_shows_each_chosen_answer_as_text(client, entry_for):
     page = monitor.get(_url(entry_for)).get_data(as_text=True)
     shown = _answers(page)
     assert shown["MYCN"] == "Not amplified"  # the choice's label, not a pale radio dot
-    assert shown["Visit date"] == "Mar 10, 2026"  # the month in words: no 03/10 riddle
+    assert shown["Visit date"] == "10/03/2026"  # the portal language's format, as typed
     assert shown["Weight"] == "No answer"
     assert "Copies" not in shown  # a question hidden by the answers stays hidden
     assert 'type="radio"' not in page
     assert "not_amplified" not in page
     french = _answers(monitor.get(_url(entry_for), headers={"Accept-Language": "fr"}).text)
-    assert (french["Visit date"], french["Weight"]) == ("10 mars 2026", "Aucune réponse")
+    assert (french["Visit date"], french["Weight"]) == ("10/03/2026", "Aucune réponse")
 
 
 def test_the_conflict_view_names_items_and_answers_as_the_page_does(client, entry_for):
@@ -365,7 +365,7 @@ def test_the_conflict_view_names_items_and_answers_as_the_page_does(client, entr
         for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])
     ]
     assert rows == [  # in the page's order, by label, answers as a reader reads them
-        ["Visit date", "Mar 2, 2026", "Mar 1, 2026"],
+        ["Visit date", "02/03/2026", "01/03/2026"],
         ["MYCN", "Not amplified", "Amplified"],
         ["Copies", "–", "5"],
         ["Weight", "44", "40"],

@@ -74,7 +74,14 @@ def test_the_class_has_one_input_per_answerable_field_in_the_readers_language(ap
         ]  # fmt: skip
         assert bound["remarks"].label.text == "Remarques"
         assert [c.label for c in bound["site"].choices][1:] == ["Surrénale", "Thorax"]
-        assert 'type="date"' in str(bound["seen_on"]())
+        date_input = str(bound["seen_on"]())  # the reader's format, never the device's picker
+        assert 'type="text"' in date_input
+        assert 'placeholder="jj/mm/aaaa"' in date_input
+        assert 'inputmode="numeric"' in date_input
+        assert 'placeholder="jj/mm/aaaa hh:mm"' in str(bound["taken_at"]())
+        time_input = str(bound["at"]())  # 24 hours, never the device's AM/PM
+        assert 'type="text"' in time_input
+        assert 'placeholder="hh:mm"' in time_input
         assert 'inputmode="decimal"' in str(bound["ratio"]())
         assert "csrf_token" in bound._fields
     assert forms_bridge.form_class(form, "fr") is forms_bridge.form_class(form, "fr")
@@ -88,8 +95,8 @@ def test_the_page_gives_back_exactly_what_was_typed_whatever_the_type(app):
         "remarks": "two\nlines",
         "count": "abc",  # malformed: kept as typed, the error comes from forms_dsl
         "ratio": "1,5",
-        "seen_on": "2026-03-10",
-        "taken_at": "2026-03-10T08:30",
+        "seen_on": "10/03/2026",  # as a French reader writes it
+        "taken_at": "10/03/2026 08:30",
         "at": "08:30",
         "done": "yes",
         "site": "thorax",

@@ -64,7 +64,7 @@ def test_a_nurse_enrols_a_subject_and_the_page_and_list_show_it(client, make_sit
     assert done.status_code == 302
     page = client.get(f"/subjects/{code}").get_data(as_text=True)
     assert "Enrolled" in page
-    assert f"since {today.isoformat()}" in page
+    assert f'since <time datetime="{today.isoformat()}">{today:%d/%m/%Y}</time>' in page
     assert "Consent signed" in page
     assert "Status history" in page
     assert nurse.email in page
@@ -142,7 +142,8 @@ def test_dates_and_reasons_are_checked_and_the_input_is_kept(client, make_site, 
         ({"status_date": tomorrow}, "cannot be in the future"),
         ({"status_date": (today - dt.timedelta(days=1)).isoformat()}, "before the registration"),
         ({"status_date": ""}, "This field is required."),
-        ({"status_date": "31/02/2026"}, "Not a valid date value."),
+        ({"status_date": "31/02/2026"}, "There is no 31/02/2026 in the calendar"),
+        ({"status_date": "02/31/2026"}, "There is no 02/31/2026 in the calendar"),
         ({"reason": "   "}, "This field is required."),
         ({"reason": "x" * 501}, "longer than 500"),
         ({"status": "withdrawn"}, "Not a valid choice"),
