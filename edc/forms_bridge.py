@@ -31,7 +31,7 @@ from wtforms.fields.core import UnboundField
 import forms_dsl
 from edc import widgets as fast
 from edc.forms import AppForm
-from edc.i18n import _
+from edc.i18n import _, _l
 from edc.services.crf_values import row_of
 from edc.services.identifiers import masked_text
 from forms_dsl.dependencies import affected
@@ -270,6 +270,21 @@ def item_text(form: forms_dsl.Form, path: str, value: object, lang: str) -> str:
     return display_text(value, form.fields.get(path.rsplit("-", 1)[-1]), lang)
 
 
+#: The studies' unit words that are language (the symbols, mg or mL, read the same everywhere).
+UNIT_WORDS = {
+    "months": _l("months"),
+    "weeks": _l("weeks"),
+    "days": _l("days"),
+    "years": _l("years"),
+    "copies/cell": _l("copies/cell"),
+}
+
+
+def unit_text(unit: str) -> str:
+    """A field's unit as the reader says it."""
+    return str(UNIT_WORDS[unit]) if unit in UNIT_WORDS else unit
+
+
 def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: str) -> str:
     """An item as the page names it: its field's label, with its row's number among the rows
     of `paths` (row ids are identities, not numbers anyone reads)."""
@@ -352,7 +367,7 @@ def page(
             type=f.type.value,
             label=f.label.get(lang),
             hint=f.hint.get(lang) if f.hint else "",
-            unit=f.unit,
+            unit=unit_text(f.unit),
             widget=f.widget or DEFAULT_WIDGETS.get(f.type, ""),
             input=inputs[f.id] if f.type not in NOT_INPUTS else None,
             required=(f.id, row) in result.required or f.required,

@@ -19,7 +19,7 @@ from edc.login import settings
 from edc.models.base import utcnow
 from edc.models.studies import Study
 from edc.models.users import AccountLink, RoleAssignment, User
-from edc.services import links, role_approval, security, users
+from edc.services import event_text, links, role_approval, security, users
 from edc.web import page_arg, page_count, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -296,7 +296,7 @@ def _event_filter() -> security.EventFilter:
 @requires(Permission.SECURITY_AUDIT)
 def security_events() -> Response:
     page = page_arg()
-    events, total = security.security_events(db.session, _event_filter(), page)
+    events, total = security.security_page(db.session, _event_filter(), page)
     return render(
         "admin/security.html",
         block="results",
@@ -305,6 +305,7 @@ def security_events() -> Response:
         page=page,
         pages=page_count(total, security.PAGE_SIZE),
         actions=security.security_actions(db.session),
+        action_labels=event_text.ACTIONS,
         args=request.args,
     )
 

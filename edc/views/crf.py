@@ -299,7 +299,7 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
         "crf/history.html",
         block="history",
         events=events,
-        path=path,
+        label=forms_bridge.item_label(entry.form, path, {path}, lang),
         shown=shown,
         value_of=derived.value_of,
         cause_of=derived.cause_of,
