@@ -44,7 +44,7 @@ from edc.models.users import User
 from edc.services import casebook, links, users
 from edc.settings import LANGUAGES, ROOT
 from tests.conftest import https_client
-from tests.factories import DEFAULT_PASSWORD, csrf, login, make_user
+from tests.factories import DEFAULT_PASSWORD, csrf, login, make_user, next_code
 from tests.html_forms import submitted
 
 ROLES = ("anonymous", "nurse", "monitor", "investigator", "data_manager", "admin")
@@ -56,7 +56,7 @@ NOT_PAGES = {
     "admin.security_csv",  # downloads, read in a spreadsheet
     "admin.access_review_csv",
 }
-#: Sign-in steps: each needs its own state of the browser; walked by `_sign_in_pages`.
+#: Sign-in steps: each needs its own state of the browser; read by `_sign_in_pages`.
 SIGN_IN_STEPS = {"auth.login_page", "auth.code", "auth.new_password", "auth.enrol"}
 
 #: English words that never belong on a page in another language (whole words, any case where
@@ -253,7 +253,13 @@ def _url(rule: str, endpoint: str, values: dict[str, str]) -> str:
         values = {**values, "event_id": event, "number": number}
     if endpoint == "subjects.occurrence_add":
         values = {**values, "event_id": "follow_up"}
-    return re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", lambda m: values[m.group(1)], rule)
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in values, f"{endpoint}: give <{name}> a good value in _seed's `values`"
+        return values[name]
+
+    return re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", fill, rule)
 
 
 def _browser(app: Flask, role: str, person: User | None, lang: str) -> FlaskClient:
@@ -334,7 +340,7 @@ def _walk_role(app: Flask, walk: Walk, seeded: Demo, role: str) -> None:
 
 
 def _sign_in_pages(app: Flask, walk: Walk, seeded: Demo) -> None:
-    """The sign-in steps, each in the state that shows it."""
+    """The sign-in steps, each in the state that shows it (after the walk: it uses the link)."""
     client = _browser(app, "anonymous", None, walk.lang)
     walk.check("GET /login", client.get("/login").get_data(True))
     client.post("/login", data={"email": "nobody@test.example", "password": "wrong",
@@ -343,19 +349,36 @@ def _sign_in_pages(app: Flask, walk: Walk, seeded: Demo) -> None:
     nurse = seeded.people["nurse"]
     client.post("/login", data={"email": nurse.email, "password": DEFAULT_PASSWORD,
                                 "csrf_token": csrf(client, "/login")})  # fmt: skip
-    page = client.get("/login/code")
-    assert page.status_code == 200
-    walk.check("GET /login/code", page.get_data(True))
-    walk.reached.update({"auth.login_page", "auth.code"})
+    _step(client, walk, "/login/code")
+    renewing = make_user(must_change_password=True)  # a reset password: a new one is chosen
+    client = _browser(app, "anonymous", None, walk.lang)
+    client.post("/login", data={"email": renewing.email, "password": DEFAULT_PASSWORD,
+                                "csrf_token": csrf(client, "/login")})  # fmt: skip
+    client.post("/login/code", data={"code": next_code(renewing),
+                                     "csrf_token": csrf(client, "/login/code")})  # fmt: skip
+    _step(client, walk, "/login/password")
+    client = _browser(app, "anonymous", None, walk.lang)  # the invitation: password, then TOTP
+    link = f"/account/activate/{seeded.values['token']}"
+    password = "a quiet harbour at dawn in spring"
+    client.post(link, data={"password": password, "confirm": password,
+                            "csrf_token": csrf(client, link)})  # fmt: skip
+    _step(client, walk, "/login/enrol")
+    walk.reached.update(SIGN_IN_STEPS)
+
+
+def _step(client: FlaskClient, walk: Walk, url: str) -> None:
+    page = client.get(url)
+    assert page.status_code == 200, f"{url}: {page.status_code}"
+    walk.check(f"anonymous GET {url}", page.get_data(True))
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_page_and_fragment_reads_in_the_language_as_labelled_text(app, lang):
     seeded = _seed(app)
     walk = Walk(lang, seeded.data, _english_messages(lang) if lang != "en" else set())
-    _sign_in_pages(app, walk, seeded)
     for role in ROLES:
         _walk_role(app, walk, seeded, role)
+    _sign_in_pages(app, walk, seeded)
     unreached = {e for e, _r in _get_pages(app)} - walk.reached
     assert not unreached, f"no role could read {sorted(unreached)}: give them data"
     if walk.problems:  # all of them, not cut short like an assertion's message
