@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from edc.access import ROLE_LABELS, Role
+from edc.access import ROLE_LABELS, SYSTEM_SCOPE, Role
 from edc.i18n import _l
 from edc.models.audit import AuditEvent
 from edc.models.users import User
@@ -102,6 +102,13 @@ VALUES = {
     "recovery": _l("recovery code"),
 }
 YES, NO = _l("Yes"), _l("No")
+#: Who acted when nobody signed in did, and where an event is not a site's or a study's.
+ACTORS = {
+    "operator": _l("the operator (command line)"),
+    "anonymous": _l("not signed in"),
+    "system": _l("the portal itself"),
+}
+PORTAL_WIDE = _l("whole portal")
 
 
 @dataclass(frozen=True)
@@ -133,9 +140,18 @@ def action_label(action: str) -> str:
 
 
 def role_labels(roles: str) -> str:
-    """The event's roles ("investigator,nurse") by their names."""
+    """The event's roles ("investigator,nurse") by their names; who acted without a role."""
     known = Role._value2member_map_
-    return ", ".join(str(ROLE_LABELS[Role(r)]) if r in known else r for r in roles.split(",") if r)
+    return ", ".join(
+        str(ROLE_LABELS[Role(r)] if r in known else ACTORS.get(r, r)) for r in roles.split(",") if r
+    )
+
+
+def _actor(e: AuditEvent) -> str:
+    """Who acted: their e-mail, or the command line's operator (not the machine's user name)."""
+    if (e.actor_email or "").startswith("cli:") or e.role == "operator":
+        return str(ACTORS["operator"])
+    return e.actor_email or ""
 
 
 def _moment(value: str) -> datetime | None:
@@ -204,9 +220,9 @@ def rows(session: Session, events: list[AuditEvent]) -> list[EventRow]:
             seq=e.seq,
             at=e.at,
             action=action_label(e.action),
-            actor_email=e.actor_email or "",
-            role=role_labels(e.role),
-            site_code=e.site_code or "",
+            actor_email=_actor(e),
+            role="" if e.role == "operator" else role_labels(e.role),
+            site_code=str(PORTAL_WIDE) if e.site_code == SYSTEM_SCOPE else e.site_code or "",
             target=_target(e, emails),
             details=details(e.old_value, emails, old=True) + details(e.new_value, emails),
             reason=e.reason or "",

@@ -68,6 +68,7 @@ ENGLISH = [
     r"\b(?:Yes|Save|Cancel|Search|Show|Hide|Edit|Back|Next|Previous|Download|Sign)\b",
     r"\bLast sign-in\b",
     r"\b(?:Draft|Complete|Locked|Enrolled|Pending|Active|Inactive)\b",
+    r"\b(?:anonymous|system|operator)\b|\bcli:\w+",
 ]
 #: Internal things a page must not show, in any language.
 INTERNAL = {

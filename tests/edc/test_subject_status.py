@@ -61,7 +61,8 @@ def test_a_nurse_enrols_a_subject_and_the_page_and_list_show_it(client, make_sit
     assert done.status_code == 302
     page = client.get(f"/subjects/{code}").get_data(as_text=True)
     assert "Enrolled" in page
-    assert f"since {today.isoformat()}" in page
+    day = today.isoformat()
+    assert f'since <time datetime="{day}">{day}</time>' in page  # kept on one line
     assert "Consent signed" in page
     assert "Status history" in page
     assert nurse.email in page
