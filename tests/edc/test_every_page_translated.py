@@ -74,7 +74,10 @@ ENGLISH = [
 INTERNAL = {
     "JSON or a dict": re.compile(r"\{\s*[\"']|[\"']\s*:\s|\[\s*\{"),
     "a UUID": re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
-    "an internal code": re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+\.[a-z]+(?:_[a-z]+)+\b"),
+    "an internal code": re.compile(
+        r"\b[a-z]+(?:_[a-z]+)+\b"  # user_id, role_assignment
+        r"|\b(?:auth|user|role|access|export|security|subject|item|record|identity)\.[a-z_]+\b"
+    ),
     "Python's None": re.compile(r"\bNone\b"),
 }
 #: Per route, how many more URLs found in links are read (different forms, fragments).
