@@ -77,6 +77,7 @@ INTERNAL = {
     "an internal code": re.compile(
         r"\b[a-z]+(?:_[a-z]+)+\b"  # user_id, role_assignment
         r"|\b(?:auth|user|role|access|export|security|subject|item|record|identity)\.[a-z_]+\b"
+        r"|\b[a-z_]+@\d+\b"  # a form version's id (diagnosis@3)
     ),
     "Python's None": re.compile(r"\bNone\b"),
 }
