@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from tests.browser.conftest import TABLET, first_sign_in, staff_account
 from tests.browser.test_nurse_enters_diagnosis import nurse_registers_subject
 
 pytestmark = pytest.mark.browser
 PASSWORD = "tables that fold into cards"
-PHONE = {"width": 375, "height": 812}
+PHONE: ViewportSize = {"width": 375, "height": 812}
+TABLET_SIZE: ViewportSize = {"width": TABLET["width"], "height": TABLET["height"]}
 
 
 def _one_line(page: Page, selector: str) -> bool:
@@ -29,7 +30,7 @@ def _cells_side_by_side(page: Page) -> bool:
 
 def test_the_subject_list_is_a_table_on_a_tablet_and_cards_on_a_phone(portal, browser: Browser,
                                                                        shots):  # fmt: skip
-    context = browser.new_context(viewport=TABLET, locale="en-GB", device_scale_factor=1)
+    context = browser.new_context(viewport=TABLET_SIZE, locale="en-GB", device_scale_factor=1)
     page = context.new_page()
     email = "noa@hospital.test"
     first_sign_in(page, portal, email, staff_account(portal, email), PASSWORD)
