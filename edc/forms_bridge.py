@@ -35,7 +35,7 @@ from edc import dates
 from edc import widgets as fast
 from edc.decision_text import DecisionText, amount, decision_text
 from edc.forms import AppForm
-from edc.i18n import _
+from edc.i18n import _, _l
 from edc.item_address import ItemAddress, field_of, row_of, row_prefix
 from forms_dsl.dependencies import affected
 from forms_dsl.model import Field, FieldType, Section
@@ -325,6 +325,21 @@ def in_page_order(form: forms_dsl.Form, paths: Collection[str]) -> list[str]:
     return sorted(paths, key=key)
 
 
+#: The studies' unit words that are language (the symbols, mg or mL, read the same everywhere).
+UNIT_WORDS = {
+    "months": _l("months"),
+    "weeks": _l("weeks"),
+    "days": _l("days"),
+    "years": _l("years"),
+    "copies/cell": _l("copies/cell"),
+}
+
+
+def unit_text(unit: str) -> str:
+    """A field's unit as the reader says it."""
+    return str(UNIT_WORDS[unit]) if unit in UNIT_WORDS else unit
+
+
 def item_label(form: forms_dsl.Form, path: str, paths: Collection[str], lang: str) -> str:
     """An item as the page names it: its field's label, with its row's number among the rows
     of `paths` (row ids are identities, not numbers anyone reads)."""
@@ -413,7 +428,7 @@ class _Builder:
             type=f.type.value,
             label=f.label.get(lang),
             hint=f.hint.get(lang) if f.hint else "",
-            unit=f.unit,
+            unit=unit_text(f.unit),
             widget=f.widget or DEFAULT_WIDGETS.get(f.type, ""),
             input=inputs[f.id] if f.type not in NOT_INPUTS else None,
             required=(f.id, row) in self.result.required or f.required,

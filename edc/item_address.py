@@ -141,3 +141,8 @@ class RecordItem:
 def entered_with(path: str) -> str:
     """The form at the version an audit trail's item was entered with (`visit@2`)."""
     return RecordItem.parse(path).form_version
+
+
+def version_entered(path: str) -> int:
+    """The version of the form an audit trail's item was entered with, as pages show it."""
+    return RecordItem.parse(path).version

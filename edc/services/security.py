@@ -14,6 +14,7 @@ from edc.context import Context
 from edc.models.audit import AuditEvent
 from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
+from edc.services import event_text
 
 SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.", "export.", "security.")
 PAGE_SIZE = 50
@@ -53,6 +54,12 @@ def security_events(ctx: Context, f: EventFilter, page: int) -> tuple[list[Audit
         _query(f).order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
     return list(rows), total
+
+
+def security_page(ctx: Context, f: EventFilter, page: int) -> tuple[list[event_text.EventRow], int]:
+    """One page of events as labelled rows (what each means, no codes or ids), and the total."""
+    events, total = security_events(ctx, f, page)
+    return event_text.rows(ctx.session, events), total
 
 
 def iter_security_events(ctx: Context, f: EventFilter) -> Iterator[AuditEvent]:

@@ -14,7 +14,7 @@ from edc.exports import csv_writer
 from edc.forms import AssignRoleForm, CreateUserForm, EmptyForm, EndDateForm, ReasonForm
 from edc.i18n import _
 from edc.login import settings
-from edc.services import links, role_approval, security, users
+from edc.services import event_text, links, role_approval, security, users
 from edc.web import page_arg, page_count, render, request_context
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ def _event_filter() -> security.EventFilter:
 @requires(Permission.SECURITY_AUDIT)
 def security_events() -> Response:
     page, ctx = page_arg(), request_context()
-    events, total = security.security_events(ctx, _event_filter(), page)
+    events, total = security.security_page(ctx, _event_filter(), page)
     return render(
         "admin/security.html",
         block="results",
@@ -292,6 +292,7 @@ def security_events() -> Response:
         page=page,
         pages=page_count(total, security.PAGE_SIZE),
         actions=security.security_actions(ctx),
+        action_labels=event_text.ACTIONS,
         args=request.args,
     )
 

@@ -13,7 +13,7 @@ from edc import access, dates, forms_bridge, lifecycle
 from edc.access import ROLE_LABELS, Permission, requires
 from edc.forms import EmptyForm
 from edc.i18n import _
-from edc.item_address import entered_with, field_of
+from edc.item_address import field_of, version_entered
 from edc.services import crf_page, data_entry, derived, entries, identifiers, reasons, repeat_rows
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
@@ -258,10 +258,10 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
         "crf/history.html",
         block="history",
         events=events,
-        path=path,
+        label=forms_bridge.item_label(entry.form, path, {path}, lang),
         shown=shown,
         value_of=derived.value_of,
         cause_of=derived.cause_of,
-        entered_with=entered_with,
+        version_entered=version_entered,
         role_labels=ROLE_LABELS,
     )

@@ -142,7 +142,8 @@ def test_security_events_filter_and_export_as_csv(client, make_user):
     )
     page = client.get("/admin/security?action=auth.login_failed").get_data(as_text=True)
     assert victim in page
-    assert "auth.login</code>" not in page
+    assert 'data-label="Event">Sign-in refused</td>' in page  # the event named, not its code
+    assert 'data-label="Event">Signed in</td>' not in page
     export = client.get(f"/admin/security.csv?actor={victim}")
     assert export.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))

@@ -166,7 +166,8 @@ def test_draft_then_complete_then_a_change_asks_for_a_reason_and_history_shows_i
     text = history.get_data(as_text=True)
     assert "transcription error" in text
     assert entry_for.nurse.email in text
-    assert "visit@1" in text
+    assert 'data-label="Form version">1</td>' in text  # the version's number, not its id
+    assert "visit@1" not in text
     assert "Research nurse" in text  # the role by its name
     mycn = client.get(_url(entry_for, "/history/mycn"), headers={"HX-Request": "true"})
     assert "Not amplified" in mycn.get_data(as_text=True)  # the code's label, not the code

@@ -113,7 +113,7 @@ def test_a_post_without_token_answers_400_and_leaves_one_event(client, make_user
     assert event.new_value["path"] == "/language"
     assert event.new_value["method"] == "POST"
     page = client.get("/admin/security?action=security.csrf_failed").get_data(as_text=True)
-    assert "<code>security.csrf_failed</code>" in page
+    assert 'data-label="Event">Form refused (expired or sent from elsewhere)</td>' in page
     assert '<option value="security.csrf_failed"' in page
 
 

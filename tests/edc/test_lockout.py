@@ -358,7 +358,7 @@ def test_what_was_typed_for_an_unknown_address_is_not_stored(client, make_user):
     office = another_browser(client)
     login(office, admin)
     page = office.get("/admin/security?action=auth.login_failed").get_data(as_text=True)
-    assert "unknown_account" in page
+    assert "Unknown account" in page
     assert typed.lower() not in page.lower()
     export = office.get("/admin/security.csv").get_data(as_text=True)
     assert "unknown_account" in export

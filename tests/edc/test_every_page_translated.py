@@ -1,0 +1,391 @@
+"""Every page and htmx fragment reads in the reader's language, as labelled text.
+
+The demo study is seeded (three sites, thirty children in every stage of data entry, status
+changes, audit events) and one person of each role signs in; security events, a role request, a
+link request and an added visit are made so the pages that list them have rows. Then, in each
+shipped language, every GET route of `app.url_map` is requested as every role (a route added
+later is walked without touching this file), and every same-site link and `hx-get` found on those
+pages is followed too (a few per route), so each CRF form, history fragment and identity
+fragment is read. The CRF live redraw (an htmx POST) is requested for each form reached.
+
+On each page the text a person reads (text nodes, and the title, placeholder, aria-label, alt
+attributes and button values) is checked:
+- in a language other than English, no text is an English message of the catalog whose
+  translation differs, and no English word from `ENGLISH` shows (e.g. "31 months");
+- in every language, no JSON or Python dict, no internal codes (`user_id`, `auth.login_failed`),
+  no UUIDs and no `None`.
+Data people typed or that name things (site names, user names, e-mails, the demo's reasons) are
+taken out before the checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from edc import demo
+from edc.access import Role
+from edc.actor import Actor
+from edc.context import Context
+from edc.extensions import db
+from edc.models.base import utcnow
+from edc.models.studies import Site, Study
+from edc.models.subjects import Subject
+from edc.models.users import User
+from edc.services import casebook, links, users
+from edc.settings import LANGUAGES, ROOT
+from tests.conftest import https_client
+from tests.factories import DEFAULT_PASSWORD, csrf, login, make_user, next_code
+from tests.html_forms import submitted
+
+ROLES = ("anonymous", "nurse", "monitor", "investigator", "data_manager", "admin")
+
+#: Routes that are not pages a person reads, or that need a state of their own.
+NOT_PAGES = {
+    "static",  # files, not pages
+    "health.health",  # a machine's probe: JSON on purpose
+    "admin.security_csv",  # downloads, read in a spreadsheet
+    "admin.access_review_csv",
+}
+#: Sign-in steps: each needs its own state of the browser; read by `_sign_in_pages`.
+SIGN_IN_STEPS = {"auth.login_page", "auth.code", "auth.new_password", "auth.enrol"}
+
+#: English words that never belong on a page in another language (whole words, any case where
+#: marked (?i)). "No" is Italian and Spanish too, so it is not listed.
+ENGLISH = [
+    r"(?i)\b(?:months?|weeks?|days?|years?|hours?|minutes?|seconds)\b",
+    r"(?i)\b(?:ago|never|today|yesterday)\b",
+    r"\b(?:the|and|with|of|for|from|to|your|this|not|or)\b",
+    r"\b(?:Yes|Save|Cancel|Search|Show|Hide|Edit|Back|Next|Previous|Download|Sign)\b",
+    r"\bLast sign-in\b",
+    r"\b(?:Draft|Complete|Locked|Enrolled|Pending|Active|Inactive)\b",
+    r"\b(?:anonymous|system|operator)\b|\bcli:\w+",
+]
+#: Internal things a page must not show, in any language.
+INTERNAL = {
+    "JSON or a dict": re.compile(r"\{\s*[\"']|[\"']\s*:\s|\[\s*\{"),
+    "a UUID": re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
+    "an internal code": re.compile(
+        r"\b[a-z]+(?:_[a-z]+)+\b"  # user_id, role_assignment
+        r"|\b(?:auth|user|role|access|export|security|subject|item|record|identity)\.[a-z_]+\b"
+        r"|\b[a-z_]+@\d+\b"  # a form version's id (diagnosis@3)
+    ),
+    "Python's None": re.compile(r"\bNone\b"),
+}
+#: Per route, how many more URLs found in links are read (different forms, fragments).
+FOLLOW = 6
+
+
+class _Visible(HTMLParser):
+    """The text a person reads on a page: text nodes, and the attributes read aloud or shown."""
+
+    SKIP = {"script", "style"}
+    ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self.links: list[str] = []
+        self._skipping = 0
+        self._textarea = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in self.SKIP:
+            self._skipping += 1
+        if tag == "textarea":
+            self._textarea += 1
+        for name in self.ATTRIBUTES:
+            if a.get(name):
+                self.texts.append(a[name] or "")
+        kind = (a.get("type") or "").lower()
+        if tag == "input" and kind in ("submit", "button", "reset") and a.get("value"):
+            self.texts.append(a["value"] or "")
+        for name in ("href", "hx-get"):
+            if a.get(name):
+                self.links.append(a[name] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skipping:
+            self._skipping -= 1
+        if tag == "textarea" and self._textarea:
+            self._textarea -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping and not self._textarea and data.strip():
+            self.texts.append(data)
+
+
+def visible(html: str) -> tuple[list[str], list[str]]:
+    """The page's visible texts (whitespace collapsed) and the URLs it links to."""
+    parser = _Visible()
+    parser.feed(html)
+    return [" ".join(t.split()) for t in parser.texts], parser.links
+
+
+def _english_messages(lang: str) -> set[str]:
+    """English messages of the catalog that `lang` translates differently."""
+    with open(ROOT / "translations" / lang / "LC_MESSAGES" / "messages.po", "rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    found = set()
+    for message in catalog:
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in map(str, ids):
+            if text and "%(" not in text and text not in strings:
+                found.add(" ".join(text.split()))
+    return found
+
+
+@dataclass
+class Walk:
+    """Pages read so far and what was wrong on them."""
+
+    lang: str
+    data: list[str]
+    messages: set[str]
+    problems: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    reached: set[str] = field(default_factory=set)
+
+    def check(self, where: str, html: str) -> list[str]:
+        """Record the leftovers of one page; its links."""
+        texts, found = visible(html)
+        for raw in texts:
+            text = raw
+            for datum in self.data:
+                text = text.replace(datum, " ")
+            text = text.strip()
+            if not text:
+                continue
+            for what, pattern in INTERNAL.items():
+                if pattern.search(text):
+                    self.problems.append(f"{where}: {what}: {raw!r}")
+            if self.lang == "en":
+                continue
+            if text in self.messages:
+                self.problems.append(f"{where}: untranslated: {raw!r}")
+                continue
+            for english in ENGLISH:
+                if re.search(english, text):
+                    self.problems.append(f"{where}: English: {raw!r}")
+                    break
+        return found
+
+
+@dataclass
+class Demo:
+    """The seeded demo and the people who read it."""
+
+    people: dict[str, User]
+    values: dict[str, str]
+    data: list[str]
+
+
+def _seed(app: Flask) -> Demo:
+    """The demo study with its thirty children, one person per role, and rows for every list."""
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    study = db.session.scalar(select(Study).where(Study.slug == "siopen-nb"))
+    site = db.session.scalar(select(Site).where(Site.code == "FR-01"))
+    assert study is not None
+    assert site is not None
+    people = {
+        "nurse": make_user(roles=[(Role.NURSE, site)]),
+        "monitor": make_user(roles=[(Role.MONITOR, site)]),
+        "investigator": make_user(roles=[(Role.INVESTIGATOR, site)]),
+        "data_manager": make_user(roles=[(Role.DATA_MANAGER, study)]),
+        "admin": make_user(roles=[(Role.ADMIN, None)]),
+    }
+    now, session = utcnow(), db.session()
+    admin = Actor(user=people["admin"])
+    newcomer = make_user()  # a nurse role requested for them, waiting for the investigator
+    as_admin = Context(session=session, actor=admin, settings=app.config["EDC_SETTINGS"])
+    users.assign_role(as_admin, newcomer, users.RoleScope(Role.NURSE, site.id), now)
+    links.issue(as_admin, app.config["EDC_SETTINGS"], newcomer, links.RESET, now)
+    invited = make_user(must_change_password=True, enrolled=False)
+    operator = Context(session=session, actor=Actor.cli(), settings=app.config["EDC_SETTINGS"])
+    handed = links.issue(operator, app.config["EDC_SETTINGS"], invited, links.INVITATION, now)
+    subject = db.session.scalars(
+        select(Subject).where(Subject.site_id == site.id).order_by(Subject.id)
+    ).first()
+    assert subject is not None
+    nurse = Actor(user=people["nurse"])
+    number = casebook.add_occurrence(
+        session, nurse, subject, "follow_up", now, visit_date=now.date() - dt.timedelta(days=3)
+    )
+    db.session.commit()
+    people["invited"] = invited
+    values = {
+        "code": subject.study_code,
+        "event_id": "diagnosis",
+        "number": "1",
+        "form_id": "diagnosis",
+        "path": "inrg_stage",
+        "user_id": str(people["nurse"].id),
+        "token": (handed.url or "").rsplit("/", 1)[-1],
+        "visit": f"follow_up/{number}",
+    }
+    data = [
+        *db.session.scalars(select(Study.title)),
+        *db.session.scalars(select(Site.name)),
+        *db.session.scalars(select(User.full_name)),
+        *db.session.scalars(select(User.email)),
+        *db.session.scalars(select(User.identity_check)),
+        demo.CONFIRMED,
+        demo.NOT_ELIGIBLE,
+        *(reason for _status, reason in demo.LATER_STATUSES.values()),
+        "Eligibility confirmed and consent signed (demo data).",
+        "demo seed",
+    ]
+    return Demo(people, values, sorted(set(data), key=len, reverse=True))
+
+
+def _url(rule: str, endpoint: str, values: dict[str, str]) -> str:
+    """The rule filled with good values (the added follow-up visit where an occurrence is
+    changed or removed)."""
+    if endpoint in ("subjects.visit_date", "subjects.occurrence_remove"):
+        event, number = str(values["visit"]).split("/")
+        values = {**values, "event_id": event, "number": number}
+    if endpoint == "subjects.occurrence_add":
+        values = {**values, "event_id": "follow_up"}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in values, f"{endpoint}: give <{name}> a good value in _seed's `values`"
+        return values[name]
+
+    return re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", fill, rule)
+
+
+def _browser(app: Flask, role: str, person: User | None, lang: str) -> FlaskClient:
+    client = https_client(app)
+    if person is not None:
+        login(client, person)
+    with client.session_transaction() as session:
+        session["lang"] = lang
+    return client
+
+
+def _get_pages(app: Flask) -> Iterator[tuple[str, str]]:
+    for rule in app.url_map.iter_rules():
+        if "GET" in (rule.methods or ()) and rule.endpoint not in NOT_PAGES | SIGN_IN_STEPS:
+            yield rule.endpoint, rule.rule
+
+
+def _read(
+    client: FlaskClient, walk: Walk, role: str, url: str, htmx: bool = False, endpoint: str = ""
+) -> list[str]:
+    """GET one page (or its htmx fragment) and check it; the links it holds."""
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.get(url, headers=headers)
+    if response.status_code != 200 or not str(response.mimetype).startswith("text/html"):
+        return []
+    walk.seen.add(url)
+    if endpoint:
+        walk.reached.add(endpoint)
+    return walk.check(f"{role} GET {url}{' (htmx)' if htmx else ''}", response.get_data(True))
+
+
+def _redraw(client: FlaskClient, walk: Walk, role: str, url: str) -> None:
+    """The CRF live redraw (htmx), whole and by section, with what the page's form holds."""
+    page = client.get(url)
+    html = page.get_data(as_text=True)
+    if page.status_code != 200 or "/evaluate" not in html:
+        return
+    form = submitted(html)
+    for changed in ({}, {"X-CRF-Changed": "inrg_stage"}):
+        response = client.post(
+            f"{url}/evaluate", data=form, headers={"HX-Request": "true", **changed}
+        )
+        assert response.status_code == 200, f"{url}/evaluate: {response.status_code}"
+        walk.reached.add("crf.form_evaluate")
+        walk.check(f"{role} POST {url}/evaluate (htmx {changed})", response.get_data(True))
+
+
+def _walk_role(app: Flask, walk: Walk, seeded: Demo, role: str) -> None:
+    client = _browser(app, role, seeded.people.get(role), walk.lang)
+    for endpoint, rule in sorted(_get_pages(app)):
+        url = _url(rule, endpoint, seeded.values)
+        found = _read(client, walk, role, url, endpoint=endpoint)
+        found += _read(client, walk, role, url, htmx=True)
+        followed = 0
+        for link in found:
+            target = urlsplit(link)
+            if target.netloc or not str(target.path).startswith("/") or link in walk.seen:
+                continue
+            if str(target.path).startswith(("/static", "/logout", "/health")) or ".csv" in link:
+                continue
+            if followed >= FOLLOW:
+                break
+            followed += 1
+            _read(client, walk, role, link)
+            if "/events/" in link and link.count("/") == 6 and role == "nurse":
+                _redraw(client, walk, role, link)
+    if role == "nurse":
+        _redraw(
+            client,
+            walk,
+            role,
+            _url(
+                "/subjects/<code>/events/<event_id>/<number>/<form_id>",
+                "crf.form_page",
+                seeded.values,
+            ),
+        )
+
+
+def _sign_in_pages(app: Flask, walk: Walk, seeded: Demo) -> None:
+    """The sign-in steps, each in the state that shows it (after the walk: it uses the link)."""
+    client = _browser(app, "anonymous", None, walk.lang)
+    walk.check("GET /login", client.get("/login").get_data(True))
+    client.post("/login", data={"email": "nobody@test.example", "password": "wrong",
+                                "csrf_token": csrf(client, "/login")})  # fmt: skip
+    walk.check("POST /login (refused)", client.post("/login", data={}).get_data(True))
+    nurse = seeded.people["nurse"]
+    client.post("/login", data={"email": nurse.email, "password": DEFAULT_PASSWORD,
+                                "csrf_token": csrf(client, "/login")})  # fmt: skip
+    _step(client, walk, "/login/code")
+    renewing = make_user(must_change_password=True)  # a reset password: a new one is chosen
+    client = _browser(app, "anonymous", None, walk.lang)
+    client.post("/login", data={"email": renewing.email, "password": DEFAULT_PASSWORD,
+                                "csrf_token": csrf(client, "/login")})  # fmt: skip
+    client.post("/login/code", data={"code": next_code(renewing),
+                                     "csrf_token": csrf(client, "/login/code")})  # fmt: skip
+    _step(client, walk, "/login/password")
+    client = _browser(app, "anonymous", None, walk.lang)  # the invitation: password, then TOTP
+    link = f"/account/activate/{seeded.values['token']}"
+    password = "a quiet harbour at dawn in spring"
+    client.post(link, data={"password": password, "confirm": password,
+                            "csrf_token": csrf(client, link)})  # fmt: skip
+    _step(client, walk, "/login/enrol")
+    walk.reached.update(SIGN_IN_STEPS)
+
+
+def _step(client: FlaskClient, walk: Walk, url: str) -> None:
+    page = client.get(url)
+    assert page.status_code == 200, f"{url}: {page.status_code}"
+    walk.check(f"anonymous GET {url}", page.get_data(True))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_and_fragment_reads_in_the_language_as_labelled_text(app, lang):
+    seeded = _seed(app)
+    walk = Walk(lang, seeded.data, _english_messages(lang) if lang != "en" else set())
+    for role in ROLES:
+        _walk_role(app, walk, seeded, role)
+    _sign_in_pages(app, walk, seeded)
+    unreached = {e for e, _r in _get_pages(app)} - walk.reached
+    assert not unreached, f"no role could read {sorted(unreached)}: give them data"
+    if walk.problems:  # all of them, not cut short like an assertion's message
+        pytest.fail(f"{len(walk.problems)} leftovers:\n" + "\n".join(sorted(set(walk.problems))))
