@@ -44,6 +44,7 @@ def test_the_data_entry_pages_pass_wcag_21_aa(portal, tablet):
     page.locator("#family_name").fill("Moreau")
     page.locator("#given_names").fill("Zéphyrine")
     page.locator("#date_of_birth").fill("2025-01-20")
+    page.locator("#sex").select_option("female")
     page.locator("main button[type=submit]").click()
     page.wait_for_selector("#possible-duplicates")
     seen["registration of a possible duplicate"] = accessibility_problems(page)
