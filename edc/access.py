@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from edc import audit
 from edc.actor import Actor, current_actor
@@ -323,7 +323,7 @@ def scoped(
     session: Session,
     user: User,
     permission: Permission,
-    site_column: ColumnElement[Any],
+    site_column: ColumnElement[Any] | QueryableAttribute[Any],
 ) -> Select[Any]:
     """Restrict a query of site-bound rows to the sites where `user` holds `permission`."""
     return scoped_statement(query, site_column).params(scope_params(session, user, permission))
@@ -333,7 +333,9 @@ def scoped(
 SCOPE_PARAMETER = "scope_site_ids"
 
 
-def scoped_statement(query: Select[Any], site_column: ColumnElement[Any]) -> Select[Any]:
+def scoped_statement(
+    query: Select[Any], site_column: ColumnElement[Any] | QueryableAttribute[Any]
+) -> Select[Any]:
     """`query` kept to the sites bound at execution with `scope_params`; for a statement built
     once and run many times (SQLAlchemy then keys its compiled form without walking it again).
     Executed without those parameters it fails, rather than seeing every site."""
@@ -357,12 +359,13 @@ def gate() -> Any:
     if decl is _Marker.PUBLIC:
         return None
     if not current_user.is_authenticated:
+        # Flask-Login sets `login_manager` on the app; Flask's types do not declare it.
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     if decl is _Marker.SIGNED_IN:
         return None
-    if not holds(grants(db.session, current_user), decl):
+    if not holds(grants(db.session(), current_user), decl):
         trace_denial(
-            db.session,
+            db.session(),
             current_actor(),
             "endpoint",
             request.endpoint,

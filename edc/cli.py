@@ -232,7 +232,7 @@ def sites_add_study(slug: str, title: str) -> None:
     study = Study(slug=slug, title=title)
     db.session.add(study)
     audit.record(
-        db.session, Actor.cli(), "study.created", target=study, new={"slug": slug, "title": title}
+        db.session(), Actor.cli(), "study.created", target=study, new={"slug": slug, "title": title}
     )
     _done()
     click.echo(f"study {slug} added")
@@ -266,7 +266,7 @@ def sites_monitor_identity(study_slug: str, code: str, setting: str, reason: str
     site = _site(study_slug, code)
     allowed = setting == "on"
     audit.record(
-        db.session, Actor.cli(), "site.monitor_identity", target=site, site_code=code,
+        db.session(), Actor.cli(), "site.monitor_identity", target=site, site_code=code,
         old={"monitors_see_identity": site.monitors_see_identity},
         new={"monitors_see_identity": allowed}, reason=reason,
     )  # fmt: skip
@@ -286,7 +286,7 @@ def sites_timezone(study_slug: str, code: str, zone: str, reason: str) -> None:
     if zone not in available_timezones():
         raise click.ClickException(f"unknown time zone {zone} (e.g. Europe/Paris)")
     audit.record(
-        db.session, Actor.cli(), "site.timezone", target=site, site_code=code,
+        db.session(), Actor.cli(), "site.timezone", target=site, site_code=code,
         old={"timezone": site.timezone}, new={"timezone": zone}, reason=reason,
     )  # fmt: skip
     site.timezone = zone
@@ -325,7 +325,7 @@ def _add_site(
     site = Site(study=study, code=code, name=name, country=country, timezone=zone)
     db.session.add(site)
     audit.record(
-        db.session,
+        db.session(),
         Actor.cli(),
         "site.created",
         target=site,
@@ -384,7 +384,7 @@ def studies_versions(slug: str) -> None:
     study = db.session.scalar(select(Study).where(Study.slug == slug))
     if study is None:
         raise click.ClickException(f"no study {slug}")
-    versions = definitions.form_versions(db.session, study.id)
+    versions = definitions.form_versions(db.session(), study.id)
     if not versions:
         click.echo(f"no form versions stored for {slug}: run `flask studies load studies/{slug}`")
         return
@@ -463,7 +463,7 @@ def demo_seed() -> None:
     actor, now = Actor.cli(), utcnow()
     study = Study(slug=DEMO_STUDY[0], title=DEMO_STUDY[1])
     db.session.add(study)
-    audit.record(db.session, actor, "study.created", target=study, new={"slug": study.slug})
+    audit.record(db.session(), actor, "study.created", target=study, new={"slug": study.slug})
     sites = {code: _add_site(study, code, name, country) for code, name, country in DEMO_SITES}
     db.session.flush()
     try:
@@ -485,7 +485,7 @@ def demo_seed() -> None:
         )
         db.session.add(user)
         audit.record(
-            db.session, actor, "user.created", target=user, new={"email": email, "demo": True}
+            db.session(), actor, "user.created", target=user, new={"email": email, "demo": True}
         )
         db.session.flush()
         scope = users.RoleScope(
@@ -499,7 +499,7 @@ def demo_seed() -> None:
         lines.append(f"{role.value:13s} {email:36s} {password}")
         if role in (Role.NURSE, Role.INVESTIGATOR) and where in sites:
             data_staff[sites[where].id] = user
-    demo.seed_subjects(db.session, data_staff, now)
+    demo.seed_subjects(db.session(), data_staff, now)
     _done()
     path = _logins_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from babel.numbers import format_decimal
 
 import forms_dsl
 from edc.i18n import _, ngettext
 from forms_dsl.model import Field
+from forms_dsl.types import Value
 
 if TYPE_CHECKING:
     from edc.services.casebook import DecisionView
@@ -57,7 +58,7 @@ def _answer(f: Field | None, value: object, words: forms_dsl.Wording, lang: str)
         return format_decimal(value, locale=lang)  # 1,5 in French
     if isinstance(value, frozenset):
         return ", ".join(sorted(words.value(f.id if f else "", str(v)) for v in value))
-    return words.value(f.id if f else "", value)  # type: ignore[arg-type]
+    return words.value(f.id if f else "", cast(Value, value))
 
 
 def decision_text(
@@ -74,7 +75,7 @@ def decision_text(
     if any(i.id in hidden and values.get(i.id) is not None for i in table.inputs):
         return DecisionText(title, "", "", False, masked=True)
     words = forms_dsl.wording(form, lang)
-    decision = forms_dsl.decide(table, values, lang, words)  # type: ignore[arg-type]
+    decision = forms_dsl.decide(table, cast(Mapping[str, Value], values), lang, words)
     notes = tuple(table.flag_text(f, lang) for f in decision.flags)
     if not decision.classifiable:
         missing = tuple(

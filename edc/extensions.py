@@ -76,6 +76,7 @@ def pipelined(conn: Connection) -> Iterator[None]:
     dbapi_error = conn.dialect.loaded_dbapi.Error
     conn.info[_PIPELINED] = True
     try:
+        # psycopg's connection has pipeline(); the DBAPI connection type does not say so.
         with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
             yield
     except dbapi_error as error:  # a reply read at the end: raised as SQLAlchemy raises it

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
+from typing import cast
 
 from babel import support
 from flask_babel import get_locale
@@ -30,7 +32,11 @@ from edc.services.subjects import Guardian, Identity
 
 @lru_cache(maxsize=16)
 def _wtforms_messages(locale: str) -> support.Translations:
-    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+    # `load` answers NullTranslations for a locale without a catalogue: both translate.
+    return cast(
+        support.Translations,
+        support.Translations.load(messages_path(), [locale], domain="wtforms"),
+    )
 
 
 class _Messages:
@@ -213,7 +219,7 @@ class IdentityForm(AppForm):
         return Identity(
             family_name=(self.family_name.data or "").strip(),
             given_names=(self.given_names.data or "").strip(),
-            date_of_birth=self.date_of_birth.data,  # type: ignore[arg-type]
+            date_of_birth=cast(dt.date, self.date_of_birth.data),  # required: validated first
             sex=self.sex.data or "",
             hospital_number=(self.hospital_number.data or "").strip(),
             guardians=guardians,

@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from edc import crypto
 from edc.extensions import db
@@ -49,7 +50,7 @@ def _load_from_request(_request: object) -> User | None:
     return resumed.user
 
 
-def _unauthorized() -> Response:
+def _unauthorized() -> BaseResponse:
     ended = g.get("session_ended", "")
     if ended == "idle":
         flash(_("Your session ended after 30 minutes without activity. Please sign in again."))

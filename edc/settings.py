@@ -167,7 +167,7 @@ class Settings:
         return found
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
+    def from_env(cls, **overrides: Any) -> Settings:
         """Settings from the environment; secrets come from instance/ when not given."""
         instance = Path(os.environ.get("EDC_INSTANCE_PATH", ROOT / "instance"))
         default_db = f"sqlite:///{instance / 'edc.sqlite3'}"
@@ -194,4 +194,4 @@ class Settings:
             development=os.environ.get("EDC_DEV", "") == "1",
             **_mail_env(),
         )
-        return replace(base, **overrides)  # type: ignore[arg-type]
+        return replace(base, **overrides)

@@ -63,7 +63,7 @@ def render(template: str, block: str | None = None, status: int = 200, **context
 
 def _finish(response: Response) -> Response:
     """The single commit point: commit below 400, otherwise roll back and keep durable events."""
-    session = db.session
+    session = db.session()
     if response.status_code < 400:
         session.commit()
         audit.forget_durable(session)
@@ -124,7 +124,7 @@ def _csrf_error(exc: CSRFError) -> Response:
     """A form without a valid token: maybe a forged cross-site request, so it leaves a durable,
     throttled `security.csrf_failed` trace (see access.trace_denial); the user gets a 400."""
     access.trace_denial(
-        db.session,
+        db.session(),
         current_actor(),
         "endpoint",
         request.endpoint or "-",
@@ -236,7 +236,7 @@ def template_globals() -> dict[str, Any]:
     can: frozenset[access.Permission] = frozenset()
     if current_user and current_user.is_authenticated:
         try:
-            grants = access.grants(db.session, current_user)
+            grants = access.grants(db.session(), current_user)
         except Exception:  # an error page must still render; show no permission at all
             log.exception("could not load permissions for the page frame")
             grants = []

@@ -11,7 +11,7 @@ from forms_dsl.decision import Decision, DecisionTable, Wording, decide, wording
 from forms_dsl.diff import FieldChange, FormDiff, diff
 from forms_dsl.engine import Evaluation, Issue, evaluate
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location
-from forms_dsl.model import Field, FieldType, Form, Study
+from forms_dsl.model import Event, Field, FieldType, Form, Study
 from forms_dsl.study import LoadResult, load_form_text, load_study
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "DslError",
     "ErrorCode",
     "Evaluation",
+    "Event",
     "Field",
     "FieldChange",
     "FieldType",

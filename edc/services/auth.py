@@ -9,8 +9,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -19,6 +20,7 @@ from edc.actor import Actor
 from edc.context import Context
 from edc.i18n import _
 from edc.models.audit import AuditEvent
+from edc.models.base import rows_changed
 from edc.models.notices import Notice
 from edc.models.users import RecoveryCode, User, UserSession
 from edc.services import notify
@@ -81,9 +83,7 @@ def _signed_in(actor: Actor, user: User) -> Actor:
     return Actor(user=user, ip=actor.ip, user_agent=actor.user_agent)
 
 
-def _user_event(
-    session: Session, actor: Actor, action: str, user: User | None, **kw: object
-) -> None:
+def _user_event(session: Session, actor: Actor, action: str, user: User | None, **kw: Any) -> None:
     audit.record(
         session,
         _as(actor, user),
@@ -91,7 +91,7 @@ def _user_event(
         entity_type="user_account",
         entity_id=user.id if user is not None else "",
         durable=True,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -148,7 +148,7 @@ def _count_failures(
 
 
 def _failure_event(
-    session: Session, actor: Actor, action: str, attempt: _Attempt, **kw: object
+    session: Session, actor: Actor, action: str, attempt: _Attempt, **kw: Any
 ) -> None:
     entity_type, entity_id = attempt.entity()
     audit.record(
@@ -158,7 +158,7 @@ def _failure_event(
         entity_type=entity_type,
         entity_id=entity_id,
         durable=True,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -209,7 +209,7 @@ def _refuse(
     attempt: _Attempt,
     message: str,
     now: datetime,
-    **kw: object,
+    **kw: Any,
 ) -> LoginRefusedError:
     """Record a failed attempt, and the lockout the moment it crosses the threshold (the alert
     for security), committed before this attempt's turn is let go so that the next one counts
@@ -327,12 +327,14 @@ def _check_totp(session: Session, user: User, code: str, now: datetime) -> totp.
     outcome, step = totp.check(crypto.decrypt(user.totp_secret), code, now, user.totp_last_step)
     if outcome is not totp.TotpOutcome.OK:
         return outcome
-    accounts = User.__table__
-    claimed = session.execute(
-        update(accounts)
-        .where(accounts.c.id == user.id, accounts.c.totp_last_step < step)
-        .values(totp_last_step=step)
-    ).rowcount
+    accounts = cast(Table, User.__table__)  # a declared table: typed as FromClause
+    claimed = rows_changed(
+        session.execute(
+            update(accounts)
+            .where(accounts.c.id == user.id, accounts.c.totp_last_step < step)
+            .values(totp_last_step=step)
+        )
+    )
     if not claimed:
         return totp.TotpOutcome.REPLAY
     set_committed_value(user, "totp_last_step", step)
@@ -352,12 +354,14 @@ def _use_recovery_code(session: Session, user: User, code: str, now: datetime) -
         salt = stored.code_hash.split("$", 1)[0]
         if hmac.compare_digest(_hash_recovery(code, salt), stored.code_hash):
             # Used once, also by parallel requests: the row count of the update decides.
-            used = session.execute(
-                update(RecoveryCode)
-                .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
-                .values(used_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            used = rows_changed(
+                session.execute(
+                    update(RecoveryCode)
+                    .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
+                    .values(used_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if used:
                 set_committed_value(stored, "used_at", now)
             return bool(used)
@@ -478,7 +482,7 @@ def notices_since(ctx: Context, user: User, since: datetime | None) -> Notices:
         )
         .group_by(AuditEvent.action)
     ).all()
-    counts = dict(rows)
+    counts: dict[str, int] = {action: n for action, n in rows}
     return Notices(
         failures=counts.get("auth.login_failed", 0) + counts.get("auth.totp_failed", 0),
         replays=counts.get("auth.totp_replay", 0),
@@ -562,7 +566,7 @@ def end_all_sessions(
     )
     if keep is not None:
         query = query.where(UserSession.id != keep)
-    count = session.execute(query.values(ended_at=now, end_reason=reason)).rowcount
+    count = rows_changed(session.execute(query.values(ended_at=now, end_reason=reason)))
     if count:
         audit.record(
             session,

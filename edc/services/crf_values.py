@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from edc.item_address import ItemAddress, field_of
@@ -20,6 +21,11 @@ from forms_dsl.model import Field, FieldType
 from forms_dsl.types import Value, VType
 
 Stored = None | bool | int | str | list[str]
+
+
+def as_stored(value: object) -> Stored:
+    """A value read from the JSON column, as the type it was written with (see `Stored`)."""
+    return cast(Stored, value)
 
 
 #: A date-time stored before offsets were kept: the site's wall clock alone.
@@ -110,7 +116,7 @@ def to_typed(field: Field, stored: Stored) -> Value:
         return dt.datetime.fromisoformat(stored).replace(tzinfo=None)  # the site's wall clock
     if field.type is FieldType.TIME and isinstance(stored, str):
         return dt.time.fromisoformat(stored)
-    return stored  # type: ignore[return-value]
+    return cast(Value, stored)  # text, numbers and code lists are values as they are
 
 
 def typed_values(form: Form, stored: Mapping[str, Stored]) -> dict[str, Value]:

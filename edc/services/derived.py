@@ -40,7 +40,13 @@ from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
 from edc.services import data_entry, notices, subjects
-from edc.services.crf_values import Stored, flatten, posted_from_stored, same_stored
+from edc.services.crf_values import (
+    Stored,
+    as_stored,
+    flatten,
+    posted_from_stored,
+    same_stored,
+)
 from edc.services.definitions import form_model
 from edc.services.entries import Entry
 from forms_dsl.dependencies import context_read
@@ -134,7 +140,7 @@ def recompute(
     for record, occurrence in readers:
         if lifecycle.is_read_only(record.status):  # locked since the first read
             continue
-        stored = {path: item.value for path, item in items[record.id].items()}
+        stored = {path: as_stored(item.value) for path, item in items[record.id].items()}
         entry = Entry(
             subject, occurrence.event_id, occurrence.number, record.form_version, occurrence,
             record, stored,

@@ -22,6 +22,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from edc.context import Context
 from edc.errors import Invalid, NotFound
 from edc.i18n import _
 from edc.models.audit import AuditEvent
+from edc.models.base import rows_changed
 from edc.models.users import AccountLink, User
 from edc.settings import Settings
 
@@ -87,7 +89,7 @@ def _revoke_live(session: Session, user: User, now: datetime) -> None:
     )
 
 
-def _record(session: Session, actor: Actor, action: str, link: AccountLink, **kw: object) -> None:
+def _record(session: Session, actor: Actor, action: str, link: AccountLink, **kw: Any) -> None:
     audit.record(
         session,
         actor,
@@ -99,7 +101,7 @@ def _record(session: Session, actor: Actor, action: str, link: AccountLink, **kw
             "purpose": link.purpose,
             "expires_at": link.expires_at,
         },
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -238,7 +240,7 @@ def _check_code(session: Session, actor: Actor, link: AccountLink, code: str) ->
             AuditEvent.entity_id == str(link.id),
         )
     )
-    if refused >= CODE_ATTEMPTS:
+    if (refused or 0) >= CODE_ATTEMPTS:
         raise LinkError(_("Too many wrong codes: this link no longer works."))
     if hmac.compare_digest(_hash(_normal_code(code)), link.code_hash or ""):
         return
@@ -260,17 +262,19 @@ def consume(ctx: Context, link: AccountLink, code: str, now: datetime) -> None:
     session, actor = ctx.session, ctx.actor
     if link.code_hash is not None:
         _check_code(session, actor, link, code)
-    won = session.execute(
-        update(AccountLink)
-        .where(
-            AccountLink.id == link.id,
-            AccountLink.used_at.is_(None),
-            AccountLink.revoked_at.is_(None),
-            AccountLink.expires_at > now,
+    won = rows_changed(
+        session.execute(
+            update(AccountLink)
+            .where(
+                AccountLink.id == link.id,
+                AccountLink.used_at.is_(None),
+                AccountLink.revoked_at.is_(None),
+                AccountLink.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if won != 1:
         raise LinkError(_("This link has already been used or has expired."))
     session.refresh(link)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import forms_dsl
 from edc.access import Role
 from edc.context import Context
+from edc.models.base import rows_changed
 from edc.models.notices import Notice
 from edc.models.subjects import Subject
 from edc.models.users import RoleAssignment, User
@@ -213,9 +214,13 @@ def unread(ctx: Context, lang: str) -> tuple[list[NoticeView], int]:
 def mark_read(ctx: Context, notice_id: int, now: datetime) -> bool:
     """Dismiss one of the actor's own notices; False when it is not theirs (or already read)."""
     session, actor = ctx.session, ctx.actor
-    done = session.execute(
-        update(Notice)
-        .where(Notice.id == notice_id, Notice.user_id == actor.user_id, Notice.read_at.is_(None))
-        .values(read_at=now)
-    ).rowcount
+    done = rows_changed(
+        session.execute(
+            update(Notice)
+            .where(
+                Notice.id == notice_id, Notice.user_id == actor.user_id, Notice.read_at.is_(None)
+            )
+            .values(read_at=now)
+        )
+    )
     return bool(done)

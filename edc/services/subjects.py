@@ -524,8 +524,8 @@ def identity_history(ctx: Context, subject: Subject) -> list[Correction]:
             new={"purpose": "history", "revisions": len(revisions)}, durable=True,
         )  # fmt: skip
     ids = {r.replaced_by_id for r in revisions if r.replaced_by_id is not None}
-    rows = session.execute(select(User.id, User.email).where(User.id.in_(ids))) if ids else []
-    authors = {user_id: email for user_id, email in rows}
+    rows = session.execute(select(User.id, User.email).where(User.id.in_(ids))).all() if ids else []
+    authors: dict[int, str] = {user_id: email for user_id, email in rows}
     return [
         Correction(
             revision=r.revision,

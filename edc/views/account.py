@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from edc import login, passwords
 from edc.access import public
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
-def _gone(message: str = "") -> Response:
+def _gone(message: str = "") -> BaseResponse:
     return render("account/link_gone.html", message=message, status=410)
 
 
@@ -35,7 +36,7 @@ def _acceptable(form: LinkPasswordForm | LinkEnrolForm, link: AccountLink) -> bo
     return not found
 
 
-def _after_use(link: AccountLink) -> Response:
+def _after_use(link: AccountLink) -> BaseResponse:
     """A new authenticator next if the account has none; otherwise sign in as usual."""
     user = link.user
     if not user.totp_enrolled:
@@ -47,7 +48,7 @@ def _after_use(link: AccountLink) -> Response:
 
 @bp.route("/activate/<token>", methods=["GET", "POST"])
 @public
-def activate(token: str) -> Response:
+def activate(token: str) -> BaseResponse:
     ctx = request_context()
     now = ctx.now()
     link = links.lookup(ctx, token)
@@ -78,7 +79,7 @@ def activate(token: str) -> Response:
     return _page(form, link, 422 if form.errors else 200)
 
 
-def _page(form: LinkPasswordForm | LinkEnrolForm, link: AccountLink, status: int) -> Response:
+def _page(form: LinkPasswordForm | LinkEnrolForm, link: AccountLink, status: int) -> BaseResponse:
     return render(
         "account/activate.html",
         form=form,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, abort, flash, redirect, request, stream_with_context, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from edc import dates
 from edc.access import APPROVERS, ROLE_LABELS, Permission, Role, requires
@@ -48,7 +49,7 @@ def _role_form() -> AssignRoleForm:
 
 @bp.route("/users")
 @requires(Permission.USERS_MANAGE)
-def user_list() -> Response:
+def user_list() -> BaseResponse:
     search = request.args.get("q", "").strip().lower()
     found = users.search(request_context(), search)
     return render("admin/users.html", block="results", users=found, q=search)
@@ -56,7 +57,7 @@ def user_list() -> Response:
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @requires(Permission.USERS_MANAGE)
-def user_new() -> Response:
+def user_new() -> BaseResponse:
     form = CreateUserForm()
     if form.validate_on_submit():
         ctx = request_context()
@@ -82,7 +83,7 @@ def user_new() -> Response:
     )
 
 
-def _issued(user: User, issued: links.Issued) -> Response:
+def _issued(user: User, issued: links.Issued) -> BaseResponse:
     """After an invitation or a reset: the mail is on its way (told once it left), or, without
     mail, the requester's half of the secret, shown once, while a second administrator approves."""
     if issued.requester_code:
@@ -90,7 +91,7 @@ def _issued(user: User, issued: links.Issued) -> Response:
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
-def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 200) -> Response:
+def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 200) -> BaseResponse:
     ctx = request_context()
     return render(
         "admin/user_detail.html",
@@ -110,7 +111,7 @@ def _detail(user: User, role_form: AssignRoleForm | None = None, status: int = 2
 
 @bp.route("/users/<int:user_id>")
 @requires(Permission.USERS_MANAGE)
-def user_detail(user_id: int) -> Response:
+def user_detail(user_id: int) -> BaseResponse:
     return _detail(_user_or_404(user_id))
 
 
@@ -126,7 +127,7 @@ def _parse_scope(role: Role, raw: str) -> users.RoleScope:
 
 @bp.route("/users/<int:user_id>/roles", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def role_assign(user_id: int) -> Response:
+def role_assign(user_id: int) -> BaseResponse:
     user = _user_or_404(user_id)
     form = _role_form()
     if form.validate_on_submit():
@@ -148,7 +149,7 @@ def role_assign(user_id: int) -> Response:
 
 @bp.route("/users/<int:user_id>/roles/<int:assignment_id>/revoke", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def role_revoke(user_id: int, assignment_id: int) -> Response:
+def role_revoke(user_id: int, assignment_id: int) -> BaseResponse:
     user = _user_or_404(user_id)
     assignment = users.assignment(request_context(), user, assignment_id)
     form = ReasonForm()
@@ -165,7 +166,7 @@ def role_revoke(user_id: int, assignment_id: int) -> Response:
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
-def _reasoned(user_id: int, action: str) -> Response:
+def _reasoned(user_id: int, action: str) -> BaseResponse:
     user = _user_or_404(user_id)
     form = ReasonForm()
     if not form.validate_on_submit():
@@ -195,31 +196,31 @@ def _reasoned(user_id: int, action: str) -> Response:
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def user_deactivate(user_id: int) -> Response:
+def user_deactivate(user_id: int) -> BaseResponse:
     return _reasoned(user_id, "deactivate")
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def user_reactivate(user_id: int) -> Response:
+def user_reactivate(user_id: int) -> BaseResponse:
     return _reasoned(user_id, "reactivate")
 
 
 @bp.route("/users/<int:user_id>/reset-2fa", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def user_reset_factor(user_id: int) -> Response:
+def user_reset_factor(user_id: int) -> BaseResponse:
     return _reasoned(user_id, "reset-2fa")
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def user_reset_password(user_id: int) -> Response:
+def user_reset_password(user_id: int) -> BaseResponse:
     return _reasoned(user_id, "reset-password")
 
 
 @bp.route("/users/<int:user_id>/end-date", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def user_end_date(user_id: int) -> Response:
+def user_end_date(user_id: int) -> BaseResponse:
     user = _user_or_404(user_id)
     form = EndDateForm()
     if not form.validate_on_submit():
@@ -234,7 +235,7 @@ def user_end_date(user_id: int) -> Response:
 
 @bp.route("/links")
 @requires(Permission.USERS_MANAGE)
-def link_requests() -> Response:
+def link_requests() -> BaseResponse:
     """Without mail: links another administrator asked for, waiting for a second one."""
     ctx = request_context()
     return render(
@@ -246,7 +247,7 @@ def link_requests() -> Response:
 
 @bp.route("/links/<int:link_id>/approve", methods=["POST"])
 @requires(Permission.USERS_MANAGE)
-def link_approve(link_id: int) -> Response:
+def link_approve(link_id: int) -> BaseResponse:
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -281,7 +282,7 @@ def _event_filter() -> security.EventFilter:
 
 @bp.route("/security")
 @requires(Permission.SECURITY_AUDIT)
-def security_events() -> Response:
+def security_events() -> BaseResponse:
     page, ctx = page_arg(), request_context()
     events, total = security.security_page(ctx, _event_filter(), page)
     return render(
@@ -314,7 +315,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _csv_response(body: Iterator[str], name: str) -> Response:
+def _csv_response(body: Iterator[str], name: str) -> BaseResponse:
     response = Response(stream_with_context(body), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -322,7 +323,7 @@ def _csv_response(body: Iterator[str], name: str) -> Response:
 
 @bp.route("/security.csv")
 @requires(Permission.SECURITY_AUDIT)
-def security_csv() -> Response:
+def security_csv() -> BaseResponse:
     ctx = request_context()
     _count, events = security.export_security_events(ctx, _event_filter())
     rows = ([getattr(e, c) for c in CSV_COLUMNS] for e in events)
@@ -332,13 +333,13 @@ def security_csv() -> Response:
 
 @bp.route("/access-review")
 @requires(Permission.USERS_MANAGE)
-def access_review() -> Response:
+def access_review() -> BaseResponse:
     return render("admin/access_review.html", rows=security.access_review(request_context()))
 
 
 @bp.route("/access-review.csv")
 @requires(Permission.USERS_MANAGE)
-def access_review_csv() -> Response:
+def access_review_csv() -> BaseResponse:
     header = [
         "email",
         "full_name",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, redirect, request, session, url_for
+from flask import Blueprint, redirect, request, session, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from edc import login, totp
 from edc.access import public, signed_in
@@ -26,7 +27,7 @@ STAGE_ENDPOINT = {
 }
 
 
-def _advance(user: User, factor_passed: bool) -> Response:
+def _advance(user: User, factor_passed: bool) -> BaseResponse:
     stage = auth.next_stage(user, factor_passed)
     if stage is auth.Stage.ENROL and not login.pending_via_link():
         return _enrol_needs_link()
@@ -38,11 +39,11 @@ def _advance(user: User, factor_passed: bool) -> Response:
     return redirect(url_for(STAGE_ENDPOINT[stage]))
 
 
-def _restart() -> Response:
+def _restart() -> BaseResponse:
     return redirect(url_for("auth.login_page"))
 
 
-def _enrol_needs_link() -> Response:
+def _enrol_needs_link() -> BaseResponse:
     """A new authenticator is set up only from the link mailed to the account's owner: whoever
     learnt the password alone (or reset it) cannot bind their own phone to the account."""
     session.pop("pending", None)
@@ -58,7 +59,7 @@ def _enrol_needs_link() -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-def login_page() -> Response:
+def login_page() -> BaseResponse:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
@@ -79,7 +80,7 @@ def login_page() -> Response:
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @public
-def code() -> Response:
+def code() -> BaseResponse:
     pending = login.pending_user()
     if pending is None:
         return _restart()
@@ -98,7 +99,7 @@ def code() -> Response:
 
 @bp.route("/login/password", methods=["GET", "POST"])
 @public
-def new_password() -> Response:
+def new_password() -> BaseResponse:
     pending = login.pending_user()
     if pending is None:
         return _restart()
@@ -121,7 +122,7 @@ def new_password() -> Response:
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
 @public
-def enrol() -> Response:
+def enrol() -> BaseResponse:
     pending = login.pending_user()
     if pending is None:
         return _restart()
@@ -156,14 +157,14 @@ def enrol() -> Response:
 
 @bp.route("/logout", methods=["POST"])
 @signed_in
-def logout() -> Response:
+def logout() -> BaseResponse:
     login.end_current()
     return redirect(url_for("auth.login_page"))
 
 
 @bp.route("/language", methods=["POST"])
 @public
-def language() -> Response:
+def language() -> BaseResponse:
     form = LanguageForm()
     form.lang.choices = list(login.settings().languages)
     if form.validate_on_submit():

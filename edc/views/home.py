@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, g, redirect, url_for
+from flask import Blueprint, abort, flash, g, redirect, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from edc import login
 from edc.access import signed_in
@@ -17,7 +18,7 @@ bp = Blueprint("home", __name__)
 
 @bp.route("/")
 @signed_in
-def index() -> Response:
+def index() -> BaseResponse:
     """The start page: the user's to-do list first, then notices, alerts, roles and sites."""
     page = home.home_page(request_context(), g.get("user_session_id"))
     return render("home/index.html", page=page, read_form=EmptyForm())
@@ -25,7 +26,7 @@ def index() -> Response:
 
 @bp.route("/notices/<int:notice_id>/read", methods=["POST"])
 @signed_in
-def notice_read(notice_id: int) -> Response:
+def notice_read(notice_id: int) -> BaseResponse:
     """Dismiss one of the user's own notices (anyone else's answers 404, like a missing one)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -35,7 +36,7 @@ def notice_read(notice_id: int) -> Response:
     return redirect(url_for("home.index"))
 
 
-def _account(form: ChangePasswordForm, status: int = 200) -> Response:
+def _account(form: ChangePasswordForm, status: int = 200) -> BaseResponse:
     user = current_user._get_current_object()
     return render(
         "home/account.html",
@@ -50,13 +51,13 @@ def _account(form: ChangePasswordForm, status: int = 200) -> Response:
 
 @bp.route("/account")
 @signed_in
-def account() -> Response:
+def account() -> BaseResponse:
     return _account(ChangePasswordForm())
 
 
 @bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
 @signed_in
-def end_session(session_id: int) -> Response:
+def end_session(session_id: int) -> BaseResponse:
     if not EmptyForm().validate_on_submit():
         abort(400)
     ctx = request_context()
@@ -68,7 +69,7 @@ def end_session(session_id: int) -> Response:
 
 @bp.route("/account/password", methods=["POST"])
 @signed_in
-def change_password() -> Response:
+def change_password() -> BaseResponse:
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():

@@ -3,7 +3,8 @@ administrator asked for at their site or study (edc.services.role_approval)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from edc import access
 from edc.access import Permission, requires
@@ -15,7 +16,7 @@ from edc.web import render, request_context
 bp = Blueprint("roles", __name__, url_prefix="/roles")
 
 
-def _page(status: int = 200) -> Response:
+def _page(status: int = 200) -> BaseResponse:
     return render(
         "roles/requests.html",
         requests=role_approval.pending_for(request_context()),
@@ -27,13 +28,13 @@ def _page(status: int = 200) -> Response:
 
 @bp.route("/requests")
 @requires(Permission.ROLES_APPROVE)
-def requests() -> Response:
+def requests() -> BaseResponse:
     return _page()
 
 
 @bp.route("/requests/<int:assignment_id>/approve", methods=["POST"])
 @requires(Permission.ROLES_APPROVE)
-def approve(assignment_id: int) -> Response:
+def approve(assignment_id: int) -> BaseResponse:
     if not EmptyForm().validate_on_submit():
         return _page(status=422)
     ctx = request_context()
@@ -50,7 +51,7 @@ def approve(assignment_id: int) -> Response:
 
 @bp.route("/requests/<int:assignment_id>/refuse", methods=["POST"])
 @requires(Permission.ROLES_APPROVE)
-def refuse(assignment_id: int) -> Response:
+def refuse(assignment_id: int) -> BaseResponse:
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give a reason."), "error")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
+from werkzeug.wrappers import Response as BaseResponse
 
 from edc import access, decision_text, lifecycle
 from edc.access import Permission, requires
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 STATUS_LABELS = lifecycle.LABELS
-LABELS = {
+LABELS: dict[str, Any] = {
     "sex_labels": {c.value: c.label for c in SEX_CHOICES},
     "relationship_labels": {c.value: c.label for c in RELATIONSHIP_CHOICES},
 }
@@ -49,7 +50,7 @@ MATCH_LABELS = {
 
 @bp.route("/")
 @requires(Permission.SUBJECT_VIEW)
-def subject_list() -> Response:
+def subject_list() -> BaseResponse:
     page, search, ctx = page_arg(), request.args.get("q", "")[:32], request_context()
     rows, total = subjects.subject_page(ctx, page, search)
     return render(
@@ -68,7 +69,7 @@ def subject_list() -> Response:
 
 @bp.route("/new", methods=["GET", "POST"])
 @requires(Permission.SUBJECT_REGISTER)
-def subject_new() -> Response:
+def subject_new() -> BaseResponse:
     ctx = request_context()
     form = RegisterSubjectForm()
     sites = subjects.registrable_sites(ctx)
@@ -108,7 +109,7 @@ def _subject_or_404(code: str) -> Subject:
 
 @bp.route("/<code>")
 @requires(Permission.SUBJECT_VIEW)
-def subject_detail(code: str) -> Response:
+def subject_detail(code: str) -> BaseResponse:
     subject = _subject_or_404(code)
     ctx = request_context()
     actor, lang = ctx.actor, ctx.language
@@ -135,7 +136,7 @@ def subject_detail(code: str) -> Response:
     )
 
 
-def _status_panel(subject: Subject) -> dict[str, object]:
+def _status_panel(subject: Subject) -> dict[str, Any]:
     """The subject's status, its history, and whether the reader may change it."""
     ctx = request_context()
     may_change = subject_status.may_change_status(ctx.session, ctx.actor, subject)
@@ -149,7 +150,7 @@ def _status_panel(subject: Subject) -> dict[str, object]:
 
 @bp.route("/<code>/status", methods=["GET", "POST"])
 @requires(Permission.DATA_ENTER)
-def subject_status_change(code: str) -> Response:
+def subject_status_change(code: str) -> BaseResponse:
     """Record that the subject enrolled, failed screening, withdrew, … with a date and reason."""
     subject = _subject_or_404(code)
     ctx = request_context()
@@ -183,7 +184,7 @@ def subject_status_change(code: str) -> Response:
 
 @bp.route("/<code>/events/<event_id>/occurrences/new", methods=["GET", "POST"])
 @requires(Permission.DATA_ENTER)
-def occurrence_add(code: str, event_id: str) -> Response:
+def occurrence_add(code: str, event_id: str) -> BaseResponse:
     """Another occurrence of a repeating event, once confirmed (with its visit date where the
     study asks for one): a tap alone never creates an empty visit."""
     subject = _subject_or_404(code)
@@ -230,7 +231,7 @@ def _posted_number(text: str | None) -> int:
 
 @bp.route("/<code>/events/<event_id>/<int:number>/date", methods=["GET", "POST"])
 @requires(Permission.DATA_ENTER)
-def visit_date(code: str, event_id: str, number: int) -> Response:
+def visit_date(code: str, event_id: str, number: int) -> BaseResponse:
     """Set a visit's date where the study asks for one, or correct it with a reason."""
     subject = _subject_or_404(code)
     ctx = request_context()
@@ -265,7 +266,7 @@ def visit_date(code: str, event_id: str, number: int) -> Response:
 
 @bp.route("/<code>/events/<event_id>/<int:number>/remove", methods=["GET", "POST"])
 @requires(Permission.DATA_ENTER)
-def occurrence_remove(code: str, event_id: str, number: int) -> Response:
+def occurrence_remove(code: str, event_id: str, number: int) -> BaseResponse:
     """Remove an occurrence added by mistake while none of its forms was saved, with a reason."""
     subject = _subject_or_404(code)
     ctx = request_context()
@@ -305,7 +306,7 @@ def occurrence_remove(code: str, event_id: str, number: int) -> Response:
 
 @bp.route("/<code>/identity")
 @requires(Permission.IDENTITY_VIEW)
-def subject_identity(code: str) -> Response:
+def subject_identity(code: str) -> BaseResponse:
     """The identity panel, opened on request so that every read is a deliberate, audited act."""
     subject = _subject_or_404(code)
     ctx = request_context()
@@ -325,7 +326,7 @@ def subject_identity(code: str) -> Response:
 
 @bp.route("/<code>/identity/correct", methods=["GET", "POST"])
 @requires(Permission.IDENTITY_EDIT)
-def identity_correct(code: str) -> Response:
+def identity_correct(code: str) -> BaseResponse:
     """Correct names, birth date or contacts, with a reason; the old identity is kept encrypted."""
     subject = _subject_or_404(code)
     ctx = request_context()
