@@ -190,7 +190,7 @@ def store_definition(
     without a higher version, a version lower than the highest stored, or an unchanged form whose
     meaning a changed study.yaml alters (e.g. a shared choice list it uses).
     """
-    session, actor = ctx.session, ctx.actor
+    session = ctx.session
     if checked.study.slug != study.slug:
         raise DefinitionError(
             [
@@ -210,59 +210,17 @@ def store_definition(
     if problems:
         raise DefinitionError(problems)
 
-    definition = latest
-    if study_changed:
-        definition = StudyDefinition(
-            study_id=study.id,
-            sha256=study_hash,
-            yaml_text=checked.study_text,
-            form_versions={form_id: form.version for form_id, form in checked.study.forms.items()},
-            loaded_at=now,
-            loaded_by_id=actor.user_id,
-        )
-        session.add(definition)
-        audit.record(
-            session,
-            actor,
-            "definition.study_stored",
-            target=definition,
-            new={
-                "study": study.slug,
-                "sha256": study_hash,
-                "form_versions": definition.form_versions,
-            },
-        )
+    definition = (
+        _study_definition(ctx, study, checked, study_hash, now) if study_changed else latest
+    )
     assert definition is not None
     outcomes: list[FormOutcome] = []
     for form_id, existing in plan:
         if existing is not None:
             outcomes.append(FormOutcome(existing, stored=False))
             continue
-        text = checked.form_texts[form_id]
-        form_version = FormVersion(
-            study_id=study.id,
-            definition=definition,
-            form_id=form_id,
-            version=checked.study.forms[form_id].version,
-            sha256=sha256(text),
-            yaml_text=text,
-            loaded_at=now,
-            loaded_by_id=actor.user_id,
-        )
-        session.add(form_version)
-        audit.record(
-            session,
-            actor,
-            "definition.form_version_stored",
-            target=form_version,
-            new={
-                "study": study.slug,
-                "form": form_id,
-                "version": form_version.version,
-                "sha256": form_version.sha256,
-            },
-        )
-        outcomes.append(FormOutcome(form_version, stored=True))
+        stored = _form_version(ctx, study, definition, checked, form_id, now)
+        outcomes.append(FormOutcome(stored, stored=True))
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent load stored the same version first
@@ -270,6 +228,65 @@ def store_definition(
             [f"{checked.folder}: another load stored these versions at the same time (load again)"]
         ) from exc
     return LoadOutcome(definition, study_changed, tuple(outcomes), checked.warnings)
+
+
+def _study_definition(
+    ctx: Context, study: Study, checked: CheckedFolder, study_hash: str, now: datetime
+) -> StudyDefinition:
+    """A new stored study.yaml (its text changed), audited."""
+    definition = StudyDefinition(
+        study_id=study.id,
+        sha256=study_hash,
+        yaml_text=checked.study_text,
+        form_versions={form_id: form.version for form_id, form in checked.study.forms.items()},
+        loaded_at=now,
+        loaded_by_id=ctx.actor.user_id,
+    )
+    ctx.session.add(definition)
+    audit.record(
+        ctx.session,
+        ctx.actor,
+        "definition.study_stored",
+        target=definition,
+        new={"study": study.slug, "sha256": study_hash, "form_versions": definition.form_versions},
+    )
+    return definition
+
+
+def _form_version(
+    ctx: Context,
+    study: Study,
+    definition: StudyDefinition,
+    checked: CheckedFolder,
+    form_id: str,
+    now: datetime,
+) -> FormVersion:
+    """A new stored form version with the exact text of its file, audited."""
+    text = checked.form_texts[form_id]
+    form_version = FormVersion(
+        study_id=study.id,
+        definition=definition,
+        form_id=form_id,
+        version=checked.study.forms[form_id].version,
+        sha256=sha256(text),
+        yaml_text=text,
+        loaded_at=now,
+        loaded_by_id=ctx.actor.user_id,
+    )
+    ctx.session.add(form_version)
+    audit.record(
+        ctx.session,
+        ctx.actor,
+        "definition.form_version_stored",
+        target=form_version,
+        new={
+            "study": study.slug,
+            "form": form_id,
+            "version": form_version.version,
+            "sha256": form_version.sha256,
+        },
+    )
+    return form_version
 
 
 def _plan(

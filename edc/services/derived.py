@@ -104,36 +104,13 @@ def recompute(
     read from the vault, audited). Constant queries per subject, plus the writes."""
     session, actor = ctx.session, ctx.actor
     assert actor.user is not None
-    records = session.execute(
-        select(FormRecord, EventOccurrence)
-        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
-        .where(FormRecord.subject_id == subject.id)
-        .options(selectinload(FormRecord.form_version))
-        .order_by(FormRecord.id)
-    ).all()
-    readers = [
-        (record, occurrence)
-        for record, occurrence in records
-        if data_entry.BIRTH in context_read(form_model(record.form_version))
-        and not lifecycle.is_read_only(record.status)
-    ]
+    readers = _birth_readers(session, subject)
     if not readers:
         return {}
     if birth is None:
         identity = subjects.read_identity(ctx, subject, "calculation")
         birth = identity.date_of_birth if identity is not None else None
-    ids = [record.id for record, _ in readers]
-    # Lock the records, then read their items: a save that committed meanwhile is seen, and one
-    # that comes later finds the bumped version and shows its author the conflict view.
-    session.scalars(
-        select(FormRecord)
-        .where(FormRecord.id.in_(ids))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    items: dict[int, dict[str, ItemValue]] = {record_id: {} for record_id in ids}
-    for item in session.scalars(select(ItemValue).where(ItemValue.record_id.in_(ids))):
-        items[item.record_id][item.path] = item
+    items = _locked_items(session, [record.id for record, _ in readers])
     role = data_entry.entry_role(access.grants(session, actor.user), subject)
     site = subject.site.code
     written: dict[int, dict[str, tuple[Stored, Stored]]] = {}
@@ -158,6 +135,39 @@ def recompute(
         notices.decisions_changed(ctx, subject, form, stored, new_stored, now, cause=cause_seq)
     session.flush()
     return written
+
+
+def _birth_readers(session: Session, subject: Subject) -> list[tuple[FormRecord, EventOccurrence]]:
+    """The subject's records, still open, whose form reads the birth date."""
+    records = session.execute(
+        select(FormRecord, EventOccurrence)
+        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
+        .where(FormRecord.subject_id == subject.id)
+        .options(selectinload(FormRecord.form_version))
+        .order_by(FormRecord.id)
+    ).all()
+    return [
+        (record, occurrence)
+        for record, occurrence in records
+        if data_entry.BIRTH in context_read(form_model(record.form_version))
+        and not lifecycle.is_read_only(record.status)
+    ]
+
+
+def _locked_items(session: Session, ids: list[int]) -> dict[int, dict[str, ItemValue]]:
+    """The items of records `ids` by record and path, read after locking the records: a save
+    that committed meanwhile is seen, and one that comes later finds the bumped version and
+    shows its author the conflict view."""
+    session.scalars(
+        select(FormRecord)
+        .where(FormRecord.id.in_(ids))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    items: dict[int, dict[str, ItemValue]] = {record_id: {} for record_id in ids}
+    for item in session.scalars(select(ItemValue).where(ItemValue.record_id.in_(ids))):
+        items[item.record_id][item.path] = item
+    return items
 
 
 def _write(

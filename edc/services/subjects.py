@@ -259,47 +259,55 @@ def register(
             durable=True,  # kept although the registration page answers with a refusal
         )  # fmt: skip
         raise PossibleDuplicate(matches)
-    number = _next_number(session, site_id)
-    subject = Subject(
-        study_id=site.study_id,
-        site_id=site_id,
-        number=number,
-        study_code=study_code(site.study.subject_prefix, site.code, number),
-        registered_at=now,
-        registered_by_id=actor.user_id,
-        status="registered",
-        status_date=today,
-    )
-    session.add(subject)
+    subject = _new_subject(ctx, site, today, now, role)
     registered: dict[str, Any] = {"study_code": subject.study_code, "site": site.code}
     if matches:
         registered["registered_despite_matches"] = _matches_for_audit(matches)
     audit.record(
-        session,
-        actor,
-        "subject.registered",
-        target=subject,
-        site_code=site.code,
-        role=role,
+        session, actor, "subject.registered", target=subject, site_code=site.code, role=role,
         new=registered,
+    )  # fmt: skip
+    _new_vault(ctx, subject, identity, site.code, now)
+    session.flush()
+    return subject
+
+
+def _new_subject(ctx: Context, site: Site, today: dt.date, now: datetime, role: str) -> Subject:
+    """The next subject of `site` (its number taken under the site's turn), status registered."""
+    number = _next_number(ctx.session, site.id)
+    subject = Subject(
+        study_id=site.study_id,
+        site_id=site.id,
+        number=number,
+        study_code=study_code(site.study.subject_prefix, site.code, number),
+        registered_at=now,
+        registered_by_id=ctx.actor.user_id,
+        status="registered",
+        status_date=today,
     )
+    ctx.session.add(subject)
+    return subject
+
+
+def _new_vault(
+    ctx: Context, subject: Subject, identity: Identity, site_code: str, now: datetime
+) -> None:
+    """The subject's identity, encrypted with its blind indexes; the trail names the fields."""
     vault = SubjectIdentity(
         subject=subject, ciphertext=crypto.encrypt(identity.to_json()), updated_at=now
     )
     _set_indexes(vault, identity)
-    session.add(vault)
+    ctx.session.add(vault)
     audit.record(
-        session,
-        actor,
+        ctx.session,
+        ctx.actor,
         "identity.created",
         target=vault,
         entity_type="subject_identity",
         entity_id=subject.study_code,
-        site_code=site.code,
+        site_code=site_code,
         new={"fields": sorted(asdict(identity))},  # which fields, never their values
     )
-    session.flush()
-    return subject
 
 
 def _matches_for_audit(matches: list[DuplicateMatch]) -> list[dict[str, Any]]:

@@ -32,11 +32,7 @@ PERMISSION_EXCEPTIONS: set[str] = set()
 #: Rendering modules (no service import) still importing one, with what they import.
 RENDERING_EXCEPTIONS: dict[str, set[str]] = {}
 #: Functions over the limit today ("module:function"), each removed when it is split.
-LONG_FUNCTIONS = {
-    "edc/services/definitions.py:store_definition",
-    "edc/services/derived.py:recompute",
-    "edc/services/subjects.py:register",
-}
+LONG_FUNCTIONS: set[str] = set()
 
 
 def _modules(folder: str) -> Iterator[tuple[str, ast.Module]]:
