@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from forms_dsl.errors import ErrorCode, Location, Problems
-from forms_dsl.reader import MISSING_KEY, WRONG_KIND, Reader, suggest
+from forms_dsl.reader import MISSING_KEY, Reader, suggest
 from forms_dsl.source import Map, Node, Scalar, kind_of
 
 if TYPE_CHECKING:
@@ -93,17 +93,8 @@ def read_schedule(
     node: Node | None, event_id: str, repeating: bool, reader: Reader, problems: Problems
 ) -> Schedule | None:
     """An event's `schedule:` (None when absent or wrong; every mistake goes to `problems`)."""
+    node = reader.expect_map(node, "`schedule`", "`{after: registration, days: 30}`")
     if node is None:
-        return None
-    if not isinstance(node, Map):
-        problems.add(
-            WRONG_KIND,
-            node.loc,
-            key="`schedule`",
-            expected="a mapping",
-            found=kind_of(node),
-            example="`{after: registration, days: 30}`",
-        )
         return None
     reader.keys(node, SCHEDULE_KEYS, "a schedule")
     anchor = _anchor(reader.need(node, "after", "a schedule", "`after: registration`"), problems)
@@ -151,17 +142,8 @@ def _days(
 
 
 def _window(node: Node | None, reader: Reader, problems: Problems) -> tuple[int, int]:
+    node = reader.expect_map(node, "`window`", "`{before: 14, after: 28}`")
     if node is None:
-        return 0, 0
-    if not isinstance(node, Map):
-        problems.add(
-            WRONG_KIND,
-            node.loc,
-            key="`window`",
-            expected="a mapping",
-            found=kind_of(node),
-            example="`{before: 14, after: 28}`",
-        )
         return 0, 0
     reader.keys(node, WINDOW_KEYS, "a schedule window")
     return _days(node, "before", problems) or 0, _days(node, "after", problems) or 0
