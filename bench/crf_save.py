@@ -39,6 +39,7 @@ from bench.portal import Portal, demo_portal, signed_in
 from edc import audit
 from edc.access import Permission, requires
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.forms import EmptyForm
 from edc.models.base import utcnow
@@ -214,10 +215,10 @@ def parts(portal: Portal, n: int) -> tuple[list[float], list[float], int]:
     with portal.app.app_context():
         who = Actor(user=db.session.get(User, portal.nurse.id))
         subject = db.session.get(Subject, portal.subject.id)
-        entry = entries.open_entry(db.session, who, subject, "diagnosis", 1, FORM)
+        entry = entries.open_entry(Context(db.session(), who), subject, "diagnosis", 1, FORM)
         assert entry is not None
         assert entry.record is not None
-        items = len(entries.stored_items(db.session, entry.record))
+        items = len(entries.stored_items(Context(db.session(), who), entry.record))
         now = utcnow()
         evaluations = [
             timed(lambda i=i: data_entry.evaluate(entry, posted(i), birth=None, lang="en", now=now))

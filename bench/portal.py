@@ -53,7 +53,7 @@ def demo_portal(url: str | None = None) -> Portal:
         load_definition(app_context(actor), study, DEMO, now)
         site = _add_site(study, "FR-01", "Bench", "FR")
         nurse, _link = users.create_user(
-            app_context(actor), app.config["EDC_SETTINGS"], email="bench@x.test",
+            app_context(actor), email="bench@x.test",
             full_name="Bench Nurse", identity_check="bench", ends_at=None, now=now,
         )  # fmt: skip
         secret = pyotp.random_base32()

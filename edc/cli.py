@@ -89,7 +89,6 @@ def users_create(email, full_name, identity_check, role, site, study, ends) -> N
     try:
         user, issued = users.create_user(
             app_context(actor),
-            _settings(),
             email=email,
             full_name=full_name,
             identity_check=identity_check,
@@ -215,9 +214,7 @@ def users_deactivate(email, reason) -> None:
 @click.option("--reason", required=True)
 def users_reset_factor(email, reason) -> None:
     """Revoke the authenticator; the user sets up a new one from a link (mailed, or printed)."""
-    issued = users.reset_second_factor(
-        app_context(Actor.cli()), _settings(), _user(email), reason, utcnow()
-    )
+    issued = users.reset_second_factor(app_context(Actor.cli()), _user(email), reason, utcnow())
     _done()
     click.echo(f"two-step sign-in reset for {email}")
     if issued.url:

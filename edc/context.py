@@ -34,6 +34,14 @@ class Context:
     settings: Settings | None = None
 
     @property
+    def config(self) -> Settings:
+        """The portal's settings, for a service that mails, links or counts in its time zone
+        (a context built outside the portal has none: such a service cannot run there)."""
+        if self.settings is None:
+            raise RuntimeError("this needs the portal's settings: build the context in the app")
+        return self.settings
+
+    @property
     def grants(self) -> list[Grant]:
         """The actor's live grants (read once per session: see `access.grants`)."""
         if self.actor.user is None or self.actor.signing_in:

@@ -81,13 +81,15 @@ def _save(
 ) -> None:
     """Save a record; completing confirms warnings like a nurse would, else it stays a draft."""
 
+    ctx = Context(session, actor, "en", lambda: now)
+
     def attempt(finish: bool, confirmed: Mapping[str, str]) -> data_entry.SaveResult:
-        entry = entries.open_entry(session, actor, subject, event, 1, form)
+        entry = entries.open_entry(ctx, subject, event, 1, form)
         assert entry is not None
         asked = data_entry.SaveRequest(
             posted, expected_version=entry.row_version, complete=finish, confirmed=confirmed
         )
-        return data_entry.save(Context(session, actor, "en", lambda: now), entry, asked)
+        return data_entry.save(ctx, entry, asked)
 
     result = attempt(complete, {})
     only_warnings = result.evaluation is not None and not result.evaluation.errors
@@ -247,22 +249,23 @@ def _set_status(
 ) -> None:
     """Most children enrolled on the day they were registered, some failed screening, a few
     later withdrew, were lost to follow-up, died or completed the study."""
+    ctx = Context(session, actor)
     if state == 5:  # never started: screening failed, or still being screened
         if n % 2:
             subject_status.change_status(
-                session, actor, subject, subject_status.SCREENING_FAILED, registered,
+                ctx, subject, subject_status.SCREENING_FAILED, registered,
                 NOT_ELIGIBLE, now,
             )  # fmt: skip
         return
     subject_status.change_status(
-        session, actor, subject, subject_status.ENROLLED, registered,
+        ctx, subject, subject_status.ENROLLED, registered,
         "Eligibility confirmed and consent signed (demo data).", now,
     )  # fmt: skip
     if n in LATER_STATUSES:
         status, reason = LATER_STATUSES[n]
         today = subjects.site_today(subject.site, now)
         later = min(registered + dt.timedelta(days=rng.randint(60, 400)), today)
-        subject_status.change_status(session, actor, subject, status, later, reason, now)
+        subject_status.change_status(ctx, subject, status, later, reason, now)
 
 
 def subjects_country(session: Session, site_id: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from datetime import timedelta
@@ -166,3 +167,16 @@ def statements_for(client: FlaskClient, path: str) -> int:
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return len(seen)
+
+
+def site_reader(site: Site, role: Role = Role.NURSE):
+    """The context of a new user holding `role` at `site`: reads of its clinical data are
+    scoped to the actor, so a test reads them as somebody who may. (Making the user commits
+    into the test's transaction, like any factory.)"""
+    return app_context(Actor(user=make_user(roles=[(role, site)])))
+
+
+def portal_context(app, actor: Actor):
+    """`app_context(actor)` with the portal's settings, outside a request (a service that
+    mails or makes links needs them)."""
+    return dataclasses.replace(app_context(actor), settings=app.config["EDC_SETTINGS"])

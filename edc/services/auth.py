@@ -229,11 +229,10 @@ def _refuse(
     return LoginRefusedError(message)
 
 
-def check_password(
-    ctx: Context, settings: Settings, email: str, password: str, now: datetime
-) -> User:
+def check_password(ctx: Context, email: str, password: str, now: datetime) -> User:
     """First step: the password. Unknown e-mail and wrong password look the same, lock out
     alike, and what was typed for an unknown address is not kept (it may be a password)."""
+    settings = ctx.config
     session, actor = ctx.session, ctx.actor
     email = email.strip().lower()
     user = session.scalar(select(User).where(User.email == email))
@@ -264,11 +263,10 @@ def check_password(
     return user
 
 
-def check_current_password(
-    ctx: Context, settings: Settings, user: User, password: str, now: datetime
-) -> None:
+def check_current_password(ctx: Context, user: User, password: str, now: datetime) -> None:
     """The current password asked before a change: a way to guess it like the sign-in, so
     throttled, counted and locked like a sign-in (and the same lockout applies to both)."""
+    settings = ctx.config
     session, actor = ctx.session, ctx.actor
     attempt = _Attempt(user, _name_key(settings, user.email), actor.ip)
     _throttle(session, settings, actor, attempt, now)
@@ -283,10 +281,9 @@ def _looks_like_recovery_code(code: str) -> bool:
     return "-" in code or any(c.isalpha() for c in code)
 
 
-def check_second_factor(
-    ctx: Context, settings: Settings, user: User, code: str, now: datetime
-) -> None:
+def check_second_factor(ctx: Context, user: User, code: str, now: datetime) -> None:
     """Second step: a TOTP code, accepted once, or one of the user's recovery codes."""
+    settings = ctx.config
     session, actor = ctx.session, ctx.actor
     attempt = _Attempt(user, _name_key(settings, user.email), actor.ip)
     _throttle(session, settings, actor, attempt, now)

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, selectinload
 import forms_dsl
 from edc import access, audit, lifecycle
 from edc.access import Permission
-from edc.actor import Actor
+from edc.context import Context
+from edc.errors import NotFound
 from edc.i18n import _
 from edc.models.crf import EventOccurrence, FormRecord
 from edc.models.subjects import Subject
@@ -31,7 +32,7 @@ class _Live:
     statuses: dict[str, str]  # form id → status of its saved record
 
 
-def live_occurrences(session: Session, subject: Subject) -> dict[tuple[str, int], _Live]:
+def _live_occurrences(session: Session, subject: Subject) -> dict[tuple[str, int], _Live]:
     """A subject's occurrences that were not removed, by (event, number), with the status of
     each saved record: one query."""
     rows = session.execute(
@@ -53,14 +54,17 @@ def live_occurrences(session: Session, subject: Subject) -> dict[tuple[str, int]
     return found
 
 
-def record_counts(session: Session, subject_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """How many saved records each subject has per status (a list page's summary, one query)."""
+def record_counts(ctx: Context, subject_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """How many saved records each subject has per status (a list page's summary, one query),
+    for the subjects among `subject_ids` the actor may see."""
     counts: dict[int, dict[str, int]] = {}
-    if not subject_ids:
+    sites = access.site_ids_for(ctx.grants, Permission.SUBJECT_VIEW)
+    if not subject_ids or not sites:
         return counts
-    rows = session.execute(
+    rows = ctx.session.execute(
         select(FormRecord.subject_id, FormRecord.status, func.count())
-        .where(FormRecord.subject_id.in_(subject_ids))
+        .join(Subject, Subject.id == FormRecord.subject_id)
+        .where(FormRecord.subject_id.in_(subject_ids), Subject.site_id.in_(sites))
         .group_by(FormRecord.subject_id, FormRecord.status)
     )
     for subject_id, status, n in rows:
@@ -68,7 +72,7 @@ def record_counts(session: Session, subject_ids: Sequence[int]) -> dict[int, dic
     return counts
 
 
-def occurrence_numbers(session: Session, subject: Subject) -> dict[str, int]:
+def _occurrence_numbers(session: Session, subject: Subject) -> dict[str, int]:
     """The highest occurrence number of each event for a subject, removed occurrences included:
     a number is a visit's identity and is never given again."""
     rows = session.execute(
@@ -99,16 +103,18 @@ class EventRow:
     dated: bool = False  # the study asks for this event's visit date
 
 
-def casebook(session: Session, subject: Subject, lang: str) -> list[EventRow]:
+def casebook(ctx: Context, subject: Subject) -> list[EventRow]:
     """Events × forms with each record's status: the subject page's grid (one query).
 
     A repeating event lists its occurrences as they are, gaps left by removed ones included;
     its first occurrence always shows, since it opens with its first save.
     """
-    study = study_model(session, subject.study_id)
+    ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
+    lang = ctx.language
+    study = study_model(ctx.session, subject.study_id)
     if study is None:
         return []
-    live = live_occurrences(session, subject)
+    live = _live_occurrences(ctx.session, subject)
     rows = []
     for event in study.events:
         numbers = [1]
@@ -160,14 +166,14 @@ class DecisionView:
     values: Mapping[str, object] = field(default_factory=dict)
 
 
-def decision_support(
-    session: Session, subject: Subject, lang: str, *, masked: bool = False
-) -> list[DecisionView]:
+def decision_support(ctx: Context, subject: Subject, *, masked: bool) -> list[DecisionView]:
     """Every decision table of the subject's saved records, computed from the stored data now,
     each naming the record it was computed from, that record's status and its last save.
     With `masked` (a reader who may not see identifier items), a decision resting on them
     says so instead of showing its result."""
-    records = session.execute(
+    ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
+    lang = ctx.language
+    records = ctx.session.execute(
         select(FormRecord, EventOccurrence.event_id, EventOccurrence.number)
         .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
         .where(FormRecord.subject_id == subject.id)
@@ -232,35 +238,31 @@ class NextOccurrence:
     today: date  # the site's own date: the latest visit date allowed
 
 
-def repeating_event(session: Session, subject: Subject, event_id: str) -> forms_dsl.Event:
-    """The study's repeating event `event_id` (LookupError for another or an unknown one)."""
-    study = study_model(session, subject.study_id)
+def repeating_event(ctx: Context, subject: Subject, event_id: str) -> forms_dsl.Event:
+    """The study's repeating event `event_id` (NotFound for another or an unknown one)."""
+    study = study_model(ctx.session, subject.study_id)
     event = next((e for e in study.events if e.id == event_id), None) if study else None
     if event is None or not event.repeating:
-        raise LookupError(event_id)
+        raise NotFound()
     return event
 
 
 def _next_number(session: Session, subject: Subject, event_id: str) -> int:
     # Occurrence 1 always shows (it is created by its first save), so "another" starts at 2.
-    return max(occurrence_numbers(session, subject).get(event_id, 0), 1) + 1
+    return max(_occurrence_numbers(session, subject).get(event_id, 0), 1) + 1
 
 
-def next_occurrence(
-    session: Session, actor: Actor, subject: Subject, event_id: str, now: datetime
-) -> NextOccurrence:
-    """The occurrence that adding another of a repeating event would open (LookupError if the
+def next_occurrence(ctx: Context, subject: Subject, event_id: str, now: datetime) -> NextOccurrence:
+    """The occurrence that adding another of a repeating event would open (NotFound if the
     event does not repeat)."""
-    assert actor.user is not None
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
-    event = repeating_event(session, subject, event_id)
-    number = _next_number(session, subject, event_id)
+    ctx.require(Permission.DATA_ENTER, subject.site_id)
+    event = repeating_event(ctx, subject, event_id)
+    number = _next_number(ctx.session, subject, event_id)
     return NextOccurrence(event, number, subject.site.local_time(now).date())
 
 
 def add_occurrence(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     event_id: str,
     now: datetime,
@@ -274,9 +276,9 @@ def add_occurrence(
     colleague), nothing is added (OccurrenceConflict). The visit date is required where the study
     asks for it, and cannot be after the site's own today.
     """
-    assert actor.user is not None
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
-    event = repeating_event(session, subject, event_id)
+    ctx.require(Permission.DATA_ENTER, subject.site_id)
+    session, actor = ctx.session, ctx.actor
+    event = repeating_event(ctx, subject, event_id)
     if not event.visit_date:
         visit_date = None
     elif visit_date is None:
@@ -295,7 +297,7 @@ def add_occurrence(
                 n=number,
             )
         )
-    role = entry_role(access.grants(session, actor.user), subject)
+    role = entry_role(ctx.grants, subject)
     occurrence = EventOccurrence(
         subject_id=subject.id, event_id=event_id, number=next_number, created_at=now,
         created_by_id=actor.user_id, visit_date=visit_date,
@@ -320,8 +322,7 @@ class FoundOccurrence:
 
 
 def find_occurrence(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     event_id: str,
     number: int,
@@ -329,12 +330,12 @@ def find_occurrence(
     lock: bool = False,
 ) -> FoundOccurrence:
     """An occurrence (after the first) of a repeating event that was not removed, for the
-    person who may remove it; LookupError otherwise."""
-    assert actor.user is not None
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
-    event = repeating_event(session, subject, event_id)
+    person who may remove it; NotFound otherwise."""
+    ctx.require(Permission.DATA_ENTER, subject.site_id)
+    session = ctx.session
+    event = repeating_event(ctx, subject, event_id)
     if number <= 1:
-        raise LookupError(number)
+        raise NotFound()
     query = select(EventOccurrence).where(
         EventOccurrence.subject_id == subject.id,
         EventOccurrence.event_id == event_id,
@@ -343,7 +344,7 @@ def find_occurrence(
     )
     occurrence = session.scalar(query.with_for_update() if lock else query)
     if occurrence is None:
-        raise LookupError(number)
+        raise NotFound()
     has_data = bool(
         session.scalar(select(exists().where(FormRecord.occurrence_id == occurrence.id)))
     )
@@ -351,8 +352,7 @@ def find_occurrence(
 
 
 def remove_occurrence(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     event_id: str,
     number: int,
@@ -364,7 +364,7 @@ def remove_occurrence(
     The row stays, marked removed with who, when and why, so that its number is never given
     to another visit; it leaves the subject page and its forms answer 404.
     """
-    found = find_occurrence(session, actor, subject, event_id, number, lock=True)
+    found = find_occurrence(ctx, subject, event_id, number, lock=True)
     reason = reason.strip()
     if found.has_data:
         raise OccurrenceConflict(
@@ -372,16 +372,16 @@ def remove_occurrence(
         )
     if not reason:
         raise OccurrenceError(_("Give a reason for removing it."))
-    assert actor.user is not None
+    actor = ctx.actor
     occurrence = found.occurrence
     occurrence.removed_at = now
     occurrence.removed_by_id = actor.user_id
     occurrence.removal_reason = reason
     audit.record(
-        session, actor, "event.removed", target=occurrence,
-        role=entry_role(access.grants(session, actor.user), subject),
+        ctx.session, actor, "event.removed", target=occurrence,
+        role=entry_role(ctx.grants, subject),
         site_code=subject.site.code, reason=reason,
         old={"subject": subject.study_code, "event": event_id, "number": number,
              "visit_date": occurrence.visit_date},
     )  # fmt: skip
-    session.flush()
+    ctx.session.flush()

@@ -59,8 +59,8 @@ def state(
     page shows the record as stored. Site staff's reads of identifier items are audited."""
     status = entry.record.status if entry.record is not None else None
     locked = lifecycle.is_read_only(status)
-    read_only = locked or not data_entry.may_enter(ctx.session, ctx.actor, entry.subject)
-    hidden = identifiers.hidden_from(ctx.session, ctx.actor, entry.subject, entry.form)
+    read_only = locked or not data_entry.may_enter(ctx, entry.subject)
+    hidden = identifiers.hidden_from(ctx, entry.subject, entry.form)
     if read_only:  # the record as saved: no vault read, nothing recomputed for a reader
         found = data_entry.as_stored(entry, entry.stored, lang=ctx.language, now=ctx.now())
         page = PageState(posted_from_stored(entry.form, entry.stored), found, True, locked, hidden)
@@ -83,5 +83,5 @@ def state(
         if from_store or read_only:
             seen += list(entry.stored)
         read = identifiers.shown_items(entry.form, seen)
-        identifiers.record_read(ctx.session, ctx.actor, entry.subject, "form", entry.form.id, read)
+        identifiers.record_read(ctx, entry.subject, "form", entry.form.id, read)
     return page

@@ -169,7 +169,7 @@ def date_of_birth(
         return None
     if sections is not None and not needed_to_show(form, BIRTH, sections):
         return None
-    identity = subjects.read_identity(ctx, entry.subject, "calculation", grants=ctx.grants)
+    identity = subjects.read_identity(ctx, entry.subject, "calculation")
     return identity.date_of_birth if identity is not None else None
 
 
@@ -249,7 +249,7 @@ def save(ctx: Context, entry: Entry, asked: SaveRequest) -> SaveResult:
         raise Denied()
     posted = asked.posted
     if identifiers.field_ids(entry.form) and not identifiers.may_see(
-        session, ctx.actor, subject, grants
+        ctx, subject
     ):  # answers they cannot see are not theirs to change: the stored ones stay
         posted = identifiers.kept_as_stored(entry.form, posted, entry.stored)
     # `entry` was read in this transaction; the version bump below is what settles a race.
@@ -261,21 +261,21 @@ def save(ctx: Context, entry: Entry, asked: SaveRequest) -> SaveResult:
     if not access.holds(grants, step.permission, subject.site_id):
         raise Denied()
     if entry.row_version != asked.expected_version:
-        return _conflict(session, record)
+        return _conflict(ctx, record)
     with audit.batch(session):  # the vault read and every event of the save: one chain append
         result = _save_evaluated(ctx, entry, replace(asked, posted=posted, rows=rows), grants)
     if result.outcome is Outcome.CONFLICT:  # another save won the race since we read
-        current = open_entry(session, ctx.actor, subject, entry.event_id, entry.number, form_id)
-        return _conflict(session, current.record if current is not None else None)
+        current = open_entry(ctx, subject, entry.event_id, entry.number, form_id)
+        return _conflict(ctx, current.record if current is not None else None)
     return result
 
 
-def _conflict(session: Session, record: FormRecord | None) -> SaveResult:
+def _conflict(ctx: Context, record: FormRecord | None) -> SaveResult:
     """Nothing stored: what is stored now and who stored it, to compare with the posted data."""
     return SaveResult(
         Outcome.CONFLICT,
-        stored=stored_items(session, record),
-        last_changed_by=_last_author(session, record),
+        stored=stored_items(ctx, record),
+        last_changed_by=_last_author(ctx.session, record),
     )
 
 
@@ -311,7 +311,7 @@ def _save_evaluated(
         missing = [
             c.path for c in judged.changes if c.needs_reason and not reason_for(c, asked.reasons)
         ]
-        refused_saves.record(session, actor, entry.record.id, subject.site.code, missing)
+        refused_saves.record(ctx, entry.record.id, subject.site.code, missing)
     if judged.outcome is not Outcome.SAVED:
         return judged
     changes, old = judged.changes, entry.stored
@@ -344,10 +344,9 @@ def _save_evaluated(
     return judged
 
 
-def may_enter(session: Session, actor: Actor, subject: Subject) -> bool:
+def may_enter(ctx: Context, subject: Subject) -> bool:
     """Whether the actor enters data at the subject's site (others read the forms only)."""
-    assert actor.user is not None
-    return access.holds(access.grants(session, actor.user), Permission.DATA_ENTER, subject.site_id)
+    return ctx.holds(Permission.DATA_ENTER, subject.site_id)
 
 
 def entry_role(grants: Sequence[access.Grant], subject: Subject) -> str:
@@ -603,10 +602,28 @@ def _last_author(session: Session, record: FormRecord | None) -> str:
     )
 
 
-def item_history(ctx: Context, entry: Entry, key: str) -> list[AuditEvent]:
+@dataclass(frozen=True)
+class ItemHistory:
+    events: list[AuditEvent]
+    #: An identifier item the reader may not see: its values are shown as a mask.
+    masked: bool
+
+
+def item_history(ctx: Context, entry: Entry, key: str) -> ItemHistory:
     """Every change of one item, oldest first: old and new value, reason, author, time, version.
-    NotFound when the record or the item has none (a key no form has is `Invalid`)."""
-    address = ItemAddress.parse(key)
+    NotFound when the record or the item has none (a key no form has is `Invalid`). An
+    identifier item follows the vault's rules: masked for others, an audited read for staff."""
+    events = _item_events(ctx, entry, ItemAddress.parse(key))
+    masked = False
+    if identifiers.is_identifier(entry.form, key):
+        masked = not identifiers.may_see(ctx, entry.subject)
+        if not masked:
+            identifiers.record_read(ctx, entry.subject, "item history", entry.form.id, [key])
+    return ItemHistory(events, masked)
+
+
+def _item_events(ctx: Context, entry: Entry, address: ItemAddress) -> list[AuditEvent]:
+    ctx.require(Permission.SUBJECT_VIEW, entry.subject.site_id)
     if entry.record is None:
         raise NotFound()
     events = list(

@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import JSON, Select, and_, bindparam, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 import forms_dsl
-from edc.actor import Actor
+from edc.access import Permission
 from edc.context import Context
 from edc.item_address import ItemAddress
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
@@ -149,8 +149,7 @@ def _entry_query(identity: bool) -> Select[Any]:
 
 
 def find_entry(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     code: str,
     event_id: str,
     number: int,
@@ -168,6 +167,7 @@ def find_entry(
     """
     if number < 1:
         return None
+    session = ctx.session
     found = session.execute(
         _entry_query(identity),
         {
@@ -175,7 +175,7 @@ def find_entry(
             "event_id": event_id,
             "number": number,
             "form_id": form_id,
-            **subjects.visible_params(Context(session, actor)),
+            **subjects.visible_params(ctx),
         },
     ).first()
     if found is None:
@@ -208,16 +208,18 @@ def _live_occurrence(occurrence: EventOccurrence | None, number: int) -> bool:
 
 
 def open_entry(
-    session: Session, actor: Actor, subject: Subject, event_id: str, number: int, form_id: str
+    ctx: Context, subject: Subject, event_id: str, number: int, form_id: str
 ) -> Entry | None:
     """The entry of a subject already found (see `find_entry`)."""
-    return find_entry(session, actor, subject.study_code, event_id, number, form_id)
+    return find_entry(ctx, subject.study_code, event_id, number, form_id)
 
 
-def stored_items(session: Session, record: FormRecord | None) -> dict[str, Stored]:
+def stored_items(ctx: Context, record: FormRecord | None) -> dict[str, Stored]:
+    """The record's stored answers, read afresh (for a reader who may see its subject)."""
     if record is None:
         return {}
-    rows = session.execute(
+    ctx.require(Permission.SUBJECT_VIEW, record.subject.site_id)
+    rows = ctx.session.execute(
         select(ItemValue.path, ItemValue.value).where(ItemValue.record_id == record.id)
     )
     return {path: value for path, value in rows}

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy.orm import Session
-
 import forms_dsl
-from edc import access
-from edc.actor import Actor
 from edc.context import Context
 from edc.i18n import _
 from edc.item_address import field_of
@@ -61,19 +57,15 @@ def is_identifier(form: forms_dsl.Form, path: str) -> bool:
     return field_of(path) in field_ids(form)
 
 
-def may_see(
-    session: Session, actor: Actor, subject: Subject, grants: list[access.Grant] | None = None
-) -> bool:
+def may_see(ctx: Context, subject: Subject) -> bool:
     """Whether the actor sees the subject's identifier items: the vault's rule, nothing else."""
-    return subjects.may_read_identity(Context(session, actor), subject, grants)
+    return subjects.may_read_identity(ctx, subject)
 
 
-def hidden_from(
-    session: Session, actor: Actor, subject: Subject, form: forms_dsl.Form
-) -> frozenset[str]:
+def hidden_from(ctx: Context, subject: Subject, form: forms_dsl.Form) -> frozenset[str]:
     """The identifier field ids of `form` to mask for the actor (none for site staff)."""
     ids = field_ids(form)
-    if not ids or may_see(session, actor, subject):
+    if not ids or may_see(ctx, subject):
         return frozenset()
     return ids
 
@@ -99,11 +91,11 @@ def shown_items(form: forms_dsl.Form, paths: Iterable[str]) -> list[str]:
 
 
 def record_read(
-    session: Session, actor: Actor, subject: Subject, purpose: str, form_id: str, items: list[str]
+    ctx: Context, subject: Subject, purpose: str, form_id: str, items: list[str]
 ) -> None:
     """One `identity.read` event for a page showing stored identifier items, like the vault's:
     same action and entity, the purpose, and which items (never their values)."""
     if items:
         subjects.record_identity_read(
-            Context(session, actor), subject, {"purpose": purpose, "form": form_id, "items": items}
+            ctx, subject, {"purpose": purpose, "form": form_id, "items": items}
         )

@@ -107,7 +107,6 @@ def _record(session: Session, actor: Actor, action: str, link: AccountLink, **kw
 
 def issue(
     ctx: Context,
-    settings: Settings,
     user: User,
     purpose: str,
     now: datetime,
@@ -116,6 +115,7 @@ def issue(
 ) -> Issued:
     """A new link for `user`: mailed; or handed to the CLI operator; or, without mail, requested
     for a second administrator's approval."""
+    settings = ctx.config
     session, actor = ctx.session, ctx.actor
     assert purpose in PURPOSES
     _revoke_live(session, user, now)
@@ -172,11 +172,10 @@ def pending_approval(ctx: Context, now: datetime) -> list[AccountLink]:
     )
 
 
-def approve(
-    ctx: Context, settings: Settings, link_id: int, now: datetime
-) -> tuple[AccountLink, str]:
+def approve(ctx: Context, link_id: int, now: datetime) -> tuple[AccountLink, str]:
     """The second administrator's approval: the link, shown to them once, to hand over. The
     row is locked, so of two administrators approving at once only one is given a link."""
+    settings = ctx.config
     session, actor = ctx.session, ctx.actor
     link = session.scalar(
         select(AccountLink)

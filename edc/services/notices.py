@@ -89,7 +89,7 @@ _INVESTIGATORS = (
 )
 
 
-def investigators(session: Session, subject: Subject) -> list[int]:
+def _investigators(session: Session, subject: Subject) -> list[int]:
     """Active users holding the investigator role at the subject's site (one query)."""
     return list(session.execute(_INVESTIGATORS, {"site_id": subject.site_id}).scalars())
 
@@ -131,7 +131,7 @@ def decisions_changed(
             payload=payload,
             created_at=now,
         )
-        for user_id in investigators(session, subject)
+        for user_id in _investigators(session, subject)
     ]
     if notices:
         session.add_all(notices)

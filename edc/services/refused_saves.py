@@ -12,23 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.orm import Session
-
 from edc import audit
-from edc.actor import Actor
+from edc.context import Context
 
 ACTION = "crf.save_refused"
 #: How long a refused save stays on its author's to-do list if the form is not saved again.
 REMIND_DAYS = 30
 
 
-def record(
-    session: Session, actor: Actor, record_id: int, site_code: str, paths: Iterable[str]
-) -> None:
-    """Note that `actor`'s save of the record was refused for missing reasons (`paths`)."""
+def record(ctx: Context, record_id: int, site_code: str, paths: Iterable[str]) -> None:
+    """Note that the actor's save of the record was refused for missing reasons (`paths`)."""
     audit.record(
-        session,
-        actor,
+        ctx.session,
+        ctx.actor,
         ACTION,
         entity_type="form_record",
         entity_id=record_id,

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from edc import access, audit
+from edc import audit
 from edc.access import Permission
-from edc.actor import Actor
+from edc.context import Context
 from edc.i18n import _, _l, day_text
 from edc.models.subjects import Subject, SubjectStatusChange
 from edc.models.users import User
@@ -69,16 +68,13 @@ def next_statuses(subject: Subject) -> tuple[str, ...]:
     return TRANSITIONS.get(subject.status, ())
 
 
-def may_change_status(session: Session, actor: Actor, subject: Subject) -> bool:
+def may_change_status(ctx: Context, subject: Subject) -> bool:
     """Site staff who enter data (nurses, investigators) at the subject's site."""
-    if actor.user is None:
-        return False
-    return access.holds(access.grants(session, actor.user), Permission.DATA_ENTER, subject.site_id)
+    return ctx.holds(Permission.DATA_ENTER, subject.site_id)
 
 
 def change_status(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     subject: Subject,
     new_status: str,
     on: dt.date | None,
@@ -90,8 +86,8 @@ def change_status(
     Refused unless the change is allowed from the current status, the date is neither in the
     site's future nor before the registration or the current status, and a reason is given.
     """
-    assert actor.user is not None
-    access.require(session, actor.user, Permission.DATA_ENTER, subject.site_id)
+    ctx.require(Permission.DATA_ENTER, subject.site_id)
+    session, actor = ctx.session, ctx.actor
     # Lock the row (PostgreSQL) and read the status afresh: two changes at once take turns.
     session.refresh(subject, ["status", "status_date"], with_for_update=True)
     old = subject.status
@@ -126,7 +122,7 @@ def change_status(
         old={"status": old},
         new={"status": new_status, "date": on},
         reason=reason,
-        role=acting_role(session, actor, Permission.DATA_ENTER, subject.site_id),
+        role=acting_role(ctx, Permission.DATA_ENTER, subject.site_id),
         site_code=subject.site.code,
     )
     session.flush()
@@ -166,9 +162,10 @@ def _checked_reason(reason: str) -> str:
     return reason
 
 
-def status_history(session: Session, subject: Subject) -> list[StatusChange]:
+def status_history(ctx: Context, subject: Subject) -> list[StatusChange]:
     """Every change of the subject's status, oldest first, with who made it (one query)."""
-    rows = session.execute(
+    ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
+    rows = ctx.session.execute(
         select(SubjectStatusChange, User.email)
         .outerjoin(User, User.id == SubjectStatusChange.changed_by_id)
         .where(SubjectStatusChange.subject_id == subject.id)

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, joinedload
 
 from edc import access, audit, crypto
 from edc.access import Permission
-from edc.actor import Actor
 from edc.context import Context
 from edc.errors import Invalid
 from edc.i18n import _
@@ -128,11 +127,9 @@ def site_today(site: Site, now: datetime) -> dt.date:
     return site.local_time(now).date()
 
 
-def acting_role(session: Session, actor: Actor, permission: Permission, site_id: int) -> str:
+def acting_role(ctx: Context, permission: Permission, site_id: int) -> str:
     """The role in which the actor holds `permission` at the site, for the audit trail."""
-    if actor.user is None:
-        return ""
-    return access.acting_role(access.grants(session, actor.user), permission, site_id)
+    return access.acting_role(ctx.grants, permission, site_id)
 
 
 def _plain(text: str) -> str:
@@ -248,7 +245,7 @@ def register(
     today = site_today(site, now)
     if identity.date_of_birth > today:
         raise SubjectError(_("The date of birth cannot be in the future."))
-    role = acting_role(session, actor, Permission.SUBJECT_REGISTER, site_id)
+    role = acting_role(ctx, Permission.SUBJECT_REGISTER, site_id)
     _take_turn(session, site_id)
     matches = find_duplicates(ctx, site_id, identity)
     unseen = [m for m in matches if seen is not None and m.study_code not in seen]
@@ -355,14 +352,9 @@ def find(ctx: Context, code: str) -> Subject | None:
     )
 
 
-def may_read_identity(
-    ctx: Context, subject: Subject, grants: list[access.Grant] | None = None
-) -> bool:
-    session, actor = ctx.session, ctx.actor
-    assert actor.user is not None
-    if grants is None:
-        grants = access.grants(session, actor.user)
-    return access.holds(grants, Permission.IDENTITY_VIEW, subject.site_id)
+def may_read_identity(ctx: Context, subject: Subject) -> bool:
+    """Whether the actor may open the subject's identity (the vault's rule, site staff only)."""
+    return ctx.holds(Permission.IDENTITY_VIEW, subject.site_id)
 
 
 def may_correct_identity(ctx: Context, subject: Subject) -> bool:
@@ -372,15 +364,10 @@ def may_correct_identity(ctx: Context, subject: Subject) -> bool:
     return access.holds(grants, Permission.IDENTITY_EDIT, subject.site_id)
 
 
-def read_identity(
-    ctx: Context,
-    subject: Subject,
-    purpose: str = "display",
-    grants: list[access.Grant] | None = None,
-) -> Identity | None:
+def read_identity(ctx: Context, subject: Subject, purpose: str = "display") -> Identity | None:
     """Decrypt the identity for site staff, recording the read and why; None for anyone else."""
     session = ctx.session
-    if not may_read_identity(ctx, subject, grants):
+    if not may_read_identity(ctx, subject):
         return None
     vault = session.get(SubjectIdentity, subject.id)
     if vault is None:
@@ -466,7 +453,7 @@ def correct_identity(
         return []
     if set(changed) & MATCHED_FIELDS:
         _check_duplicates(ctx, subject, identity, confirm_duplicate, seen)
-    number = len(identity_revisions(session, subject)) + 1
+    number = len(_identity_revisions(session, subject)) + 1
     revision = IdentityRevision(
         subject_id=subject.id, revision=number, ciphertext=vault.ciphertext, replaced_at=now,
         replaced_by_id=actor.user_id, reason=reason.strip(),
@@ -496,7 +483,7 @@ def correct_identity(
     return changed
 
 
-def identity_revisions(session: Session, subject: Subject) -> list[IdentityRevision]:
+def _identity_revisions(session: Session, subject: Subject) -> list[IdentityRevision]:
     """The identities a subject had before each correction, oldest first (still encrypted)."""
     return list(
         session.scalars(
@@ -524,7 +511,7 @@ def identity_history(ctx: Context, subject: Subject) -> list[Correction]:
     assert actor.user is not None
     if not may_read_identity(ctx, subject):
         return []
-    revisions = identity_revisions(session, subject)
+    revisions = _identity_revisions(session, subject)
     if revisions:
         audit.record(
             session, actor, "identity.read", entity_type="subject_identity",

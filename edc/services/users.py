@@ -43,7 +43,6 @@ def normalise_email(email: str) -> str:
 
 def create_user(
     ctx: Context,
-    settings: Settings,
     *,
     email: str,
     full_name: str,
@@ -53,6 +52,7 @@ def create_user(
 ) -> tuple[User, links.Issued]:
     """A new personal account whose owner alone sets its password, from an invitation link
     mailed to them (see edc/services/links.py): no administrator ever knows a working secret."""
+    settings = ctx.config
     session, actor = ctx.session, ctx.actor
     email = normalise_email(email)
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
@@ -88,7 +88,7 @@ def create_user(
         session.flush()
     except IntegrityError as exc:  # a concurrent creation won the race
         raise UserAdminError(_("An account with this e-mail address already exists.")) from exc
-    return user, links.issue(ctx, settings, user, links.INVITATION, now)
+    return user, links.issue(ctx, user, links.INVITATION, now)
 
 
 def _check_scope(session: Session, scope: RoleScope) -> tuple[Site | None, Study | None]:
@@ -262,9 +262,7 @@ def set_end_date(ctx: Context, user: User, ends_at: datetime | None, reason: str
     session.flush()
 
 
-def reset_second_factor(
-    ctx: Context, settings: Settings, user: User, reason: str, now: datetime
-) -> links.Issued:
+def reset_second_factor(ctx: Context, user: User, reason: str, now: datetime) -> links.Issued:
     """Revoke a lost or compromised authenticator: the user enrols a new one only through the
     link mailed to them (their password alone is not enough)."""
     session, actor = ctx.session, ctx.actor
@@ -276,12 +274,10 @@ def reset_second_factor(
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     auth.end_all_sessions(ctx, user, "factor reset", now)
     session.flush()
-    return links.issue(ctx, settings, user, links.ENROL, now, reason=reason)
+    return links.issue(ctx, user, links.ENROL, now, reason=reason)
 
 
-def reset_password(
-    ctx: Context, settings: Settings, user: User, reason: str, now: datetime
-) -> links.Issued:
+def reset_password(ctx: Context, user: User, reason: str, now: datetime) -> links.Issued:
     """The old password stops working and a reset link goes to the user, who alone chooses the
     new one; the second factor is still asked at sign-in."""
     session, actor = ctx.session, ctx.actor
@@ -293,7 +289,7 @@ def reset_password(
     audit.record(session, actor, "auth.password_reset", target=user, reason=reason)
     auth.end_all_sessions(ctx, user, "password reset", now)
     session.flush()
-    return links.issue(ctx, settings, user, links.RESET, now, reason=reason)
+    return links.issue(ctx, user, links.RESET, now, reason=reason)
 
 
 def user(ctx: Context, user_id: int) -> User:

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms_dsl
-from edc import access, audit
+from edc import audit
 from edc.access import Permission
 from edc.context import Context
+from edc.errors import NotFound
 from edc.i18n import _
 from edc.models.crf import EventOccurrence
 from edc.models.subjects import Subject
@@ -41,15 +42,13 @@ class DatedVisit:
 def dated_visit(
     ctx: Context, subject: Subject, event_id: str, number: int, now: datetime
 ) -> DatedVisit:
-    """The visit, for the person who may date it; LookupError when there is no such visit of a
+    """The visit, for the person who may date it; NotFound when there is no such visit of a
     dated event (a removed one, a number never added) or the actor may not enter data there."""
-    session, actor = ctx.session, ctx.actor
-    assert actor.user is not None
     ctx.require(Permission.DATA_ENTER, subject.site_id)
-    event = _dated_event(session, subject, event_id)
-    occurrence = _occurrence(session, subject, event_id, number)
+    event = _dated_event(ctx, subject, event_id)
+    occurrence = _occurrence(ctx.session, subject, event_id, number)
     if occurrence is None and number != 1:  # the first opens with its first save
-        raise LookupError(number)
+        raise NotFound()
     current = occurrence.visit_date if occurrence is not None else None
     return DatedVisit(event, number, current, subject.site.local_time(now).date())
 
@@ -76,8 +75,7 @@ def set_visit_date(
         return False
     if visit.visit_date is not None and not reason:
         raise ReasonNeeded(_("Give a reason for changing the visit date."))
-    assert actor.user is not None
-    role = entry_role(access.grants(session, actor.user), subject)
+    role = entry_role(ctx.grants, subject)
     site = subject.site.code
     occurrence = _occurrence(session, subject, event_id, number, lock=True)
     if occurrence is None:  # the first visit, before any of its forms was saved
@@ -102,10 +100,10 @@ def set_visit_date(
     return True
 
 
-def _dated_event(session: Session, subject: Subject, event_id: str) -> forms_dsl.Event:
-    event = repeating_event(session, subject, event_id)  # only repeating events are dated (E609)
+def _dated_event(ctx: Context, subject: Subject, event_id: str) -> forms_dsl.Event:
+    event = repeating_event(ctx, subject, event_id)  # only repeating events are dated (E609)
     if not event.visit_date:
-        raise LookupError(event_id)
+        raise NotFound()
     return event
 
 

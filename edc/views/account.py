@@ -63,7 +63,7 @@ def activate(token: str) -> BaseResponse:
         ctx = ctx.acting_as(ctx.actor.claiming(user))
         try:
             if isinstance(form, LinkEnrolForm):
-                auth.check_password(ctx, login.settings(), user.email, form.current.data or "", now)
+                auth.check_password(ctx, user.email, form.current.data or "", now)
             links.consume(ctx, link, form.code.data or "", now)
         except auth.LoginRefusedError as refused:
             form.current.errors = [refused.message]

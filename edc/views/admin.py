@@ -64,7 +64,6 @@ def user_new() -> BaseResponse:
         try:
             user, issued = users.create_user(
                 ctx,
-                settings(),
                 email=form.email.data or "",
                 full_name=form.full_name.data or "",
                 identity_check=form.identity_check.data or "",
@@ -181,11 +180,11 @@ def _reasoned(user_id: int, action: str) -> BaseResponse:
                 _("Account deactivated.") if action == "deactivate" else _("Account reactivated.")
             )
         elif action == "reset-2fa":
-            issued = users.reset_second_factor(ctx, settings(), user, reason, now)
+            issued = users.reset_second_factor(ctx, user, reason, now)
             flash(_("Two-step sign-in was reset: the user sets it up again from a link."))
             return _issued(user, issued)
         else:
-            issued = users.reset_password(ctx, settings(), user, reason, now)
+            issued = users.reset_password(ctx, user, reason, now)
             flash(_("The password was reset: the user chooses a new one from a link."))
             return _issued(user, issued)
     except users.UserAdminError as refused:
@@ -252,7 +251,7 @@ def link_approve(link_id: int) -> BaseResponse:
         abort(400)
     try:
         ctx = request_context()
-        link, url = links.approve(ctx, settings(), link_id, ctx.now())
+        link, url = links.approve(ctx, link_id, ctx.now())
     except links.LinkError as refused:
         flash(refused.message, "error")
         return redirect(url_for("admin.link_requests"))

@@ -69,7 +69,7 @@ def login_page() -> BaseResponse:
         ctx = request_context()
         try:
             user = auth.check_password(
-                ctx, login.settings(), form.email.data or "", form.password.data or "", ctx.now()
+                ctx, form.email.data or "", form.password.data or "", ctx.now()
             )
         except auth.LoginRefusedError as refused:
             form.password.errors = [refused.message]
@@ -89,7 +89,7 @@ def code() -> BaseResponse:
     if form.validate_on_submit():
         ctx = request_context()
         try:
-            auth.check_second_factor(ctx, login.settings(), user, form.code.data or "", ctx.now())
+            auth.check_second_factor(ctx, user, form.code.data or "", ctx.now())
         except auth.LoginRefusedError as refused:
             form.code.errors = [refused.message]
             return render("auth/code.html", form=form, status=refused.status)

@@ -29,9 +29,7 @@ def _entry(
 ) -> entries.Entry:
     """The entry, or 404 when the subject is out of scope or the event has no such form."""
     ctx = request_context()
-    entry = entries.find_entry(
-        ctx.session, ctx.actor, code, event_id, number, form_id, identity=identity
-    )
+    entry = entries.find_entry(ctx, code, event_id, number, form_id, identity=identity)
     if entry is None:
         access.not_found(
             ctx.session, ctx.actor, "form_record", f"{code}/{event_id}/{number}/{form_id}"
@@ -240,24 +238,17 @@ def form_save(code: str, event_id: str, number: int, form_id: str) -> BaseRespon
 def item_history(code: str, event_id: str, number: int, form_id: str, path: str) -> Response:
     entry = _entry(code, event_id, number, form_id)
     ctx, lang = request_context(), str(get_locale())
-    events = data_entry.item_history(ctx, entry, path)
-    masked = False
-    if identifiers.is_identifier(entry.form, path):  # an identifier item: the vault's rules
-        masked = not identifiers.may_see(ctx.session, ctx.actor, entry.subject)
-        if not masked:
-            identifiers.record_read(
-                ctx.session, ctx.actor, entry.subject, "item history", entry.form.id, [path]
-            )
+    history = data_entry.item_history(ctx, entry, path)
 
     def shown(value: object) -> str:
-        if masked:
+        if history.masked:
             return identifiers.masked_text()
         return forms_bridge.item_text(entry.form, path, value, lang)
 
     return render(
         "crf/history.html",
         block="history",
-        events=events,
+        events=history.events,
         label=forms_bridge.item_label(entry.form, path, {path}, lang),
         shown=shown,
         value_of=derived.value_of,

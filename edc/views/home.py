@@ -6,7 +6,6 @@ from flask import Blueprint, abort, flash, g, redirect, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from edc import login
 from edc.access import signed_in
 from edc.forms import ChangePasswordForm, EmptyForm
 from edc.i18n import _
@@ -76,7 +75,6 @@ def change_password() -> BaseResponse:
         try:
             auth.check_current_password(
                 request_context(),
-                login.settings(),
                 user,
                 form.current.data or "",
                 request_context().now(),

@@ -8,8 +8,9 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 from werkzeug.wrappers import Response as BaseResponse
 
-from edc import access, decision_text, lifecycle
+from edc import access, lifecycle
 from edc.access import Permission, requires
+from edc.errors import Denied
 from edc.forms import (
     RELATIONSHIP_CHOICES,
     SEX_CHOICES,
@@ -24,8 +25,7 @@ from edc.forms import (
 from edc.i18n import _, _l
 from edc.services import (
     casebook,
-    data_entry,
-    identifiers,
+    subject_page,
     subject_status,
     subjects,
     visit_dates,
@@ -56,7 +56,7 @@ def subject_list() -> BaseResponse:
     return render(
         "subjects/list.html",
         subjects=rows,
-        counts=casebook.record_counts(ctx.session, [s.id for s in rows]),
+        counts=casebook.record_counts(ctx, [s.id for s in rows]),
         status_labels=STATUS_LABELS,
         subject_status_labels=subject_status.LABELS,
         search=search,
@@ -111,41 +111,23 @@ def _subject_or_404(code: str) -> Subject:
 @requires(Permission.SUBJECT_VIEW)
 def subject_detail(code: str) -> BaseResponse:
     subject = _subject_or_404(code)
-    ctx = request_context()
-    actor, lang = ctx.actor, ctx.language
-    may_read_identity = subjects.may_read_identity(ctx, subject)
-    decisions = casebook.decision_support(ctx.session, subject, lang, masked=not may_read_identity)
-    if may_read_identity:  # a decision resting on identifier items tells them: audited alike
-        for view in decisions:
-            identifiers.record_read(
-                ctx.session, actor, subject, "decision support", view.form_id,
-                list(view.identifier_items),
-            )  # fmt: skip
+    shown = subject_page.subject_page(request_context(), subject)
     return render(
         "subjects/detail.html",
         subject=subject,
         identity=None,
-        may_read_identity=may_read_identity,
-        casebook=casebook.casebook(ctx.session, subject, lang),
-        decisions=[(v, decision_text.of_view(v, lang)) for v in decisions],
-        may_enter=data_entry.may_enter(ctx.session, actor, subject),
+        may_read_identity=shown.may_read_identity,
+        casebook=shown.casebook,
+        decisions=shown.decisions,
+        may_enter=shown.may_enter,
         add_form=EmptyForm(),
-        lang=lang,
+        lang=str(get_locale()),
         status_labels=STATUS_LABELS,
-        **_status_panel(subject),
+        subject_status_labels=subject_status.LABELS,
+        status_history=shown.status_history,
+        registered_on=shown.registered_on,
+        may_change_status=shown.may_change_status,
     )
-
-
-def _status_panel(subject: Subject) -> dict[str, Any]:
-    """The subject's status, its history, and whether the reader may change it."""
-    ctx = request_context()
-    may_change = subject_status.may_change_status(ctx.session, ctx.actor, subject)
-    return {
-        "subject_status_labels": subject_status.LABELS,
-        "status_history": subject_status.status_history(ctx.session, subject),
-        "registered_on": subjects.site_today(subject.site, subject.registered_at),
-        "may_change_status": may_change and bool(subject_status.next_statuses(subject)),
-    }
 
 
 @bp.route("/<code>/status", methods=["GET", "POST"])
@@ -154,9 +136,8 @@ def subject_status_change(code: str) -> BaseResponse:
     """Record that the subject enrolled, failed screening, withdrew, … with a date and reason."""
     subject = _subject_or_404(code)
     ctx = request_context()
-    actor = ctx.actor
-    if not subject_status.may_change_status(ctx.session, actor, subject):
-        abort(404)
+    if not subject_status.may_change_status(ctx, subject):
+        raise Denied()
     form = SubjectStatusForm()
     form.status.choices = [
         (s, subject_status.LABELS[s]) for s in subject_status.next_statuses(subject)
@@ -164,7 +145,7 @@ def subject_status_change(code: str) -> BaseResponse:
     if form.validate_on_submit():
         try:
             subject_status.change_status(
-                ctx.session, actor, subject, form.status.data or "", form.status_date.data,
+                ctx, subject, form.status.data or "", form.status_date.data,
                 form.reason.data or "", ctx.now(),
             )  # fmt: skip
         except subject_status.StatusRefused as refused:
@@ -189,22 +170,19 @@ def occurrence_add(code: str, event_id: str) -> BaseResponse:
     study asks for one): a tap alone never creates an empty visit."""
     subject = _subject_or_404(code)
     ctx = request_context()
-    actor, now = ctx.actor, ctx.now()
-    try:
-        offer = casebook.next_occurrence(ctx.session, actor, subject, event_id, now)
-    except LookupError:
-        abort(404)
+    now = ctx.now()
+    offer = casebook.next_occurrence(ctx, subject, event_id, now)
     form = AddOccurrenceForm()
     status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
             number = casebook.add_occurrence(
-                ctx.session, actor, subject, event_id, now,
+                ctx, subject, event_id, now,
                 number=_posted_number(form.number.data), visit_date=form.visit_date.data,
             )  # fmt: skip
         except casebook.OccurrenceConflict as changed:
             flash(changed.message, "error")
-            offer = casebook.next_occurrence(ctx.session, actor, subject, event_id, now)
+            offer = casebook.next_occurrence(ctx, subject, event_id, now)
             status = 409
         except casebook.OccurrenceError as refused:
             form.visit_date.errors = [refused.message]
@@ -236,10 +214,7 @@ def visit_date(code: str, event_id: str, number: int) -> BaseResponse:
     subject = _subject_or_404(code)
     ctx = request_context()
     now = ctx.now()
-    try:
-        visit = visit_dates.dated_visit(ctx, subject, event_id, number, now)
-    except LookupError:
-        abort(404)
+    visit = visit_dates.dated_visit(ctx, subject, event_id, number, now)
     form = VisitDateForm()
     if not form.is_submitted():
         form.visit_date.data = visit.visit_date
@@ -270,23 +245,17 @@ def occurrence_remove(code: str, event_id: str, number: int) -> BaseResponse:
     """Remove an occurrence added by mistake while none of its forms was saved, with a reason."""
     subject = _subject_or_404(code)
     ctx = request_context()
-    actor = ctx.actor
-    try:
-        found = casebook.find_occurrence(ctx.session, actor, subject, event_id, number)
-    except LookupError:
-        abort(404)
+    found = casebook.find_occurrence(ctx, subject, event_id, number)
     form = ReasonForm()
     status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
             casebook.remove_occurrence(
-                ctx.session, actor, subject, event_id, number, form.reason.data or "", ctx.now()
+                ctx, subject, event_id, number, form.reason.data or "", ctx.now()
             )
-        except LookupError:
-            abort(404)
         except casebook.OccurrenceConflict as changed:
             flash(changed.message, "error")
-            found = casebook.find_occurrence(ctx.session, actor, subject, event_id, number)
+            found = casebook.find_occurrence(ctx, subject, event_id, number)
             status = 409
         except casebook.OccurrenceError as refused:
             form.reason.errors = [refused.message]

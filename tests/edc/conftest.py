@@ -9,6 +9,7 @@ import pytest
 
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.models.base import utcnow
 from edc.services import entries
@@ -94,7 +95,7 @@ def entry_for(tmp_path):
 
     def make(actor_user=None):
         entry = entries.open_entry(
-            db.session, Actor(user=actor_user or nurse), subject, "baseline", 1, "visit"
+            Context(db.session(), Actor(user=actor_user or nurse)), subject, "baseline", 1, "visit"
         )
         assert entry is not None
         return entry

@@ -187,6 +187,7 @@ def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app
     import textwrap
 
     from edc.actor import Actor
+    from edc.context import Context
     from edc.models.base import utcnow
     from edc.models.subjects import Subject
     from edc.services import casebook
@@ -209,7 +210,11 @@ def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app
     nurse = make_user(roles=[(Role.NURSE, home)])
     subject = db.session.get(Subject, subject.id)
     casebook.add_occurrence(
-        db.session, Actor(user=nurse), subject, "review", utcnow(), visit_date=dt.date(2026, 1, 5)
+        Context(db.session(), Actor(user=nurse)),
+        subject,
+        "review",
+        utcnow(),
+        visit_date=dt.date(2026, 1, 5),
     )
     db.session.commit()
     values = {"code": subject.study_code, "event_id": "review", "number": 2,

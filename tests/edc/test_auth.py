@@ -10,13 +10,14 @@ from sqlalchemy import select, update
 
 from edc.access import Role
 from edc.actor import Actor
+from edc.context import Context
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.users import User, UserSession
 from edc.services import auth, links, users
 from edc.web import app_context
-from tests.factories import another_browser, csrf, login, next_code
+from tests.factories import another_browser, csrf, login, next_code, portal_context
 
 
 def _events(action: str) -> list[AuditEvent]:
@@ -96,7 +97,10 @@ def test_lockout_ends_after_the_window(client, make_user):
     settings: Settings = client.application.config["EDC_SETTINGS"]
     later = utcnow() + settings.lockout_window + timedelta(minutes=1)
     found = auth.check_password(
-        app_context(Actor.anonymous("127.0.0.1", "t")), settings, user.email, user.password, later
+        Context(db.session(), Actor.anonymous("127.0.0.1", "t"), settings=settings),
+        user.email,
+        user.password,
+        later,
     )
     assert found.id == user.id
 
@@ -119,9 +123,11 @@ def test_wrong_totp_codes_count_towards_the_lockout(client, make_user):
 
 def _link(client, user: User, purpose: str = links.INVITATION) -> str:
     """The path of a fresh single-use link, as the operator at the command line gets it."""
-    settings = client.application.config["EDC_SETTINGS"]
     issued = links.issue(
-        app_context(Actor.cli()), settings, db.session.get(User, user.id), purpose, utcnow()
+        portal_context(client.application, Actor.cli()),
+        db.session.get(User, user.id),
+        purpose,
+        utcnow(),
     )
     db.session.commit()
     return issued.url[issued.url.index("/account/") :]
@@ -344,8 +350,7 @@ def test_the_owner_is_told_of_failed_attempts_since_their_last_sign_in(client, m
 def test_the_owner_is_told_their_factor_was_reset(client, make_user):
     user = make_user()
     issued = users.reset_second_factor(
-        app_context(Actor.cli()),
-        client.application.config["EDC_SETTINGS"],
+        portal_context(client.application, Actor.cli()),
         db.session.get(User, user.id),
         "lost",
         utcnow(),

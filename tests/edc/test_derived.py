@@ -64,7 +64,9 @@ def demo():
 
 
 def _entry(user, subject):
-    entry = entries.open_entry(db.session, Actor(user=user), subject, "diagnosis", 1, "diagnosis")
+    entry = entries.open_entry(
+        Context(db.session(), Actor(user=user)), subject, "diagnosis", 1, "diagnosis"
+    )
     assert entry is not None
     return entry
 
@@ -88,14 +90,15 @@ def _correct(user, subject, born):
     )  # fmt: skip
 
 
-def _risk(subject):
-    views = casebook.decision_support(db.session, subject, "en")
+def _risk(reader, subject):
+    ctx = Context(db.session(), Actor(user=reader))
+    views = casebook.decision_support(ctx, subject, masked=False)
     (inrg,) = [v for v in views if v.table.id == "inrg_risk"]
     return inrg.decision.outputs
 
 
 def test_a_birth_date_correction_updates_the_stored_age_and_risk_group_at_once(demo):
-    assert _risk(demo.subject) == {"group": "F", "risk": "low"}
+    assert _risk(demo.nurse, demo.subject) == {"group": "F", "risk": "low"}
     before = _entry(demo.nurse, demo.subject).row_version
 
     assert _correct(demo.nurse, demo.subject, CORRECTED) == ["date_of_birth"]
@@ -105,7 +108,7 @@ def test_a_birth_date_correction_updates_the_stored_age_and_risk_group_at_once(d
     assert entry.stored["age_months"] == 19
     assert entry.row_version == before + 1
     assert entry.record.status == "complete"
-    assert _risk(demo.subject) == {"group": "P", "risk": "high"}
+    assert _risk(demo.nurse, demo.subject) == {"group": "P", "risk": "high"}
     cause = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "identity.corrected"))
     events = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "item.derived").order_by(AuditEvent.seq)
@@ -220,7 +223,7 @@ def test_a_save_during_a_birth_date_correction_computes_with_the_corrected_date(
     with app.test_request_context(), Session(engine) as session:
         nurse = Actor(user=session.get(User, nurse_id))
         subject = session.get(Subject, subject_id)
-        entry = entries.open_entry(session, nurse, subject, "baseline", 1, "visit")
+        entry = entries.open_entry(Context(session, nurse), subject, "baseline", 1, "visit")
         first = {"visit_date": "2026-03-25", "mycn": "not_amplified"}
         saved = data_entry.save(
             Context(session, nurse), entry, data_entry.SaveRequest(first, expected_version=0)
@@ -236,7 +239,12 @@ def test_a_save_during_a_birth_date_correction_computes_with_the_corrected_date(
                 nurse = Actor(user=session.get(User, nurse_id))
                 subject = session.get(Subject, subject_id)
                 entry = entries.find_entry(
-                    session, nurse, subject.study_code, "baseline", 1, "visit", identity=True
+                    Context(session, nurse),
+                    subject.study_code,
+                    "baseline",
+                    1,
+                    "visit",
+                    identity=True,
                 )
                 result = data_entry.save(
                     Context(session, nurse), entry,

@@ -212,17 +212,21 @@ def _seed(app: Flask) -> Demo:
     newcomer = make_user()  # a nurse role requested for them, waiting for the investigator
     as_admin = Context(session=session, actor=admin, settings=app.config["EDC_SETTINGS"])
     users.assign_role(as_admin, newcomer, users.RoleScope(Role.NURSE, site.id), now)
-    links.issue(as_admin, app.config["EDC_SETTINGS"], newcomer, links.RESET, now)
+    links.issue(as_admin, newcomer, links.RESET, now)
     invited = make_user(must_change_password=True, enrolled=False)
     operator = Context(session=session, actor=Actor.cli(), settings=app.config["EDC_SETTINGS"])
-    handed = links.issue(operator, app.config["EDC_SETTINGS"], invited, links.INVITATION, now)
+    handed = links.issue(operator, invited, links.INVITATION, now)
     subject = db.session.scalars(
         select(Subject).where(Subject.site_id == site.id).order_by(Subject.id)
     ).first()
     assert subject is not None
     nurse = Actor(user=people["nurse"])
     number = casebook.add_occurrence(
-        session, nurse, subject, "follow_up", now, visit_date=now.date() - dt.timedelta(days=3)
+        Context(session, nurse),
+        subject,
+        "follow_up",
+        now,
+        visit_date=now.date() - dt.timedelta(days=3),
     )
     db.session.commit()
     people["invited"] = invited

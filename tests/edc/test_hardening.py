@@ -19,8 +19,7 @@ from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.services import links
 from edc.settings import Settings
-from edc.web import app_context
-from tests.factories import csrf, login
+from tests.factories import csrf, login, portal_context
 
 PASSWORD_ERROR = re.compile(r'<p class="error" id="password-error">(.*?)</p>', re.S)
 
@@ -46,8 +45,9 @@ def _password_error(response) -> str:
 def _choose_password(client, make_user, password: str):
     """An invitation link opened, then that password chosen on its page."""
     user = make_user("marie.dupont@test.example", enrolled=False, must_change_password=True)
-    settings = client.application.config["EDC_SETTINGS"]
-    issued = links.issue(app_context(Actor.cli()), settings, user, "invitation", utcnow())
+    issued = links.issue(
+        portal_context(client.application, Actor.cli()), user, "invitation", utcnow()
+    )
     db.session.flush()
     path = urlsplit(issued.url).path
     token = csrf(client, path)

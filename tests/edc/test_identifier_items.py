@@ -91,7 +91,9 @@ def study(tmp_path):
     site = make_site("FR-31", study)
     subject = make_subject(site)
     nurse = make_user(roles=[(Role.NURSE, site)])
-    entry = entries.open_entry(db.session, Actor(user=nurse), subject, "baseline", 1, "visit")
+    entry = entries.open_entry(
+        Context(db.session(), Actor(user=nurse)), subject, "baseline", 1, "visit"
+    )
     assert entry is not None
     saved = data_entry.save(
         Context(db.session(), Actor(user=nurse)), entry,
@@ -273,7 +275,7 @@ def test_the_demo_study_referring_physician_is_masked_for_its_monitor(client, tm
     subject = make_subject(site)
     nurse = make_user(roles=[(Role.NURSE, site)])
     entry = entries.open_entry(
-        db.session, Actor(user=nurse), subject, "registration", 1, "registration"
+        Context(db.session(), Actor(user=nurse)), subject, "registration", 1, "registration"
     )
     assert entry is not None
     saved = data_entry.save(

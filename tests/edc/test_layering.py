@@ -6,6 +6,9 @@
 - Permission sets are computed only in edc/access.py (`ROLE_PERMISSIONS` is read nowhere else).
 - Form rendering (edc/forms_bridge.py) imports no service.
 - No function is longer than 60 lines.
+- A public service that works in the database takes the request context first: no public
+  service function takes a bare `session` or `actor` (who acts, and their scope, travel in
+  `ctx`), apart from the readers named below.
 
 The allow-lists name today's exceptions, each with what removes it; shrink them, never grow them.
 """
@@ -33,6 +36,19 @@ PERMISSION_EXCEPTIONS: set[str] = set()
 RENDERING_EXCEPTIONS: dict[str, set[str]] = {}
 #: Functions over the limit today ("module:function"), each removed when it is split.
 LONG_FUNCTIONS: set[str] = set()
+#: Public services taking a bare session, each with why it has no actor.
+BARE_SESSION = {
+    # The study's definitions (configuration, not clinical data), read by everybody alike,
+    # by the loaders at the command line included.
+    "edc/services/definitions.py:current_definition",
+    "edc/services/definitions.py:current_form_version",
+    "edc/services/definitions.py:form_versions",
+    "edc/services/definitions.py:study_model",
+    # Labels the audit events a caller already read within its own scope.
+    "edc/services/event_text.py:rows",
+    # Before anyone is signed in: it finds whose session a cookie resumes.
+    "edc/services/auth.py:resume_session",
+}
 
 
 def _modules(folder: str) -> Iterator[tuple[str, ast.Module]]:
@@ -127,6 +143,40 @@ def long_functions(name: str, tree: ast.AST) -> list[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_LINES
     ]
+
+
+def bare_sessions(name: str, tree: ast.Module) -> list[str]:
+    """Public functions of a service module with a `session` or `actor` parameter."""
+    return [
+        f"{name}:{node.name}"
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and not node.name.startswith("_")
+        and {"session", "actor"} & {a.arg for a in [*node.args.args, *node.args.kwonlyargs]}
+    ]
+
+
+def test_services_take_the_context_first() -> None:
+    found = {f for n, t in _modules("edc/services") for f in bare_sessions(n, t)}
+    assert found <= BARE_SESSION, "take `ctx: Context` first (session, actor, grants, clock)"
+    assert found >= BARE_SESSION  # an entry that no longer breaks the rule is removed
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def casebook(session, subject):\n    pass\n",
+        "def change(ctx, subject, *, actor=None):\n    pass\n",
+        "def may_enter(session: Session, actor: Actor, subject: Subject) -> bool:\n    pass\n",
+    ],
+)
+def test_a_service_without_the_context_is_caught(source: str) -> None:
+    assert bare_sessions("m.py", ast.parse(source))
+
+
+def test_a_service_taking_the_context_passes() -> None:
+    source = "def casebook(ctx, subject):\n    pass\ndef _rows(session, subject):\n    pass\n"
+    assert bare_sessions("m.py", ast.parse(source)) == []
 
 
 def test_services_know_nothing_of_the_web() -> None:

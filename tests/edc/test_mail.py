@@ -277,9 +277,7 @@ def test_a_mail_failure_is_told_to_the_administrator_not_a_server_error(client, 
 def test_no_mail_leaves_for_a_change_that_was_rolled_back(app, make_user, mail):
     user = make_user()
     with app.test_request_context():
-        users.reset_password(
-            app_context(Actor.cli()), app.config["EDC_SETTINGS"], user, "test", utcnow()
-        )
+        users.reset_password(app_context(Actor.cli()), user, "test", utcnow())
         db.session.rollback()
         db.session.commit()
     assert mail.messages == []
@@ -368,9 +366,7 @@ def _own_browser(app):
 def test_two_uses_of_one_link_at_the_same_moment_exactly_one_works(app, make_user, mail):
     user = make_user(f"race-{utcnow().timestamp()}@test.example")
     with app.test_request_context():
-        users.reset_password(
-            app_context(Actor.cli()), app.config["EDC_SETTINGS"], user, "race", utcnow()
-        )
+        users.reset_password(app_context(Actor.cli()), user, "race", utcnow())
         db.session.commit()
     db.session.remove()
     path = mail.link(user.email)
@@ -403,11 +399,9 @@ def test_parallel_wrong_codes_are_counted_in_turn_and_void_the_link(app, make_us
     settings = app.config["EDC_SETTINGS"]
     assert settings.mail_backend == "none"
     with app.test_request_context():
-        issued = users.reset_password(
-            app_context(Actor(user=first)), settings, user, "lost", utcnow()
-        )
+        issued = users.reset_password(app_context(Actor(user=first)), user, "lost", utcnow())
         link_id, code = issued.link.id, issued.requester_code
-        _link, url = links.approve(app_context(Actor(user=second)), settings, link_id, utcnow())
+        _link, url = links.approve(app_context(Actor(user=second)), link_id, utcnow())
         db.session.commit()
     db.session.remove()
     path = url[url.index("/account/") :]
@@ -443,11 +437,8 @@ def test_two_administrators_approving_one_request_at_once_get_one_link(app, make
         make_user(f"approver{n}-{stamp}@test.example", roles=[(Role.ADMIN, None)]) for n in (1, 2)
     ]
     user = make_user(f"reset-{stamp}@test.example")
-    settings = app.config["EDC_SETTINGS"]
     with app.test_request_context():
-        issued = users.reset_password(
-            app_context(Actor(user=first)), settings, user, "lost", utcnow()
-        )
+        issued = users.reset_password(app_context(Actor(user=first)), user, "lost", utcnow())
         link_id = issued.link.id
         db.session.commit()
     db.session.remove()

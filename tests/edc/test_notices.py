@@ -24,7 +24,7 @@ from tests.factories import another_browser, csrf, login, make_subject, make_use
 
 def _diagnosis(demo):  # noqa: F811
     entry = entries.open_entry(
-        db.session, Actor(user=demo.nurse), demo.subject, "diagnosis", 1, "diagnosis"
+        Context(db.session(), Actor(user=demo.nurse)), demo.subject, "diagnosis", 1, "diagnosis"
     )
     assert entry is not None
     return entry

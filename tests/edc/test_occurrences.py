@@ -162,7 +162,7 @@ def test_not_in_the_future_means_by_the_sites_own_date(visits):
 
     def add() -> int:
         return casebook.add_occurrence(
-            db.session, nurse, subject, "response", half_past_midnight_in_paris,
+            Context(db.session(), nurse), subject, "response", half_past_midnight_in_paris,
             visit_date=dt.date(2026, 11, 28),
         )  # fmt: skip
 
@@ -373,7 +373,7 @@ def test_simultaneous_confirmations_add_one_visit(app, tmp_path):
                 nurse = Actor(user=session.get(User, nurse_id))
                 try:
                     casebook.add_occurrence(
-                        session, nurse, subject, "response", utcnow(),
+                        Context(session, nurse), subject, "response", utcnow(),
                         number=2, visit_date=dt.date(2026, 2, 3),
                     )  # fmt: skip
                 except casebook.OccurrenceConflict:

@@ -18,6 +18,7 @@ from edc.models.definitions import FormVersion
 from edc.services import data_entry, definitions, entries
 from edc.services.data_entry import Outcome
 from edc.services.definitions import DefinitionError
+from tests.factories import site_reader
 
 FIRST = {"visit_date": "2026-03-10", "mycn": "not_amplified", "weight": "12"}
 SECOND = {"visit_date": "2026-03-11", "mycn": "not_amplified", "weight": "13"}
@@ -170,7 +171,7 @@ def test_the_items_read_with_the_entry_are_the_stored_ones(entry_for):
     assert _save(entry_for(), again, nurse).outcome is Outcome.SAVED  # copies hidden now
     db.session.expire_all()
     entry = entry_for()
-    assert entry.stored == entries.stored_items(db.session, entry.record)
+    assert entry.stored == entries.stored_items(site_reader(entry.subject.site), entry.record)
     assert entry.stored["copies"] is None  # a hidden answer is kept as blank, not dropped
     assert entry.stored["doses-0-dose_mg"] == 3
     assert entry.stored["visit_date"] == "2026-03-10"

@@ -18,7 +18,7 @@ from edc.models.audit import AuditEvent
 from edc.models.crf import FormRecord
 from edc.services import entries
 from tests.edc.conftest import stored_study
-from tests.factories import csrf, login, make_site, make_subject, make_user
+from tests.factories import csrf, login, make_site, make_subject, make_user, site_reader
 from tests.html_forms import submitted
 
 STUDY = """\
@@ -166,7 +166,7 @@ def test_removing_row_2_of_3_leaves_rows_1_and_3_with_their_own_history(client, 
 
 def _stored(meds):
     record = db.session.scalar(select(FormRecord).where(FormRecord.subject_id == meds.subject.id))
-    return entries.stored_items(db.session, record)
+    return entries.stored_items(site_reader(record.subject.site), record)
 
 
 def test_a_removed_rows_id_is_never_given_again(client, meds):

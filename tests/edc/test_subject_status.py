@@ -86,7 +86,9 @@ def test_only_the_allowed_changes_happen_and_final_statuses_stay(make_site, make
     today = _today(subject)
 
     def change(status: str) -> None:
-        subject_status.change_status(db.session, actor, subject, status, today, "why", utcnow())
+        subject_status.change_status(
+            Context(db.session(), actor), subject, status, today, "why", utcnow()
+        )
 
     for impossible in ("withdrawn", "completed", "deceased", "registered", "nonsense"):
         with pytest.raises(StatusRefused) as refused:
@@ -102,10 +104,10 @@ def test_only_the_allowed_changes_happen_and_final_statuses_stay(make_site, make
     assert subject_status.next_statuses(subject) == ()
     failed = make_subject(site, family_name="Petit")
     subject_status.change_status(
-        db.session, actor, failed, "screening_failed", today, "not eligible", utcnow()
+        Context(db.session(), actor), failed, "screening_failed", today, "not eligible", utcnow()
     )
     assert subject_status.next_statuses(failed) == ()
-    history = subject_status.status_history(db.session, subject)
+    history = subject_status.status_history(Context(db.session(), actor), subject)
     assert [(c.old_status, c.new_status) for c in history] == [
         ("registered", "enrolled"),
         ("enrolled", "lost_to_follow_up"),
@@ -118,7 +120,9 @@ def test_a_final_status_page_offers_no_change(client, make_site, make_subject):
     nurse = make_user(roles=[(Role.NURSE, site)])
     actor, today = Actor(user=nurse), _today(subject)
     for status in ("enrolled", "deceased"):
-        subject_status.change_status(db.session, actor, subject, status, today, "x", utcnow())
+        subject_status.change_status(
+            Context(db.session(), actor), subject, status, today, "x", utcnow()
+        )
     db.session.commit()
     login(client, nurse)
     page = client.get(f"/subjects/{subject.study_code}/status").get_data(as_text=True)
@@ -166,14 +170,14 @@ def test_a_later_status_cannot_predate_the_current_one(make_site):
     subject, actor = _registered(make_site("FR-44"), dt.datetime(2026, 1, 10, 9, tzinfo=dt.UTC))
     now = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
     subject_status.change_status(
-        db.session, actor, subject, "enrolled", dt.date(2026, 3, 1), "consent", now
+        Context(db.session(), actor), subject, "enrolled", dt.date(2026, 3, 1), "consent", now
     )
     with pytest.raises(StatusRefused, match="before the current status began"):
         subject_status.change_status(
-            db.session, actor, subject, "withdrawn", dt.date(2026, 2, 1), "parents", now
+            Context(db.session(), actor), subject, "withdrawn", dt.date(2026, 2, 1), "parents", now
         )
     change = subject_status.change_status(
-        db.session, actor, subject, "withdrawn", dt.date(2026, 3, 1), "parents", now
+        Context(db.session(), actor), subject, "withdrawn", dt.date(2026, 3, 1), "parents", now
     )
     assert change.status_date == dt.date(2026, 3, 1)
 
@@ -187,10 +191,15 @@ def test_the_status_date_is_the_sites_own_date(make_site):
     paris_00_30 = dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC)  # 11 March in Paris
     with pytest.raises(StatusRefused, match="future"):
         subject_status.change_status(
-            db.session, actor, subject, "enrolled", dt.date(2026, 3, 12), "x", paris_00_30
+            Context(db.session(), actor),
+            subject,
+            "enrolled",
+            dt.date(2026, 3, 12),
+            "x",
+            paris_00_30,
         )
     subject_status.change_status(
-        db.session, actor, subject, "enrolled", dt.date(2026, 3, 11), "x", paris_00_30
+        Context(db.session(), actor), subject, "enrolled", dt.date(2026, 3, 11), "x", paris_00_30
     )
     assert subject.status_date == dt.date(2026, 3, 11)
 
@@ -221,7 +230,12 @@ def test_only_site_staff_who_enter_data_change_a_status(client, make_study, make
     assert db.session.get(Subject, subject.id).status == "registered"
     with pytest.raises(Denied):
         subject_status.change_status(
-            db.session, Actor(user=readers[0]), subject, "enrolled", _today(subject), "x", utcnow()
+            Context(db.session(), Actor(user=readers[0])),
+            subject,
+            "enrolled",
+            _today(subject),
+            "x",
+            utcnow(),
         )
 
 
@@ -239,7 +253,9 @@ def test_changes_are_kept_and_the_list_stays_a_fixed_number_of_statements(client
             )  # fmt: skip
             status = ("enrolled", "screening_failed")[i % 2]
             today = _today(subject)
-            subject_status.change_status(db.session, actor, subject, status, today, "r", utcnow())
+            subject_status.change_status(
+                Context(db.session(), actor), subject, status, today, "r", utcnow()
+            )
         db.session.commit()
 
     login(client, nurse)
@@ -314,7 +330,7 @@ def test_two_changes_at_once_take_turns_and_only_one_happens(app):
                 today = subjects.site_today(child.site, utcnow())
                 try:
                     subject_status.change_status(
-                        session, who, child, target, today, "race", utcnow()
+                        Context(session, who), child, target, today, "race", utcnow()
                     )
                     session.commit()
                     outcomes.append(target)

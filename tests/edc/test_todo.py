@@ -93,7 +93,9 @@ class Study:
 
     def save(self, subject, event, number, form_id, posted, *, complete=False, reasons=None):
         nurse = self.nurse_a if subject.site_id == self.a.id else self.nurse_b
-        entry = entries.open_entry(db.session, Actor(user=nurse), subject, event, number, form_id)
+        entry = entries.open_entry(
+            Context(db.session(), Actor(user=nurse)), subject, event, number, form_id
+        )
         assert entry is not None
         result = data_entry.save(
             Context(db.session(), Actor(user=nurse)), entry,
@@ -150,7 +152,7 @@ def test_a_done_visit_leaves_the_list_and_the_next_one_is_fixed_on_the_anchor(tr
     trial.save(subject, "follow_up", 1, "fu", {"weight": "11"}, complete=True)
     nurse = Actor(user=trial.nurse_a)
     late_first = baseline + dt.timedelta(days=120)  # the first follow-up came a month late
-    casebook.add_occurrence(db.session, nurse, subject, "follow_up", utcnow(), number=2,
+    casebook.add_occurrence(Context(db.session(), nurse), subject, "follow_up", utcnow(), number=2,
                             visit_date=late_first)  # fmt: skip
     db.session.commit()
     third_due = baseline + dt.timedelta(days=270)  # not pushed by the late visit
@@ -159,7 +161,7 @@ def test_a_done_visit_leaves_the_list_and_the_next_one_is_fixed_on_the_anchor(tr
     (task,) = listing.sites[0].categories["visits"].tasks
     assert task.form_id == ""  # a further visit is added first, with its date
     assert trial.todo(trial.nurse_a, baseline + dt.timedelta(days=400)).counts["visits"] == 1
-    casebook.add_occurrence(db.session, nurse, subject, "follow_up", utcnow(), number=3,
+    casebook.add_occurrence(Context(db.session(), nurse), subject, "follow_up", utcnow(), number=3,
                             visit_date=third_due)  # fmt: skip
     db.session.commit()
     assert _visits(trial.todo(trial.nurse_a, baseline + dt.timedelta(days=400))) == []  # 3 at most
@@ -177,8 +179,9 @@ def test_a_withdrawn_subject_has_no_visits_due(trial):
     investigator = Actor(user=make_user(roles=[(Role.INVESTIGATOR, trial.a)]))
     today = subject.site.local_time(utcnow()).date()
     for status in ("enrolled", "withdrawn"):
-        subject_status.change_status(db.session, investigator, subject, status, today, "why",
-                                     utcnow())  # fmt: skip
+        subject_status.change_status(
+            Context(db.session(), investigator), subject, status, today, "why", utcnow()
+        )
     db.session.commit()
     assert _visits(trial.todo(trial.nurse_a, dt.date(2026, 12, 1))) == []
 
