@@ -15,7 +15,7 @@ import weasyprint
 from flask import Flask, current_app
 from flask_babel import force_locale
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader
-from weasyprint.urls import URLFetcher
+from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from econsent.pdf.evidence import ConsentEvidence, evidence_json
 
@@ -23,6 +23,10 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE = "econsent/pdf/consent.html"
 STYLESHEET = TEMPLATES / "econsent" / "pdf" / "consent.css"
 EVIDENCE_NAME = "evidence.json"
+
+
+class ExternalResourceRefused(ValueError):
+    """The HTML asked for something other than a data: URI (a file, a web address)."""
 
 
 def _environment(app: Flask) -> Environment:
@@ -71,12 +75,15 @@ def html_to_pdfa(html: str, evidence_bytes: bytes | None = None) -> bytes:
             )
         )
     document = weasyprint.HTML(string=html, url_fetcher=_data_only())
-    pdf = document.write_pdf(
-        stylesheets=[_stylesheet()],
-        pdf_variant="pdf/a-3b",
-        attachments=attachments,
-        uncompressed_pdf=False,
-    )
+    try:
+        pdf = document.write_pdf(
+            stylesheets=[_stylesheet()],
+            pdf_variant="pdf/a-3b",
+            attachments=attachments,
+            uncompressed_pdf=False,
+        )
+    except FatalURLFetchingError as exc:  # a BaseException: would pass `except Exception`
+        raise ExternalResourceRefused(str(exc)) from None
     assert pdf is not None  # no target given: the bytes are returned
     return pdf
 
