@@ -15,7 +15,7 @@ from econsent.pdf.evidence import (
     evidence_json,
 )
 from econsent.pdf.keys import SealingNotConfigured, trust_roots
-from econsent.pdf.render import EVIDENCE_NAME, render_pdf
+from econsent.pdf.render import EVIDENCE_NAME, ExternalResourceRefused, render_pdf, seal_reason
 from econsent.pdf.seal import SealingKeys, seal_pdf, sealing_keys
 from econsent.pdf.storage import decrypt_copy, encrypt_copy
 from econsent.pdf.validate import SealCheck, validate_sealed
@@ -25,6 +25,7 @@ __all__ = [
     "Choice",
     "ConsentDocument",
     "ConsentEvidence",
+    "ExternalResourceRefused",
     "SealCheck",
     "SealingKeys",
     "SealingNotConfigured",
@@ -46,5 +47,5 @@ __all__ = [
 
 def seal_consent(evidence: ConsentEvidence, keys: SealingKeys) -> bytes:
     """The sealed copy of `evidence` (inside an app context, for the translations)."""
-    reason = f"Signed consent {evidence.document.title} v{evidence.document.version}"
-    return seal_pdf(render_pdf(evidence), keys, location=evidence.site_name, reason=reason)
+    pdf = render_pdf(evidence)
+    return seal_pdf(pdf, keys, location=evidence.site_name, reason=seal_reason(evidence))

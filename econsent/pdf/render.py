@@ -13,7 +13,7 @@ from pathlib import Path
 
 import weasyprint
 from flask import Flask, current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
@@ -86,6 +86,16 @@ def html_to_pdfa(html: str, evidence_bytes: bytes | None = None) -> bytes:
         raise ExternalResourceRefused(str(exc)) from None
     assert pdf is not None  # no target given: the bytes are returned
     return pdf
+
+
+def seal_reason(evidence: ConsentEvidence) -> str:
+    """The reason a PDF reader shows beside the seal, in the signer's language."""
+    with force_locale(evidence.document.language):
+        return gettext(
+            "Sealed copy of the signed consent: %(title)s, version %(version)s",
+            title=evidence.document.title,
+            version=evidence.document.version,
+        )
 
 
 def render_pdf(evidence: ConsentEvidence) -> bytes:
