@@ -16,7 +16,9 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import VENDOR
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -84,6 +86,18 @@ def sealing_keys(settings: Settings, site_code: str) -> SealingKeys:
     return SealingKeys(load_p12(path), demo_timestamper(load_p12(folder / TSA_P12)))
 
 
+def _producer_in_step(writer: IncrementalPdfFileWriter) -> None:
+    """pyHanko appends itself to the /Producer of the document information but writes only
+    itself into the XMP; PDF/A wants both to say the same, so both say pyHanko."""
+    try:
+        old = writer.trailer["/Info"]
+    except KeyError:
+        return
+    info = generic.DictionaryObject({key: old.raw_get(key) for key in old})
+    info[generic.NameObject("/Producer")] = generic.TextStringObject(VENDOR)
+    writer.set_info(info)
+
+
 def seal_pdf(pdf: bytes, keys: SealingKeys, *, location: str, reason: str) -> bytes:
     """`pdf` with an invisible PAdES seal over every byte of it."""
     identity = keys.identity
@@ -102,5 +116,6 @@ def seal_pdf(pdf: bytes, keys: SealingKeys, *, location: str, reason: str) -> by
         reason=reason,
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    _producer_in_step(writer)
     out = signers.PdfSigner(meta, signer, timestamper=keys.timestamper).sign_pdf(writer)
     return out.getvalue()

@@ -23,6 +23,8 @@ from econsent.pdf.render import ExternalResourceRefused
 from tests.econsent.pdf.conftest import make_evidence
 
 PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 
 
 def _text(pdf: bytes) -> str:
@@ -58,23 +60,39 @@ def test_text_shows_the_document_and_the_subject_by_study_code(sealed: bytes) ->
     assert "neuroblastoma" in text
 
 
-def _xmp_attributes(pdf: bytes) -> dict[str, str]:
+def _xmp_attributes(pdf: bytes, namespace: str = PDFAID) -> dict[str, str]:
+    found = {}
+    for element in _xmp(pdf).iter():
+        for name, value in element.attrib.items():
+            if name.startswith(namespace):
+                found[name.removeprefix(namespace)] = value
+        if element.tag.startswith(namespace):
+            found[element.tag.removeprefix(namespace)] = (element.text or "").strip()
+    return found
+
+
+def _xmp(pdf: bytes) -> ET.Element:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     metadata = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
-    found = {}
-    for element in ET.fromstring(metadata).iter():  # noqa: S314 (our own copy, not input)
-        for name, value in element.attrib.items():
-            if name.startswith(PDFAID):
-                found[name.removeprefix(PDFAID)] = value
-        if element.tag.startswith(PDFAID):
-            found[element.tag.removeprefix(PDFAID)] = (element.text or "").strip()
-    return found
+    return ET.fromstring(metadata)  # noqa: S314 (our own copy, not input)
 
 
 def test_sealed_copy_declares_pdfa_3b(sealed: bytes) -> None:
     assert _xmp_attributes(sealed) == {"part": "3", "conformance": "B"}
     root = pypdf.PdfReader(io.BytesIO(sealed)).trailer["/Root"]
     assert root["/OutputIntents"][0]["/S"] == "/GTS_PDFA1"
+
+
+def test_document_information_agrees_with_the_xmp(sealed: bytes) -> None:
+    """PDF/A: each entry of the document information equals its XMP counterpart."""
+    info = pypdf.PdfReader(io.BytesIO(sealed)).metadata
+    assert info is not None
+    xmp = _xmp_attributes(sealed, "{http://ns.adobe.com/pdf/1.3/}")
+    assert info["/Producer"] == xmp["Producer"]
+    for key, name in (("/Title", "title"), ("/Subject", "description")):
+        found = _xmp(sealed).find(f".//{DC}{name}//{RDF}li")
+        assert found is not None, name
+        assert info[key] == found.text
 
 
 def test_every_font_is_embedded(sealed: bytes) -> None:
