@@ -11,6 +11,7 @@ from econsent.pdf.evidence import (
     Section,
     SignatureRecord,
     build_evidence,
+    copy_filename,
     evidence_dict,
     evidence_json,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Section",
     "SignatureRecord",
     "build_evidence",
+    "copy_filename",
     "decrypt_copy",
     "encrypt_copy",
     "evidence_dict",

@@ -103,6 +103,13 @@ class ConsentEvidence:
         evidence_json(self)  # refuses values JSON cannot carry now, not at sealing time
 
 
+def copy_filename(evidence: ConsentEvidence) -> str:
+    """The name the signer's download gets: study code and version, no signer's name."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in evidence.subject_code)
+    version = "".join(c if c.isalnum() or c in "-_." else "-" for c in evidence.document.version)
+    return f"consent-{safe}-v{version}.pdf"
+
+
 def build_evidence(
     *,
     document: ConsentDocument,

@@ -38,6 +38,19 @@ class SealCheck:
     pades_level: str
     summary: str
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON values, to store the report beside the copy."""
+        return {
+            "valid": self.valid,
+            "intact": self.intact,
+            "trusted": self.trusted,
+            "signer": self.signer,
+            "sealed_at": self.sealed_at.isoformat() if self.sealed_at else None,
+            "timestamped": self.timestamped,
+            "pades_level": self.pades_level,
+            "summary": self.summary,
+        }
+
 
 def _not_valid(reason: str) -> SealCheck:
     return SealCheck(False, False, False, "", None, False, "", f"not valid: {reason}")

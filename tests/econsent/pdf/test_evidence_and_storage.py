@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from econsent.pdf import ConsentEvidence, decrypt_copy, encrypt_copy, evidence_json
+from econsent.pdf import ConsentEvidence, copy_filename, decrypt_copy, encrypt_copy, evidence_json
 from econsent.pdf.evidence import SignatureRecord
 from edc.crypto import DecryptionError
 from tests.econsent.pdf.conftest import make_evidence, signer
@@ -67,3 +67,9 @@ def test_changed_ciphertext_is_refused(app, sealed: bytes) -> None:
     token[len(token) // 2] = ord("A") if token[len(token) // 2] != ord("A") else ord("B")
     with pytest.raises(DecryptionError):
         decrypt_copy(bytes(token))
+
+
+def test_download_name_carries_no_signers_name(evidence: ConsentEvidence) -> None:
+    assert copy_filename(evidence) == "consent-NB-BE02-0031-v3.2.pdf"
+    odd = dataclasses.replace(evidence, subject_code="../x y")
+    assert copy_filename(odd) == "consent-..-x-y-v3.2.pdf"

@@ -23,6 +23,8 @@ def test_sealed_copy_is_intact_trusted_and_time_stamped(
     assert "Site BE02 consent seal" in check.signer
     assert check.sealed_at is not None
     assert check.summary.startswith("valid: PAdES B-T")
+    assert check.as_dict()["pades_level"] == "B-T"
+    assert check.as_dict()["sealed_at"] == check.sealed_at.isoformat()
 
 
 def test_seal_is_not_trusted_against_another_ca(sealed: bytes, other_ca_settings: Settings) -> None:
