@@ -55,12 +55,21 @@ def _cipher() -> MultiFernet:
 
 
 def encrypt(plaintext: str) -> bytes:
-    return _cipher().encrypt(plaintext.encode())
+    return encrypt_bytes(plaintext.encode())
 
 
 def decrypt(token: bytes) -> str:
+    return decrypt_bytes(token).decode()
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    """Binary values (a stored document) under the same keys and rotation as the vault."""
+    return _cipher().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
     try:
-        return _cipher().decrypt(token).decode()
+        return _cipher().decrypt(token)
     except InvalidToken as exc:
         raise DecryptionError("stored value does not decrypt with the vault keys") from exc
 

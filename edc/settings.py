@@ -76,6 +76,20 @@ def _mail_env() -> dict[str, Any]:
     }
 
 
+def _consent_seal_env() -> dict[str, Any]:
+    """EDC_CONSENT_SEAL_P12 (path), EDC_CONSENT_SEAL_PASSPHRASE, EDC_CONSENT_TSA_URL and
+    EDC_CONSENT_TRUST_ROOTS (a PEM file): how consent PDFs are sealed and checked."""
+    env = os.environ
+    p12 = env.get("EDC_CONSENT_SEAL_P12", "")
+    roots = env.get("EDC_CONSENT_TRUST_ROOTS", "")
+    return {
+        "consent_seal_p12": Path(p12) if p12 else None,
+        "consent_seal_passphrase": env.get("EDC_CONSENT_SEAL_PASSPHRASE", ""),
+        "consent_tsa_url": env.get("EDC_CONSENT_TSA_URL", ""),
+        "consent_trust_roots": Path(roots) if roots else None,
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start; tests build one with overrides."""
@@ -128,6 +142,14 @@ class Settings:
     mail_from: str = "edc@localhost"
     #: Links in mail start with this, never with the Host header a request happened to carry.
     base_url: str = "http://127.0.0.1:5000"
+    #: The institution's PKCS#12 (key + certificate chain) that seals consent PDFs; None: the
+    #: demo keys of `flask econsent keys init` (development and tests only).
+    consent_seal_p12: Path | None = None
+    consent_seal_passphrase: str = ""
+    #: RFC 3161 time-stamping authority for the seals (PAdES B-T); "": the demo TSA, if any.
+    consent_tsa_url: str = ""
+    #: PEM file of the certificates a sealed PDF is validated against (None: the demo CA).
+    consent_trust_roots: Path | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -158,6 +180,11 @@ class Settings:
             found.append(
                 "EDC_BASE_URL must be the https:// address users reach the portal by "
                 "(invitation and reset links start with it)"
+            )
+        if self.consent_seal_p12 is not None and not self.consent_tsa_url:
+            found.append(
+                "EDC_CONSENT_TSA_URL is not set: consent PDFs would be sealed without a "
+                "time-stamp (PAdES B-B); give the institution's RFC 3161 time-stamping service"
             )
         if self.mail_backend == "console":
             found.append(
@@ -193,5 +220,6 @@ class Settings:
             trusted_proxies=_proxies(os.environ.get("EDC_TRUSTED_PROXIES", "0") or "0"),
             development=os.environ.get("EDC_DEV", "") == "1",
             **_mail_env(),
+            **_consent_seal_env(),
         )
         return replace(base, **overrides)
