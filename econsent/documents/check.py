@@ -18,6 +18,7 @@ from econsent.documents.codes import (
 )
 from econsent.documents.load import DocumentReader
 from econsent.documents.model import ConsentLibrary, Document, RuleTable
+from econsent.documents.places import COUNTRIES
 from econsent.documents.rules import DocumentRef, RuleReader
 from forms_dsl.errors import DslError, FormsDslError, Location, Problems
 from forms_dsl.reader import suggest
@@ -69,7 +70,8 @@ def load_consent(
     if not documents:
         problems.add(NO_DOCUMENTS, Location(_display(folder), 1, 1), folder=_display(folder))
     if documents and rules is not None:
-        _cross_check(refs, documents, problems)
+        broken = {path.stem for path in folder.glob("*.yaml")} - set(documents)
+        _cross_check([r for r in refs if r.document not in broken], documents, problems)
     problems.raise_if_errors()
     assert rules is not None
     return ConsentLibrary(langs, documents, rules, tuple(problems.warnings))
@@ -146,5 +148,5 @@ def _cross_check(refs: list[DocumentRef], documents: dict[str, Document], p: Pro
                       version=version.number, hint=hint)  # fmt: skip
         country = ref.place[:2]
         approved = any(a.country == country for v in document.versions for a in v.approvals)
-        if not approved:
+        if not approved and country in COUNTRIES:
             p.add(NOT_APPROVED, ref.loc, place=ref.place, document=document.id)

@@ -71,8 +71,8 @@ def render_inline(text: str) -> str:
 
 
 def problems(text: str) -> list[tuple[str, str, int]]:
-    """(kind, what, 1-based line in the text): "html" for raw HTML, "link" for a link that
-    will not be made (not http, https or mailto)."""
+    """(kind, what, 1-based line in the text where its paragraph starts): "html" for raw HTML
+    (once per line), "link" for each link that will not be made (not http, https or mailto)."""
     found: list[tuple[str, str, int]] = []
     for token, line in _walk(_INSPECT.parse(text)):
         if token.type in ("html_block", "html_inline"):
@@ -81,4 +81,8 @@ def problems(text: str) -> list[tuple[str, str, int]]:
             href = str(token.attrGet("href") or "")
             if not allowed_link(href):
                 found.append(("link", href[:60], line + 1))
-    return found
+    # Raw HTML once per line: `<b>x</b>` is one mistake, not two.
+    kept: dict[tuple[str, str | int, int], tuple[str, str, int]] = {}
+    for kind, what, line in found:
+        kept.setdefault((kind, what if kind == "link" else 0, line), (kind, what, line))
+    return list(kept.values())

@@ -197,11 +197,14 @@ class RuleReader(Reader):
 
     def _assent(self, place: str, node: Node | None, majority: int) -> tuple[AssentBand, ...]:
         bands: list[AssentBand] = []
-        for item in self.expect_seq(node, "`assent`", "`- {ages: [6, 11], …}`") or ():
+        items = self.expect_seq(node, "`assent`", "`- {ages: [6, 11], …}`") or ()
+        for item in items:
             entry = self.expect_map(item, "an assent band", "`- {ages: [6, 11], …}`")
             band = self._band(place, entry, majority) if entry is not None else None
             if band is not None:
                 bands.append(band)
+        if len(bands) < len(items):
+            return tuple(bands)  # gaps and overlaps are judged once every band reads
         bands.sort(key=lambda b: (b.low, b.high))
         for before, band in pairwise(bands):
             if band.low <= before.high:
