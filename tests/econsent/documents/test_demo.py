@@ -32,7 +32,8 @@ def test_the_demo_ships_parent_child_and_adult_documents_in_the_study_languages(
         for reading in version.readings:
             for lang in LANGUAGES:
                 rendered = render_text(document, version, lang, reading.band)
-                assert rendered.sections and all(s.html.strip() for s in rendered.sections)
+                assert rendered.sections
+                assert all(s.html.strip() for s in rendered.sections)
 
 
 def test_the_parent_sheet_is_a_full_information_sheet_in_every_language():
