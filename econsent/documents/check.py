@@ -138,14 +138,26 @@ def _cross_check(refs: list[DocumentRef], documents: dict[str, Document], p: Pro
             continue
         if document.audience != ref.role:
             role = "an assent band's document" if ref.role == "child" else f"`{ref.role}`"
-            p.add(WRONG_AUDIENCE, ref.loc, role=role, expected=ref.role,
-                  document=document.id, found=document.audience)  # fmt: skip
+            p.add(
+                WRONG_AUDIENCE,
+                ref.loc,
+                role=role,
+                expected=ref.role,
+                document=document.id,
+                found=document.audience,
+            )
             continue
         for version in document.versions:
             if ref.role == "child" and ref.band not in version.bands:
                 hint = suggest(ref.band or "", version.bands, "bands")
-                p.add(UNKNOWN_BAND, ref.loc, document=document.id, band=ref.band,
-                      version=version.number, hint=hint)  # fmt: skip
+                p.add(
+                    UNKNOWN_BAND,
+                    ref.loc,
+                    document=document.id,
+                    band=ref.band,
+                    version=version.number,
+                    hint=hint,
+                )
         country = ref.place[:2]
         approved = any(a.country == country for v in document.versions for a in v.approvals)
         if not approved and country in COUNTRIES:

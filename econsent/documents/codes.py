@@ -87,7 +87,7 @@ BANDS_OVERLAP = ErrorCode(
 )
 BANDS_GAP = ErrorCode(
     "E953",
-    "no assent band covers ages {low}–{high}",
+    "no assent band covers {ages}",
     "extend a band or add one for these ages: every age from the first band to the age of "
     "majority needs a text",
 )

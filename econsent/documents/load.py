@@ -96,8 +96,9 @@ class DocumentReader(Reader):
         audience = self._audience(self.need(node, "audience", "a consent document", "parent"))
         title = self.text(self.need(node, "title", "a consent document", "{en: …}"), "the title")
         versions_node = self.need(node, "versions", "a consent document", "`- version: 1`")
-        versions = self._versions(self.expect_seq(versions_node, "`versions`", "`- version: 1`"),
-                                  audience)  # fmt: skip
+        versions = self._versions(
+            self.expect_seq(versions_node, "`versions`", "`- version: 1`"), audience
+        )
         if doc_id is None or audience is None:
             return None
         return Document(doc_id, audience, title, tuple(versions), self.file)
@@ -208,8 +209,9 @@ class DocumentReader(Reader):
         where = f"band `{band}`" if band else "the text"
         title_node = node.get("title")
         title = EMPTY if title_node is None else self.text(title_node, f"the title of {where}")
-        sections_node = self.need(node, "sections", "a version" if band is None else "a band",
-                                  "`- id: purpose`")  # fmt: skip
+        sections_node = self.need(
+            node, "sections", "a version" if band is None else "a band", "`- id: purpose`"
+        )
         return Reading(
             band,
             title,
@@ -262,8 +264,11 @@ class DocumentReader(Reader):
             if entry is None:
                 continue
             self.keys(entry, OPTION_KEYS, "an option")
-            word = self.expect_word(self.need(entry, "id", "an option", "registry_transfer"),
-                                    "`id`", "`id: registry_transfer`")  # fmt: skip
+            word = self.expect_word(
+                self.need(entry, "id", "an option", "registry_transfer"),
+                "`id`",
+                "`id: registry_transfer`",
+            )
             what = f"the label of option `{word.text if word else '?'}`"
             label = self.markdown(self.need(entry, "label", "an option", "{en: …}"), what)
             if word is None:
@@ -303,8 +308,9 @@ class DocumentReader(Reader):
                 continue
             self.keys(entry, ANSWER_KEYS, "an answer")
             aid = self.ident(self.need(entry, "id", "an answer", '"yes"'), "id")
-            label = self.markdown(self.need(entry, "label", "an answer", "{en: …}"),
-                                  f"an answer of {what}")  # fmt: skip
+            label = self.markdown(
+                self.need(entry, "label", "an answer", "{en: …}"), f"an answer of {what}"
+            )
             if aid is not None:
                 self._once(aid, seen, "answer", entry)
                 answers.append(Answer(aid, label))

@@ -79,6 +79,10 @@ class DocumentRef:
     loc: Location
 
 
+def _ages_text(low: int, high: int) -> str:
+    return f"age {low}" if low == high else f"ages {low}–{high}"
+
+
 def content_hash(text: str) -> str:
     normalised = text.replace("\r\n", "\n").replace("\r", "\n")
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
@@ -145,14 +149,25 @@ class RuleReader(Reader):
         assent = self._assent(place, node.get("assent"), majority or 18)
         witness = self._words(node.get("witness"), WITNESS_CONDITIONS, UNKNOWN_WITNESS, "witness")
         remote = self.flag(need("remote_consent", "false"), "remote_consent")
-        forms = self._words(need("signatures", "[wet_ink, ses]"), SIGNATURE_FORMS,
-                            UNKNOWN_SIGNATURE, "signatures")  # fmt: skip
+        forms = self._words(
+            need("signatures", "[wet_ink, ses]"), SIGNATURE_FORMS, UNKNOWN_SIGNATURE, "signatures"
+        )
         if effective is None or source is None or required is None or majority is None:
             return None
         return CountryRule(
-            place, effective, str(source.value), required, exceptions, majority, assent,
-            witness, remote, forms, documents, node.loc,
-        )  # fmt: skip
+            place,
+            effective,
+            str(source.value),
+            required,
+            exceptions,
+            majority,
+            assent,
+            witness,
+            remote,
+            forms,
+            documents,
+            node.loc,
+        )
 
     def _parents(self, node: Node | None) -> tuple[int | None, tuple[str, ...]]:
         entry = self.expect_map(node, "`parents`", "`{required: 2, exceptions: [deceased]}`")
@@ -208,13 +223,19 @@ class RuleReader(Reader):
         bands.sort(key=lambda b: (b.low, b.high))
         for before, band in pairwise(bands):
             if band.low <= before.high:
-                self.p.add(BANDS_OVERLAP, band.loc, low=band.low, high=band.high,
-                           before_low=before.low, before_high=before.high,
-                           expected=before.high + 1)  # fmt: skip
+                self.p.add(
+                    BANDS_OVERLAP,
+                    band.loc,
+                    low=band.low,
+                    high=band.high,
+                    before_low=before.low,
+                    before_high=before.high,
+                    expected=before.high + 1,
+                )
             elif band.low > before.high + 1:
-                self.p.add(BANDS_GAP, band.loc, low=before.high + 1, high=band.low - 1)
+                self.p.add(BANDS_GAP, band.loc, ages=_ages_text(before.high + 1, band.low - 1))
         if bands and bands[-1].high < majority - 1:
-            self.p.add(BANDS_GAP, bands[-1].loc, low=bands[-1].high + 1, high=majority - 1)
+            self.p.add(BANDS_GAP, bands[-1].loc, ages=_ages_text(bands[-1].high + 1, majority - 1))
         return tuple(bands)
 
     def _band(self, place: str, node: Map, majority: int) -> AssentBand | None:
@@ -224,8 +245,9 @@ class RuleReader(Reader):
         document = self.ident(document_node, "document")
         band_node = node.get("band")
         band = self.ident(band_node, "band") if band_node is not None else None
-        mode_word = self.expect_word(self.need(node, "mode", "an assent band", "written"),
-                                     "`mode`", "`mode: written`")  # fmt: skip
+        mode_word = self.expect_word(
+            self.need(node, "mode", "an assent band", "written"), "`mode`", "`mode: written`"
+        )
         mode = str(mode_word.value) if mode_word else None
         if mode_word is not None and mode not in ASSENT_MODES:
             hint = suggest(str(mode), ASSENT_MODES, "modes")

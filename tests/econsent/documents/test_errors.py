@@ -291,3 +291,10 @@ def test_rules_naming_a_document_not_approved_in_their_country_warn(tmp_path):
 def test_a_second_version_in_order_is_accepted(tmp_path):
     loaded = library(tmp_path, adult_consent=ADULT + V2.format(n=2, d="2026-06-01"))
     assert [v.number for v in loaded.documents["adult_consent"].versions] == [1, 2]
+
+
+def test_a_gap_names_the_ages_no_band_covers(tmp_path):
+    found = problems(tmp_path / "a", rules=RULES.replace("ages: [6, 11]", "ages: [6, 10]"))
+    assert [p.message for p in found] == ["no assent band covers age 11"]
+    found = problems(tmp_path / "b", rules=RULES.replace("ages: [12, 17]", "ages: [12, 15]"))
+    assert [p.message for p in found] == ["no assent band covers ages 16–17"]
