@@ -5,7 +5,7 @@ from __future__ import annotations
 import email_validator
 from flask import Flask
 
-from econsent.cli import register_cli as register_econsent_cli
+import econsent
 from edc import access, audit, crypto, dates, db_roles, hosts, i18n, login, logs, passwords, web
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
@@ -66,5 +66,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     access.declare_public(app, "static")
     app.before_request(access.gate)
     register_cli(app)
-    register_econsent_cli(app)
+    econsent.init_app(app)  # e-consent's checks, commands and, later, its blueprints
     return app

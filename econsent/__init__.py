@@ -2,3 +2,23 @@
 signatures, the sealed PDF copy and withdrawal. It imports `edc` (access, audit, context,
 subjects); `edc` never imports it, and learns a consent's outcome only through
 `edc.services.consent_scope`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Hook e-consent into the app: `flask forms check` also checks a study's consent folder,
+    and `flask econsent …` holds its commands."""
+    # Imported here, not above: `econsent.documents` is a pure library, and importing it (which
+    # runs this file first) must load neither Flask nor the application.
+    from econsent.cli import register_cli
+    from econsent.documents import check_study
+    from edc import study_checks
+
+    study_checks.add_checker(app, check_study)
+    register_cli(app)

@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 import forms_dsl
-from edc import audit, audit_anchor, crypto, demo, passwords, totp
+from edc import audit, audit_anchor, crypto, demo, passwords, study_checks, totp
 from edc.access import APPROVERS, Role
 from edc.actor import Actor
 from edc.extensions import db
@@ -534,24 +534,32 @@ def demo_totp(email: str) -> None:
 @forms_cli.command("check")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 def forms_check(folder: str) -> None:
-    """Lint a study folder: every problem as file:line:column: code: message (fix)."""
+    """Lint a study folder: every problem as file:line:column: code: message (fix). Besides the
+    forms, the checks registered in `edc.study_checks` run (e.g. the consent documents)."""
+    study: forms_dsl.Study | None = None
+    problems: list[forms_dsl.DslError] = []
     try:
         result = forms_dsl.load_study(folder)
     except forms_dsl.FormsDslError as err:
-        for problem in err.errors:
+        problems.extend(err.errors)
+    else:
+        assert isinstance(result.value, forms_dsl.Study)
+        study = result.value
+        problems.extend(result.warnings)
+    problems.extend(study_checks.run(current_app, Path(folder)))
+    errors = sum(not p.is_warning for p in problems)
+    if study is None or errors:
+        for problem in problems:
             click.echo(str(problem), err=not problem.is_warning)
-        errors = sum(not p.is_warning for p in err.errors)
         click.echo(f"{errors} error(s) in {folder}", err=True)
         sys.exit(1)
-    for warning in result.warnings:
+    for warning in problems:
         click.echo(f"{warning} [warning]")
-    study = result.value
-    assert isinstance(study, forms_dsl.Study)
     fields = sum(len(form.fields) for form in study.forms.values())
     tables = sum(len(form.decision_tables) for form in study.forms.values())
     click.echo(
         f"{study.slug}: {len(study.forms)} form(s), {fields} field(s), {tables} decision "
-        f"table(s), {len(result.warnings)} warning(s), no errors"
+        f"table(s), {len(problems)} warning(s), no errors"
     )
 
 

@@ -81,10 +81,12 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test runs inside one outer transaction that is rolled back at the end.
 
     Tests marked `commits` (concurrency) write for real; they only append audit events. Tests of
-    the pure forms_dsl library get no app and no database at all. On PostgreSQL the transaction
-    is the application role's, with its limited rights, unless the test takes `db_owner`.
+    the pure libraries (forms_dsl, econsent/documents) get no app and no database at all. On
+    PostgreSQL the transaction is the application role's, with its limited rights, unless the
+    test takes `db_owner`.
     """
-    if "forms_dsl" in request.node.path.parts:
+    parts = request.node.path.parts
+    if "forms_dsl" in parts or ("econsent" in parts and "documents" in parts):
         yield
         return
     request.getfixturevalue("app")
