@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from forms_dsl.entry_consent import ConsentRule
 from forms_dsl.errors import Location
 from forms_dsl.text import EMPTY, Text
 from forms_dsl.types import Value, VType
@@ -217,6 +218,7 @@ class Study:
     choice_lists: dict[str, ChoiceList]
     context: dict[str, VType]
     root: str
+    consent: ConsentRule = field(default_factory=ConsentRule)
 
 
 def describe(value: Any) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forms_dsl.build import FormBuilder
+from forms_dsl.entry_consent import check_consent, read_consent
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location, Problems
 from forms_dsl.model import ChoiceList, Event, Form, Study
 from forms_dsl.reader import Reader, describe, suggest
@@ -43,7 +44,7 @@ VISIT_DATE_NOT_REPEATING = ErrorCode(
     "add `repeating: true`, or remove `visit_date` (it is asked when another occurrence is added)",
 )
 
-STUDY_KEYS = ("study", "title", "languages", "context", "choice_lists", "events")
+STUDY_KEYS = ("study", "title", "languages", "context", "choice_lists", "events", "consent")
 EVENT_KEYS = ("id", "label", "forms", "repeating", "visit_date", "schedule")
 CONTEXT_TYPES = {
     "number": VType.NUMBER,
@@ -108,6 +109,7 @@ def load_study(folder: Path | str) -> LoadResult:
     forms = _forms(files, header, problems)
     _check_events(header, forms, problems, any_files=bool(files))
     check_anchors(header.events, forms, problems)
+    check_consent(header.consent, forms, problems)
     problems.raise_if_errors()
     study = Study(
         slug=header.slug or root.name,
@@ -118,6 +120,7 @@ def load_study(folder: Path | str) -> LoadResult:
         choice_lists=header.lists,
         context=header.context,
         root=str(root),
+        consent=header.consent.rule,
     )
     return LoadResult(study, tuple(problems.warnings))
 
@@ -187,6 +190,7 @@ class _Header:
         self.languages: tuple[str, ...] = ("en",)
         self.context: dict[str, VType] = {}
         self.lists: dict[str, ChoiceList] = {}
+        self.consent = read_consent(None, Reader((), problems))
         self.events: list[Event] = []
         self.event_forms: list[tuple[str, list[Scalar]]] = []
 
@@ -209,6 +213,7 @@ class _Header:
             built = builder.choice_list(str(key.value), value)
             if built is not None:
                 self.lists[str(key.value)] = built
+        self.consent = read_consent(node.get("consent"), builder)
         events = builder.need(node, "events", "study.yaml", "a list of events")
         self._events(builder.expect_seq(events, "`events`", "`- id: diagnosis`"), builder)
 

@@ -2,6 +2,7 @@
 
 from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import Base
+from edc.models.consent import ConsentScope
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
 from edc.models.notices import Notice
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "ConsentScope",
     "EventOccurrence",
     "FormRecord",
     "FormVersion",

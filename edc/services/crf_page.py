@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import forms_dsl
 from edc import lifecycle
 from edc.context import Context
-from edc.services import data_entry, identifiers, repeat_rows
+from edc.services import consent_scope, data_entry, identifiers, repeat_rows
 from edc.services.crf_values import flatten, posted_from_stored
 from edc.services.data_entry import Change
 from edc.services.entries import Entry
@@ -30,6 +30,8 @@ class PageState:
     read_only: bool  # nothing to enter: locked, or the actor does not enter data here
     locked: bool  # the record's status allows no change
     hidden: frozenset[str] = frozenset()  # identifier field ids masked for this actor
+    #: Why the form cannot be entered yet (the study waits for a consent), "" otherwise.
+    waiting: str = ""
     #: A complete record's changes that need a reason, as the nurse makes them.
     pending: list[Change] = field(default_factory=list)
 
@@ -59,11 +61,14 @@ def state(
     page shows the record as stored. Site staff's reads of identifier items are audited."""
     status = entry.record.status if entry.record is not None else None
     locked = lifecycle.is_read_only(status)
-    read_only = locked or not data_entry.may_enter(ctx, entry.subject)
+    waiting = consent_scope.entry_refusal(ctx, entry.subject, entry.study, entry.form.id)
+    read_only = locked or bool(waiting) or not data_entry.may_enter(ctx, entry.subject)
     hidden = identifiers.hidden_from(ctx, entry.subject, entry.form)
     if read_only:  # the record as saved: no vault read, nothing recomputed for a reader
         found = data_entry.as_stored(entry, entry.stored, lang=ctx.language, now=ctx.now())
-        page = PageState(posted_from_stored(entry.form, entry.stored), found, True, locked, hidden)
+        page = PageState(
+            posted_from_stored(entry.form, entry.stored), found, True, locked, hidden, waiting
+        )
     else:
         if hidden:  # what they cannot see is neither taken from the request nor shown
             posted = identifiers.kept_as_stored(entry.form, posted, entry.stored)

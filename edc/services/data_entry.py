@@ -24,12 +24,12 @@ from edc import access, audit, lifecycle
 from edc.access import Permission
 from edc.actor import Actor
 from edc.context import Context
-from edc.errors import Denied, NotFound
+from edc.errors import Conflict, Denied, NotFound
 from edc.item_address import ItemAddress, field_of, record_suffix, row_of
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
-from edc.services import identifiers, notices, refused_saves, repeat_rows, subjects
+from edc.services import consent_scope, identifiers, notices, refused_saves, repeat_rows, subjects
 from edc.services.crf_values import (
     Stored,
     flatten,
@@ -247,6 +247,8 @@ def save(ctx: Context, entry: Entry, asked: SaveRequest) -> SaveResult:
     grants = ctx.grants  # read once: access, vault and role use them
     if not access.holds(grants, Permission.DATA_ENTER, subject.site_id):
         raise Denied()
+    if refusal := consent_scope.entry_refusal(ctx, subject, entry.study, entry.form.id):
+        raise Conflict(refusal)
     posted = asked.posted
     if identifiers.field_ids(entry.form) and not identifiers.may_see(
         ctx, subject
@@ -341,7 +343,14 @@ def _save_evaluated(
     }
     if entry.form.decision_tables and changes:  # a risk group or response may have changed
         notices.decisions_changed(ctx, subject, entry.form, old, entry.stored, now)
+    if asked.complete and _confirms_eligibility(entry):  # consent may already be in force
+        consent_scope.enrol_if_ready(ctx, subject)
     return judged
+
+
+def _confirms_eligibility(entry: Entry) -> bool:
+    eligibility = entry.study.consent.eligibility if entry.study is not None else None
+    return eligibility is not None and eligibility[0] == entry.form.id
 
 
 def may_enter(ctx: Context, subject: Subject) -> bool:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from edc import decision_text
 from edc.context import Context
+from edc.models.consent import ConsentScope
 from edc.models.subjects import Subject
-from edc.services import casebook, data_entry, identifiers, subject_status, subjects
+from edc.services import casebook, consent_scope, data_entry, identifiers, subject_status, subjects
 from edc.services.casebook import DecisionView, EventRow
 
 
@@ -25,6 +26,8 @@ class SubjectPage:
     status_history: list[subject_status.StatusChange]
     registered_on: dt.date
     may_change_status: bool
+    #: The consent in force (document, version, options, since), or None.
+    consent: ConsentScope | None
 
 
 def subject_page(ctx: Context, subject: Subject) -> SubjectPage:
@@ -45,4 +48,5 @@ def subject_page(ctx: Context, subject: Subject) -> SubjectPage:
         status_history=subject_status.status_history(ctx, subject),
         registered_on=subjects.site_today(subject.site, subject.registered_at),
         may_change_status=may_change and bool(subject_status.next_statuses(subject)),
+        consent=consent_scope.in_force(ctx, subject),
     )

@@ -119,6 +119,7 @@ def _page(
         ),
         read_only=page.read_only,
         locked=page.locked,
+        waiting=page.waiting,
         status_labels=lifecycle.LABELS,
         echo=echo,
     )

@@ -25,6 +25,7 @@ from edc.forms import (
 from edc.i18n import _, _l
 from edc.services import (
     casebook,
+    consent_scope,
     subject_page,
     subject_status,
     subjects,
@@ -127,6 +128,8 @@ def subject_detail(code: str) -> BaseResponse:
         status_history=shown.status_history,
         registered_on=shown.registered_on,
         may_change_status=shown.may_change_status,
+        consent=shown.consent,
+        option_labels=consent_scope.OPTION_LABELS,
     )
 
 

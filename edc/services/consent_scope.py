@@ -1,0 +1,154 @@
+"""The subject's consent scope: which document version, which options, since when. The one
+way consent reaches `edc` (DESIGN §2): `econsent` calls `put_in_force` when a consent is
+complete, and data entry, enrolment and, later, the registry push read what is in force here.
+
+A study decides in study.yaml (`consent:`) whether CRF entry waits for a consent (forms of
+screening such as registration may come before it) and which eligibility item, once true with a
+consent in force, enrols the subject."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+import forms_dsl
+from edc import audit, lifecycle
+from edc.access import Permission
+from edc.context import Context
+from edc.errors import Conflict
+from edc.i18n import _, _l
+from edc.models.consent import ConsentScope
+from edc.models.crf import FormRecord, ItemValue
+from edc.models.subjects import Subject
+from edc.services import subject_status, subjects
+from edc.services.definitions import study_model
+
+#: The optional items a consent document may offer (econsent's vocabulary), as staff read them.
+OPTION_LABELS = {
+    "registry_transfer": _l("Transfer to the registry"),
+    "biobank_storage": _l("Storage of samples in the biobank"),
+    "future_research": _l("Use in future research"),
+    "genetic_analysis": _l("Genetic analysis"),
+    "recontact": _l("Being contacted again"),
+}
+
+#: Record statuses whose answers count as given (a draft's eligibility does not enrol).
+DONE = frozenset(s.value for s in lifecycle.RecordStatus) - {
+    lifecycle.S.NOT_STARTED.value,
+    lifecycle.S.IN_PROGRESS.value,
+}
+
+
+@dataclass(frozen=True)
+class Granted:
+    """A complete consent, as its owner (e-consent, or a paper record) describes it."""
+
+    reference: str
+    document: str
+    title: str  # as signed, in the signers' language
+    version: str
+    language: str
+    options: Mapping[str, bool]
+    since: datetime  # server time the consent became complete
+
+
+def in_force(ctx: Context, subject: Subject) -> ConsentScope | None:
+    """The consent in force for the subject now, if any (for a reader who may see it)."""
+    ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
+    return _current(ctx, subject)
+
+
+def _current(ctx: Context, subject: Subject) -> ConsentScope | None:
+    return ctx.session.scalar(
+        select(ConsentScope)
+        .where(ConsentScope.subject_id == subject.id, ConsentScope.ended_at.is_(None))
+        .order_by(ConsentScope.since.desc(), ConsentScope.id.desc())
+        .limit(1)
+    )
+
+
+def put_in_force(ctx: Context, subject: Subject, granted: Granted) -> ConsentScope:
+    """Put a complete consent in force for the subject, ending the one before (superseded),
+    then enrol the subject if its eligibility is already confirmed. The actor runs consents at
+    the subject's site; the same consent is never recorded twice."""
+    ctx.require(Permission.CONSENT_RUN, subject.site_id)
+    session, now, site_code = ctx.session, ctx.now(), subject.site.code  # read before writing
+    # Consents of one subject take turns (PostgreSQL): never two in force at once.
+    session.execute(select(Subject.id).where(Subject.id == subject.id).with_for_update())
+    if session.scalar(select(ConsentScope.id).where(ConsentScope.reference == granted.reference)):
+        raise Conflict(_("This consent was already recorded."))
+    before = _current(ctx, subject)
+    if before is not None:
+        before.ended_at, before.end_reason = granted.since, "superseded"
+        audit.record(
+            session, ctx.actor, "consent.scope_ended", target=before,
+            site_code=site_code, old={"reference": before.reference},
+            new={"end_reason": "superseded", "by": granted.reference},
+        )  # fmt: skip
+    scope = ConsentScope(
+        subject_id=subject.id, reference=granted.reference, document=granted.document,
+        title=granted.title[:200],
+        version=granted.version, language=granted.language,
+        options={k: bool(v) for k, v in sorted(granted.options.items())},
+        since=granted.since, recorded_at=now, recorded_by_id=ctx.actor.user_id,
+    )  # fmt: skip
+    session.add(scope)
+    audit.record(
+        session, ctx.actor, "consent.scope_granted", target=scope, site_code=site_code,
+        new={"subject": subject.study_code, "reference": scope.reference,
+             "document": scope.document, "version": scope.version, "options": scope.options},
+    )  # fmt: skip
+    session.flush()
+    enrol_if_ready(ctx, subject)
+    return scope
+
+
+def entry_refusal(
+    ctx: Context, subject: Subject, study: forms_dsl.Study | None, form_id: str
+) -> str:
+    """Why data entry into `form_id` waits for a consent ("" when it may go ahead)."""
+    if study is None:
+        return ""
+    rule = study.consent
+    if not rule.required_for_entry or form_id in rule.before_consent:
+        return ""
+    if _current(ctx, subject) is not None:
+        return ""
+    return _("This form opens once the consent is complete: nothing can be entered before it.")
+
+
+def enrol_if_ready(ctx: Context, subject: Subject) -> bool:
+    """Enrol a registered subject once a consent is in force and the study's eligibility item
+    is true in a completed form; True if it did. Nothing happens without an eligibility item."""
+    study = _study(ctx, subject)
+    if study is None or study.consent.eligibility is None:
+        return False
+    if subject.status != subject_status.REGISTERED or _current(ctx, subject) is None:
+        return False
+    form_id, field_id = study.consent.eligibility
+    eligible = ctx.session.scalar(
+        select(ItemValue.value)
+        .join(FormRecord, FormRecord.id == ItemValue.record_id)
+        .where(
+            FormRecord.subject_id == subject.id,
+            FormRecord.form_id == form_id,
+            FormRecord.status.in_(DONE),
+            ItemValue.path == field_id,
+        )
+        .limit(1)
+    )
+    if eligible is not True:
+        return False
+    subject_status.change_status(
+        ctx, subject, subject_status.ENROLLED,
+        subjects.site_today(subject.site, ctx.now()),
+        _("Consent complete and eligibility confirmed."), ctx.now(),
+    )  # fmt: skip
+    return True
+
+
+def _study(ctx: Context, subject: Subject) -> forms_dsl.Study | None:
+    return study_model(ctx.session, subject.study_id)
