@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import get_locale
 from markupsafe import Markup
 from wtforms import StringField
@@ -117,6 +118,31 @@ def _date_filter(value: dt.date | dt.datetime | None) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(day.isoformat(), shown(day))
 
 
+def moment(value: dt.datetime, zone: ZoneInfo, lang: str | None = None) -> str:
+    """A stored instant (UTC) on the wall clock of `zone`, as the reader writes it, with the
+    zone's abbreviation: "31/12/2026 15:30 CET" (a time stamp, never the device's clock)."""
+    local = value.astimezone(zone)
+    return f"{format_datetime(local, lang or language())} {local.tzname()}"
+
+
+def _portal_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["EDC_SETTINGS"].account_timezone)
+
+
+def _when_filter(value: dt.datetime | None) -> Markup:
+    """`{{ t|when }}`: a time stamp in a <time> element (UTC ISO for machines, the portal's time
+    zone and the reader's format for people)."""
+    if value is None:
+        return Markup("–")
+    iso = value.astimezone(dt.UTC).isoformat(timespec="seconds")
+    return Markup('<time datetime="{}">{}</time>').format(iso, moment(value, _portal_zone()))
+
+
+def _moment_filter(value: dt.datetime) -> str:
+    """`{{ t|moment }}`: the same time stamp as plain text (e-mails)."""
+    return moment(value, _portal_zone())
+
+
 class LocalDateField(StringField):
     """A date typed as the reader's language writes it (or ISO): a text input with the format as
     placeholder. Text that is not a date stays in the field as typed, with the error beside it."""
@@ -160,4 +186,6 @@ class LocalDateField(StringField):
 def init_app(app: Flask) -> None:
     """`{{ d|date }}` and `{{ date_placeholder() }}` (the reader's format) in every template."""
     app.add_template_filter(_date_filter, "date")
+    app.add_template_filter(_when_filter, "when")
+    app.add_template_filter(_moment_filter, "moment")
     app.jinja_env.globals["date_placeholder"] = lambda: placeholder(language())

@@ -37,6 +37,7 @@ from edc.services.crf_values import (
     same_stored,
     to_typed,
 )
+from edc.services.derived_events import cause_of
 from edc.services.entries import Entry, open_entry, stored_items
 from forms_dsl.dependencies import context_read, needed_to_show
 
@@ -616,6 +617,8 @@ class ItemHistory:
     events: list[AuditEvent]
     #: An identifier item the reader may not see: its values are shown as a mask.
     masked: bool
+    #: The events that caused a derived change, by seq (a birth-date correction, …).
+    causes: dict[int, AuditEvent]
 
 
 def item_history(ctx: Context, entry: Entry, key: str) -> ItemHistory:
@@ -628,7 +631,15 @@ def item_history(ctx: Context, entry: Entry, key: str) -> ItemHistory:
         masked = not identifiers.may_see(ctx, entry.subject)
         if not masked:
             identifiers.record_read(ctx, entry.subject, "item history", entry.form.id, [key])
-    return ItemHistory(events, masked)
+    return ItemHistory(events, masked, _causes(ctx, events))
+
+
+def _causes(ctx: Context, events: list[AuditEvent]) -> dict[int, AuditEvent]:
+    seqs = {seq for e in events if (seq := cause_of(e)) is not None}
+    if not seqs:
+        return {}
+    found = ctx.session.scalars(select(AuditEvent).where(AuditEvent.seq.in_(seqs)))
+    return {e.seq: e for e in found}
 
 
 def _item_events(ctx: Context, entry: Entry, address: ItemAddress) -> list[AuditEvent]:

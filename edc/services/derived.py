@@ -36,7 +36,6 @@ import forms_dsl
 from edc import access, audit, lifecycle
 from edc.actor import Actor
 from edc.context import Context
-from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
 from edc.services import data_entry, notices, subjects
@@ -48,26 +47,11 @@ from edc.services.crf_values import (
     same_stored,
 )
 from edc.services.definitions import form_model
+from edc.services.derived_events import DERIVED
 from edc.services.entries import Entry
 from forms_dsl.dependencies import context_read
 
-DERIVED = "item.derived"
 CAUSE = "identity.corrected"
-
-
-def value_of(event: AuditEvent) -> Any:
-    """The new value an item event recorded, whether typed (`item.changed`) or derived."""
-    if event.action == DERIVED and isinstance(event.new_value, dict):
-        return event.new_value.get("value")
-    return event.new_value
-
-
-def cause_of(event: AuditEvent) -> int | None:
-    """The seq of the event that caused a derived change (None for changes made by people)."""
-    if event.action == DERIVED and isinstance(event.new_value, dict):
-        cause = event.new_value.get("cause")
-        return int(cause) if cause is not None else None
-    return None
 
 
 def _field_id(form: forms_dsl.Form, path: str) -> str:

@@ -14,7 +14,16 @@ from edc.access import ROLE_LABELS, Permission, requires
 from edc.forms import EmptyForm
 from edc.i18n import _
 from edc.item_address import field_of, version_entered
-from edc.services import crf_page, data_entry, derived, entries, identifiers, reasons, repeat_rows
+from edc.services import (
+    crf_page,
+    data_entry,
+    derived_events,
+    entries,
+    event_text,
+    identifiers,
+    reasons,
+    repeat_rows,
+)
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
 from edc.web import render, request_context
@@ -250,10 +259,12 @@ def item_history(code: str, event_id: str, number: int, form_id: str, path: str)
         "crf/history.html",
         block="history",
         events=history.events,
+        causes=history.causes,
+        action_label=event_text.action_label,
         label=forms_bridge.item_label(entry.form, path, {path}, lang),
         shown=shown,
-        value_of=derived.value_of,
-        cause_of=derived.cause_of,
+        value_of=derived_events.value_of,
+        cause_of=derived_events.cause_of,
         version_entered=version_entered,
         role_labels=ROLE_LABELS,
     )

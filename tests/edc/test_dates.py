@@ -160,3 +160,27 @@ def test_the_security_log_is_filtered_by_days_typed_in_the_readers_format(client
     later = client.get(f"/admin/security?since={tomorrow:%d/%m/%Y}").get_data(as_text=True)
     assert victim not in later
     assert f'value="{tomorrow:%d/%m/%Y}"' in later  # the filter as typed
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [
+        ("fr", "15/01/2026 14:30 CET"),
+        ("de", "15.01.2026 14:30 CET"),
+        ("en", "15/01/2026 14:30 CET"),
+    ],
+)
+def test_a_time_stamp_is_in_the_portals_time_zone_and_the_readers_format(app, lang, shown):
+    from zoneinfo import ZoneInfo
+
+    from flask_babel import force_locale
+
+    from edc.dates import moment
+
+    stamp = dt.datetime(2026, 1, 15, 13, 30, tzinfo=dt.UTC)
+    assert moment(stamp, ZoneInfo("Europe/Brussels"), lang) == shown
+    summer = dt.datetime(2026, 7, 15, 12, 30, tzinfo=dt.UTC)
+    assert moment(summer, ZoneInfo("Europe/Brussels"), lang).endswith("14:30 CEST")
+    with app.test_request_context(), force_locale(lang):
+        rendered = app.jinja_env.from_string("{{ t|when }}").render(t=stamp)
+    assert rendered == f'<time datetime="2026-01-15T13:30:00+00:00">{shown}</time>'

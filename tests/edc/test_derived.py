@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -11,13 +12,14 @@ from sqlalchemy import select
 from edc.access import Role
 from edc.actor import Actor
 from edc.context import Context
+from edc.dates import moment
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.crf import ItemValue
 from edc.models.notices import Notice
 from edc.models.subjects import Subject
-from edc.services import casebook, data_entry, derived, entries, subjects
+from edc.services import casebook, data_entry, derived_events, entries, subjects
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
 from edc.services.definitions import load_definition
@@ -113,12 +115,14 @@ def test_a_birth_date_correction_updates_the_stored_age_and_risk_group_at_once(d
     events = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "item.derived").order_by(AuditEvent.seq)
     ).all()
-    changed = {e.item_path.rsplit("/", 1)[-1]: (e.old_value, derived.value_of(e)) for e in events}
+    changed = {
+        e.item_path.rsplit("/", 1)[-1]: (e.old_value, derived_events.value_of(e)) for e in events
+    }
     # The age, and what reads it: the INPC group of an undifferentiated tumour after 18 months.
     assert changed == {"age_months": (17, 19), "inpc_prognosis": (None, "unfavourable")}
     assert entry.stored["inpc_prognosis"] == "unfavourable"
     for event in events:
-        assert derived.cause_of(event) == cause.seq
+        assert derived_events.cause_of(event) == cause.seq
         assert event.reason == ""  # nobody was asked for one
         assert event.actor_email == demo.nurse.email
         assert (event.role, event.site_code) == ("nurse", "FR-01")
@@ -199,7 +203,12 @@ def test_the_item_history_shows_a_derived_value_and_its_cause(demo, client):
     login(client, demo.nurse)
     url = f"/subjects/{demo.subject.study_code}/crf/diagnosis/1/diagnosis/history/age_months"
     page = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert f"Derived by the system after audit event #{cause.seq} (no reason needed)" in page
+    corrected = moment(
+        cause.at, ZoneInfo(client.application.config["EDC_SETTINGS"].account_timezone)
+    )
+    assert "Recalculated by the system after: Identity corrected, " in page
+    assert f"{corrected} (no reason needed)" in page  # what caused it and when, not an event id
+    assert f"#{cause.seq}" not in page
     assert "19" in page
     assert "cause" not in page  # the value, not the stored record of how it came
 
