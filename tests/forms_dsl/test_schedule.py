@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from forms_dsl import FormsDslError, load_study
+from tests.forms_dsl.demo_edits import DEMO, only_problem, study_with
 
-DEMO = Path(__file__).resolve().parents[2] / "studies" / "siopen-nb"
 TREATMENT = (
     "    schedule: {after: diagnosis.diagnosis_date, days: 30, window: {before: 14, after: 30}}\n"
 )
-
-
-def _study_with(tmp_path: Path, old: str, new: str) -> Path:
-    folder = tmp_path / "siopen-nb"
-    shutil.copytree(DEMO, folder)
-    study_file = folder / "study.yaml"
-    text = study_file.read_text()
-    assert old in text
-    study_file.write_text(text.replace(old, new, 1))
-    return folder
-
-
-def _problem(folder: Path) -> tuple[str, str, str]:
-    """The one problem: its code, message and the study.yaml line it points at."""
-    with pytest.raises(FormsDslError) as caught:
-        load_study(folder)
-    (problem,) = caught.value.errors
-    assert Path(problem.location.file).name == "study.yaml"
-    line = (folder / "study.yaml").read_text().splitlines()[problem.location.line - 1]
-    return problem.code.id, problem.message, line
 
 
 def test_the_demo_study_schedules_its_visits_from_diagnosis():
@@ -51,8 +29,8 @@ def test_the_demo_study_schedules_its_visits_from_diagnosis():
 
 
 def test_an_event_that_happens_once_is_due_once(tmp_path):
-    folder = _study_with(tmp_path, TREATMENT, TREATMENT.replace("days: 30", "days: 30, every: 7"))
-    code, message, line = _problem(folder)
+    folder = study_with(tmp_path, TREATMENT, TREATMENT.replace("days: 30", "days: 30, every: 7"))
+    code, message, line = only_problem(folder)
     assert code == "E703"
     assert "`treatment`" in message
     assert "`every`" in message
@@ -60,30 +38,30 @@ def test_an_event_that_happens_once_is_due_once(tmp_path):
 
 
 def test_an_unknown_anchor_is_located(tmp_path):
-    folder = _study_with(tmp_path, TREATMENT, TREATMENT.replace("diagnosis.diagnosis_date", "soon"))
-    code, message, line = _problem(folder)
+    folder = study_with(tmp_path, TREATMENT, TREATMENT.replace("diagnosis.diagnosis_date", "soon"))
+    code, message, line = only_problem(folder)
     assert code == "E701"
     assert "`soon`" in message
     assert "after: soon" in line
 
 
 def test_days_must_be_a_whole_number(tmp_path):
-    folder = _study_with(tmp_path, TREATMENT, TREATMENT.replace("days: 30", "days: a month"))
-    code, message, _line = _problem(folder)
+    folder = study_with(tmp_path, TREATMENT, TREATMENT.replace("days: 30", "days: a month"))
+    code, message, _line = only_problem(folder)
     assert code == "E702"
     assert "`days`" in message
     assert "a month" in message
 
 
 def test_a_negative_window_is_refused(tmp_path):
-    folder = _study_with(tmp_path, TREATMENT, TREATMENT.replace("before: 14", "before: -3"))
-    code, message, _line = _problem(folder)
+    folder = study_with(tmp_path, TREATMENT, TREATMENT.replace("before: 14", "before: -3"))
+    code, message, _line = only_problem(folder)
     assert code == "E702"
     assert "`before`" in message
 
 
 def test_the_anchor_must_be_a_date_field_with_a_suggestion(tmp_path):
-    folder = _study_with(tmp_path, TREATMENT, TREATMENT.replace("diagnosis_date", "diagnosis_dat"))
+    folder = study_with(tmp_path, TREATMENT, TREATMENT.replace("diagnosis_date", "diagnosis_dat"))
     with pytest.raises(FormsDslError) as caught:
         load_study(folder)
     (problem,) = caught.value.errors
@@ -92,7 +70,7 @@ def test_the_anchor_must_be_a_date_field_with_a_suggestion(tmp_path):
 
 
 def test_the_anchor_form_must_happen_once(tmp_path):
-    folder = _study_with(
+    folder = study_with(
         tmp_path, TREATMENT, TREATMENT.replace("diagnosis.diagnosis_date", "response.x")
     )
     with pytest.raises(FormsDslError) as caught:
@@ -103,7 +81,7 @@ def test_the_anchor_form_must_happen_once(tmp_path):
 
 
 def test_unknown_schedule_keys_are_reported(tmp_path):
-    folder = _study_with(tmp_path, TREATMENT, TREATMENT.replace("days: 30", "dayz: 30"))
+    folder = study_with(tmp_path, TREATMENT, TREATMENT.replace("days: 30", "dayz: 30"))
     with pytest.raises(FormsDslError) as caught:
         load_study(folder)
     codes = sorted(p.code.id for p in caught.value.errors)
