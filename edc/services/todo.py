@@ -16,8 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import String, and_, cast, false, func, or_, select
+from sqlalchemy import Select, String, and_, cast, false, func, or_, select
 
 import forms_dsl
 from edc import access
@@ -196,21 +197,13 @@ def forms_in_progress(ctx: Context, scope: Scope) -> dict[int, Category]:
         partition_by=Subject.site_id, order_by=(FormRecord.updated_at, FormRecord.id)
     )
     inner = (
-        select(
-            Subject.site_id,
-            Subject.study_code,
-            EventOccurrence.event_id,
-            EventOccurrence.number,
-            FormRecord.form_id,
+        _live_records(
             FormRecord.updated_at,
             rank.label("rank"),
             func.count().over(partition_by=Subject.site_id).label("total"),
         )
-        .join(Subject, Subject.id == FormRecord.subject_id)
-        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
         .where(
             FormRecord.status == RecordStatus.IN_PROGRESS.value,
-            EventOccurrence.removed_at.is_(None),
             Subject.site_id.in_(sorted(scope.sites)),
         )
         .subquery()
@@ -220,23 +213,38 @@ def forms_in_progress(ctx: Context, scope: Scope) -> dict[int, Category]:
     ).all()
     out: dict[int, Category] = {}
     for row in rows:
-        label, title, repeating = _labels(scope, row.site_id, row.event_id, row.form_id)
-        since = (
-            scope.today[row.site_id] - scope.sites[row.site_id].local_time(row.updated_at).date()
-        )
-        task = Task(
-            "form",
-            row.study_code,
-            row.event_id,
-            label,
-            row.number,
-            row.form_id,
-            title,
-            days=max(0, since.days),
-            repeating=repeating,
-        )
+        task = _task("form", scope, row, row.updated_at)
         out.setdefault(row.site_id, Category(total=row.total)).tasks.append(task)
     return out
+
+
+def _live_records(*extra: Any) -> Select[Any]:
+    """Records of visits not removed, with where they are (site, subject, event, number,
+    form) and `extra` columns: what every list of forms on the to-do list starts from."""
+    return (
+        select(
+            Subject.site_id,
+            Subject.study_code,
+            EventOccurrence.event_id,
+            EventOccurrence.number,
+            FormRecord.form_id,
+            *extra,
+        )
+        .select_from(FormRecord)
+        .join(Subject, Subject.id == FormRecord.subject_id)
+        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
+        .where(EventOccurrence.removed_at.is_(None))
+    )
+
+
+def _task(kind: str, scope: Scope, row: Any, since: datetime) -> Task:
+    """A form's task, dated by how many of the site's days passed `since`."""
+    label, title, repeating = _labels(scope, row.site_id, row.event_id, row.form_id)
+    days = (scope.today[row.site_id] - scope.sites[row.site_id].local_time(since).date()).days
+    return Task(
+        kind, row.study_code, row.event_id, label, row.number, row.form_id, title,
+        days=max(0, days), repeating=repeating,
+    )  # fmt: skip
 
 
 def refused(ctx: Context, scope: Scope) -> dict[int, Category]:
@@ -257,44 +265,12 @@ def refused(ctx: Context, scope: Scope) -> dict[int, Category]:
         .subquery()
     )
     rows = ctx.session.execute(
-        select(
-            Subject.site_id,
-            Subject.study_code,
-            EventOccurrence.event_id,
-            EventOccurrence.number,
-            FormRecord.form_id,
-            latest.c.at,
-        )
+        _live_records(latest.c.at)
         .join(latest, latest.c.entity_id == cast(FormRecord.id, String))
-        .join(Subject, Subject.id == FormRecord.subject_id)
-        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
-        .where(
-            FormRecord.updated_at < latest.c.at,
-            EventOccurrence.removed_at.is_(None),
-            Subject.site_id.in_(sorted(scope.enter)),
-        )
+        .where(FormRecord.updated_at < latest.c.at, Subject.site_id.in_(sorted(scope.enter)))
         .order_by(latest.c.at.desc())
     ).all()
-    tasks = []
-    for row in rows:
-        label, title, repeating = _labels(scope, row.site_id, row.event_id, row.form_id)
-        days = (scope.today[row.site_id] - scope.sites[row.site_id].local_time(row.at).date()).days
-        tasks.append(
-            (
-                row.site_id,
-                Task(
-                    "refused",
-                    row.study_code,
-                    row.event_id,
-                    label,
-                    row.number,
-                    row.form_id,
-                    title,
-                    days=max(0, days),
-                    repeating=repeating,
-                ),
-            )
-        )
+    tasks = [(row.site_id, _task("refused", scope, row, row.at)) for row in rows]
     return _capped(tasks)
 
 
