@@ -77,18 +77,8 @@ def _threads(n: int, per_thread: int, work: Callable[[int, int], None]) -> float
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default=os.environ.get("TEST_POSTGRES_URL") or None)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--appends", type=int, default=2_000)
-    args = parser.parse_args()
-
-    audit.configure("bench-audit-key")
-    url = fresh_database_url(Path(tempfile.mkdtemp()), "bench", admin_url=args.url or "")
-    engine = make_engine(url, pool_size=16) if not url.startswith("sqlite") else make_engine(url)
-    _migrate(engine)
-    kind = engine.dialect.name
+def _appends(engine: Engine, n: int) -> None:
+    """Append rate: a plain insert beside an audit append, with 1 and 8 writers."""
     counter = iter(range(1, 10**9))
     lock = threading.Lock()
 
@@ -109,33 +99,34 @@ def main() -> None:
             audit.record(session, ACTOR, "bench.append", new=VALUE)
             session.commit()
 
-    n = args.appends
-    print(f"database: {kind}; {n} appends per measurement, one commit each")
-    results = {}
+    print(f"database: {engine.dialect.name}; {n} appends per measurement, one commit each")
     for writers in (1, 8):
         per = n // writers
         base = _rate(per * writers, _threads(writers, per, plain))
         mine = _rate(per * writers, _threads(writers, per, chained))
-        results[writers] = (base, mine)
         print(
             f"{writers} writer(s): plain insert {base:8.0f}/s | audit append {mine:8.0f}/s"
             f" | ratio {mine / base:.2f}"
         )
 
+
+def _fill(engine: Engine, events: int, batch: int = 1000) -> None:
     with engine.connect() as conn:
         have = conn.scalar(text("SELECT count(*) FROM audit_event")) or 0
-    batch = 1000
     started = time.perf_counter()
-    while have < args.events:
+    while have < events:
         with Session(engine) as session:
-            step = min(batch, args.events - have)
+            step = min(batch, events - have)
             for _ in range(step):
                 audit.record(session, ACTOR, "bench.fill", new=VALUE)
             session.commit()
         have += step
     fill = time.perf_counter() - started
-    print(f"filled the trail to {args.events} events ({fill:.1f} s, batches of {batch})")
+    print(f"filled the trail to {events} events ({fill:.1f} s, batches of {batch})")
 
+
+def _verify(engine: Engine) -> None:
+    """Verifying the chain beside a plain scan of the same rows."""
     with engine.connect() as conn:
         started = time.perf_counter()
         rows = sum(
@@ -153,6 +144,22 @@ def main() -> None:
         f"verify: {result.checked} events in {check:.2f} s = {_rate(result.checked, check):8.0f}/s"
         f" | plain scan {_rate(rows, scan):8.0f}/s | ratio {scan / check:.2f}"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", default=os.environ.get("TEST_POSTGRES_URL") or None)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--appends", type=int, default=2_000)
+    args = parser.parse_args()
+
+    audit.configure("bench-audit-key")
+    url = fresh_database_url(Path(tempfile.mkdtemp()), "bench", admin_url=args.url or "")
+    engine = make_engine(url, pool_size=16) if not url.startswith("sqlite") else make_engine(url)
+    _migrate(engine)
+    _appends(engine, args.appends)
+    _fill(engine, args.events)
+    _verify(engine)
     engine.dispose()
 
 

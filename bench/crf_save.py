@@ -173,8 +173,18 @@ def main() -> None:
         statements(lambda: write(0)),
     )
     forget_message()
-    evaluations, appends, items = parts(portal, args.saves)
-    s, p, b = (statistics.median(t) for t in (saves, inside, bares))
+    _report(portal, args.saves, (saves, inside, bares), counted)
+
+
+def _report(
+    portal: Portal,
+    n: int,
+    times: tuple[list[float], list[float], list[float]],
+    counted: tuple[int, int, int],
+) -> None:
+    """The figures: the save beside the bare endpoints, then the parts of the save."""
+    evaluations, appends, items = parts(portal, n)
+    s, p, b = (statistics.median(t) for t in times)
     e, a = statistics.median(evaluations), statistics.median(appends)
     print(f"database: {portal.url.split(':', 1)[0]}; form `{FORM}`, {items} items changed per save")
     print(
