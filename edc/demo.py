@@ -18,7 +18,7 @@ from edc.actor import Actor
 from edc.context import Context
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import data_entry, entries, subject_status, subjects
+from edc.services import consent_scope, data_entry, entries, subject_status, subjects
 from edc.services.data_entry import Outcome
 
 NAMES = {
@@ -106,6 +106,7 @@ def seed_subjects(
     """Register `count` subjects round-robin over the sites in `staff` (site id → a nurse)."""
     rng = random.Random(seed)
     status_rng = random.Random(seed + 1)  # its own sequence: the clinical data stay as they were
+    consent_rng = random.Random(seed + 2)  # likewise
     made = []
     site_ids = sorted(staff)
     for n in range(count):
@@ -123,6 +124,7 @@ def seed_subjects(
         made.append(subject)
         _set_status(session, actor, subject, n, state, registered, now, status_rng)
         if state != 5:
+            _paper_consent(Context(session, actor), subject, registered_at, consent_rng)
             _seed_forms(session, actor, subject, profile, (diagnosed, registered), state, rng, now)
     session.flush()
     return made
@@ -266,6 +268,43 @@ def _set_status(
         today = subjects.site_today(subject.site, now)
         later = min(registered + dt.timedelta(days=rng.randint(60, 400)), today)
         subject_status.change_status(ctx, subject, status, later, reason, now)
+
+
+#: The demo parent document's title in each demo country's language (studies/siopen-nb/consent).
+CONSENT_TITLES = {
+    "fr": "Registre et biobanque virtuelle SIOPEN du neuroblastome : information et "
+    "consentement des parents",
+    "it": "Registro e biobanca virtuale SIOPEN del neuroblastoma: informazione e consenso dei "
+    "genitori",
+    "es": "Registro y biobanco virtual SIOPEN de neuroblastoma: información y consentimiento de "
+    "los padres",
+}
+LANGUAGES = {"FR": "fr", "IT": "it", "ES": "es"}
+
+
+def _paper_consent(ctx: Context, subject: Subject, signed_at: datetime, rng: random.Random) -> None:
+    """The parents' consent of a child already in the study, as if recorded from paper on the
+    day of registration (the demo's consents made in the kiosk start from a fresh child)."""
+    language = LANGUAGES.get(subject.site.country, "fr")
+    consent_scope.put_in_force(
+        ctx,
+        subject,
+        consent_scope.Granted(
+            reference=f"paper:{subject.study_code}",
+            document="parent_consent",
+            title=CONSENT_TITLES[language],
+            version="1",
+            language=language,
+            options={
+                "registry_transfer": True,
+                "biobank_storage": rng.random() < 0.8,
+                "future_research": rng.random() < 0.7,
+                "genetic_analysis": True,
+                "recontact": rng.random() < 0.6,
+            },
+            since=signed_at,
+        ),
+    )
 
 
 def subjects_country(session: Session, site_id: int) -> str:
