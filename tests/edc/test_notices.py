@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
 from edc.access import Role
 from edc.actor import Actor
 from edc.context import Context
+from edc.dates import moment
 from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.notices import Notice
@@ -137,7 +139,9 @@ def test_decision_support_names_the_saved_form_its_status_and_when(client, demo)
     assert ">Diagnosis</a>" in text
     assert "Complete" in text
     record = _diagnosis(demo).record
-    assert record.updated_at.strftime("%Y-%m-%d %H:%M") in text
+    zone = ZoneInfo(client.application.config["EDC_SETTINGS"].account_timezone)
+    assert f'datetime="{record.updated_at.isoformat(timespec="seconds")}"' in text
+    assert moment(record.updated_at, zone, "en") in text  # the portal's zone, the reader's format
 
 
 def test_a_nurses_save_that_changes_the_risk_group_tells_the_investigator(demo):  # noqa: F811
