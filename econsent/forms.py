@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from econsent.models import IdentityDocument
@@ -30,7 +31,7 @@ class PrepareForm(AppForm):
     language = SelectField(_l("Language of the consent"), choices=[])
     identity_document = SelectField(
         _l("Identity document seen (do not copy it or note its number)"),
-        choices=list(IDENTITY_LABELS.items()),
+        choices=[SelectChoice(code, label) for code, label in IDENTITY_LABELS.items()],
     )
     parent_exception = SelectField(_l("Only one parent will sign, because"), choices=[])
     signer_cannot_read = BooleanField(_l("The signer cannot read: a witness will sign"))

@@ -41,10 +41,10 @@ def countersign(
         document=text.document, language=text.language, text_hash=text.hash, signed_at=now,
         user_id=ctx.actor.user_id,
     )  # fmt: skip
+    cs.signatures.append(row)  # loads the others first, then adds this one
     ctx.session.add(row)
-    cs.signatures.append(row)
     audit.record(
-        ctx.session, ctx.actor, "consent.countersigned", target=row, site_code=cs.site.code,
+        ctx.session, ctx.actor, "consent.countersigned", target=row, site_code=sessions.site_code(ctx, cs),
         new={"session": cs.id, "signed_at": now, "text_hash": text.hash,
              "parent_exception_confirmed": cs.parent_exception or None},
     )  # fmt: skip
@@ -55,7 +55,7 @@ def countersign(
     )
     cs.updated_at = now
     audit.record(
-        ctx.session, ctx.actor, "consent.status", target=cs, site_code=cs.site.code,
+        ctx.session, ctx.actor, "consent.status", target=cs, site_code=sessions.site_code(ctx, cs),
         new={"status": cs.status},
     )  # fmt: skip
     ctx.session.flush()

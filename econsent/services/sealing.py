@@ -108,12 +108,12 @@ def seal_and_activate(ctx: Context, cs: ConsentSession, keys: pdf.SealingKeys) -
     )  # fmt: skip
     ctx.session.add(copy)
     audit.record(
-        ctx.session, ctx.actor, "consent.sealed", target=copy, site_code=cs.site.code,
+        ctx.session, ctx.actor, "consent.sealed", target=copy, site_code=sessions.site_code(ctx, cs),
         new={"session": cs.id, "valid": check.valid, "summary": check.summary[:200]},
     )  # fmt: skip
     cs.status, cs.sealed_at, cs.updated_at = Status.ACTIVE.value, now, now
     audit.record(
-        ctx.session, ctx.actor, "consent.status", target=cs, site_code=cs.site.code,
+        ctx.session, ctx.actor, "consent.status", target=cs, site_code=sessions.site_code(ctx, cs),
         new={"status": cs.status},
     )  # fmt: skip
     ctx.session.flush()
@@ -137,6 +137,6 @@ def signer_copy(ctx: Context, cs: ConsentSession) -> tuple[str, bytes]:
         raise NotFound()
     audit.record(
         ctx.session, ctx.actor, "consent.copy_downloaded", entity_type="consent_session",
-        entity_id=cs.id, site_code=cs.site.code,
+        entity_id=cs.id, site_code=sessions.site_code(ctx, cs),
     )  # fmt: skip
     return copy.filename, pdf.decrypt_copy(copy.ciphertext)

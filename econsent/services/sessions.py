@@ -230,10 +230,17 @@ def kiosk_session(ctx: Context, token: str) -> ConsentSession:
     return cs
 
 
+def site_code(ctx: Context, cs: ConsentSession) -> str:
+    """The session's site code for its audit events, read without flushing the changes that
+    event is about to cover."""
+    with ctx.session.no_autoflush:
+        return cs.site.code
+
+
 def _status(ctx: Context, cs: ConsentSession, action: str, **new: object) -> None:
     cs.updated_at = ctx.now()
     audit.record(
-        ctx.session, ctx.actor, action, target=cs, site_code=cs.site.code,
+        ctx.session, ctx.actor, action, target=cs, site_code=site_code(ctx, cs),
         new={"status": cs.status, **new},
     )  # fmt: skip
 

@@ -101,7 +101,7 @@ def _strokes(text: str) -> list[list[list[float]]]:
             )
             if len(strokes[-1]) != len(stroke):
                 raise ValueError("point")
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, RecursionError):  # nested arrays: recursion
         raise Invalid(_("Please sign in the box.")) from None
     return strokes
 
@@ -203,10 +203,10 @@ def _refusal(ctx: Context, cs: ConsentSession) -> ConsentSignature:
 def _store(
     ctx: Context, cs: ConsentSession, signature: ConsentSignature, action: str
 ) -> ConsentSignature:
+    cs.signatures.append(signature)  # loads the others first, then adds this one
     ctx.session.add(signature)
-    cs.signatures.append(signature)
     audit.record(
-        ctx.session, ctx.actor, action, target=signature, site_code=cs.site.code,
+        ctx.session, ctx.actor, action, target=signature, site_code=sessions.site_code(ctx, cs),
         new={"session": cs.id, "role": signature.role, "decision": signature.decision,
              "options": signature.options, "document": signature.document,
              "language": signature.language, "text_hash": signature.text_hash,
@@ -217,7 +217,7 @@ def _store(
         cs.status = Status.SIGNED.value if done else Status.IN_PROGRESS.value
         cs.updated_at = ctx.now()
         audit.record(
-            ctx.session, ctx.actor, "consent.status", target=cs, site_code=cs.site.code,
+            ctx.session, ctx.actor, "consent.status", target=cs, site_code=sessions.site_code(ctx, cs),
             new={"status": cs.status},
         )  # fmt: skip
     ctx.session.flush()

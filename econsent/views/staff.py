@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms.fields.choices import SelectChoice
 
 from econsent.forms import EXCEPTION_LABELS, IDENTITY_LABELS, CountersignForm, PrepareForm
 from econsent.models import ConsentSession, Status
@@ -34,9 +35,10 @@ def _subject(code: str) -> Subject:
 def _prepare_form(subject: Subject) -> PrepareForm:
     form = PrepareForm()
     languages = sessions.library_languages(subject)
-    form.language.choices = [(c, LANGUAGE_NAMES.get(c, c)) for c in languages]
-    form.parent_exception.choices = [("", _("Both parents will sign (or not needed)"))] + [
-        (code, label) for code, label in EXCEPTION_LABELS.items()
+    form.language.choices = [SelectChoice(c, LANGUAGE_NAMES.get(c, c)) for c in languages]
+    form.parent_exception.choices = [
+        SelectChoice("", _("Both parents will sign (or not needed)")),
+        *(SelectChoice(code, label) for code, label in EXCEPTION_LABELS.items()),
     ]
     return form
 

@@ -35,7 +35,14 @@ def _sealing_keys(app: Flask) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _in_request(app: Flask, _sealing_keys: None) -> Iterator[None]:
+def _keys(_sealing_keys: None) -> None:
+    """Every test here may seal."""
+
+
+@pytest.fixture
+def in_request(app: Flask) -> Iterator[None]:
+    """Services called directly, inside a request context (translations, PDF templates). Not
+    for tests that use the test client: its requests would share this context's `g`."""
     with app.test_request_context():
         yield
 

@@ -23,6 +23,7 @@ from edc.services import consent_scope
 from tests.econsent.kiosk.conftest import all_yes, right_answers, signed
 from tests.factories import make_user, next_code
 
+pytestmark = pytest.mark.usefixtures("in_request")
 PREP = Preparation(language="fr", identity_document="national_id")
 
 
