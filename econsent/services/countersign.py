@@ -44,7 +44,8 @@ def countersign(
     cs.signatures.append(row)  # loads the others first, then adds this one
     ctx.session.add(row)
     audit.record(
-        ctx.session, ctx.actor, "consent.countersigned", target=row, site_code=sessions.site_code(ctx, cs),
+        ctx.session, ctx.actor, "consent.countersigned", target=row,
+        site_code=sessions.site_code(ctx, cs),
         new={"session": cs.id, "signed_at": now, "text_hash": text.hash,
              "parent_exception_confirmed": cs.parent_exception or None},
     )  # fmt: skip

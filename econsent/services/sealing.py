@@ -108,7 +108,8 @@ def seal_and_activate(ctx: Context, cs: ConsentSession, keys: pdf.SealingKeys) -
     )  # fmt: skip
     ctx.session.add(copy)
     audit.record(
-        ctx.session, ctx.actor, "consent.sealed", target=copy, site_code=sessions.site_code(ctx, cs),
+        ctx.session, ctx.actor, "consent.sealed", target=copy,
+        site_code=sessions.site_code(ctx, cs),
         new={"session": cs.id, "valid": check.valid, "summary": check.summary[:200]},
     )  # fmt: skip
     cs.status, cs.sealed_at, cs.updated_at = Status.ACTIVE.value, now, now

@@ -217,7 +217,8 @@ def _store(
         cs.status = Status.SIGNED.value if done else Status.IN_PROGRESS.value
         cs.updated_at = ctx.now()
         audit.record(
-            ctx.session, ctx.actor, "consent.status", target=cs, site_code=sessions.site_code(ctx, cs),
+            ctx.session, ctx.actor, "consent.status", target=cs,
+            site_code=sessions.site_code(ctx, cs),
             new={"status": cs.status},
         )  # fmt: skip
     ctx.session.flush()

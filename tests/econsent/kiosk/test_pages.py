@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from econsent.services import countersign, sessions, signing
-from edc.extensions import db
 from edc.access import Role
+from edc.extensions import db
 from tests.econsent.kiosk.conftest import STROKES, all_yes, png_data_url, right_answers
 from tests.factories import another_browser, csrf, login, make_user, next_code
 
