@@ -237,6 +237,15 @@ def site_code(ctx: Context, cs: ConsentSession) -> str:
         return cs.site.code
 
 
+def kiosk_live(ctx: Context, token: str) -> bool:
+    """Whether `token` still opens a session this actor may run (the kiosk is still on)."""
+    try:
+        kiosk_session(ctx, token)
+    except Denied:
+        return False
+    return True
+
+
 def _status(ctx: Context, cs: ConsentSession, action: str, **new: object) -> None:
     cs.updated_at = ctx.now()
     audit.record(

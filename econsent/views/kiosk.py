@@ -35,6 +35,12 @@ def keep_in_kiosk() -> BaseResponse | None:
     endpoint = request.endpoint or ""
     if endpoint == "static" or endpoint.startswith("kiosk."):
         return None
+    if not sessions.kiosk_live(request_context(), str(state.get("token", ""))):
+        # Staff already took this session back (or handed it over again elsewhere): the
+        # browser is no kiosk any more.
+        session.pop(STATE, None)
+        session.pop("kiosk_lang", None)
+        return None
     return redirect(url_for("kiosk.home", token=state["token"]))
 
 
@@ -154,7 +160,7 @@ def questions(token: str) -> BaseResponse:
     cs, state, role = _signer(token)
     text = sessions.text_for(cs, role)
     form = RefuseForm()  # the token only: answers are read below, bounded
-    if not text.questions:
+    if not text.questions or role == Role.WITNESS.value:  # a witness attests, is not tested
         state["passed"] = {"role": role, "answers": {}}
         _save(state)
         return redirect(url_for("kiosk.sign", token=token))

@@ -184,3 +184,16 @@ def test_a_kiosk_token_not_handed_to_this_browser_is_not_found(client, clinic, p
     c = clinic("FR", age=2)
     login(client, c.nurse)
     assert client.get(path).status_code == 404
+
+
+def test_a_kiosk_taken_back_elsewhere_frees_this_browser(app, client, clinic):
+    c = clinic("FR", age=2)
+    login(client, c.nurse)
+    kiosk = _hand_over(client, _prepare(client, c))
+    assert client.get("/").status_code == 302
+    with app.test_request_context():  # staff re-authenticated on another device
+        cs = _fresh_session(c, kiosk)
+        sessions.leave_kiosk(c.ctx(), cs, c.nurse.password, next_code(c.nurse))
+        db.session.commit()
+    assert client.get("/").status_code == 200
+    assert client.get(kiosk).status_code == 404

@@ -314,3 +314,18 @@ def test_only_versions_approved_for_the_site_can_be_prepared(clinic, make_site):
         db.session.scalar(select(ConsentSession.id).where(ConsentSession.subject_id == subject.id))
         is None
     )
+
+
+def test_a_signer_who_cannot_read_needs_a_witness_who_signs_last(clinic):
+    c = clinic("ES", age=2)
+    prep = Preparation(language="es", identity_document="passport", signer_cannot_read=True)
+    cs = sessions.prepare(c.ctx(), c.subject, prep)
+    assert sessions.required_roles(cs) == ["parent_1", "witness"]
+    role = "parent_1"
+    signing.sign(c.ctx(), cs, role, signed("Ana", **all_yes(cs, role)), right_answers(cs, role))
+    assert cs.status == Status.IN_PROGRESS
+    signing.sign(c.ctx(), cs, "witness", signed("Testigo Imparcial"), {})
+    assert cs.status == Status.SIGNED
+    witness = cs.signatures[-1]
+    assert witness.options == {}
+    assert "present" in witness.meaning
