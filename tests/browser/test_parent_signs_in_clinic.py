@@ -59,14 +59,19 @@ def _next(page: Page) -> None:
 
 
 def signer_reads_answers_and_signs(
-    page: Page, seen: dict[str, list[str]], who: str, name: str, answers: dict[str, str]
+    page: Page,
+    seen: dict[str, list[str]],
+    who: str,
+    name: str,
+    answers: dict[str, str],
+    language: str = "fr",
 ) -> None:
     """One signer on the kiosk: language, every section, the questions, choices, signature."""
     expect(page.locator(".kiosk-who strong")).to_have_text(who)
     seen[f"{who}: language"] = accessibility_problems(page)
-    page.locator("button[name=language][value=fr]").click()
+    page.locator(f"button[name=language][value={language}]").click()
     page.wait_for_url(re.compile(r"/read/1$"))
-    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("html")).to_have_attribute("lang", language)
     seen[f"{who}: reading"] = accessibility_problems(page)
     while "/read/" in page.url:
         _next(page)
