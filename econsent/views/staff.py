@@ -3,6 +3,8 @@ on, countersign, and give the signer the sealed copy."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, flash, make_response, redirect, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
@@ -17,9 +19,11 @@ from edc.access import Permission, requires
 from edc.errors import Conflict, Invalid
 from edc.forms import EmptyForm
 from edc.i18n import LANGUAGE_NAMES, _
-from edc.models.subjects import Subject
 from edc.services import subjects
 from edc.web import render, request_context
+
+if TYPE_CHECKING:
+    from edc.models.subjects import Subject
 
 bp = Blueprint("consent", __name__, url_prefix="/consent", template_folder=TEMPLATES)
 
