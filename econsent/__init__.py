@@ -13,12 +13,15 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     """Hook e-consent into the app: `flask forms check` also checks a study's consent folder,
-    and `flask econsent …` holds its commands."""
+    `flask econsent …` holds its commands, and its pages (staff, kiosk) are registered."""
     # Imported here, not above: `econsent.documents` is a pure library, and importing it (which
     # runs this file first) must load neither Flask nor the application.
+    import econsent.models  # noqa: F401  (its tables, on edc's metadata)
     from econsent.cli import register_cli
     from econsent.documents import check_study
+    from econsent.views import register
     from edc import study_checks
 
     study_checks.add_checker(app, check_study)
     register_cli(app)
+    register(app)

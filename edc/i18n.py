@@ -1,4 +1,5 @@
-"""Translation helpers and locale selection (explicit choice → user → browser)."""
+"""Translation helpers and locale selection (kiosk signer's choice → explicit choice → user →
+browser)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def language_names(codes: tuple[str, ...]) -> list[tuple[str, str]]:
 
 def select_locale() -> str:
     languages: tuple[str, ...] = current_app.config["EDC_SETTINGS"].languages
+    # A consent kiosk shows the signer's language, whoever is signed in on the tablet.
+    kiosk = session.get("kiosk_lang")
+    if kiosk in languages:
+        return kiosk
     chosen = session.get("lang")
     if chosen in languages:
         return chosen

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import Connection
 from sqlalchemy.pool import NullPool
 
+import econsent.models  # noqa: F401  (e-consent's tables share edc's metadata)
 import edc.models  # noqa: F401  (registers every table on the metadata)
 from edc import db_roles
 from edc.extensions import db, make_engine

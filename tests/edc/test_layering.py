@@ -156,8 +156,13 @@ def bare_sessions(name: str, tree: ast.Module) -> list[str]:
     ]
 
 
+#: Service and view packages the rules apply to (e-consent's are built the same way).
+SERVICES = ("edc/services", "econsent/services")
+VIEWS = ("edc/views", "econsent/views")
+
+
 def test_services_take_the_context_first() -> None:
-    found = {f for n, t in _modules("edc/services") for f in bare_sessions(n, t)}
+    found = {f for d in SERVICES for n, t in _modules(d) for f in bare_sessions(n, t)}
     assert found <= BARE_SESSION, "take `ctx: Context` first (session, actor, grants, clock)"
     assert found >= BARE_SESSION  # an entry that no longer breaks the rule is removed
 
@@ -182,7 +187,8 @@ def test_a_service_taking_the_context_passes() -> None:
 def test_services_know_nothing_of_the_web() -> None:
     breaches = {
         name: found
-        for name, tree in _modules("edc/services")
+        for folder in SERVICES
+        for name, tree in _modules(folder)
         if name not in SERVICE_EXCEPTIONS and (found := service_breaches(tree))
     }
     assert breaches == {}
@@ -191,7 +197,8 @@ def test_services_know_nothing_of_the_web() -> None:
 def test_views_build_no_queries() -> None:
     breaches = {
         name: found
-        for name, tree in _modules("edc/views")
+        for folder in VIEWS
+        for name, tree in _modules(folder)
         if name not in VIEW_EXCEPTIONS and (found := view_breaches(tree))
     }
     assert breaches == {}
@@ -228,7 +235,7 @@ def test_form_rendering_imports_no_service() -> None:
 def test_no_long_functions() -> None:
     found = {
         f
-        for folder in ("edc", "forms_dsl")
+        for folder in ("edc", "econsent", "forms_dsl")
         for n, t in _modules(folder)
         for f in long_functions(n, t)
     }

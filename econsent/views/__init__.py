@@ -1,0 +1,14 @@
+"""E-consent's pages: staff pages (prepare, hand over, countersign, the copy) and the kiosk."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from econsent.views import common, kiosk, staff
+
+    app.add_template_filter(common.consent_html, "consent_html")
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(kiosk.bp)
+    app.before_request(kiosk.keep_in_kiosk)
