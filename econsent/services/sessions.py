@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from econsent import rules_record
 from econsent.documents import (
     ConsentLibrary,
     CountryRule,
@@ -121,6 +122,7 @@ def prepare(ctx: Context, subject: Subject, prep: Preparation) -> ConsentSession
     library = _library(subject)
     if prep.language not in library.languages:
         raise Invalid(_("The consent is not available in this language."))
+    rules_record.record_if_new(ctx, subject.study.slug, library)  # the rules this runs under
     age = _age(ctx, subject)
     main, child = _picks(ctx, subject, library, age)
     _check_choices(main.rule, main.document.audience, prep)

@@ -69,6 +69,18 @@ def test_a_two_parent_country_needs_both_parents_before_the_investigator(clinic)
     assert cs.status == Status.SIGNED
 
 
+def test_a_session_records_the_rules_it_runs_under_once(clinic):
+    c = clinic("FR", age=2)
+    sessions.prepare(c.ctx(), c.subject, PREP)
+    sessions.prepare(c.ctx(), c.subject, PREP)
+    loaded = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "consent.rules_loaded")
+    ).all()
+    assert len(loaded) == 1  # the same files: said once
+    assert loaded[0].entity_id == c.subject.study.slug
+    assert "parent_consent" in loaded[0].new_value["documents"]
+
+
 def test_a_one_parent_country_completes_with_one_parent(clinic):
     c = clinic("ES", age=2)
     cs = sessions.prepare(c.ctx(), c.subject, PREP)
