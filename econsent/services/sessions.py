@@ -181,6 +181,20 @@ def next_signer(cs: ConsentSession) -> str | None:
     return next((role for role in required_roles(cs) if role not in done), None)
 
 
+def titles(cs: ConsentSession, language: str) -> tuple[str, str]:
+    """The titles of the session's document and of the child's text, for staff reading in
+    `language` (else in the signers' language): people read titles, not document ids."""
+    library = library_of(cs)
+
+    def title(document_id: str) -> str:
+        document = library.documents.get(document_id)
+        if document is None:
+            return document_id
+        return document.title.get(language) or document.title.get(cs.language) or document_id
+
+    return title(cs.document), title(cs.child_document) if cs.child_document else ""
+
+
 def text_for(cs: ConsentSession, role: str, language: str | None = None) -> RenderedText:
     """What `role` reads: the child's band text for the child, the main text otherwise."""
     library = library_of(cs)

@@ -19,7 +19,7 @@ from edc.access import Permission, requires
 from edc.errors import Conflict, Invalid
 from edc.forms import EmptyForm
 from edc.i18n import LANGUAGE_NAMES, _
-from edc.services import subjects
+from edc.services import consent_scope, subjects
 from edc.web import render, request_context
 
 if TYPE_CHECKING:
@@ -66,9 +66,11 @@ def subject_sessions(code: str) -> BaseResponse:
             form.language.errors = [refused.message]
         else:
             return redirect(url_for("consent.session_page", session_id=cs.id))
+    found = sessions.sessions_for(ctx, subject)
     return render(
-        "econsent/staff/subject.html", subject=subject, form=form,
-        sessions=sessions.sessions_for(ctx, subject), status_labels=STATUS_LABELS,
+        "econsent/staff/subject.html", subject=subject, form=form, sessions=found,
+        sessions_titles={s.id: sessions.titles(s, ctx.language)[0] for s in found},
+        language_names=LANGUAGE_NAMES, status_labels=STATUS_LABELS,
         status=422 if form.errors else 200,
     )  # fmt: skip
 
@@ -92,6 +94,7 @@ def _session_page(cs: ConsentSession, status: int = 200) -> BaseResponse:
         may_countersign=cs.status == Status.SIGNED.value
         and ctx.holds(Permission.CONSENT_COUNTERSIGN, cs.site_id),
         options=signing.granted_options(cs), language_names=LANGUAGE_NAMES,
+        option_labels=consent_scope.OPTION_LABELS, titles=sessions.titles(cs, ctx.language),
     )  # fmt: skip
 
 

@@ -198,3 +198,28 @@ def test_a_kiosk_taken_back_elsewhere_frees_this_browser(app, client, clinic):
         db.session.commit()
     assert client.get("/").status_code == 200
     assert client.get(kiosk).status_code == 404
+
+
+def test_staff_pages_name_documents_and_options_not_their_ids(client, clinic):
+    c = clinic("FR", age=9)
+    login(client, c.nurse)
+    session_page = _prepare(client, c)
+    cs = sessions.find_session(c.ctx(), int(session_page.rsplit("/", 1)[-1]))
+    while (role := sessions.next_signer(cs)) is not None:
+        signing.sign(c.ctx(), cs, role, _signed(cs, role), right_answers(cs, role))
+    db.session.commit()
+    page = client.get(session_page).get_data(as_text=True)
+    listing = client.get(f"/consent/subjects/{c.subject.study_code}").get_data(as_text=True)
+    for shown in (page, listing):
+        assert "information and consent for parents" in shown  # the document's title
+        assert "parent_consent" not in shown
+    assert "Storage of samples in the biobank: <strong>Yes</strong>" in page
+    text = re.sub(r"<[^>]+>", " ", page)  # what people read (attributes aside)
+    for internal in ("biobank_storage", "child_assent", "younger"):
+        assert internal not in text
+
+
+def _signed(cs, role):
+    from tests.econsent.kiosk.conftest import signed
+
+    return signed("Marie Durand", **all_yes(cs, role))
