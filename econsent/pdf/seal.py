@@ -23,6 +23,7 @@ from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from econsent.pdf import blocking
 from econsent.pdf.keys import (
     TSA_P12,
     Identity,
@@ -117,5 +118,6 @@ def seal_pdf(pdf: bytes, keys: SealingKeys, *, location: str, reason: str) -> by
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     _producer_in_step(writer)
-    out = signers.PdfSigner(meta, signer, timestamper=keys.timestamper).sign_pdf(writer)
+    pdf_signer = signers.PdfSigner(meta, signer, timestamper=keys.timestamper)
+    out = blocking.call(pdf_signer.sign_pdf, writer)
     return out.getvalue()

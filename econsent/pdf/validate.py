@@ -19,6 +19,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
+from econsent.pdf import blocking
 from econsent.pdf.seal import asn1_certificate
 
 ACCEPTED_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
@@ -76,7 +77,7 @@ def _check(pdf: bytes, roots: Sequence[x509.Certificate]) -> SealCheck:
     context = ValidationContext(
         trust_roots=[asn1_certificate(c) for c in roots], allow_fetching=False
     )
-    status = validate_pdf_signature(seals[0], signer_validation_context=context)
+    status = blocking.call(validate_pdf_signature, seals[0], signer_validation_context=context)
     unchanged = status.modification_level in ACCEPTED_CHANGES
     valid = bool(status.bottom_line and unchanged)
     timestamp = status.timestamp_validity
