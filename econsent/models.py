@@ -11,7 +11,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edc.models.base import Base, UTCDateTime, utcnow
@@ -104,6 +113,8 @@ class ConsentSignature(Base):
 
     __tablename__ = "consent_signature"
     __audited__ = True
+    #: One signature per role and session: a double tap, or a second tablet, cannot sign twice.
+    __table_args__ = (UniqueConstraint("session_id", "role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("consent_session.id"), index=True)

@@ -24,6 +24,7 @@ def countersign(
 ) -> ConsentCopy:
     """Countersign, seal and put in force; nothing is kept if any step is refused."""
     ctx.require(Permission.CONSENT_COUNTERSIGN, cs.site_id)
+    sessions.lock(ctx, cs)  # two countersignatures at once: the second finds it done
     if cs.status != Status.SIGNED.value:
         raise Conflict(_("This consent is not ready to be countersigned."))
     if cs.parent_exception and not confirm_exception:

@@ -181,6 +181,15 @@ def next_signer(cs: ConsentSession) -> str | None:
     return next((role for role in required_roles(cs) if role not in done), None)
 
 
+def lock(ctx: Context, cs: ConsentSession) -> None:
+    """Take the session's row lock (PostgreSQL) and read it afresh, signatures included: two
+    taps on the same button, or two tablets, take turns, and the second sees what the first
+    did (its turn is over, or the consent is countersigned) instead of doing it again."""
+    ctx.session.flush()  # what this unit of work changed is kept, not read over
+    ctx.session.refresh(cs, with_for_update=True)
+    ctx.session.expire(cs, ["signatures"])
+
+
 def titles(cs: ConsentSession, language: str) -> tuple[str, str]:
     """The titles of the session's document and of the child's text, for staff reading in
     `language` (else in the signers' language): people read titles, not document ids."""

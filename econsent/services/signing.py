@@ -134,6 +134,7 @@ def printed_name(text: str) -> str:
 
 def _open_for(ctx: Context, cs: ConsentSession, role: str) -> None:
     ctx.require(Permission.CONSENT_RUN, cs.site_id)
+    sessions.lock(ctx, cs)
     if cs.status not in sessions.OPEN:
         raise Conflict(_("This consent cannot be signed any more."))
     if sessions.next_signer(cs) != role:

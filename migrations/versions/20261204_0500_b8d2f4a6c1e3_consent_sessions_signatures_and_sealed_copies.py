@@ -103,6 +103,7 @@ def _signature() -> None:
             name=op.f("fk_consent_signature_user_id_user_account"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_signature")),
+        sa.UniqueConstraint("session_id", "role", name=op.f("uq_consent_signature_session_id")),
     )  # fmt: skip
     with op.batch_alter_table("consent_signature", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_consent_signature_session_id"), ["session_id"])

@@ -18,10 +18,11 @@ from edc.web import app_context
 DEMO = ROOT / "studies" / "siopen-nb"
 
 
-def _records() -> list[AuditEvent]:
-    return list(
-        db.session.scalars(select(AuditEvent).where(AuditEvent.action == rules_record.ACTION))
+def _records(slug: str = "siopen-nb") -> list[AuditEvent]:
+    found = select(AuditEvent).where(
+        AuditEvent.action == rules_record.ACTION, AuditEvent.entity_id == slug
     )
+    return list(db.session.scalars(found))
 
 
 def test_the_rules_in_use_are_recorded_once_and_again_when_they_change(app):
