@@ -56,7 +56,13 @@ NOT_PAGES = {
     "health.health",  # a machine's probe: JSON on purpose
     "admin.security_csv",  # downloads, read in a spreadsheet
     "admin.access_review_csv",
+    "consent.signer_copy",  # the sealed PDF
 }
+#: The kiosk's pages: a tablet handed over to a signer; read by `_kiosk_pages`.
+KIOSK_STEPS = {
+    "kiosk.home", "kiosk.language", "kiosk.read", "kiosk.pause", "kiosk.questions", "kiosk.sign",
+    "kiosk.leave",
+}  # fmt: skip
 #: Sign-in steps: each needs its own state of the browser; read by `_sign_in_pages`.
 SIGN_IN_STEPS = {"auth.login_page", "auth.code", "auth.new_password", "auth.enrol"}
 
@@ -228,9 +234,12 @@ def _seed(app: Flask) -> Demo:
         now,
         visit_date=now.date() - dt.timedelta(days=3),
     )
+    signed, handed_over = _consents(app, subject, people["nurse"])
     db.session.commit()
     people["invited"] = invited
     values = {
+        "session_id": str(signed),
+        "kiosk_session": str(handed_over),
         "code": subject.study_code,
         "event_id": "diagnosis",
         "number": "1",
@@ -253,6 +262,47 @@ def _seed(app: Flask) -> Demo:
         "demo seed",
     ]
     return Demo(people, values, sorted(set(data), key=len, reverse=True))
+
+
+def _consents(app: Flask, subject: Subject, nurse: User) -> tuple[int, int]:
+    """Two consent sessions of the subject: one signed by everyone, waiting for the
+    investigator's countersignature, and one prepared for the tablet."""
+    from econsent.services import sessions, signing
+    from tests.econsent.kiosk.conftest import all_yes, right_answers, signed
+
+    ctx = Context(db.session(), Actor(user=nurse), settings=app.config["EDC_SETTINGS"])
+    prep = sessions.Preparation(language="fr", identity_document="passport")
+    done = sessions.prepare(ctx, subject, prep)
+    while (role := sessions.next_signer(done)) is not None:
+        answers = right_answers(done, role)
+        signing.sign(ctx, done, role, signed("Claire Martin", **all_yes(done, role)), answers)
+    waiting = sessions.prepare(ctx, subject, prep)
+    return done.id, waiting.id
+
+
+def _kiosk_pages(app: Flask, walk: Walk, seeded: Demo) -> None:
+    """The tablet handed to a parent: language, a section, the pause, the questions (answered
+    rightly), the signature page and the staff's exit (after the walk: it keeps its browser)."""
+    from econsent.models import ConsentSession
+    from econsent.services import sessions
+
+    client = _browser(app, "nurse", seeded.people["nurse"], walk.lang)
+    staff = f"/consent/sessions/{seeded.values['kiosk_session']}"
+    kiosk = client.post(staff + "/handover", data={"csrf_token": csrf(client, staff)})
+    base = kiosk.headers["Location"]
+    _step(client, walk, base + "/language")
+    choose = {"language": walk.lang, "csrf_token": csrf(client, base + "/language")}
+    assert client.post(base + "/language", data=choose).status_code == 302
+    for page in ("/read/1", "/pause", "/questions", "/exit"):
+        _step(client, walk, base + page)
+    cs = db.session.get(ConsentSession, int(seeded.values["kiosk_session"]))
+    answers = {f"q-{q}": a for q, a in sessions.correct_answers(cs, "parent_1").items()}
+    answers["csrf_token"] = csrf(client, base + "/questions")
+    assert client.post(base + "/questions", data=answers).status_code == 302
+    _step(client, walk, base + "/sign")
+    home = client.get(base, follow_redirects=True)
+    walk.check(f"nurse GET {base} (kiosk)", home.get_data(True))
+    walk.reached.update(KIOSK_STEPS)
 
 
 def _url(rule: str, endpoint: str, values: dict[str, str]) -> str:
@@ -283,7 +333,10 @@ def _browser(app: Flask, role: str, person: User | None, lang: str) -> FlaskClie
 
 def _get_pages(app: Flask) -> Iterator[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
-        if "GET" in (rule.methods or ()) and rule.endpoint not in NOT_PAGES | SIGN_IN_STEPS:
+        if (
+            "GET" in (rule.methods or ())
+            and rule.endpoint not in NOT_PAGES | SIGN_IN_STEPS | KIOSK_STEPS
+        ):
             yield rule.endpoint, rule.rule
 
 
@@ -389,6 +442,7 @@ def test_every_page_and_fragment_reads_in_the_language_as_labelled_text(app, lan
     for role in ROLES:
         _walk_role(app, walk, seeded, role)
     _sign_in_pages(app, walk, seeded)
+    _kiosk_pages(app, walk, seeded)
     unreached = {e for e, _r in _get_pages(app)} - walk.reached
     assert not unreached, f"no role could read {sorted(unreached)}: give them data"
     if walk.problems:  # all of them, not cut short like an assertion's message
