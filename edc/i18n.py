@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 from flask_login import current_user
 
@@ -47,6 +47,8 @@ def language_names(codes: tuple[str, ...]) -> list[tuple[str, str]]:
 
 def select_locale() -> str:
     languages: tuple[str, ...] = current_app.config["EDC_SETTINGS"].languages
+    if not has_request_context():  # a command's messages: the first language
+        return languages[0]
     # A consent kiosk shows the signer's language, whoever is signed in on the tablet.
     kiosk = session.get("kiosk_lang")
     if kiosk in languages:

@@ -100,7 +100,7 @@ def test_two_parents_and_the_child_sign_in_france_and_the_investigator_countersi
 ):
     portal.flask("econsent", "keys", "init", "--site", "FR-01")
     page, seen = _touch_tablet(browser), {}
-    email = "amelie@hospital.test"
+    email = "agathe@hospital.test"
     secret = first_sign_in(page, portal, email, staff_account(portal, email), PASSWORD)
     code = nurse_registers_subject(page, portal, child=NINE_YEARS_OLD, parent="Julie Lefèvre")
     page.goto(f"{portal.url}/subjects/{code}")

@@ -190,6 +190,12 @@ def test_cli_creates_assigns_lists_and_deactivates(app, make_site):
     listed = runner.invoke(args=["users", "list"])
     assert "cli.user@test.example" in listed.output
     assert "monitor@IT-07" in listed.output
+    again = runner.invoke(
+        args=["users", "create", "--email", "cli.user@test.example", "--name", "Cli User",
+              "--identity-check", "badge checked"]
+    )  # fmt: skip
+    assert again.exit_code == 1  # a refusal in words at the command line, not a traceback
+    assert "An account with this e-mail address already exists." in again.output
     gone = runner.invoke(args=["users", "deactivate", "cli.user@test.example", "--reason", "left"])
     assert gone.exit_code == 0, gone.output
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.deactivated"))
