@@ -5,6 +5,16 @@ from edc.models.base import Base
 from edc.models.consent import ConsentScope
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
+from edc.models.monitoring import (
+    DataLock,
+    DataQuery,
+    ESignature,
+    ItemVerification,
+    MonitorVisit,
+    QueryMessage,
+    SdvPlan,
+    SignatureCertification,
+)
 from edc.models.notices import Notice
 from edc.models.studies import Site, Study
 from edc.models.subjects import SiteCounter, Subject, SubjectIdentity
@@ -16,13 +26,21 @@ __all__ = [
     "AuditHead",
     "Base",
     "ConsentScope",
+    "DataLock",
+    "DataQuery",
+    "ESignature",
     "EventOccurrence",
     "FormRecord",
     "FormVersion",
     "ItemValue",
+    "ItemVerification",
+    "MonitorVisit",
     "Notice",
+    "QueryMessage",
     "RecoveryCode",
     "RoleAssignment",
+    "SdvPlan",
+    "SignatureCertification",
     "Site",
     "SiteCounter",
     "Study",

@@ -47,15 +47,30 @@ def test_steps_the_lifecycle_does_not_have_are_refused(source, target):
         lifecycle.transition(source, target)
 
 
-def test_locked_and_signed_records_are_read_only_and_complete_ones_need_reasons():
-    assert [s.value for s in S if lifecycle.is_read_only(s)] == ["locked", "signed"]
+def test_locked_records_are_read_only_and_complete_ones_need_reasons():
+    assert [s.value for s in S if lifecycle.is_read_only(s)] == ["locked"]
     assert not lifecycle.is_read_only(None)
+    assert lifecycle.is_read_only("verified", locked=True)  # a lock covers any stored status
     assert [s.value for s in S if lifecycle.needs_reasons(s)] == ["complete", "verified"]
     assert not lifecycle.needs_reasons(None)
 
 
 def test_a_change_of_data_sends_a_verified_record_back_to_complete():
     assert lifecycle.after_save("verified", complete=False) is S.COMPLETE
+
+
+def test_the_shown_status_puts_a_lock_before_a_signature_before_the_stored_status():
+    assert lifecycle.shown("complete") is S.COMPLETE
+    assert lifecycle.shown("verified", signed=True) is S.SIGNED
+    assert lifecycle.shown("verified", locked=True, signed=True) is S.LOCKED
+    assert lifecycle.shown(None) is S.NOT_STARTED
+
+
+def test_verifying_needs_sdv_and_a_change_of_a_verified_record_is_data_entry():
+    assert lifecycle.transition("complete", S.VERIFIED).permission is Permission.SDV_VERIFY
+    assert lifecycle.transition("verified", S.COMPLETE).permission is Permission.DATA_ENTER
+    with pytest.raises(lifecycle.Refused):
+        lifecycle.transition("in_progress", S.VERIFIED)
 
 
 def test_unknown_stored_status_is_refused_not_guessed():
