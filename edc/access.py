@@ -78,6 +78,7 @@ class Permission(enum.StrEnum):
     QUERY_CLOSE = "query.close"
     DATA_LOCK = "data.lock"
     DATA_EXPORT = "data.export"
+    SDV_PLAN = "sdv.plan"
     REGISTRY_WATCH = "registry.watch"
     USERS_MANAGE = "users.manage"
     ROLES_APPROVE = "roles.approve"
@@ -113,6 +114,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.QUERY_RAISE,
             P.QUERY_CLOSE,
             P.DATA_LOCK,
+            P.SDV_PLAN,
             P.DATA_EXPORT,
             P.REGISTRY_WATCH,
             P.ROLES_APPROVE,
@@ -278,6 +280,17 @@ def holds(grant_list: Iterable[Grant], permission: Permission, site_id: int | No
         if site_id is None or ROLE_SCOPE[grant.role] is Scope.SYSTEM or site_id in grant.site_ids:
             return True
     return False
+
+
+def holds_study(grant_list: Iterable[Grant], permission: Permission, study_id: int) -> bool:
+    """True if a study-wide grant gives `permission` over the whole study (a lock of the study
+    is a data manager's, never a site's: holding it at every site is not enough)."""
+    return any(
+        permission in ROLE_PERMISSIONS[g.role]
+        and ROLE_SCOPE[g.role] is Scope.STUDY
+        and g.study_id == study_id
+        for g in grant_list
+    )
 
 
 def site_ids_for(grant_list: Iterable[Grant], permission: Permission) -> frozenset[int]:

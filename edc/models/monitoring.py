@@ -61,10 +61,10 @@ class DataQuery(Base):
 
 class QueryMessage(Base):
     """One message of a query's thread. An answer that changed the data carries the change and
-    the audit event that recorded it (`change_seq`)."""
+    the audit event that recorded it (`change_seq`). Messages are only ever added, each with
+    its query's audit event (`query.<kind>`, holding the text), which covers it."""
 
     __tablename__ = "query_message"
-    __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     query_id: Mapped[int] = mapped_column(ForeignKey("data_query.id"), index=True)

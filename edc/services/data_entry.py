@@ -29,7 +29,16 @@ from edc.item_address import ItemAddress, field_of, record_suffix, row_of
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
-from edc.services import consent_scope, identifiers, notices, refused_saves, repeat_rows, subjects
+from edc.services import (
+    consent_scope,
+    identifiers,
+    locks,
+    notices,
+    refused_saves,
+    repeat_rows,
+    review_effects,
+    subjects,
+)
 from edc.services.crf_values import (
     Stored,
     flatten,
@@ -258,7 +267,8 @@ def save(ctx: Context, entry: Entry, asked: SaveRequest) -> SaveResult:
     # `entry` was read in this transaction; the version bump below is what settles a race.
     record, form_id = entry.record, entry.form_version.form_id
     status = record.status if record is not None else None
-    if lifecycle.is_read_only(status):
+    occurrence_id = entry.occurrence.id if entry.occurrence is not None else None
+    if lifecycle.is_read_only(status, locked=locks.is_locked(ctx, subject, occurrence_id, form_id)):
         return SaveResult(Outcome.READ_ONLY)
     step = lifecycle.transition(status, lifecycle.after_save(status, complete=asked.complete))
     if not access.holds(grants, step.permission, subject.site_id):
@@ -333,11 +343,15 @@ def _save_evaluated(
         if entry.record is None:  # creating rows another save may create too: isolate them
             audit.write_batch(session)  # the vault read must not go with a savepoint rollback
             with session.begin_nested():
-                _write(session, actor, entry, written)
+                record = _write(session, actor, entry, written)
         else:  # the version bump is the first write: a stale save writes nothing
-            _write(session, actor, entry, written)
+            record = _write(session, actor, entry, written)
     except (_StaleError, IntegrityError):
         return SaveResult(Outcome.CONFLICT)
+    review_effects.after_save(
+        ctx, entry, record, [(c.path, c.old, c.new, reason_for(c, asked.reasons)) for c in changes],
+        written.confirmations,
+    )  # fmt: skip
     gone = {c.path for c in changes if c.removed}
     entry.stored = {
         p: v for p, v in {**old, **{c.path: c.new for c in changes}}.items() if p not in gone

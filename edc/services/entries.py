@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Select, and_, bindparam, func, select
+from sqlalchemy import JSON, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,11 +24,15 @@ from edc.context import Context
 from edc.item_address import ItemAddress
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
+from edc.models.monitoring import DataQuery, ItemVerification
 from edc.models.studies import Site
 from edc.models.subjects import Subject, SubjectIdentity
 from edc.services import subjects
 from edc.services.crf_values import Stored
 from edc.services.definitions import form_model, study_of
+
+#: A query's status while it waits for the site (edc.services.queries owns the statuses).
+OPEN_QUERY = "open"
 
 
 @dataclass
@@ -45,6 +49,9 @@ class Entry:
     stored: dict[str, Stored] = field(default_factory=dict)
     #: The study as currently defined (events, standard reasons for change, languages).
     study: forms_dsl.Study | None = None
+    #: Whether a verification or an open query rests on the record (read with it, so that a
+    #: save that touches neither pays nothing for review: `review_effects`).
+    under_review: bool = True
 
     @property
     def form(self) -> forms_dsl.Form:
@@ -110,9 +117,15 @@ def _entry_query(identity: bool) -> Select[Any]:
         .correlate(FormRecord)
         .scalar_subquery()
     )
+    under_review = or_(
+        exists().where(
+            ItemVerification.record_id == FormRecord.id, ItemVerification.reset_at.is_(None)
+        ),
+        exists().where(DataQuery.record_id == FormRecord.id, DataQuery.status == OPEN_QUERY),
+    ).label("under_review")
     entities = (Subject, Site, StudyDefinition, EventOccurrence, FormRecord, FormVersion)
     query = (
-        select(*entities, stored)
+        select(*entities, stored, under_review)
         .join(Site, Site.id == Subject.site_id)
         .outerjoin(StudyDefinition, StudyDefinition.id == latest_definition)
         .outerjoin(
@@ -180,13 +193,13 @@ def find_entry(
     ).first()
     if found is None:
         return None
-    subject, site, definition, occurrence, record, version, stored = found[:7]
+    subject, site, definition, occurrence, record, version, stored, under_review = found[:8]
     if definition is None or version is None:
         return None
     # What the row read, attached where the code looks (the session holds rows only weakly).
     set_committed_value(subject, "site", site)
     if identity:
-        set_committed_value(subject, "identity", found[7])
+        set_committed_value(subject, "identity", found[8])
     if version.definition_id == definition.id:
         set_committed_value(version, "definition", definition)
     study = study_of(definition)
@@ -195,7 +208,9 @@ def find_entry(
         return None
     if not _live_occurrence(occurrence, number):
         return None
-    return Entry(subject, event_id, number, version, occurrence, record, stored or {}, study)
+    entry = Entry(subject, event_id, number, version, occurrence, record, stored or {}, study)
+    entry.under_review = bool(under_review)
+    return entry
 
 
 def _live_occurrence(occurrence: EventOccurrence | None, number: int) -> bool:

@@ -154,10 +154,14 @@ def test_a_save_request_reads_everything_it_judges_with_in_one_query(client, ent
     with _statements() as seen:
         assert post("13", 1) == 302
     reads = [s for s in seen if s.startswith("SELECT")]
-    assert len(reads) == 3, reads  # the sign-in, the roles, then the entry
-    entry_read = reads[-1]
+    # The sign-in, the roles, the entry, then the lock check (holding the subject shared, so
+    # that a lock being placed waits for the save or the save for it).
+    assert len(reads) == 4, reads
+    assert "data_lock" in reads[-1]
+    entry_read = reads[-2]
     for joined in ("FROM subject", "study_definition", "event_occurrence", "form_record",
-                   "form_version", "item_value", "subject_identity"):  # fmt: skip
+                   "form_version", "item_value", "subject_identity", "item_verification",
+                   "data_query"):  # fmt: skip
         assert joined in entry_read
     assert "subject.site_id IN" in entry_read  # kept to the nurse's sites in the same query
     assert entry_for().stored["weight"] == 13
