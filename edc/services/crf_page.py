@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import forms_dsl
 from edc import lifecycle
 from edc.context import Context
-from edc.services import consent_scope, data_entry, identifiers, repeat_rows
+from edc.services import consent_scope, data_entry, identifiers, locks, repeat_rows
 from edc.services.crf_values import flatten, posted_from_stored
 from edc.services.data_entry import Change
 from edc.services.entries import Entry
@@ -60,7 +60,9 @@ def state(
     `shown`: stored items the page shows besides the form (a conflict's); `from_store`: the
     page shows the record as stored. Site staff's reads of identifier items are audited."""
     status = entry.record.status if entry.record is not None else None
-    locked = lifecycle.is_read_only(status)
+    occurrence_id = entry.occurrence.id if entry.occurrence is not None else None
+    lock = locks.covering(ctx, entry.subject, occurrence_id, entry.form.id)
+    locked = lifecycle.is_read_only(status, locked=lock is not None)
     waiting = consent_scope.entry_refusal(ctx, entry.subject, entry.study, entry.form.id)
     read_only = locked or bool(waiting) or not data_entry.may_enter(ctx, entry.subject)
     hidden = identifiers.hidden_from(ctx, entry.subject, entry.form)

@@ -38,7 +38,7 @@ from edc.actor import Actor
 from edc.context import Context
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.subjects import Subject
-from edc.services import data_entry, notices, subjects
+from edc.services import data_entry, locks, notices, review_effects, subjects
 from edc.services.crf_values import (
     Stored,
     as_stored,
@@ -99,7 +99,8 @@ def recompute(
     site = subject.site.code
     written: dict[int, dict[str, tuple[Stored, Stored]]] = {}
     for record, occurrence in readers:
-        if lifecycle.is_read_only(record.status):  # locked since the first read
+        locked = locks.is_locked(ctx, subject, occurrence.id, record.form_id)
+        if lifecycle.is_read_only(record.status, locked=locked):  # a lock: nothing changes
             continue
         stored = {path: as_stored(item.value) for path, item in items[record.id].items()}
         entry = Entry(
@@ -114,6 +115,9 @@ def recompute(
         if not changes:
             continue
         _write(session, actor, entry, items[record.id], changes, cause_seq, role, site, now)
+        review_effects.after_save(  # a recalculated value is a changed value: verify it again
+            ctx, entry, record, [(p, old, new, "") for p, (old, new) in changes.items()], []
+        )
         written[record.id] = changes
         new_stored = {**stored, **{path: new for path, (_, new) in changes.items()}}
         notices.decisions_changed(ctx, subject, form, stored, new_stored, now, cause=cause_seq)

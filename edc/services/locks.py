@@ -137,9 +137,9 @@ def lift(ctx: Context, lock_id: int, reason: str) -> DataLock:
         raise Denied()
     if lock.lifted_at is not None:
         raise Conflict(_("This lock was lifted already."))
-    lock.lift_reason = _bounded(reason, required=True)
-    lock.lifted_at, lock.lifted_by_id = ctx.now(), ctx.actor.user_id
+    reason = _bounded(reason, required=True)
     site = ctx.session.get(Site, lock.site_id) if lock.site_id is not None else None
+    lock.lift_reason, lock.lifted_at, lock.lifted_by_id = reason, ctx.now(), ctx.actor.user_id
     audit.record(
         ctx.session, ctx.actor, "lock.lifted", target=lock,
         site_code=site.code if site is not None else "",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import selectinload
 
 from edc import access, audit
 from edc.access import Permission
@@ -123,8 +124,6 @@ def _message(
         kind=kind, text=text, author_id=ctx.actor.user_id, role=role, at=ctx.now(),
         old=old, new=new, change_seq=seq,
     )  # fmt: skip
-    query.messages.append(message)
-    ctx.session.add(message)
     audit.record(
         ctx.session, ctx.actor, f"query.{kind}", target=query, role=role,
         site_code=entry.subject.site.code,
@@ -132,6 +131,9 @@ def _message(
         new={"status": query.status, "text": text,
              **({"value": new, "change_seq": seq} if change is not None else {})},
     )  # fmt: skip
+    with ctx.session.no_autoflush:
+        query.messages.append(message)
+    ctx.session.add(message)
     ctx.session.flush()
     return message
 
@@ -273,7 +275,12 @@ def for_record(ctx: Context, record: FormRecord | None) -> list[DataQuery]:
     if record is None:
         return []
     ctx.require(Permission.SUBJECT_VIEW, record.subject.site_id)
-    query = select(DataQuery).where(DataQuery.record_id == record.id).order_by(DataQuery.id.desc())
+    query = (
+        select(DataQuery)
+        .where(DataQuery.record_id == record.id)
+        .options(selectinload(DataQuery.messages))
+        .order_by(DataQuery.id.desc())
+    )
     return list(ctx.session.scalars(query))
 
 

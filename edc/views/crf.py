@@ -21,8 +21,10 @@ from edc.services import (
     entries,
     event_text,
     identifiers,
+    queries,
     reasons,
     repeat_rows,
+    review_panel,
 )
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
@@ -108,9 +110,16 @@ def _page(
         history_paths=frozenset(entry.stored), rows=rows, masked=page.hidden,
         mask=identifiers.masked_text() if page.hidden else "", warning_key=data_entry.warning_key,
     )  # fmt: skip
+    review = review_panel.panel(ctx, entry) if block is None else None
+    paths = frozenset(entry.stored)
     return render(
         "crf/page.html",
         block=block,
+        review=review,
+        item_label=lambda key: forms_bridge.item_label(entry.form, key, paths, lang),
+        item_text=lambda key, value: forms_bridge.item_text(entry.form, key, value, lang),
+        kind_labels=queries.KIND_LABELS,
+        query_status_labels=queries.STATUS_LABELS,
         status=status,
         entry=entry,
         sections=view.sections,
