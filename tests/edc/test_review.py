@@ -77,7 +77,8 @@ def test_a_query_answered_by_a_change_links_the_change_and_is_closed(review):
     )
     assert raised.status_code == 302
     page = review.nurse.get(review.url).get_data(as_text=True)
-    assert "Weight seems low" in page and "1 open query" in page
+    assert "Weight seems low" in page
+    assert "1 open query" in page
     # The nurse corrects the weight with a reason: the change answers the query.
     token = csrf(review.nurse, review.url)
     saved = review.nurse.post(
@@ -93,7 +94,8 @@ def test_a_query_answered_by_a_change_links_the_change_and_is_closed(review):
         "answered", "Transcription error, chart says 14", 12, 14,
     )  # fmt: skip
     change = db.session.get(AuditEvent, answer.change_seq)
-    assert change.action == "item.changed" and change.item_path.endswith("/weight")
+    assert change.action == "item.changed"
+    assert change.item_path.endswith("/weight")
     shown = review.monitor.get(review.url).get_data(as_text=True)
     assert "changed from 12 to 14" in shown
     closed = _post(review.monitor, f"/queries/{query.id}/closed", review.url, text="Thanks")
@@ -175,7 +177,8 @@ def test_a_lock_makes_the_form_read_only_for_everyone_until_lifted_with_a_reason
                    event="baseline", number="1", form="visit")  # fmt: skip
     assert placed.status_code == 302
     page = review.nurse.get(review.url).get_data(as_text=True)
-    assert "Locked by" in page and 'name="action" value="complete"' not in page
+    assert "Locked by" in page
+    assert 'name="action" value="complete"' not in page
     token = csrf(review.nurse, review.url)
     forged = review.nurse.post(
         review.url,
