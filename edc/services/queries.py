@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
+import forms_dsl
 from edc import access, audit
 from edc.access import Permission
 from edc.context import Context
@@ -28,6 +29,7 @@ from edc.models.crf import EventOccurrence, FormRecord
 from edc.models.monitoring import DataQuery, QueryMessage
 from edc.models.studies import Site
 from edc.models.subjects import Subject
+from edc.services.definitions import study_model
 from edc.services.entries import OPEN_QUERY, Entry
 
 #: The longest message kept.
@@ -314,6 +316,10 @@ class Row:
     number: int
     form_id: str
     last_text: str
+    #: The visit, form and item as people read them (the reader's language).
+    event_label: str = ""
+    form_title: str = ""
+    item_label: str = ""
 
     def age_days(self, now: datetime) -> int:
         return max((now - self.query.raised_at).days, 0)
@@ -399,4 +405,33 @@ def listing(ctx: Context, filters: Filters) -> Listing:
             .order_by(Site.code)
         )
     )
-    return Listing([Row(*r) for r in rows], total, page, pages, sites)
+    models = {s.study_id: study_model(ctx.session, s.study_id) for s in sites}
+    by_site = {s.id: models.get(s.study_id) for s in sites}
+    named = [_named(Row(*r), by_site.get(r[0].site_id), ctx.language) for r in rows]
+    return Listing(named, total, page, pages, sites)
+
+
+def _named(row: Row, study: forms_dsl.Study | None, lang: str) -> Row:
+    if study is None:
+        return row
+    event = next((e for e in study.events if e.id == row.event_id), None)
+    form = study.forms.get(row.form_id)
+    return replace(
+        row,
+        event_label=event.label.get(lang) if event is not None else row.event_id,
+        form_title=form.title.get(lang) if form is not None else row.form_id,
+        item_label=item_label(form, row.query.item_key, lang) if form is not None else "",
+    )
+
+
+def item_label(form: forms_dsl.Form, key: str, lang: str) -> str:
+    """A query's item as people read it: its field's label (and its row's id within a
+    repeating section); "" for the whole form."""
+    if not key:
+        return ""
+    address = ItemAddress.of(key)
+    field = form.fields.get(address.field) if address is not None else None
+    if address is None or field is None:
+        return key
+    label = field.label.get(lang)
+    return label if address.row is None else f"{label} ({address.row})"

@@ -12,9 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session
 
 from edc import lifecycle
+from edc.context import Context
 from edc.lifecycle import RecordStatus
 from edc.models.monitoring import DataLock, DataQuery, ESignature
 
@@ -102,12 +102,12 @@ def live_locks_query(
 
 
 def load(
-    session: Session, study_id: int, site_ids: Collection[int], subject_ids: Collection[int]
+    ctx: Context, study_id: int, site_ids: Collection[int], subject_ids: Collection[int]
 ) -> ReviewState:
     """The review state of these subjects: three queries, whatever their number.
 
     Callers have already scoped `subject_ids` to what the actor may read."""
-    state = ReviewState()
+    session, state = ctx.session, ReviewState()
     if not subject_ids:
         return state
     ids = list(subject_ids)

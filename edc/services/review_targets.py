@@ -17,7 +17,7 @@ from edc.models.monitoring import DataLock, DataQuery
 from edc.models.studies import Site, Study
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import entries, locks, sdv, subjects
+from edc.services import entries, locks, queries, sdv, subjects
 from edc.services.entries import Entry
 from edc.services.locks import Level, Target
 
@@ -30,6 +30,10 @@ class Thread:
     query: DataQuery
     entry: Entry
     names: dict[int, str]
+    #: The item (or "" for the whole form), the visit and the form as people read them.
+    item_label: str = ""
+    event_label: str = ""
+    form_title: str = ""
 
 
 def thread(ctx: Context, query: DataQuery) -> Thread:
@@ -44,7 +48,16 @@ def thread(ctx: Context, query: DataQuery) -> Thread:
         raise NotFound()
     ids = sorted({m.author_id for m in query.messages if m.author_id is not None})
     rows = ctx.session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
-    return Thread(query, entry, {user_id: name for user_id, name in rows})
+    lang, study = ctx.language, entry.study
+    event = next((e for e in study.events if e.id == entry.event_id), None) if study else None
+    return Thread(
+        query,
+        entry,
+        {user_id: name for user_id, name in rows},
+        queries.item_label(entry.form, query.item_key, lang),
+        event.label.get(lang) if event is not None else entry.event_id,
+        entry.form.title.get(lang),
+    )
 
 
 def lock_target(ctx: Context, posted: Mapping[str, str]) -> Target:
@@ -142,16 +155,13 @@ def lock_page(ctx: Context) -> LockPage:
     ]
     live = [lock for study in studies for lock in locks.live_locks(ctx, study)]
     users = {lock.locked_by_id for lock in live if lock.locked_by_id is not None}
-    names = dict(
-        ctx.session.execute(
-            select(User.id, User.full_name).where(User.id.in_(sorted(users)))
-        ).tuples()
-    )
+    named = ctx.session.execute(select(User.id, User.full_name).where(User.id.in_(sorted(users))))
+    names = {user_id: name for user_id, name in named}
     codes = {lock.subject_id for lock in live if lock.subject_id is not None}
     found = ctx.session.execute(
         select(Subject.id, Subject.study_code).where(Subject.id.in_(sorted(codes)))
     )
-    return LockPage(studies, live, names, dict(found.tuples()))
+    return LockPage(studies, live, names, {subject_id: code for subject_id, code in found})
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def set_plan(ctx: Context, site: Site, mode: str, percent: int, reason: str) -> 
     except ValueError:
         raise Invalid(_("Choose how the site's data are verified.")) from None
     if chosen is Mode.SAMPLE and not 1 <= percent <= 99:
-        raise Invalid(_("A sample is between 1% and 99% of the subjects."))
+        raise Invalid(_("A sample holds between 1 and 99 percent of the subjects."))
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_REASON:
         raise Invalid(

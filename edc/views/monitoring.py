@@ -10,7 +10,6 @@ from edc import access
 from edc.access import Permission, requires
 from edc.errors import Conflict, DomainError, Invalid
 from edc.i18n import _
-from edc.models.monitoring import DataQuery
 from edc.services import entries, locks, queries, review_targets, sdv
 from edc.web import render, request_context
 
@@ -118,7 +117,7 @@ def query_thread(query_id: int) -> Response:
 @requires(Permission.SUBJECT_VIEW)
 def query_step(query_id: int, kind: str) -> BaseResponse:
     ctx, text = request_context(), _field("text")
-    query: DataQuery = queries.find(ctx, query_id)
+    query = queries.find(ctx, query_id)
     thread = review_targets.thread(ctx, query)
     try:
         queries.step(ctx, thread.entry, query, kind, text)

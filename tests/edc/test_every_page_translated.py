@@ -235,6 +235,7 @@ def _seed(app: Flask) -> Demo:
         visit_date=now.date() - dt.timedelta(days=3),
     )
     signed, handed_over = _consents(app, subject, people["nurse"])
+    query_id = _review(app, subject, people, site)
     db.session.commit()
     people["invited"] = invited
     values = {
@@ -248,6 +249,8 @@ def _seed(app: Flask) -> Demo:
         "user_id": str(people["nurse"].id),
         "token": (handed.url or "").rsplit("/", 1)[-1],
         "visit": f"follow_up/{number}",
+        "query_id": str(query_id),
+        "site_code": site.code,
     }
     data = [
         *db.session.scalars(select(Study.title)),
@@ -260,8 +263,35 @@ def _seed(app: Flask) -> Demo:
         *(reason for _status, reason in demo.LATER_STATUSES.values()),
         "Eligibility confirmed and consent signed (demo data).",
         "demo seed",
+        "demo: check the stage",
+        "demo: stage confirmed",
+        "demo: monitoring plan",
     ]
     return Demo(people, values, sorted(set(data), key=len, reverse=True))
+
+
+def _review(app: Flask, subject: Subject, people: dict[str, User], site: Site) -> int:
+    """A query on the diagnosis (raised, answered), its items verified, a site's SDV plan drawn
+    and another subject's form locked: every review page has rows to show."""
+    from edc.services import entries, locks, queries, sdv
+
+    settings = app.config["EDC_SETTINGS"]
+    monitor = Context(db.session(), Actor(user=people["monitor"]), settings=settings)
+    entry = entries.open_entry(monitor, subject, "diagnosis", 1, "diagnosis")
+    assert entry is not None
+    assert entry.record is not None
+    query = queries.raise_query(monitor, entry, "inrg_stage", "demo: check the stage")
+    nurse = Context(db.session(), Actor(user=people["nurse"]), settings=settings)
+    queries.step(nurse, entry, query, "answered", "demo: stage confirmed")
+    sdv.verify(monitor, entry, None, entry.record.row_version)
+    manager = Context(db.session(), Actor(user=people["data_manager"]), settings=settings)
+    sdv.set_plan(manager, site, "sample", 25, "demo: monitoring plan")
+    other = db.session.scalars(
+        select(Subject).where(Subject.site_id == site.id, Subject.id != subject.id)
+    ).first()
+    assert other is not None
+    locks.place(manager, locks.Target(locks.Level.SUBJECT, other.study, subject=other), "demo")
+    return query.id
 
 
 def _consents(app: Flask, subject: Subject, nurse: User) -> tuple[int, int]:
