@@ -23,6 +23,7 @@ from edc.services import (
     identifiers,
     reasons,
     repeat_rows,
+    signing,
 )
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
@@ -131,7 +132,24 @@ def _page(
         waiting=page.waiting,
         status_labels=lifecycle.LABELS,
         echo=echo,
+        **_signed(entry, whole=block is None),
     )
+
+
+def _signed(entry: entries.Entry, *, whole: bool) -> dict[str, object]:
+    """The signatures covering the record, and whether the reader may sign it now (signable,
+    not yet validly signed), for a whole page (a fragment shows neither)."""
+    if not whole:
+        return {"signatures": [], "may_sign": False}
+    ctx, record = request_context(), entry.record
+    signatures = signing.shown_for_record(ctx, entry.subject, record)
+    signable = record is not None and lifecycle.status_of(record.status) in lifecycle.SIGNABLE
+    return {
+        "signatures": signatures,
+        "may_sign": signable
+        and signing.may_sign(ctx, entry.subject)
+        and not any(s.valid for s in signatures),
+    }
 
 
 def _pending(
