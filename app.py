@@ -10,7 +10,19 @@ from edc import access, audit, crypto, dates, db_roles, hosts, i18n, login, logs
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
-from edc.views import account, admin, auth, crf, health, home, monitoring, patients, roles, subjects
+from edc.views import (
+    account,
+    admin,
+    auth,
+    crf,
+    health,
+    home,
+    monitoring,
+    patients,
+    roles,
+    signing,
+    subjects,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -61,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for blueprint in (auth.bp, account.bp, home.bp, subjects.bp, crf.bp, admin.bp, roles.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (monitoring.bp,):  # review: queries, SDV, locks
+    for blueprint in (monitoring.bp, signing.bp):  # review: queries, SDV, locks; e-signatures
         app.register_blueprint(blueprint)
     app.register_blueprint(patients.bp)  # find a patient (its own module: a page of its own)
     app.register_blueprint(health.bp)  # GET /health for load balancers

@@ -17,6 +17,7 @@ from wtforms import (
     FormField,
     HiddenField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -115,6 +116,18 @@ class LanguageForm(AppForm):
 
 class EmptyForm(AppForm):
     """A button that changes something: only the CSRF token travels."""
+
+
+class SignForm(AppForm):
+    """An investigator's e-signature: its meaning, the one-time certification, and both
+    components (password and a fresh TOTP code) every time."""
+
+    meaning = RadioField(_l("What your signature means"), choices=[])
+    certify = BooleanField(_l("I accept this certification"))
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    code = StringField(
+        _l("6-digit code from your authenticator app"), validators=[DataRequired(), Length(max=8)]
+    )
 
 
 class ReasonForm(AppForm):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import JSON, Label, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -30,6 +30,7 @@ from edc.models.subjects import Subject, SubjectIdentity
 from edc.services import subjects
 from edc.services.crf_values import Stored
 from edc.services.definitions import form_model, study_of
+from edc.services.signing import signature_over
 
 #: A query's status while it waits for the site (edc.services.queries owns the statuses).
 OPEN_QUERY = "open"
@@ -49,8 +50,8 @@ class Entry:
     stored: dict[str, Stored] = field(default_factory=dict)
     #: The study as currently defined (events, standard reasons for change, languages).
     study: forms_dsl.Study | None = None
-    #: Whether a verification or an open query rests on the record (read with it, so that a
-    #: save that touches neither pays nothing for review: `review_effects`).
+    #: Whether a verification, an open query or a valid signature rests on the record (read
+    #: with it, so that a save that touches none pays nothing for review: `review_effects`).
     under_review: bool = True
 
     @property
@@ -92,6 +93,28 @@ def _json_object_postgresql(element: _JsonObject, compiler: SQLCompiler, **kw: A
     return f"json_object_agg({key}, {value})"
 
 
+def _stored_items() -> Any:
+    """The record's items as one JSON object (a column of `_entry_query`)."""
+    return (
+        select(_JsonObject(ItemValue.path, ItemValue.value))
+        .where(ItemValue.record_id == FormRecord.id)
+        .correlate(FormRecord)
+        .scalar_subquery()
+    )
+
+
+def _under_review() -> Label[bool]:
+    """Whether a verification, an open query or a valid signature rests on the entry's record
+    (a column of `_entry_query`)."""
+    return or_(
+        exists().where(
+            ItemVerification.record_id == FormRecord.id, ItemVerification.reset_at.is_(None)
+        ),
+        exists().where(DataQuery.record_id == FormRecord.id, DataQuery.status == OPEN_QUERY),
+        signature_over(FormRecord.id, EventOccurrence.id, Subject.id),
+    ).label("under_review")
+
+
 @lru_cache(maxsize=2)
 def _entry_query(identity: bool) -> Select[Any]:
     """`find_entry`'s query, built once: its parameters (and the actor's sites) are bound at
@@ -111,21 +134,9 @@ def _entry_query(identity: bool) -> Select[Any]:
         .correlate(Subject)
         .scalar_subquery()
     )
-    stored = (
-        select(_JsonObject(ItemValue.path, ItemValue.value))
-        .where(ItemValue.record_id == FormRecord.id)
-        .correlate(FormRecord)
-        .scalar_subquery()
-    )
-    under_review = or_(
-        exists().where(
-            ItemVerification.record_id == FormRecord.id, ItemVerification.reset_at.is_(None)
-        ),
-        exists().where(DataQuery.record_id == FormRecord.id, DataQuery.status == OPEN_QUERY),
-    ).label("under_review")
     entities = (Subject, Site, StudyDefinition, EventOccurrence, FormRecord, FormVersion)
     query = (
-        select(*entities, stored, under_review)
+        select(*entities, _stored_items(), _under_review())
         .join(Site, Site.id == Subject.site_id)
         .outerjoin(StudyDefinition, StudyDefinition.id == latest_definition)
         .outerjoin(

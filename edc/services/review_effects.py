@@ -1,5 +1,6 @@
 """What a save of data does to review (DESIGN §3): the verification of each changed item is
-undone ("changed after SDV"), the signatures covering the record no longer hold, the open
+undone ("changed after SDV"), the signatures covering the record no longer hold (a new record
+in a signed visit or casebook too: it changes what was signed), the open
 queries on the changed items are answered by the change, and a soft check confirmed on
 completion raises a query. The save calls `after_save` in its transaction, after its events."""
 
@@ -14,7 +15,7 @@ from edc.context import Context
 from edc.item_address import ItemAddress
 from edc.models.crf import FormRecord
 from edc.models.monitoring import DataQuery, ItemVerification
-from edc.services import queries, sdv
+from edc.services import queries, sdv, signing
 from edc.services.entries import Entry
 
 
@@ -26,6 +27,10 @@ def after_save(
     confirmations: Sequence[tuple[forms_dsl.Issue, str]],
 ) -> None:
     """`changes`: (item key, old, new, reason) of each item the save changed."""
+    if changes and entry.under_review:
+        keys = [key for key, *_ in changes]
+        reasons = sorted({reason for *_, reason in changes if reason})
+        signing.invalidate_for_change(ctx, record, "; ".join(reasons) or ", ".join(keys))
     if changes and entry.under_review and _touches_review(ctx, record, [k for k, *_ in changes]):
         keys = [key for key, *_ in changes]
         reasons = sorted({reason for *_, reason in changes if reason})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,12 +24,12 @@ import forms_dsl
 from edc import access
 from edc.access import Permission
 from edc.context import Context
-from edc.lifecycle import RecordStatus
+from edc.lifecycle import SIGNABLE, RecordStatus
 from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.studies import Site
 from edc.models.subjects import Subject
-from edc.services import refused_saves, subject_status
+from edc.services import refused_saves, signing, subject_status
 from edc.services.definitions import study_model
 from edc.services.subjects import site_today
 from forms_dsl.model import Event
@@ -45,7 +45,7 @@ class Task:
     """One thing to do for one subject: open `form_id` of visit `event_id`/`number`, or add that
     visit when `form_id` is empty (a further occurrence of a repeating event)."""
 
-    kind: str  # "refused", "visit", "form"
+    kind: str  # "refused", "visit", "form", "sign"
     study_code: str
     event_id: str
     event_label: str
@@ -59,6 +59,8 @@ class Task:
     days: int = 0
     overdue: bool = False
     repeating: bool = False
+    #: A form to sign whose earlier signature a change invalidated: to be signed again.
+    resign: bool = False
 
 
 @dataclass
@@ -214,6 +216,41 @@ def forms_in_progress(ctx: Context, scope: Scope) -> dict[int, Category]:
     out: dict[int, Category] = {}
     for row in rows:
         task = _task("form", scope, row, row.updated_at)
+        out.setdefault(row.site_id, Category(total=row.total)).tasks.append(task)
+    return out
+
+
+def to_sign(ctx: Context, scope: Scope) -> dict[int, Category]:
+    """For investigators: complete or verified records at the sites where they sign that no
+    valid signature covers (their own, their visit's or the casebook's), those whose signature
+    a change invalidated included; the longest waiting first. One query, `CAP` kept per site."""
+    sites = access.site_ids_for(ctx.grants, Permission.CASEBOOK_SIGN) & frozenset(scope.sites)
+    if not sites:
+        return {}
+    rank = func.row_number().over(
+        partition_by=Subject.site_id, order_by=(FormRecord.updated_at, FormRecord.id)
+    )
+    over = (FormRecord.id, FormRecord.occurrence_id, FormRecord.subject_id)
+    inner = (
+        _live_records(
+            FormRecord.updated_at,
+            signing.signature_over(*over, valid=False).label("resign"),
+            rank.label("rank"),
+            func.count().over(partition_by=Subject.site_id).label("total"),
+        )
+        .where(
+            FormRecord.status.in_(sorted(s.value for s in SIGNABLE)),
+            Subject.site_id.in_(sorted(sites)),
+            ~signing.signature_over(*over),
+        )
+        .subquery()
+    )
+    rows = ctx.session.execute(
+        select(inner).where(inner.c.rank <= CAP).order_by(inner.c.site_id, inner.c.rank)
+    ).all()
+    out: dict[int, Category] = {}
+    for row in rows:
+        task = replace(_task("sign", scope, row, row.updated_at), resign=bool(row.resign))
         out.setdefault(row.site_id, Category(total=row.total)).tasks.append(task)
     return out
 
@@ -400,5 +437,6 @@ SOURCES: tuple[tuple[str, Source], ...] = (
     ("refused", refused),
     ("visits", visits_due),
     ("forms", forms_in_progress),
+    ("sign", to_sign),
 )
 CATEGORY_KEYS = tuple(key for key, _source in SOURCES)

@@ -25,6 +25,7 @@ from edc.services import (
     reasons,
     repeat_rows,
     review_panel,
+    signing,
 )
 from edc.services.crf_values import posted_from_stored
 from edc.services.data_entry import Outcome
@@ -110,16 +111,9 @@ def _page(
         history_paths=frozenset(entry.stored), rows=rows, masked=page.hidden,
         mask=identifiers.masked_text() if page.hidden else "", warning_key=data_entry.warning_key,
     )  # fmt: skip
-    review = review_panel.panel(ctx, entry) if block is None else None
-    paths = frozenset(entry.stored)
     return render(
         "crf/page.html",
         block=block,
-        review=review,
-        item_label=lambda key: forms_bridge.item_label(entry.form, key, paths, lang),
-        item_text=lambda key, value: forms_bridge.item_text(entry.form, key, value, lang),
-        kind_labels=queries.KIND_LABELS,
-        query_status_labels=queries.STATUS_LABELS,
         status=status,
         entry=entry,
         sections=view.sections,
@@ -140,7 +134,39 @@ def _page(
         waiting=page.waiting,
         status_labels=lifecycle.LABELS,
         echo=echo,
+        **_signed(entry, whole=block is None),
+        **_review(entry, lang, whole=block is None),
     )
+
+
+def _review(entry: entries.Entry, lang: str, *, whole: bool) -> dict[str, object]:
+    """The review part of a whole page (a fragment has none): SDV, queries, the lock."""
+    if not whole:
+        return {"review": None}
+    paths = frozenset(entry.stored)
+    return {
+        "review": review_panel.panel(request_context(), entry),
+        "item_label": lambda key: forms_bridge.item_label(entry.form, key, paths, lang),
+        "item_text": lambda key, value: forms_bridge.item_text(entry.form, key, value, lang),
+        "kind_labels": queries.KIND_LABELS,
+        "query_status_labels": queries.STATUS_LABELS,
+    }
+
+
+def _signed(entry: entries.Entry, *, whole: bool) -> dict[str, object]:
+    """The signatures covering the record, and whether the reader may sign it now (signable,
+    not yet validly signed), for a whole page (a fragment shows neither)."""
+    if not whole:
+        return {"signatures": [], "may_sign": False}
+    ctx, record = request_context(), entry.record
+    signatures = signing.shown_for_record(ctx, entry.subject, record)
+    signable = record is not None and lifecycle.status_of(record.status) in lifecycle.SIGNABLE
+    return {
+        "signatures": signatures,
+        "may_sign": signable
+        and signing.may_sign(ctx, entry.subject)
+        and not any(s.valid for s in signatures),
+    }
 
 
 def _pending(

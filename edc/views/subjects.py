@@ -26,6 +26,7 @@ from edc.i18n import _, _l
 from edc.services import (
     casebook,
     consent_scope,
+    signing,
     subject_page,
     subject_status,
     subjects,
@@ -112,7 +113,8 @@ def _subject_or_404(code: str) -> Subject:
 @requires(Permission.SUBJECT_VIEW)
 def subject_detail(code: str) -> BaseResponse:
     subject = _subject_or_404(code)
-    shown = subject_page.subject_page(request_context(), subject)
+    ctx = request_context()
+    shown = subject_page.subject_page(ctx, subject)
     return render(
         "subjects/detail.html",
         subject=subject,
@@ -130,6 +132,8 @@ def subject_detail(code: str) -> BaseResponse:
         may_change_status=shown.may_change_status,
         consent=shown.consent,
         option_labels=consent_scope.OPTION_LABELS,
+        signatures=signing.shown_for_subject(ctx, subject),
+        may_sign=signing.may_sign(ctx, subject),
     )
 
 

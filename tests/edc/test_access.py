@@ -182,7 +182,8 @@ def test_every_role_has_a_scope_and_permissions(role):
 
 def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app, client, tmp_path):
     """With real addresses (a subject, a repeating event's 2nd occurrence, a form, an item) that
-    its own site's nurse opens, a nurse of another site gets 404 on every method."""
+    its own site's staff open, the staff of another site (a nurse, and an investigator, who
+    holds every site permission) get 404 on every method."""
     import datetime as dt
     import textwrap
 
@@ -207,7 +208,8 @@ def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app
     load_definition(app_context(Actor.cli()), study, folder, utcnow())
     home = make_site("FR-40", study)
     subject = make_subject(home)
-    nurse = make_user(roles=[(Role.NURSE, home)])
+    # The investigator holds every permission a site grants (a nurse's, and signing).
+    nurse = make_user(roles=[(Role.INVESTIGATOR, home)])
     subject = db.session.get(Subject, subject.id)
     casebook.add_occurrence(
         Context(db.session(), Actor(user=nurse)),
@@ -228,15 +230,22 @@ def test_route_matrix_every_subject_route_answers_404_to_another_sites_staff(app
     posted = {"csrf_token": csrf(client, form), "weight": "5", "row_version": "0"}
     saved = client.post(form, data=posted)
     assert saved.status_code == 302  # an item with a history, in the 2nd occurrence
-    stranger = another_browser(client)
-    login(stranger, make_user(roles=[(Role.NURSE, make_site("IT-40", study))]))
-    token = csrf(stranger, "/account")
-    for rule in rules:
-        url = rule.build({a: values[a] for a in rule.arguments})[1]
-        for method in _methods(rule):
-            data = {"csrf_token": token, "reason": "x", "number": "3", "row_version": "0"}
-            response = stranger.open(url, method=method, data=data)
-            assert response.status_code == 404, (rule.endpoint, method, response.status_code)
+    elsewhere = make_site("IT-40", study)
+    for role in (Role.NURSE, Role.INVESTIGATOR):
+        stranger = another_browser(client)
+        login(stranger, make_user(roles=[(role, elsewhere)]))
+        token = csrf(stranger, "/account")
+        for rule in rules:
+            url = rule.build({a: values[a] for a in rule.arguments})[1]
+            for method in _methods(rule):
+                data = {"csrf_token": token, "reason": "x", "number": "3", "row_version": "0"}
+                response = stranger.open(url, method=method, data=data)
+                assert response.status_code == 404, (
+                    role,
+                    rule.endpoint,
+                    method,
+                    response.status_code,
+                )
     for rule in rules:
         if "GET" in rule.methods:
             url = rule.build({a: values[a] for a in rule.arguments})[1]
