@@ -10,7 +10,19 @@ from edc import access, audit, crypto, dates, db_roles, hosts, i18n, login, logs
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
-from edc.views import account, admin, auth, crf, health, home, patients, roles, subjects
+from edc.views import (
+    account,
+    admin,
+    audit_review,
+    auth,
+    crf,
+    health,
+    home,
+    monitor_visits,
+    patients,
+    roles,
+    subjects,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -63,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(patients.bp)  # find a patient (its own module: a page of its own)
     app.register_blueprint(health.bp)  # GET /health for load balancers
+    app.register_blueprint(audit_review.bp)  # the clinical trail, its CSV and review reports
+    app.register_blueprint(monitor_visits.bp)  # a site's monitoring visits, changes since
     access.declare_public(app, "static")
     app.before_request(access.gate)
     register_cli(app)
