@@ -20,8 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select, true
 
+import forms_dsl
 from edc import access, audit
 from edc.access import Permission
 from edc.context import Context
@@ -81,6 +82,14 @@ ACTIONS = {
     "monitoring_visit.started": _l("Monitoring visit started"),
     "monitoring_visit.ended": _l("Monitoring visit ended"),
     EXPORTED: _l("Audit trail exported"),
+    "consent.status": _l("Consent status changed"),
+    "identity.created": _l("Identity recorded"),
+    "identity.revision_kept": _l("Previous identity kept"),
+    "identity.reencrypted": _l("Identity re-encrypted"),
+    "identity.reindexed": _l("Identity search index rebuilt"),
+    "identity.searched": _l("Patients searched"),
+    "subject.duplicate_suspected": _l("Possible duplicate subject"),
+    "subject.status_recorded": _l("Subject status recorded"),
 }
 #: Bounds of the filters (longer input is refused with a message, never cut silently).
 MAX_USER, MAX_SUBJECT, MAX_ACTION = 254, 32, 64
@@ -280,18 +289,79 @@ def narrowed(ctx: Context, scope: Scope, f: TrailFilter) -> Select[tuple[AuditEv
 # --- Rows a person reads: where, which subject and form, values (masked where they must be) --
 
 
+@dataclass
+class Shelf:
+    """The study and form models that rows name, each read once (kept for a whole export).
+
+    A stored version that no longer loads reads as None: its items are then masked (when in
+    doubt, the vault's rule wins) and named by their keys."""
+
+    ctx: Context
+    _forms: dict[tuple[int, str, int], forms_dsl.Form | None] = field(default_factory=dict)
+    _studies: dict[int, forms_dsl.Study | None] = field(default_factory=dict)
+
+    def form(self, study_id: int, form_id: str, version: int) -> forms_dsl.Form | None:
+        key = (study_id, form_id, version)
+        if key not in self._forms:
+            stored = self.ctx.session.scalar(
+                select(FormVersion).where(
+                    FormVersion.study_id == study_id,
+                    FormVersion.form_id == form_id,
+                    FormVersion.version == version,
+                )
+            )
+            try:
+                self._forms[key] = definitions.form_model(stored) if stored else None
+            except definitions.DefinitionError:
+                self._forms[key] = None
+        return self._forms[key]
+
+    def study(self, study_id: int) -> forms_dsl.Study | None:
+        if study_id not in self._studies:
+            try:
+                self._studies[study_id] = definitions.study_model(self.ctx.session, study_id)
+            except definitions.DefinitionError:
+                self._studies[study_id] = None
+        return self._studies[study_id]
+
+
+def item_label(form: forms_dsl.Form | None, key: str, lang: str) -> str:
+    """An item as its form names it: the field's label, after its section's title in a row."""
+    address = ItemAddress.of(key)
+    f = form.fields.get(address.field) if form is not None and address is not None else None
+    if form is None or address is None or f is None:
+        return key
+    if address.group is None:
+        return f.label.get(lang)
+    section = next((s for s in form.sections if s.id == address.group), None)
+    return f"{section.title.get(lang)} · {f.label.get(lang)}" if section else f.label.get(lang)
+
+
+def event_label(study: forms_dsl.Study | None, event_id: str, lang: str) -> str:
+    """A visit as the study names it (its id if the definition is gone)."""
+    for event in study.events if study is not None else ():
+        if event.id == event_id:
+            return event.label.get(lang)
+    return event_id
+
+
 @dataclass(frozen=True)
 class Place:
-    """Where an event happened in the casebook (what the CRF page's address needs)."""
+    """Where an event happened in the casebook: the CRF page's address and its names."""
 
     subject_code: str
     event_id: str = ""
     number: int = 0
     form_id: str = ""
+    event_label: str = ""
+    form_title: str = ""
 
 
 @dataclass(frozen=True)
 class TrailRow:
+    """An event as a person reads it. `old` and `new` are stored values (the masked text in
+    their place when hidden); `form` names the item's form, for showing its values."""
+
     seq: int
     at: datetime
     action: str
@@ -301,10 +371,12 @@ class TrailRow:
     site_code: str
     place: Place | None
     item: str
-    old: str
-    new: str
+    item_label: str
+    old: object
+    new: object
     reason: str
     masked: bool = False
+    form: forms_dsl.Form | None = None
 
 
 def _numeric_ids(events: Iterable[AuditEvent], kinds: Iterable[str]) -> set[int]:
@@ -312,19 +384,35 @@ def _numeric_ids(events: Iterable[AuditEvent], kinds: Iterable[str]) -> set[int]
     return {int(e.entity_id) for e in events if e.entity_type in wanted and e.entity_id.isdigit()}
 
 
-def places(ctx: Context, events: Sequence[AuditEvent]) -> dict[int, Place]:
-    """Where each event happened, by seq (two queries for any number of events)."""
-    record_ids = _numeric_ids(events, ["form_record"])
-    record_places: dict[int, Place] = {}
-    if record_ids:
-        rows = ctx.session.execute(
-            select(FormRecord.id, Subject.study_code, EventOccurrence.event_id)
-            .add_columns(EventOccurrence.number, FormRecord.form_id)
-            .join(Subject, Subject.id == FormRecord.subject_id)
-            .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
-            .where(FormRecord.id.in_(record_ids))
-        )
-        record_places = {r[0]: Place(r[1], r[2], r[3], r[4]) for r in rows}
+def record_places(
+    ctx: Context, shelf: Shelf, record_ids: set[int], site_id: int | None = None
+) -> dict[int, Place]:
+    """Where records are, by id (one query): subject, visit and form, with their names (of
+    the records at `site_id` only, when given)."""
+    if not record_ids:
+        return {}
+    at_site = Subject.site_id == site_id if site_id is not None else true()
+    rows = ctx.session.execute(
+        select(FormRecord.id, Subject.study_code, Subject.study_id, EventOccurrence.event_id)
+        .add_columns(EventOccurrence.number, FormRecord.form_id, FormVersion.version)
+        .join(Subject, Subject.id == FormRecord.subject_id)
+        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
+        .join(FormVersion, FormVersion.id == FormRecord.form_version_id)
+        .where(FormRecord.id.in_(record_ids), at_site)
+    )
+    lang, found = ctx.language, {}
+    for record_id, code, study_id, event_id, number, form_id, version in rows.tuples():
+        form = shelf.form(study_id, form_id, version)
+        title = form.title.get(lang) if form is not None else form_id
+        label = event_label(shelf.study(study_id), event_id, lang)
+        found[record_id] = Place(code, event_id, number, form_id, label, title)
+    return found
+
+
+def places(ctx: Context, shelf: Shelf, events: Sequence[AuditEvent]) -> dict[int, Place]:
+    """Where each event happened, by seq (two queries for any number of events, and one for
+    each study or form version not read yet)."""
+    by_record = record_places(ctx, shelf, _numeric_ids(events, ["form_record"]))
     subject_ids = _numeric_ids(events, ["subject", "subject_identity"])
     codes: dict[int, str] = {}
     if subject_ids:
@@ -336,26 +424,30 @@ def places(ctx: Context, events: Sequence[AuditEvent]) -> dict[int, Place]:
     for e in events:
         if not e.entity_id.isdigit():
             continue
-        if e.entity_type == "form_record" and int(e.entity_id) in record_places:
-            shown[e.seq] = record_places[int(e.entity_id)]
+        if e.entity_type == "form_record" and int(e.entity_id) in by_record:
+            shown[e.seq] = by_record[int(e.entity_id)]
         elif e.entity_type in ("subject", "subject_identity") and int(e.entity_id) in codes:
             shown[e.seq] = Place(codes[int(e.entity_id)])
     return shown
 
 
-UNREADABLE = "*"  # no field has this id: stands for "every item of the form"
-
-
 @dataclass
 class Masker:
-    """Whether an event's values belong to an identifier item the reader may not see.
+    """Whether an event's values belong to an identifier item the reader may not see, and the
+    form its item belongs to."""
 
-    The forms' identifier fields are read once per form version (cached for a whole export).
-    A form version that no longer loads is masked: when in doubt, the vault's rule wins."""
-
-    ctx: Context
     scope: Scope
-    _known: dict[tuple[frozenset[int], str, int], frozenset[str]] = field(default_factory=dict)
+    shelf: Shelf
+
+    def form_of(self, e: AuditEvent) -> tuple[forms_dsl.Form | None, RecordItem | None]:
+        try:
+            item = RecordItem.parse(e.item_path) if e.item_path else None
+        except Invalid:
+            return None, None
+        studies = sorted(self.scope.studies_of(e.site_code))
+        if item is None or not studies:
+            return None, item
+        return self.shelf.form(studies[0], item.form_id, item.version), item
 
     def hides(self, e: AuditEvent) -> bool:
         if not e.item_path or e.site_code in self.scope.identity_codes:
@@ -363,60 +455,23 @@ class Masker:
         try:
             item = RecordItem.parse(e.item_path)
         except Invalid:
-            return False
-        studies = frozenset(self.scope.studies_of(e.site_code))
-        key = (studies, item.form_id, item.version)
-        if key not in self._known:
-            self._known[key] = self._identifier_fields(*key)
-        fields = self._known[key]
-        return UNREADABLE in fields or field_of(item.item.key) in fields
-
-    def _identifier_fields(
-        self, studies: frozenset[int], form_id: str, version: int
-    ) -> frozenset[str]:
-        stored = self.ctx.session.scalars(
-            select(FormVersion).where(
-                FormVersion.study_id.in_(studies),
-                FormVersion.form_id == form_id,
-                FormVersion.version == version,
-            )
-        )
-        ids: set[str] = set()
-        for form_version in stored:
-            try:
-                ids |= identifiers.field_ids(definitions.form_model(form_version))
-            except definitions.DefinitionError:
-                return frozenset({UNREADABLE})  # every item of it is masked
-        return frozenset(ids)
-
-
-def shown_value(value: object) -> str:
-    """A stored value as text: lists joined, details as `key: value`, nothing as empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(event_text.YES if value else event_text.NO)
-    if isinstance(value, list):
-        return ", ".join(shown_value(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {shown_value(v)}" for k, v in sorted(value.items()))
-    return str(value)
-
-
-def _item_text(e: AuditEvent) -> str:
-    try:
-        return RecordItem.parse(e.item_path).item.key if e.item_path else ""
-    except Invalid:
-        return e.item_path
+            return True  # an address not understood: hidden rather than shown
+        for study_id in self.scope.studies_of(e.site_code):
+            form = self.shelf.form(study_id, item.form_id, item.version)
+            if form is None or field_of(item.item.key) in identifiers.field_ids(form):
+                return True
+        return False
 
 
 def trail_rows(ctx: Context, masker: Masker, events: Sequence[AuditEvent]) -> list[TrailRow]:
-    """Events as rows a person reads (two queries for their places, one per new form version)."""
-    where = places(ctx, events)
+    """Events as rows a person reads (constant queries, and one per new form version)."""
+    where = places(ctx, masker.shelf, events)
+    mask = identifiers.masked_text()
     rows = []
     for e in events:
         hidden = masker.hides(e) and (e.old_value is not None or e.new_value is not None)
-        mask = identifiers.masked_text()
+        form, item = masker.form_of(e)
+        key = item.item.key if item is not None else ""
         rows.append(
             TrailRow(
                 seq=e.seq,
@@ -427,11 +482,13 @@ def trail_rows(ctx: Context, masker: Masker, events: Sequence[AuditEvent]) -> li
                 role=event_text.role_labels(e.role),
                 site_code=e.site_code,
                 place=where.get(e.seq),
-                item=_item_text(e),
-                old=mask if hidden and e.old_value is not None else shown_value(e.old_value),
-                new=mask if hidden and e.new_value is not None else shown_value(e.new_value),
+                item=key,
+                item_label=item_label(form, key, ctx.language) if key else "",
+                old=mask if hidden and e.old_value is not None else e.old_value,
+                new=mask if hidden and e.new_value is not None else e.new_value,
                 reason=e.reason or "",
                 masked=hidden,
+                form=form,
             )
         )
     return rows
@@ -456,7 +513,7 @@ def trail_page(ctx: Context, f: TrailFilter, page: int) -> TrailPage:
         )
     )
     pages = max(1, -(-total // PAGE_SIZE))
-    return TrailPage(trail_rows(ctx, Masker(ctx, scope), events), total, pages)
+    return TrailPage(trail_rows(ctx, Masker(scope, Shelf(ctx)), events), total, pages)
 
 
 CSV_COLUMNS = [
@@ -525,14 +582,14 @@ def export_trail(ctx: Context, f: TrailFilter) -> tuple[int, Iterator[list[objec
         new={"filters": f.used(), "rows": count, "sites": scope.codes},
     )
     capped = found.where(AuditEvent.seq <= last) if last else found.where(false())
-    masker = Masker(ctx, scope)
+    masker = Masker(scope, Shelf(ctx))
 
     def stream() -> Iterator[list[object]]:
         result = ctx.session.scalars(
             capped.order_by(AuditEvent.seq).execution_options(yield_per=CSV_BATCH)
         )
         for batch in result.partitions():
-            where = places(ctx, batch)
+            where = places(ctx, masker.shelf, batch)
             for e in batch:
                 yield _csv_row(e, where.get(e.seq), masker.hides(e))
 

@@ -12,7 +12,7 @@ second waits for the first to commit, then finds its visit and is refused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -24,10 +24,9 @@ from edc.errors import Conflict, Denied, Invalid, NotFound
 from edc.i18n import _
 from edc.item_address import RecordItem
 from edc.models.audit import AuditEvent
-from edc.models.crf import EventOccurrence, FormRecord
 from edc.models.monitoring import MonitorVisit
 from edc.models.studies import Site
-from edc.models.subjects import Subject
+from edc.services.audit_review import Place, Shelf, item_label, record_places
 from edc.services.data_entry import ITEM_ACTIONS
 
 STARTED, ENDED = "monitoring_visit.started", "monitoring_visit.ended"
@@ -139,16 +138,23 @@ def last_visit_end(ctx: Context, site: Site) -> datetime | None:
 
 @dataclass(frozen=True)
 class ChangedItem:
-    """An item changed since the visit: where it is, its latest change, how many changes."""
+    """An item changed since the visit: where it is (and the names of its visit, form and
+    field in the reader's language), its latest change and how many changes."""
 
-    subject_code: str
-    event_id: str
-    number: int
-    form_id: str
+    place: Place
     key: str
+    item_label: str
     last_changed_at: datetime
     last_changed_by: str
     changes: int
+
+    @property
+    def subject_code(self) -> str:
+        return self.place.subject_code
+
+    @property
+    def form_id(self) -> str:
+        return self.place.form_id
 
 
 def _latest(ctx: Context, site: Site, since: datetime | None) -> list[tuple[str, str, int, int]]:
@@ -170,51 +176,46 @@ def changed_since_last_visit(ctx: Context, site: Site) -> list[ChangedItem]:
     """Items whose value changed at the site after the actor's previous completed visit ended
     (every changed item, if they never completed one): one line per item, newest change first.
 
-    Four queries whatever the number of items (for the to-do list as for the site's page)."""
+    Four queries whatever the number of items, and one per form version named (for the to-do
+    list as for the site's page)."""
     ctx.require(Permission.AUDIT_READ, site.id)
     groups = _latest(ctx, site, last_visit_end(ctx, site))
     record_ids = {int(r) for r, *_rest in groups if r.isdigit()}
     if not record_ids:
         return []
-    records = ctx.session.execute(
-        select(FormRecord.id, Subject.study_code, EventOccurrence.event_id)
-        .add_columns(EventOccurrence.number, FormRecord.form_id)
-        .join(Subject, Subject.id == FormRecord.subject_id)
-        .join(EventOccurrence, EventOccurrence.id == FormRecord.occurrence_id)
-        .where(FormRecord.id.in_(record_ids), Subject.site_id == site.id)
-    )
-    where = {row[0]: row[1:] for row in records.tuples()}
+    shelf = Shelf(ctx)
+    where = record_places(ctx, shelf, record_ids, site.id)
     latest = ctx.session.execute(
         select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor_email).where(
             AuditEvent.seq.in_([seq for *_rest, seq in groups])
         )
     )
-    moments = {seq: (at, email) for seq, at, email in latest.tuples()}
-    return _merged(groups, where, moments)
-
-
-def _merged(
-    groups: list[tuple[str, str, int, int]],
-    where: dict[int, tuple[str, str, int, str]],
-    moments: dict[int, tuple[datetime, str]],
-) -> list[ChangedItem]:
-    """One line per item of a record (an item entered with two form versions is one item)."""
+    moments = {seq: (at, email or "") for seq, at, email in latest.tuples()}
     lines: dict[tuple[int, str], ChangedItem] = {}
     for record, path, count, seq in groups:
-        try:
-            key = RecordItem.parse(path).item.key
-        except Invalid:
-            continue
-        if not record.isdigit() or int(record) not in where:
-            continue  # another study's site with the same code, or not an item path
-        code, event_id, number, form_id = where[int(record)]
-        at, email = moments[seq]
-        before = lines.get((int(record), key))
-        if before is not None:
-            count += before.changes
-            if before.last_changed_at > at:
-                at, email = before.last_changed_at, before.last_changed_by
-        lines[(int(record), key)] = ChangedItem(
-            code, event_id, number, form_id, key, at, email or "", count
-        )
+        place = where.get(int(record)) if record.isdigit() else None
+        item = _item(path)
+        if place is None or item is None:
+            continue  # another study's site with the same code, or not an item's address
+        form = shelf.form(site.study_id, item.form_id, item.version)
+        line = ChangedItem(
+            place, item.item.key, item_label(form, item.item.key, ctx.language),
+            *moments[seq], count,
+        )  # fmt: skip
+        lines[(int(record), line.key)] = _merged(lines.get((int(record), line.key)), line)
     return sorted(lines.values(), key=lambda c: (c.last_changed_at, c.key), reverse=True)
+
+
+def _item(path: str) -> RecordItem | None:
+    try:
+        return RecordItem.parse(path)
+    except Invalid:
+        return None
+
+
+def _merged(before: ChangedItem | None, line: ChangedItem) -> ChangedItem:
+    """One line per item of a record: an item entered with two form versions is one item."""
+    if before is None:
+        return line
+    newest = line if line.last_changed_at >= before.last_changed_at else before
+    return replace(newest, changes=before.changes + line.changes)

@@ -16,7 +16,14 @@ from sqlalchemy import func, select
 from edc.access import Permission
 from edc.context import Context
 from edc.models.audit import AuditEvent
-from edc.services.audit_review import Masker, TrailFilter, TrailRow, narrowed, reader_scope
+from edc.services.audit_review import (
+    Masker,
+    Shelf,
+    TrailFilter,
+    TrailRow,
+    narrowed,
+    reader_scope,
+)
 from edc.services.audit_review import trail_rows as _rows
 
 
@@ -80,7 +87,7 @@ def reports(ctx: Context, f: TrailFilter) -> Reports:
     ctx.require(Permission.AUDIT_READ)
     scope = reader_scope(ctx)
     found = narrowed(ctx, scope, replace(f, action=""))
-    session, masker = ctx.session, Masker(ctx, scope)
+    session, masker = ctx.session, Masker(scope, Shelf(ctx))
     reviewed = found.where(AuditEvent.action.in_(AFTER_REVIEW))
     after_total = session.scalar(select(func.count()).select_from(reviewed.subquery())) or 0
     after = session.scalars(reviewed.order_by(AuditEvent.seq.desc()).limit(REPORT_ROWS))

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
 from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.wrappers import Response as BaseResponse
 
-from edc import dates
+from edc import dates, forms_bridge, lifecycle
 from edc.access import Permission, requires
 from edc.errors import Invalid
 from edc.exports import csv_writer
-from edc.i18n import _
+from edc.i18n import _, _l
 from edc.services import audit_review, review_reports
-from edc.services.audit_review import TrailFilter
+from edc.services.audit_review import TrailFilter, TrailRow
 from edc.web import page_arg, render, request_context
 
 bp = Blueprint("audit_review", __name__, url_prefix="/audit")
@@ -61,6 +62,56 @@ def _filter() -> tuple[TrailFilter, list[str]]:
     return f, errors
 
 
+#: The details of a non-item event a reviewer reads on the page (the CSV keeps them all): the
+#: others are machine values (hashes, session numbers, document codes).
+DETAIL_KEYS = {
+    "status": _l("Status"),
+    "changes": _l("Items changed"),
+    "remote": _l("Remote visit"),
+    "started_at": _l("Started"),
+    "ended_at": _l("Ended"),
+    "visit_date": _l("Visit date"),
+    "rows": _l("Rows"),
+}
+
+
+def _detail(key: str, value: object, lang: str) -> str:
+    if key == "status" and isinstance(value, str):
+        return str(lifecycle.LABELS.get(value, value))
+    if key.endswith("_at") and isinstance(value, str):
+        try:
+            return dates.shown(datetime.fromisoformat(value), lang)
+        except ValueError:
+            return value
+    if key.endswith("_date") and isinstance(value, str):
+        return dates.as_written(value, lang)
+    return forms_bridge.display_text(value, None, lang)
+
+
+def _value_text(row: TrailRow, value: object, lang: str) -> str:
+    """A stored value as the reviewer reads it: an item's in its form's words (choice labels,
+    dates as the reader writes them), an event's details labelled, masked ones as masked."""
+    if value is None or row.masked:
+        return "" if value is None else str(value)
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{DETAIL_KEYS[k]}: {_detail(k, v, lang)}"
+            for k, v in sorted(value.items())
+            if k in DETAIL_KEYS and v not in (None, "")
+        )
+    if row.item and row.form is not None:
+        return forms_bridge.item_text(row.form, row.item, value, lang)
+    return forms_bridge.display_text(value, None, lang)
+
+
+def shown_rows(rows: list[TrailRow]) -> list[TrailRow]:
+    """The rows with their values as text, for the page."""
+    lang = dates.language()
+    return [
+        replace(r, old=_value_text(r, r.old, lang), new=_value_text(r, r.new, lang)) for r in rows
+    ]
+
+
 def _args() -> dict[str, str]:
     """The filters as given, to keep in the form and the links (bounded: shown back as typed)."""
     return {n: request.args.get(n, "")[:300] for n in FILTER_NAMES if request.args.get(n)}
@@ -74,7 +125,8 @@ def trail() -> BaseResponse:
     shown = None
     if not errors:
         try:
-            shown = audit_review.trail_page(ctx, f, page)
+            found = audit_review.trail_page(ctx, f, page)
+            shown = replace(found, rows=shown_rows(found.rows))
         except Invalid as refused:
             errors.append(refused.message)
     return render(
@@ -129,7 +181,12 @@ def reports() -> BaseResponse:
     shown = None
     if not errors:
         try:
-            shown = review_reports.reports(ctx, f)
+            found = review_reports.reports(ctx, f)
+            shown = replace(
+                found,
+                after_review=shown_rows(found.after_review),
+                out_of_hours=shown_rows(found.out_of_hours),
+            )
         except Invalid as refused:
             errors.append(refused.message)
     return render(

@@ -56,6 +56,7 @@ NOT_PAGES = {
     "health.health",  # a machine's probe: JSON on purpose
     "admin.security_csv",  # downloads, read in a spreadsheet
     "admin.access_review_csv",
+    "audit_review.trail_csv",
     "consent.signer_copy",  # the sealed PDF
 }
 #: The kiosk's pages: a tablet handed over to a signer; read by `_kiosk_pages`.
@@ -241,6 +242,7 @@ def _seed(app: Flask) -> Demo:
         "session_id": str(signed),
         "kiosk_session": str(handed_over),
         "code": subject.study_code,
+        "site_code": site.code,
         "event_id": "diagnosis",
         "number": "1",
         "form_id": "diagnosis",
@@ -259,6 +261,8 @@ def _seed(app: Flask) -> Demo:
         demo.NOT_ELIGIBLE,
         *(reason for _status, reason in demo.LATER_STATUSES.values()),
         "Eligibility confirmed and consent signed (demo data).",
+        "Carboplatin and etoposide (demo data)",  # answers typed in the demo's forms
+        "Rapid COJEC (demo data)",
         "demo seed",
     ]
     return Demo(people, values, sorted(set(data), key=len, reverse=True))
