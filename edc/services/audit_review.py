@@ -81,7 +81,6 @@ ACTIONS = {
     "query.reopened": _l("Query re-opened"),
     "monitoring_visit.started": _l("Monitoring visit started"),
     "monitoring_visit.ended": _l("Monitoring visit ended"),
-    EXPORTED: _l("Audit trail exported"),
     "consent.status": _l("Consent status changed"),
     "identity.created": _l("Identity recorded"),
     "identity.revision_kept": _l("Previous identity kept"),
@@ -113,7 +112,6 @@ def action_label(action: str) -> str:
 def action_choices() -> list[tuple[str, str]]:
     """The clinical events a reader may filter on, by their names."""
     known = {a for a in event_text.ACTIONS if a.startswith(CLINICAL_PREFIXES)} | set(ACTIONS)
-    known.discard(EXPORTED)
     return sorted(((a, action_label(a)) for a in known), key=lambda pair: pair[1])
 
 
@@ -579,7 +577,7 @@ def export_trail(ctx: Context, f: TrailFilter) -> tuple[int, Iterator[list[objec
         EXPORTED,
         entity_type="audit_trail",
         entity_id="csv",
-        new={"filters": f.used(), "rows": count, "sites": scope.codes},
+        new={"filters": f.used(), "rows": count, "sites": ", ".join(scope.codes)},
     )
     capped = found.where(AuditEvent.seq <= last) if last else found.where(false())
     masker = Masker(scope, Shelf(ctx))

@@ -21,6 +21,7 @@ from edc.models.users import User
 
 ACTIONS = {
     "access.denied": _l("Access refused"),
+    "audit.exported": _l("Audit trail exported"),
     "auth.link_approved": _l("Account link approved"),
     "auth.link_handed_over": _l("Account link handed over"),
     "auth.link_refused": _l("Account link refused"),
@@ -86,6 +87,7 @@ TARGETS = {
     "unknown_account": _l("Unknown account"),
     "user_session": _l("Session"),
     "export": _l("Export"),
+    "audit_trail": _l("Audit trail"),
 }
 KEYS = {
     "email": _l("E-mail"),
@@ -108,6 +110,7 @@ KEYS = {
     "count": _l("Number"),
     "rows": _l("Rows"),
     "what": _l("Export"),
+    "sites": _l("Sites"),
     "reason": _l("Reason"),
     "demo": _l("Demo account"),
     "locale": _l("Language"),

@@ -19,10 +19,24 @@ from edc.errors import Conflict, Invalid
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.monitoring import MonitorVisit
-from edc.services import audit_review, data_entry, entries, monitor_visits, review_reports
-from edc.services.audit_review import TrailFilter
+from edc.services import (
+    audit_review,
+    data_entry,
+    entries,
+    monitor_visits,
+    review_reports,
+    security,
+)
+from edc.services.audit_review import EXPORTED, TrailFilter
 from tests.edc.conftest import STUDY, stored_study
-from tests.factories import login, make_site, make_subject, make_user, portal_context
+from tests.factories import (
+    login,
+    make_site,
+    make_subject,
+    make_user,
+    portal_context,
+    statements_for,
+)
 
 FORM = """\
 form: visit
@@ -177,12 +191,14 @@ def test_the_csv_holds_the_filtered_rows_formula_safe_and_is_audited(world, clie
     assert note["subject"] == world.subject_a.study_code
     [referrer] = [r for r in rows if r["item_path"].endswith("/referrer")]
     assert "Maurice" not in referrer["new_value"]
-    [exported] = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "audit.exported")
-    ).all()
+    [exported] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == EXPORTED)).all()
     assert exported.actor_id == world.monitor.id
     assert exported.new_value["rows"] == len(rows)
     assert exported.new_value["filters"] == {"form": "visit"}
+    assert exported.new_value["sites"] == "FR-71"
+    admin = portal_context(world.app, Actor(user=make_user(roles=[(Role.ADMIN, None)])))
+    seen, _total = security.security_page(admin, security.EventFilter(action=EXPORTED), 1)
+    assert [(e.action, e.target) for e in seen] == [("Audit trail exported", "Audit trail")]
     weights = _csv(client.get("/audit/trail.csv?form=visit&item=weight"))
     assert [r["action"] for r in weights] == ["item.created", "item.changed"]  # set, then emptied
     assert all(r["item_path"].endswith("/weight") for r in weights)
@@ -358,3 +374,67 @@ def _token(body: str) -> str:
         assert match, "no CSRF token"
         return match.group(1)
     return match.group(1) or match.group(2)
+
+
+def test_the_trail_page_reads_in_a_constant_number_of_statements(world, client, monkeypatch):
+    _save(world, world.nurse_a, world.subject_a, {"weight": "1"}, TUESDAY, monkeypatch)
+    login(client, world.monitor)
+    few = statements_for(client, "/audit/")
+    for n in range(2, 8):
+        subject = make_subject(world.paris)
+        _save(world, world.nurse_a, subject, {"weight": str(n), "note": "x"}, TUESDAY, monkeypatch)
+    assert statements_for(client, "/audit/") == few
+
+
+@pytest.mark.commits
+def test_two_parallel_starts_open_one_visit(app):
+    """A monitor double-taps "Start a visit" (PostgreSQL runs both requests in parallel): the
+    site's row lock makes the second wait for the first, find its visit and be refused."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from edc.models.base import utcnow
+    from edc.models.studies import Site, Study
+    from edc.models.users import RoleAssignment, User
+    from tests.concurrency import at_once
+
+    cli, now = Actor.cli(), utcnow()
+    with Session(db.engine) as setup:
+        study = Study(slug="visit-race", title="Race")
+        site = Site(study=study, code="RACE-71", name="Race", country="FR")
+        monitor = User(email="monitor@visit-race.example", full_name="M", password_hash="x",
+                       created_at=now)  # fmt: skip
+        setup.add_all([study, site, monitor])
+        for target in (study, site, monitor):
+            audit.record(setup, cli, "test.setup", target=target)
+        setup.flush()
+        role = RoleAssignment(user_id=monitor.id, role="monitor", site_id=site.id,
+                              granted_at=now, approved_at=now)  # fmt: skip
+        setup.add(role)
+        audit.record(setup, cli, "test.setup", target=role)
+        setup.commit()
+        ids = {"study": study.id, "site": site.id, "user": monitor.id}
+
+    def start() -> str:
+        with app.test_request_context(), Session(db.engine) as session:
+            ctx = Context(session, Actor(user=session.get(User, ids["user"])))
+            try:
+                monitor_visits.start_visit(ctx, session.get(Site, ids["site"]))
+                session.commit()
+            except Conflict:
+                session.rollback()
+                return "refused"
+            return "started"
+
+    try:
+        assert sorted(map(str, at_once(2, start))) == ["refused", "started"]
+        with Session(db.engine) as check:
+            visits = check.scalars(select(MonitorVisit).where(MonitorVisit.site_id == ids["site"]))
+            assert len(visits.all()) == 1
+    finally:  # the audit events stay (append-only); the rows go, so other tests count as before
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM monitor_visit WHERE site_id = :site"), ids)
+            conn.execute(text("DELETE FROM role_assignment WHERE site_id = :site"), ids)
+            conn.execute(text("DELETE FROM user_account WHERE id = :user"), ids)
+            conn.execute(text("DELETE FROM site WHERE id = :site"), ids)
+            conn.execute(text("DELETE FROM study WHERE id = :study"), ids)
