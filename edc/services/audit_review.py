@@ -180,12 +180,6 @@ class Scope:
     def studies_of(self, code: str) -> set[int]:
         return {s.study_id for s in self.sites if s.code == code}
 
-    def zone_of(self, code: str) -> ZoneInfo:
-        for site in self.sites:
-            if site.code == code:
-                return site.zone
-        return ZoneInfo("UTC")
-
 
 def reader_scope(ctx: Context) -> Scope:
     """The actor's `AUDIT_READ` sites (one query); no sites, no events."""
