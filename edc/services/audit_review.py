@@ -20,7 +20,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    true,
+)
 
 import forms_dsl
 from edc import access, audit
@@ -401,25 +413,72 @@ def record_places(
     return found
 
 
-def places(ctx: Context, shelf: Shelf, events: Sequence[AuditEvent]) -> dict[int, Place]:
-    """Where each event happened, by seq (two queries for any number of events, and one for
-    each study or form version not read yet)."""
-    by_record = record_places(ctx, shelf, _numeric_ids(events, ["form_record"]))
-    subject_ids = _numeric_ids(events, ["subject", "subject_identity"])
-    codes: dict[int, str] = {}
-    if subject_ids:
-        found = ctx.session.execute(
-            select(Subject.id, Subject.study_code).where(Subject.id.in_(subject_ids))
-        )
-        codes = {subject_id: code for subject_id, code in found.tuples()}
-    shown: dict[int, Place] = {}
-    for e in events:
-        if not e.entity_id.isdigit():
+#: Review rows whose events are placed by the record (or the subject) they belong to.
+_REVIEW_ROWS: dict[str, Any] = {
+    "item_verification": ItemVerification,
+    "data_query": DataQuery,
+    "e_signature": ESignature,
+    "data_lock": DataLock,
+}
+
+
+def _review_links(
+    ctx: Context, events: Sequence[AuditEvent]
+) -> dict[tuple[str, int], tuple[int | None, int | None]]:
+    """(entity type, id) → (record id, subject id) of the review rows the events name (one
+    query per kind of row present)."""
+    found: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+    for kind, model in _REVIEW_ROWS.items():
+        ids = _numeric_ids(events, [kind])
+        if not ids:
             continue
-        if e.entity_type == "form_record" and int(e.entity_id) in by_record:
-            shown[e.seq] = by_record[int(e.entity_id)]
-        elif e.entity_type in ("subject", "subject_identity") and int(e.entity_id) in codes:
-            shown[e.seq] = Place(codes[int(e.entity_id)])
+        record = getattr(model, "record_id", None)
+        subject = getattr(model, "subject_id", None)
+        rows = ctx.session.execute(
+            select(model.id, record if record is not None else null())
+            .add_columns(subject if subject is not None else null())
+            .where(model.id.in_(ids))
+        )
+        found.update({(kind, i): (r, s) for i, r, s in rows.tuples()})
+    return found
+
+
+def _subject_codes(ctx: Context, subject_ids: set[int]) -> dict[int, str]:
+    if not subject_ids:
+        return {}
+    found = ctx.session.execute(
+        select(Subject.id, Subject.study_code).where(Subject.id.in_(subject_ids))
+    )
+    return {subject_id: code for subject_id, code in found.tuples()}
+
+
+def _linked(
+    e: AuditEvent, links: dict[tuple[str, int], tuple[int | None, int | None]]
+) -> tuple[int | None, int | None]:
+    """(record id, subject id) an event is about, as far as known."""
+    if not e.entity_id.isdigit():
+        return None, None
+    n = int(e.entity_id)
+    if e.entity_type == "form_record":
+        return n, None
+    if e.entity_type in ("subject", "subject_identity"):
+        return None, n
+    return links.get((e.entity_type, n), (None, None))
+
+
+def places(ctx: Context, shelf: Shelf, events: Sequence[AuditEvent]) -> dict[int, Place]:
+    """Where each event happened, by seq: its record's form, else its subject (a few queries
+    for any number of events, and one for each study or form version not read yet)."""
+    links = _review_links(ctx, events)
+    about = {e.seq: _linked(e, links) for e in events}
+    by_record = record_places(ctx, shelf, {r for r, _s in about.values() if r is not None})
+    codes = _subject_codes(ctx, {s for _r, s in about.values() if s is not None})
+    shown: dict[int, Place] = {}
+    for seq, (record_id, subject_id) in about.items():
+        if record_id is not None and record_id in by_record:
+            shown[seq] = by_record[record_id]
+        elif subject_id is not None and subject_id in codes:
+            shown[seq] = Place(codes[subject_id])
     return shown
 
 

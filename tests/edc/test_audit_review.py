@@ -18,7 +18,8 @@ from edc.context import Context
 from edc.errors import Conflict, Invalid
 from edc.extensions import db
 from edc.models.audit import AuditEvent
-from edc.models.monitoring import MonitorVisit
+from edc.models.crf import FormRecord
+from edc.models.monitoring import ItemVerification, MonitorVisit
 from edc.services import (
     audit_review,
     data_entry,
@@ -253,10 +254,17 @@ def test_reports_find_out_of_hours_edits_and_changes_after_review(world, monkeyp
     _save(world, world.nurse_a, world.subject_a, {"weight": "10"}, TUESDAY, monkeypatch)
     _save(world, world.nurse_a, world.subject_a, {"weight": "11"}, night, monkeypatch)
     _save(world, world.nurse_a, world.subject_a, {"weight": "12"}, saturday, monkeypatch)
-    _at(night, monkeypatch)
+    record = db.session.scalar(
+        select(FormRecord).where(FormRecord.subject_id == world.subject_a.id)
+    )
+    verified = ItemVerification(record_id=record.id, item_key="weight", value=11)
+    db.session.add(verified)
+    audit.record(db.session, Actor(user=world.monitor), "sdv.verified", target=verified)
+    db.session.flush()
+    _at(saturday, monkeypatch)
     audit.record(
-        db.session, Actor(user=world.nurse_a), "sdv.reset", entity_type="item_verification",
-        entity_id="1", item_path="baseline/1/visit@1/weight", site_code="FR-71", role="nurse",
+        db.session, Actor(user=world.nurse_a), "sdv.reset", target=verified,
+        item_path="baseline/1/visit@1/weight", site_code="FR-71", role="nurse",
         old={"verified": True}, new={"verified": False},
     )  # fmt: skip
     db.session.commit()
@@ -265,7 +273,13 @@ def test_reports_find_out_of_hours_edits_and_changes_after_review(world, monkeyp
     assert shown.out_of_hours_total == 2
     assert [(r.new, r.at) for r in shown.out_of_hours] == [(12, saturday), (11, night)]
     assert shown.after_review_total == 1
-    assert shown.after_review[0].code == "sdv.reset"
+    [reset] = shown.after_review
+    assert reset.code == "sdv.reset"
+    assert (reset.place.subject_code, reset.place.form_title) == (
+        world.subject_a.study_code,
+        "Visit",
+    )
+    assert reset.item_label == "Weight"
     [count] = [c for c in shown.per_user if c.actor == world.nurse_a.email]
     assert (count.site_code, count.edits) == ("FR-71", 3)
     assert review_reports.OFFICE_HOURS.outside(dt.datetime(2026, 3, 10, 6, 59))
