@@ -400,6 +400,16 @@ def test_the_trail_page_reads_in_a_constant_number_of_statements(world, client, 
     assert statements_for(client, "/audit/") == few
 
 
+def test_the_site_page_reads_in_a_constant_number_of_statements(world, client, monkeypatch):
+    _save(world, world.nurse_a, world.subject_a, {"weight": "1"}, TUESDAY, monkeypatch)
+    login(client, world.monitor)
+    few = statements_for(client, "/monitoring/sites/FR-71")
+    for n in range(2, 8):
+        subject = make_subject(world.paris)
+        _save(world, world.nurse_a, subject, {"weight": str(n), "note": "x"}, TUESDAY, monkeypatch)
+    assert statements_for(client, "/monitoring/sites/FR-71") == few
+
+
 @pytest.mark.commits
 def test_two_parallel_starts_open_one_visit(app):
     """A monitor double-taps "Start a visit" (PostgreSQL runs both requests in parallel): the
