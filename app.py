@@ -13,10 +13,12 @@ from edc.settings import ROOT, Settings
 from edc.views import (
     account,
     admin,
+    audit_review,
     auth,
     crf,
     health,
     home,
+    monitor_visits,
     monitoring,
     patients,
     roles,
@@ -73,7 +75,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for blueprint in (auth.bp, account.bp, home.bp, subjects.bp, crf.bp, admin.bp, roles.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (monitoring.bp, signing.bp):  # review: queries, SDV, locks; e-signatures
+    # Review: queries, SDV, locks; e-signatures; the clinical trail and its reports; monitor visits
+    for blueprint in (monitoring.bp, signing.bp, audit_review.bp, monitor_visits.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(patients.bp)  # find a patient (its own module: a page of its own)
     app.register_blueprint(health.bp)  # GET /health for load balancers

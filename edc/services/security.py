@@ -16,7 +16,8 @@ from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
 from edc.services import event_text
 
-SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.", "export.", "security.")
+#: Exports of the clinical trail (`audit.exported`) are downloads too: the administrator sees them.
+SECURITY_PREFIXES = ("auth.", "user.", "role.", "access.", "export.", "security.", "audit.")
 PAGE_SIZE = 50
 
 
