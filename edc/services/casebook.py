@@ -11,14 +11,14 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 import forms_dsl
-from edc import access, audit, lifecycle
+from edc import access, audit
 from edc.access import Permission
 from edc.context import Context
 from edc.errors import NotFound
 from edc.i18n import _
 from edc.models.crf import EventOccurrence, FormRecord
 from edc.models.subjects import Subject
-from edc.services import identifiers
+from edc.services import identifiers, review_state
 from edc.services.crf_values import typed_values
 from edc.services.data_entry import entry_role
 from edc.services.definitions import form_model, study_model
@@ -30,6 +30,8 @@ class _Live:
 
     visit_date: date | None
     statuses: dict[str, str]  # form id → status of its saved record
+    occurrence_id: int = 0
+    records: dict[str, int] = field(default_factory=dict)  # form id → its record's id
 
 
 def _live_occurrences(session: Session, subject: Subject) -> dict[tuple[str, int], _Live]:
@@ -42,15 +44,18 @@ def _live_occurrences(session: Session, subject: Subject) -> dict[tuple[str, int
             EventOccurrence.visit_date,
             FormRecord.form_id,
             FormRecord.status,
+            EventOccurrence.id,
+            FormRecord.id,
         )
         .outerjoin(FormRecord, FormRecord.occurrence_id == EventOccurrence.id)
         .where(EventOccurrence.subject_id == subject.id, EventOccurrence.removed_at.is_(None))
     )
     found: dict[tuple[str, int], _Live] = {}
-    for event_id, number, visit_date, form_id, status in rows:
-        live = found.setdefault((event_id, number), _Live(visit_date, {}))
+    for event_id, number, visit_date, form_id, status, occurrence_id, record_id in rows:
+        live = found.setdefault((event_id, number), _Live(visit_date, {}, occurrence_id))
         if form_id is not None:
             live.statuses[form_id] = status
+            live.records[form_id] = record_id
     return found
 
 
@@ -87,7 +92,8 @@ def _occurrence_numbers(session: Session, subject: Subject) -> dict[str, int]:
 class FormCell:
     form_id: str
     title: str
-    status: str
+    status: str  # as shown: a lock or a valid signature first (`lifecycle.shown`)
+    open_queries: int = 0
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ def casebook(ctx: Context, subject: Subject) -> list[EventRow]:
     if study is None:
         return []
     live = _live_occurrences(ctx.session, subject)
+    review = review_state.load(ctx, subject.study_id, [subject.site_id], [subject.id])
     rows = []
     for event in study.events:
         numbers = [1]
@@ -122,13 +129,8 @@ def casebook(ctx: Context, subject: Subject) -> list[EventRow]:
             numbers = sorted({1} | {n for e, n in live if e == event.id})
         for number in numbers:
             found = live.get((event.id, number))
-            statuses = found.statuses if found is not None else {}
             cells = tuple(
-                FormCell(
-                    form_id,
-                    study.forms[form_id].title.get(lang),
-                    lifecycle.status_of(statuses.get(form_id)).value,
-                )
+                _cell(review, subject, found, form_id, study.forms[form_id].title.get(lang))
                 for form_id in event.forms
                 if form_id in study.forms
             )
@@ -143,6 +145,24 @@ def casebook(ctx: Context, subject: Subject) -> list[EventRow]:
                 )
             )  # fmt: skip
     return rows
+
+
+def _cell(
+    review: review_state.ReviewState,
+    subject: Subject,
+    found: _Live | None,
+    form_id: str,
+    title: str,
+) -> FormCell:
+    """A form of a visit as the grid shows it: its status (a lock or a signature first) and
+    how many queries wait on it."""
+    occurrence_id = found.occurrence_id if found is not None else None
+    record_id = found.records.get(form_id) if found is not None else None
+    status = found.statuses.get(form_id) if found is not None else None
+    where = review_state.Cell(subject.site_id, subject.id, occurrence_id, form_id)
+    shown = review.shown(where, status, record_id)
+    waiting = review.open_by_record.get(record_id, 0) if record_id is not None else 0
+    return FormCell(form_id, title, shown.value, waiting)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from edc import decision_text
+from edc import access, decision_text
+from edc.access import Permission
 from edc.context import Context
 from edc.models.consent import ConsentScope
+from edc.models.monitoring import DataLock
 from edc.models.subjects import Subject
-from edc.services import casebook, consent_scope, data_entry, identifiers, subject_status, subjects
+from edc.services import (
+    casebook,
+    consent_scope,
+    data_entry,
+    identifiers,
+    locks,
+    subject_status,
+    subjects,
+)
 from edc.services.casebook import DecisionView, EventRow
 
 
@@ -28,6 +38,10 @@ class SubjectPage:
     may_change_status: bool
     #: The consent in force (document, version, options, since), or None.
     consent: ConsentScope | None
+    #: The lock covering the whole subject (theirs, their site's or the study's), or None.
+    lock: DataLock | None = None
+    #: Whether the reader locks data (a data manager of the study).
+    may_lock: bool = False
 
 
 def subject_page(ctx: Context, subject: Subject) -> SubjectPage:
@@ -49,4 +63,6 @@ def subject_page(ctx: Context, subject: Subject) -> SubjectPage:
         registered_on=subjects.site_today(subject.site, subject.registered_at),
         may_change_status=may_change and bool(subject_status.next_statuses(subject)),
         consent=consent_scope.in_force(ctx, subject),
+        lock=locks.covering(ctx, subject, None, ""),
+        may_lock=access.holds_study(ctx.grants, Permission.DATA_LOCK, subject.study_id),
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -29,48 +29,14 @@ from edc.models.audit import AuditEvent
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.studies import Site
 from edc.models.subjects import Subject
-from edc.services import refused_saves, signing, subject_status
+from edc.services import refused_saves, review_todo, signing, subject_status
 from edc.services.definitions import study_model
 from edc.services.subjects import site_today
+from edc.services.todo_items import CAP, Category, Scope, Task, labels
 from forms_dsl.model import Event
 
-#: Entries shown per category and site; the rest is counted ("and 12 more").
-CAP = 10
 #: Subjects whose visits are still expected.
 FOLLOWED = (subject_status.REGISTERED, subject_status.ENROLLED)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One thing to do for one subject: open `form_id` of visit `event_id`/`number`, or add that
-    visit when `form_id` is empty (a further occurrence of a repeating event)."""
-
-    kind: str  # "refused", "visit", "form", "sign"
-    study_code: str
-    event_id: str
-    event_label: str
-    number: int
-    form_id: str = ""
-    form_title: str = ""
-    due: date | None = None
-    window: tuple[date, date] | None = None
-    #: Days overdue (past the window) or left (until the window closes) for a visit; days since
-    #: the last save for a form in progress or a refused save.
-    days: int = 0
-    overdue: bool = False
-    repeating: bool = False
-    #: A form to sign whose earlier signature a change invalidated: to be signed again.
-    resign: bool = False
-
-
-@dataclass
-class Category:
-    tasks: list[Task] = field(default_factory=list)
-    total: int = 0
-
-    @property
-    def more(self) -> int:
-        return max(0, self.total - len(self.tasks))
 
 
 @dataclass(frozen=True)
@@ -103,21 +69,6 @@ class TodoList:
     @property
     def empty(self) -> bool:
         return not any(self.counts.values())
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The sites the list covers, read once: their rows, today and study definitions."""
-
-    sites: dict[int, Site]
-    today: dict[int, date]
-    enter: frozenset[int]  # where the user may enter data
-    studies: dict[int, forms_dsl.Study]
-    lang: str
-    now: datetime
-
-    def study_of(self, site_id: int) -> forms_dsl.Study | None:
-        return self.studies.get(self.sites[site_id].study_id)
 
 
 Source = Callable[[Context, Scope], dict[int, Category]]
@@ -162,20 +113,6 @@ def _scope(ctx: Context) -> Scope:
         studies=studies,
         lang=ctx.language,
         now=now,
-    )
-
-
-def _labels(scope: Scope, site_id: int, event_id: str, form_id: str) -> tuple[str, str, bool]:
-    """The event's label, the form's title (in the user's language) and whether it repeats."""
-    study = scope.study_of(site_id)
-    if study is None:
-        return event_id, form_id, False
-    event = next((e for e in study.events if e.id == event_id), None)
-    form = study.forms.get(form_id)
-    return (
-        event.label.get(scope.lang) if event is not None else event_id,
-        form.title.get(scope.lang) if form is not None else form_id,
-        event is not None and event.repeating,
     )
 
 
@@ -276,7 +213,7 @@ def _live_records(*extra: Any) -> Select[Any]:
 
 def _task(kind: str, scope: Scope, row: Any, since: datetime) -> Task:
     """A form's task, dated by how many of the site's days passed `since`."""
-    label, title, repeating = _labels(scope, row.site_id, row.event_id, row.form_id)
+    label, title, repeating = labels(scope, row.site_id, row.event_id, row.form_id)
     days = (scope.today[row.site_id] - scope.sites[row.site_id].local_time(since).date()).days
     return Task(
         kind, row.study_code, row.event_id, label, row.number, row.form_id, title,
@@ -438,5 +375,8 @@ SOURCES: tuple[tuple[str, Source], ...] = (
     ("visits", visits_due),
     ("forms", forms_in_progress),
     ("sign", to_sign),
+    ("queries", review_todo.open_queries),
+    ("verify", review_todo.to_verify),
+    ("changed", review_todo.changed_since_visit),
 )
 CATEGORY_KEYS = tuple(key for key, _source in SOURCES)

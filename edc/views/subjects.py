@@ -134,6 +134,8 @@ def subject_detail(code: str) -> BaseResponse:
         option_labels=consent_scope.OPTION_LABELS,
         signatures=signing.shown_for_subject(ctx, subject),
         may_sign=signing.may_sign(ctx, subject),
+        lock=shown.lock,
+        may_lock=shown.may_lock,
     )
 
 

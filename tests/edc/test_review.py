@@ -257,3 +257,60 @@ def test_the_sdv_sample_follows_from_its_seed_and_changes_only_by_an_audited_red
     assert [p.reason for p in plans][-2:] == ["Monitoring plan v2", "Re-draw: site asked"]
     assert plans[-1].new_value["seed"] != plans[-2].new_value["seed"]
     assert review.monitor.get(url).status_code == 404  # a plan is the data manager's
+
+
+def test_the_to_do_lists_queries_waiting_for_each_side_and_forms_to_verify(review):
+    home = review.monitor.get("/").get_data(as_text=True)
+    assert "1 subject with forms to verify" in home
+    assert f'/subjects/{review.code}"' in home
+    _post(review.monitor, review.url + "/queries", review.url, item="weight", text="Check weight")
+    query = db.session.scalars(select(DataQuery)).one()
+    nurse_home = review.nurse.get("/").get_data(as_text=True)
+    assert "1 query waiting for you" in nurse_home
+    assert f"#query-{query.id}" in nurse_home
+    assert "open, to answer" in nurse_home
+    assert "query waiting" not in review.monitor.get("/").get_data(as_text=True)  # not theirs yet
+    _post(review.nurse, f"/queries/{query.id}/answered", review.url, text="Checked: correct")
+    monitor_home = review.monitor.get("/").get_data(as_text=True)
+    assert "answered, to review and close" in monitor_home
+    assert "query waiting" not in review.nurse.get("/").get_data(as_text=True)
+    _post(review.monitor, review.url + "/sdv", review.url, whole="1", row_version=1)
+    assert "forms to verify" not in review.monitor.get("/").get_data(as_text=True)
+
+
+def test_the_to_do_counts_items_changed_since_the_monitors_last_visit(review):
+    site_page = f"/monitoring/sites/{review.site_code}"
+    assert _post(review.monitor, site_page + "/visits/start", site_page).status_code == 302
+    assert _post(review.monitor, site_page + "/visits/end", site_page).status_code == 302
+    assert "changed since your last visit" not in review.monitor.get("/").get_data(as_text=True)
+    token = csrf(review.nurse, review.url)
+    review.nurse.post(
+        review.url,
+        data={**COMPLETE, "weight": "13", "mycn": "amplified", "copies": "9",
+              "reason:*": "Lab report", "csrf_token": token, "row_version": 1},
+    )  # fmt: skip
+    home = review.monitor.get("/").get_data(as_text=True)
+    assert "3 items changed since your last visit" in home  # weight, mycn, copies
+    assert site_page in home
+
+
+def test_the_subject_page_shows_locks_and_open_queries_and_locks_a_visit_or_the_subject(review):
+    subject_url = f"/subjects/{review.code}"
+    _post(review.monitor, review.url + "/queries", review.url, text="Whole form?")
+    page = review.nurse.get(subject_url).get_data(as_text=True)
+    assert "1 open query" in page
+    assert "Lock this visit" not in page  # a nurse locks nothing
+    manager_page = review.manager.get(subject_url).get_data(as_text=True)
+    assert "Lock this visit" in manager_page
+    assert "Lock this subject" in manager_page
+    placed = _post(review.manager, "/locks", subject_url, level="event", subject=review.code,
+                   event="baseline", number="1", next=subject_url)  # fmt: skip
+    assert placed.headers["Location"].endswith(subject_url)
+    assert "status-locked" in review.nurse.get(subject_url).get_data(as_text=True)
+    _post(review.manager, "/locks", subject_url, level="subject", subject=review.code)
+    assert "nothing of this subject can change" in review.nurse.get(subject_url).get_data(
+        as_text=True
+    )
+    evil = _post(review.manager, "/locks", subject_url, level="subject", subject=review.code,
+                 next="//evil.example/")  # fmt: skip
+    assert evil.headers["Location"] == "/locks"  # never sent off-site
