@@ -32,11 +32,11 @@ from edc.models.subjects import Subject
 from edc.services import (
     consent_scope,
     identifiers,
-    locks,
     notices,
     refused_saves,
     repeat_rows,
     review_effects,
+    save_gate,
     subjects,
 )
 from edc.services.crf_values import (
@@ -267,9 +267,10 @@ def save(ctx: Context, entry: Entry, asked: SaveRequest) -> SaveResult:
     # `entry` was read in this transaction; the version bump below is what settles a race.
     record, form_id = entry.record, entry.form_version.form_id
     status = record.status if record is not None else None
-    occurrence_id = entry.occurrence.id if entry.occurrence is not None else None
-    if lifecycle.is_read_only(status, locked=locks.is_locked(ctx, subject, occurrence_id, form_id)):
+    gate = save_gate.for_save(ctx, entry)  # holds the subject: review steps take turns with us
+    if lifecycle.is_read_only(status, locked=gate.locked):
         return SaveResult(Outcome.READ_ONLY)
+    entry.under_review = gate.under_review
     step = lifecycle.transition(status, lifecycle.after_save(status, complete=asked.complete))
     if not access.holds(grants, step.permission, subject.site_id):
         raise Denied()

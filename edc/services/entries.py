@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Label, Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import JSON, Select, and_, bindparam, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,16 +24,11 @@ from edc.context import Context
 from edc.item_address import ItemAddress
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
-from edc.models.monitoring import DataQuery, ItemVerification
 from edc.models.studies import Site
 from edc.models.subjects import Subject, SubjectIdentity
 from edc.services import subjects
 from edc.services.crf_values import Stored
 from edc.services.definitions import form_model, study_of
-from edc.services.signing import signature_over
-
-#: A query's status while it waits for the site (edc.services.queries owns the statuses).
-OPEN_QUERY = "open"
 
 
 @dataclass
@@ -50,8 +45,8 @@ class Entry:
     stored: dict[str, Stored] = field(default_factory=dict)
     #: The study as currently defined (events, standard reasons for change, languages).
     study: forms_dsl.Study | None = None
-    #: Whether a verification, an open query or a valid signature rests on the record (read
-    #: with it, so that a save that touches none pays nothing for review: `review_effects`).
+    #: Whether a verification, an open query or a valid signature rests on the record: the
+    #: save learns it through `save_gate` (so that a save touching none pays nothing more).
     under_review: bool = True
 
     @property
@@ -103,18 +98,6 @@ def _stored_items() -> Any:
     )
 
 
-def _under_review() -> Label[bool]:
-    """Whether a verification, an open query or a valid signature rests on the entry's record
-    (a column of `_entry_query`)."""
-    return or_(
-        exists().where(
-            ItemVerification.record_id == FormRecord.id, ItemVerification.reset_at.is_(None)
-        ),
-        exists().where(DataQuery.record_id == FormRecord.id, DataQuery.status == OPEN_QUERY),
-        signature_over(FormRecord.id, EventOccurrence.id, Subject.id),
-    ).label("under_review")
-
-
 @lru_cache(maxsize=2)
 def _entry_query(identity: bool) -> Select[Any]:
     """`find_entry`'s query, built once: its parameters (and the actor's sites) are bound at
@@ -136,7 +119,7 @@ def _entry_query(identity: bool) -> Select[Any]:
     )
     entities = (Subject, Site, StudyDefinition, EventOccurrence, FormRecord, FormVersion)
     query = (
-        select(*entities, _stored_items(), _under_review())
+        select(*entities, _stored_items())
         .join(Site, Site.id == Subject.site_id)
         .outerjoin(StudyDefinition, StudyDefinition.id == latest_definition)
         .outerjoin(
@@ -204,13 +187,13 @@ def find_entry(
     ).first()
     if found is None:
         return None
-    subject, site, definition, occurrence, record, version, stored, under_review = found[:8]
+    subject, site, definition, occurrence, record, version, stored = found[:7]
     if definition is None or version is None:
         return None
     # What the row read, attached where the code looks (the session holds rows only weakly).
     set_committed_value(subject, "site", site)
     if identity:
-        set_committed_value(subject, "identity", found[8])
+        set_committed_value(subject, "identity", found[7])
     if version.definition_id == definition.id:
         set_committed_value(version, "definition", definition)
     study = study_of(definition)
@@ -219,9 +202,7 @@ def find_entry(
         return None
     if not _live_occurrence(occurrence, number):
         return None
-    entry = Entry(subject, event_id, number, version, occurrence, record, stored or {}, study)
-    entry.under_review = bool(under_review)
-    return entry
+    return Entry(subject, event_id, number, version, occurrence, record, stored or {}, study)
 
 
 def _live_occurrence(occurrence: EventOccurrence | None, number: int) -> bool:

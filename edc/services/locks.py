@@ -9,9 +9,10 @@ save either finishes before the lock or sees it. SQLite runs one writer at a tim
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from edc import access, audit
 from edc.access import Permission
@@ -65,16 +66,16 @@ def _require(ctx: Context, target: Target) -> None:
         raise Denied()
 
 
-def is_locked(ctx: Context, subject: Subject, occurrence_id: int | None, form_id: str) -> bool:
-    """Whether a live lock covers this form of this visit (a save asks, holding the subject's
-    row shared so that a lock being placed waits for it, or it for the lock)."""
-    covers = [
+def covers(subject: Subject, occurrence_id: int | None, form_id: str) -> ColumnElement[bool]:
+    """SQL: a live lock covers this form of this visit of the subject (the study, its site,
+    the subject, the visit or the form)."""
+    where = [
         DataLock.level == Level.STUDY.value,
         and_(DataLock.level == Level.SITE.value, DataLock.site_id == subject.site_id),
         and_(DataLock.level == Level.SUBJECT.value, DataLock.subject_id == subject.id),
     ]
     if occurrence_id is not None:
-        covers += [
+        where += [
             and_(DataLock.level == Level.EVENT.value, DataLock.occurrence_id == occurrence_id),
             and_(
                 DataLock.level == Level.FORM.value,
@@ -82,12 +83,26 @@ def is_locked(ctx: Context, subject: Subject, occurrence_id: int | None, form_id
                 DataLock.form_id == form_id,
             ),
         ]
-    live = exists().where(
-        DataLock.study_id == subject.study_id, DataLock.lifted_at.is_(None), or_(*covers)
+    return exists().where(
+        DataLock.study_id == subject.study_id, DataLock.lifted_at.is_(None), or_(*where)
     )
-    query = select(Subject.id, live).where(Subject.id == subject.id)
-    row = ctx.session.execute(query.with_for_update(read=True, of=Subject)).one()
-    return bool(row[1])
+
+
+def hold_subjects(ctx: Context, subject_ids: Collection[int], *, exclusive: bool) -> None:
+    """Take the subjects' rows: shared by a save, exclusive by a review step (lock, verify,
+    sign, raise a query). They take turns per subject, and each reads what the other committed
+    in its next statement (PostgreSQL; SQLite has one writer at a time anyway)."""
+    if not subject_ids:
+        return
+    query = select(Subject.id).where(Subject.id.in_(sorted(subject_ids)))
+    ctx.session.execute(query.with_for_update(read=not exclusive)).all()
+
+
+def is_locked(ctx: Context, subject: Subject, occurrence_id: int | None, form_id: str) -> bool:
+    """Whether a live lock covers this form of this visit, asked after taking the subject's
+    row shared (a lock being placed waits for the caller, or the caller for it)."""
+    hold_subjects(ctx, [subject.id], exclusive=False)
+    return bool(ctx.session.scalar(select(covers(subject, occurrence_id, form_id))))
 
 
 def covering(
@@ -106,6 +121,7 @@ def place(ctx: Context, target: Target, reason: str = "") -> DataLock:
     _hold_subjects(ctx, target)
     if _live_same(ctx, target) is not None:
         raise Conflict(_("This is locked already."))
+    site_code, described = _site_code(target), _described(target)  # read before the add
     lock = DataLock(
         level=target.level.value,
         study_id=target.study.id,
@@ -119,8 +135,8 @@ def place(ctx: Context, target: Target, reason: str = "") -> DataLock:
     )
     ctx.session.add(lock)
     audit.record(
-        ctx.session, ctx.actor, "lock.placed", target=lock, site_code=_site_code(target),
-        new=_described(target), reason=reason,
+        ctx.session, ctx.actor, "lock.placed", target=lock, site_code=site_code,
+        new=described, reason=reason,
     )  # fmt: skip
     ctx.session.flush()
     return lock

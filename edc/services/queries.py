@@ -29,8 +29,10 @@ from edc.models.crf import EventOccurrence, FormRecord
 from edc.models.monitoring import DataQuery, QueryMessage
 from edc.models.studies import Site
 from edc.models.subjects import Subject
+from edc.services import locks
 from edc.services.definitions import study_model
-from edc.services.entries import OPEN_QUERY, Entry
+from edc.services.entries import Entry
+from edc.services.save_gate import OPEN_QUERY
 
 #: The longest message kept.
 MAX_TEXT = 2000
@@ -98,6 +100,7 @@ def raise_query(ctx: Context, entry: Entry, key: str, text: str) -> DataQuery:
     if record is None:
         raise Conflict(_("Nothing was saved in this form yet: there is nothing to query."))
     item = item_key_of(entry, key)
+    locks.hold_subjects(ctx, [subject.id], exclusive=True)  # a save of the item: before or after
     now = ctx.now()
     query = DataQuery(
         site_id=subject.site_id, subject_id=subject.id, record_id=record.id, item_key=item,

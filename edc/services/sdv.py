@@ -158,6 +158,7 @@ def verify(
         raise Denied()
     if record is None or lifecycle.status_of(record.status) not in lifecycle.VERIFIABLE:
         raise Conflict(_("Only a complete form can be verified."))
+    locks.hold_subjects(ctx, [subject.id], exclusive=True)  # saves of it wait, or we for them
     occurrence_id = entry.occurrence.id if entry.occurrence is not None else None
     if locks.is_locked(ctx, subject, occurrence_id, record.form_id):
         raise Conflict(_("This form is locked."))

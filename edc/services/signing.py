@@ -32,7 +32,7 @@ from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion
 from edc.models.monitoring import ESignature, SignatureCertification
 from edc.models.subjects import Subject
-from edc.services import auth
+from edc.services import auth, locks
 from edc.services.definitions import study_model
 
 
@@ -391,6 +391,7 @@ def sign(
     assert user is not None  # `require` refuses an actor without an account
     if meaning not in MEANINGS:
         raise Invalid(_("Choose what your signature means."))
+    locks.hold_subjects(ctx, [subject.id], exclusive=True)  # a save waits, or we for it
     records = _records_of(ctx, t, lock=True)
     if problem := _refusal(_labelled(ctx, t, records)):
         raise Conflict(problem)

@@ -154,14 +154,15 @@ def test_a_save_request_reads_everything_it_judges_with_in_one_query(client, ent
     with _statements() as seen:
         assert post("13", 1) == 302
     reads = [s for s in seen if s.startswith("SELECT")]
-    # The sign-in, the roles, the entry, then the lock check (holding the subject shared, so
-    # that a lock being placed waits for the save or the save for it).
-    assert len(reads) == 4, reads
+    # The sign-in, the roles, the entry; then the gate: the subject's row held shared (a review
+    # step takes turns with the save), and in a statement after it, lock and review facts.
+    assert len(reads) == 5, reads
+    assert "FROM subject" in reads[-2]
     assert "data_lock" in reads[-1]
-    entry_read = reads[-2]
+    assert "item_verification" in reads[-1]
+    entry_read = reads[-3]
     for joined in ("FROM subject", "study_definition", "event_occurrence", "form_record",
-                   "form_version", "item_value", "subject_identity", "item_verification",
-                   "data_query"):  # fmt: skip
+                   "form_version", "item_value", "subject_identity"):  # fmt: skip
         assert joined in entry_read
     assert "subject.site_id IN" in entry_read  # kept to the nurse's sites in the same query
     assert entry_for().stored["weight"] == 13

@@ -202,9 +202,8 @@ def test_a_lock_makes_the_form_read_only_for_everyone_until_lifted_with_a_reason
         ).status_code
         == 404
     )
-    lock_id = db.session.scalar(
-        select(AuditEvent.entity_id).where(AuditEvent.action == "lock.placed")
-    )
+    placed = select(AuditEvent.entity_id).where(AuditEvent.action == "lock.placed")
+    lock_id = db.session.scalar(placed.order_by(AuditEvent.seq.desc()).limit(1))
     refused = _post(review.manager, f"/locks/{lock_id}/lift", "/locks", reason="")
     assert refused.status_code == 422
     lifted = _post(
