@@ -10,7 +10,18 @@ from edc import access, audit, crypto, dates, db_roles, hosts, i18n, login, logs
 from edc.cli import register_cli
 from edc.extensions import babel, csrf, db, htmx, login_manager, migrate
 from edc.settings import ROOT, Settings
-from edc.views import account, admin, auth, crf, health, home, patients, roles, subjects
+from edc.views import (
+    account,
+    admin,
+    auth,
+    crf,
+    dashboards,
+    health,
+    home,
+    patients,
+    roles,
+    subjects,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -61,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for blueprint in (auth.bp, account.bp, home.bp, subjects.bp, crf.bp, admin.bp, roles.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(dashboards.bp)  # record status and study dashboards
     app.register_blueprint(patients.bp)  # find a patient (its own module: a page of its own)
     app.register_blueprint(health.bp)  # GET /health for load balancers
     access.declare_public(app, "static")
