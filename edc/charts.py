@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: The drawing's coordinate space (the SVG scales to its box; text keeps this size).
 WIDTH = 720
@@ -45,6 +45,7 @@ class Line:
     points: str  # "x,y x,y …" for <polyline>
     dots: tuple[tuple[float, float], ...]
     last: int
+    label_y: float = 0.0  # where its end label goes: apart from the others' (13 px text)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,19 @@ def line_chart(categories: Sequence[str], series: Sequence[tuple[str, Sequence[i
         dots = tuple((round(x(i), 1), round(y(v), 1)) for i, v in enumerate(counts))
         points = " ".join(f"{a},{b}" for a, b in dots)
         lines.append(Line(name, f"series-{k % SERIES}", points, dots, counts[-1] if counts else 0))
-    return LineChart(plot, x_ticks, y_ticks, tuple(lines))
+    return LineChart(plot, x_ticks, y_ticks, _apart(lines))
+
+
+def _apart(lines: list[Line], gap: float = 15) -> tuple[Line, ...]:
+    """The lines with their end labels moved down, where needed, so that none overlaps another
+    (lines ending at the same value would otherwise print their names on top of each other)."""
+    placed: dict[int, float] = {}
+    below = -gap
+    for i in sorted(range(len(lines)), key=lambda i: lines[i].dots[-1][1] if lines[i].dots else 0):
+        y = lines[i].dots[-1][1] if lines[i].dots else 0
+        below = max(y, below + gap)
+        placed[i] = below
+    return tuple(replace(line, label_y=placed[i] + 4) for i, line in enumerate(lines))
 
 
 def bar_chart(bars: Sequence[tuple[str, int]]) -> BarChart:
@@ -161,7 +174,7 @@ def stack_chart(rows: Sequence[tuple[str, Sequence[int]]]) -> StackChart:
     """One bar per row (label, parts), each as wide as the plot: its parts' shares
     of the row's total, side by side. A row with nothing in it draws no bar."""
     row_height, bar_height = 56, 20
-    left, right, top = 16, WIDTH - 16, 8
+    left, right, top = 16, WIDTH - 40, 8
     height = top + row_height * max(len(rows), 1) + 36
     plot = Plot(WIDTH, height, left, top, right, height - 36)
     span = right - left

@@ -376,3 +376,7 @@ def test_the_chart_axes_step_in_round_numbers():
     chart = charts.line_chart(["Jan", "Feb"], [("A", [0, 7])])
     assert [t.label for t in chart.y_ticks] == ["0", "2", "4", "6", "8"]
     assert chart.lines[0].last == 7
+    same = charts.line_chart(["Jan"], [("A", [3]), ("B", [3]), ("C", [0])])
+    a, b, c = (line.label_y for line in same.lines)
+    assert b - a >= 15  # two sites ending alike: their names one under the other
+    assert c > b
