@@ -380,3 +380,23 @@ def test_the_chart_axes_step_in_round_numbers():
     a, b, c = (line.label_y for line in same.lines)
     assert b - a >= 15  # two sites ending alike: their names one under the other
     assert c > b
+
+
+def test_a_reader_of_two_studies_chooses_the_study_and_sees_only_its_sites(trial, client, tmp_path):
+    other = stored_study(tmp_path, "dash-other", STUDY, {"visit": FORM, "extra": EXTRA})
+    elsewhere = make_site("NL-74", other)
+    trial.subjects(trial.a, 1)
+    user = make_user(roles=[(Role.MONITOR, trial.a), (Role.MONITOR, elsewhere)])
+    login(client, user)
+    first = client.get("/dashboards/records").text
+    assert 'name="study"' in first
+    assert "T-FR-71-0001" in first
+    chosen = client.get("/dashboards/records", query_string={"study": other.id}).text
+    assert "T-FR-71-0001" not in chosen
+    assert "NL-74" in chosen
+    assert "No subject matches these filters." in chosen
+    by_site = client.get("/dashboards/records", query_string={"site": trial.a.id}).text
+    assert "T-FR-71-0001" in by_site  # the site's study, whatever study was asked for
+    charts_page = client.get("/dashboards/study", query_string={"study": other.id}).text
+    assert "NL-74" in charts_page
+    assert "FR-71" not in charts_page
