@@ -15,7 +15,7 @@ other filters are read first (the same queries, over all of them), then paginate
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +27,7 @@ from edc import access, lifecycle
 from edc.access import Permission
 from edc.context import Context
 from edc.models.crf import EventOccurrence, FormRecord
+from edc.models.monitoring import DataLock
 from edc.models.subjects import Subject
 from edc.services import review_state, subject_status
 from edc.services.dashboard_scope import StudyScope, bounded_int, study_scope
@@ -133,8 +134,8 @@ def record_dashboard(ctx: Context, filters: Filters, page: int) -> RecordDashboa
     subjects = _subjects(scope, filters)
     if filters.record_status:
         everyone = list(ctx.session.execute(subjects.params(_scope_params(ctx))))
-        cells = _cells(ctx, scope, everyone, columns)
-        kept = [s for s in everyone if _has_status(cells[s.id], filters.record_status)]
+        grid = _Grid.load(ctx, scope, everyone, columns)
+        kept = [s for s in everyone if grid.has_status(s, filters.record_status)]
         total, page = len(kept), _bounded(page, len(kept))
         rows: Sequence[Any] = kept[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     else:
@@ -145,9 +146,9 @@ def record_dashboard(ctx: Context, filters: Filters, page: int) -> RecordDashboa
                 subjects.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).params(_scope_params(ctx))
             )
         )
-        cells = _cells(ctx, scope, rows, columns)
+        grid = _Grid.load(ctx, scope, rows, columns)
     lines = tuple(
-        Line(r.study_code, scope.sites[r.site_id].code, r.status, cells[r.id]) for r in rows
+        Line(r.study_code, scope.sites[r.site_id].code, r.status, grid.cells(r)) for r in rows
     )
     return RecordDashboard(
         filters, scope, _groups(columns), tuple(columns), lines, total, page,
@@ -205,10 +206,6 @@ def _groups(columns: Iterable[Column]) -> tuple[Group, ...]:
     return tuple(groups)
 
 
-def _has_status(cells: Cells, status: str) -> bool:
-    return any(mark.status == status for cell in cells for mark in cell)
-
-
 @dataclass
 class _Visit:
     """A live occurrence of an event and its saved records: form id → (record id, status)."""
@@ -224,7 +221,7 @@ def _visits(
     found: dict[tuple[int, str], dict[int, _Visit]] = {}
     if not subject_ids:
         return found
-    rows = ctx.session.execute(
+    rows = ctx.session.connection().execute(  # plain rows: no ORM loading for thousands
         select(
             EventOccurrence.subject_id,
             EventOccurrence.event_id,
@@ -250,22 +247,82 @@ def _visits(
     return found
 
 
-def _cells(
-    ctx: Context, scope: StudyScope, subjects: Sequence[SqlRow[Any]], columns: list[Column]
-) -> dict[int, Cells]:
-    """Each subject's cells, column by column: the visits and records (one query), the review
-    state (three), and the status shown for each."""
-    assert scope.study is not None
-    ids = [s.id for s in subjects]
-    visits = _visits(ctx, ids, sorted({c.event_id for c in columns}))
-    state = review_state.load(ctx.session, scope.study.id, scope.site_ids, ids)
-    out: dict[int, Cells] = {}
-    for s in subjects:
-        out[s.id] = tuple(
-            _cell(state, s.site_id, s.id, column, visits.get((s.id, column.event_id), {}))
-            for column in columns
+@dataclass
+class _Grid:
+    """The subjects' visits and records and their review state, read once (four queries), from
+    which each subject's cells are told.
+
+    The review state's locks are handed to `review_state` per subject: the study's and sites'
+    locks with the subject's own (a lock below the site level names its subject), so that a
+    cell is not weighed against the locks of two thousand other subjects. Which lock covers
+    what, and what is shown, stays `review_state`'s and `lifecycle`'s answer."""
+
+    columns: list[Column]
+    visits: dict[tuple[int, str], dict[int, _Visit]]
+    state: review_state.ReviewState
+    wide: list[DataLock] = field(default_factory=list)
+    own: dict[int, list[DataLock]] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls, ctx: Context, scope: StudyScope, subjects: Sequence[SqlRow[Any]], columns: list[Column]
+    ) -> _Grid:
+        assert scope.study is not None
+        ids = [s.id for s in subjects]
+        visits = _visits(ctx, ids, sorted({c.event_id for c in columns}))
+        state = review_state.load(ctx.session, scope.study.id, scope.site_ids, ids)
+        grid = cls(columns, visits, state)
+        for lock in state.locks:
+            if lock.subject_id is None:
+                grid.wide.append(lock)
+            else:
+                grid.own.setdefault(lock.subject_id, []).append(lock)
+        return grid
+
+    def _state(self, subject: SqlRow[Any]) -> review_state.ReviewState:
+        return replace(self.state, locks=self.wide + self.own.get(subject.id, []))
+
+    def cells(self, subject: SqlRow[Any]) -> Cells:
+        """The subject's cells, column by column."""
+        state, site_id, subject_id = self._state(subject), subject.site_id, subject.id
+        return tuple(
+            _cell(state, site_id, subject_id, c, self.visits.get((subject_id, c.event_id), {}))
+            for c in self.columns
         )
-    return out
+
+    def has_status(self, subject: SqlRow[Any], status: str) -> bool:
+        """Whether a cell of the subject shows `status` (stops at the first that does)."""
+        wanted = lifecycle.RecordStatus(status)
+        state, site_id, subject_id = self._state(subject), subject.site_id, subject.id
+        return any(
+            shown is wanted
+            for c in self.columns
+            for _n, _r, shown in _shown(
+                state, site_id, subject_id, c, self.visits.get((subject_id, c.event_id), {})
+            )
+        )
+
+
+#: A form without a saved record: no record id, no stored status.
+_NONE: tuple[None, None] = (None, None)
+
+
+def _shown(
+    state: review_state.ReviewState,
+    site_id: int,
+    subject_id: int,
+    column: Column,
+    visits: dict[int, _Visit],
+) -> Iterator[tuple[int, int | None, lifecycle.RecordStatus]]:
+    """Each mark of one cell as (visit number, record id, status shown): occurrence 1, and
+    every other live one of a repeating event."""
+    for number in sorted({1} | visits.keys()) if column.repeating else (1,):
+        visit = visits.get(number)
+        record_id, stored = visit.records.get(column.form_id, _NONE) if visit else _NONE
+        where = review_state.Cell(
+            site_id, subject_id, visit.occurrence_id if visit else None, column.form_id
+        )
+        yield number, record_id, state.shown(where, stored, record_id)
 
 
 def _cell(
@@ -275,18 +332,14 @@ def _cell(
     column: Column,
     visits: dict[int, _Visit],
 ) -> tuple[Mark, ...]:
-    """The marks of one cell: occurrence 1, and every other live one of a repeating event."""
-    numbers = sorted({1} | set(visits)) if column.repeating else [1]
-    marks = []
-    for number in numbers:
-        visit = visits.get(number)
-        record_id, stored = (None, None)
-        if visit is not None:
-            record_id, stored = visit.records.get(column.form_id, (None, None))
-        where = review_state.Cell(
-            site_id, subject_id, visit.occurrence_id if visit else None, column.form_id
+    """The marks of one cell, with each record's open queries."""
+    return tuple(
+        Mark(
+            column.event_id,
+            number,
+            column.form_id,
+            shown.value,
+            state.open_by_record.get(record_id, 0) if record_id is not None else 0,
         )
-        shown = state.shown(where, stored, record_id)
-        queries = state.open_by_record.get(record_id, 0) if record_id is not None else 0
-        marks.append(Mark(column.event_id, number, column.form_id, shown.value, queries))
-    return tuple(marks)
+        for number, record_id, shown in _shown(state, site_id, subject_id, column, visits)
+    )

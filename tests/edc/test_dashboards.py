@@ -400,3 +400,25 @@ def test_a_reader_of_two_studies_chooses_the_study_and_sees_only_its_sites(trial
     charts_page = client.get("/dashboards/study", query_string={"study": other.id}).text
     assert "NL-74" in charts_page
     assert "FR-71" not in charts_page
+
+
+def test_a_site_lock_covers_every_form_of_its_subjects_and_an_event_lock_its_visit(trial, client):
+    (here,) = trial.subjects(trial.a, 1)
+    trial.subjects(trial.b, 1)
+    visit = trial.record(here, "review", 2, "visit", "complete")
+    put(DataLock, {"level": "site", "study_id": trial.study.id, "site_id": trial.b.id})
+    put(DataLock, {"level": "event", "study_id": trial.study.id, "subject_id": here,
+                   "occurrence_id": trial.occurrence_of(visit)})  # fmt: skip
+    db.session.commit()
+    reader(client, Role.DATA_MANAGER, trial.study)
+    found = marks(client.get("/dashboards/records").text)
+    shown = {href.split("/")[2] + href.split("crf")[1]: s for href, (s, _t, _i) in found.items()}
+    assert shown == {
+        "T-FR-71-0001/baseline/1/visit": "not_started",
+        "T-FR-71-0001/baseline/1/extra": "not_started",
+        "T-FR-71-0001/review/1/visit": "not_started",
+        "T-FR-71-0001/review/2/visit": "locked",
+        "T-IT-72-0001/baseline/1/visit": "locked",
+        "T-IT-72-0001/baseline/1/extra": "locked",
+        "T-IT-72-0001/review/1/visit": "locked",
+    }
