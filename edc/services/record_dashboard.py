@@ -10,7 +10,8 @@ one cell (or occurrence) in that status among the columns shown.
 The page costs the same few queries whatever the number of subjects: the reader's sites, the
 study's definition, the subjects (a count and a page), their visits and records, and their review
 state (three). With a record status filter, the shown statuses of every subject that passes the
-other filters are read first (the same queries, over all of them), then paginated.
+other filters are read first (the same queries, over all of them), then paginated: about
+2 s for 2,000 subjects × 80 forms (bench/dashboard.py), against 0.1 s for a page without it.
 """
 
 from __future__ import annotations
