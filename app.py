@@ -16,6 +16,7 @@ from edc.views import (
     audit_review,
     auth,
     crf,
+    dashboards,
     health,
     home,
     monitor_visits,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Review: queries, SDV, locks; e-signatures; the clinical trail and its reports; monitor visits
     for blueprint in (monitoring.bp, signing.bp, audit_review.bp, monitor_visits.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(dashboards.bp)  # record status and study dashboards
     app.register_blueprint(patients.bp)  # find a patient (its own module: a page of its own)
     app.register_blueprint(health.bp)  # GET /health for load balancers
     access.declare_public(app, "static")

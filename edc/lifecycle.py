@@ -138,7 +138,7 @@ ICONS = {
     S.IN_PROGRESS.value: "◐",
     S.COMPLETE.value: "●",
     S.VERIFIED.value: "✓",
-    S.LOCKED.value: "🔒",
+    S.LOCKED.value: "⊠",
     S.SIGNED.value: "✍",
 }
 

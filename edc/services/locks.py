@@ -110,7 +110,7 @@ def covering(
 ) -> DataLock | None:
     """The live lock covering this form (the widest), for the page to say who locked it."""
     query = review_state.live_locks_query(subject.study_id, [subject.site_id], [subject.id])
-    found = review_state.ReviewState(locks=list(ctx.session.scalars(query)))
+    found = review_state.ReviewState(locks=review_state.widest_first(ctx.session.scalars(query)))
     return found.lock_of(Cell(subject.site_id, subject.id, occurrence_id, form_id))
 
 

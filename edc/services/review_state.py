@@ -8,7 +8,7 @@ so a lock or a signature looks the same everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -44,8 +44,9 @@ class ReviewState:
     open_by_item: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def lock_of(self, cell: Cell) -> DataLock | None:
-        """The live lock covering a cell (the widest first), or None."""
-        for lock in sorted(self.locks, key=lambda k: LEVEL_ORDER.index(k.level)):
+        """The live lock covering a cell (the widest first: `load` keeps them in that order),
+        or None."""
+        for lock in self.locks:
             if _covers(lock, cell):
                 return lock
         return None
@@ -69,6 +70,11 @@ class ReviewState:
 
 #: Lock levels, widest first.
 LEVEL_ORDER = ("study", "site", "subject", "event", "form")
+
+
+def widest_first(found: Iterable[DataLock]) -> list[DataLock]:
+    """Locks in the order `ReviewState.lock_of` reads them: the study's, then a site's, …"""
+    return sorted(found, key=lambda k: LEVEL_ORDER.index(k.level))
 
 
 def _covers(lock: DataLock, cell: Cell) -> bool:
@@ -111,7 +117,7 @@ def load(
     if not subject_ids:
         return state
     ids = list(subject_ids)
-    state.locks = list(session.scalars(live_locks_query(study_id, site_ids, ids)))
+    state.locks = widest_first(session.scalars(live_locks_query(study_id, site_ids, ids)))
     signatures = session.execute(
         select(ESignature.subject_id, ESignature.occurrence_id, ESignature.record_id).where(
             ESignature.subject_id.in_(ids), ESignature.invalidated_at.is_(None)
