@@ -313,3 +313,45 @@ def test_the_subject_page_shows_locks_and_open_queries_and_locks_a_visit_or_the_
     evil = _post(review.manager, "/locks", subject_url, level="subject", subject=review.code,
                  next="//evil.example/")  # fmt: skip
     assert evil.headers["Location"] == "/locks"  # never sent off-site
+
+
+#: Endpoints whose POST a monitor uses (review, not data), and those of their own account.
+MONITOR_POSTS = {
+    "monitoring.raise_query", "monitoring.verify", "monitoring.query_step",
+    "monitor_visits.visit_start", "monitor_visits.visit_end", "crf.form_evaluate",
+}  # fmt: skip
+OWN_ACCOUNT = ("auth.", "account.", "home.", "roles.")
+
+
+def test_a_monitor_gets_403_or_404_on_every_write_of_data(app, review):
+    """With the real addresses of a form of their own site, every POST that writes data (and
+    every review step that is not theirs: locks, plans, answers) is refused."""
+    values = {
+        "code": review.code, "event_id": "baseline", "number": 1, "form_id": "visit",
+        "site_code": review.site_code, "kind": "answered", "query_id": 1, "lock_id": 1,
+        "path": "weight",
+    }  # fmt: skip
+    token = csrf(review.monitor, review.url)
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.endpoint.startswith(OWN_ACCOUNT):
+            continue
+        if rule.endpoint in MONITOR_POSTS and rule.endpoint != "monitoring.query_step":
+            continue
+        if not set(rule.arguments) <= set(values):
+            values_for = {a: values.get(a, 1) for a in rule.arguments}
+        else:
+            values_for = {a: values[a] for a in rule.arguments}
+        url = rule.build(values_for)[1]
+        data = {**COMPLETE, "weight": "99", "reason:*": "x", "row_version": 1,
+                "csrf_token": token, "level": "form", "subject": review.code,
+                "event": "baseline", "number": "1", "form": "visit", "text": "x",
+                "reason": "x", "mode": "all"}  # fmt: skip
+        response = review.monitor.post(url, data=data)
+        assert response.status_code in (403, 404), (rule.endpoint, response.status_code)
+        checked.append(rule.endpoint)
+    assert {"crf.form_save", "monitoring.place_lock", "signing.sign_form"} <= set(checked)
+    weights = db.session.scalars(
+        select(AuditEvent.new_value).where(AuditEvent.action == "item.changed")
+    )
+    assert 99 not in list(weights)
