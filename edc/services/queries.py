@@ -289,6 +289,20 @@ def for_record(ctx: Context, record: FormRecord | None) -> list[DataQuery]:
     return list(ctx.session.scalars(query))
 
 
+def open_by_item(ctx: Context, record: FormRecord | None) -> dict[str, int]:
+    """How many queries wait on each item of a record (not closed; "" for the whole form):
+    the badges next to the form's fields, on every page and redraw (one small query)."""
+    if record is None:
+        return {}
+    ctx.require(Permission.SUBJECT_VIEW, record.subject.site_id)
+    rows = ctx.session.execute(
+        select(DataQuery.item_key, func.count())
+        .where(DataQuery.record_id == record.id, DataQuery.status != Status.CLOSED.value)
+        .group_by(DataQuery.item_key)
+    )
+    return {key: n for key, n in rows}
+
+
 @dataclass(frozen=True)
 class Filters:
     """A query list's filters, bounded as parsed (see `parse_filters`)."""

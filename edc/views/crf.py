@@ -134,6 +134,7 @@ def _page(
         waiting=page.waiting,
         status_labels=lifecycle.LABELS,
         echo=echo,
+        item_queries=queries.open_by_item(ctx, entry.record),
         **_signed(entry, whole=block is None),
         **_review(entry, lang, whole=block is None),
     )
