@@ -527,3 +527,14 @@ def test_a_visit_with_nothing_entered_has_nothing_to_sign(trial):
     db.session.commit()
     with pytest.raises(Conflict, match="nothing to sign"):
         sign(t, event_id="review", number=number)
+
+
+def test_the_trail_export_carries_the_signature_manifestation(trial, client):
+    t = trial
+    login(client, t.investigator)
+    signature = sign(t, event_id="baseline", number=1, form_id="visit", meaning="approve")
+    csv = client.get("/audit/trail.csv?action=signature.applied").get_data(as_text=True)
+    assert signature.printed_name in csv
+    assert signature.signed_at.isoformat() in csv  # UTC, with its offset
+    assert "approve" in csv
+    assert signature.data_hash in csv
