@@ -69,8 +69,9 @@ def _stylesheet() -> weasyprint.CSS:
 
 def css_string(text: str) -> str:
     """`text` as a CSS string: letters, digits and spaces as they are, anything else escaped, so
-    no text (a study title, a translation) can end the string or the style element."""
-    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):06x}" for c in text) + '"'
+    no text (a study title, a translation) can end the string or the style. An escape ends with
+    a space, which CSS takes as part of it: a space written after it stays."""
+    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in text) + '"'
 
 
 def page_style(doc: Document) -> str:

@@ -282,7 +282,9 @@ def test_the_nurse_downloads_every_value_reason_status_and_signature(book, clien
     assert "Casebook" in text
     assert f"Invalidated on {signing.utc_stamp(t.form_signature.signed_at)}"[:24] in text
     assert "To be signed again." in text
+    # Every page names the study and the subject, and counts the pages.
     pages = len(PdfReader(io.BytesIO(response.data)).pages)
+    assert text.count(f"{t.study.title} · {t.subject.study_code}") == pages
     assert f"Page 1 of {pages}" in text
     assert f"Page {pages} of {pages}" in text
 
