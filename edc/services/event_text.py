@@ -45,6 +45,7 @@ ACTIONS = {
     "auth.totp_failed": _l("Second-factor code refused"),
     "auth.totp_replay": _l("Second-factor code used twice"),
     "auth.totp_revoked": _l("Authenticator reset"),
+    "casebook.exported": _l("Casebook downloaded (PDF)"),
     "check.confirmed": _l("Warning confirmed"),
     "consent.blocked": _l("Consent stopped for staff"),
     "consent.copy_downloaded": _l("Consent copy downloaded"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -25,6 +25,7 @@ from edc.forms import (
 from edc.i18n import _, _l
 from edc.services import (
     casebook,
+    casebook_pdf,
     consent_scope,
     signing,
     subject_page,
@@ -137,6 +138,20 @@ def subject_detail(code: str) -> BaseResponse:
         lock=shown.lock,
         may_lock=shown.may_lock,
     )
+
+
+@bp.route("/<code>/casebook.pdf")
+@requires(Permission.SUBJECT_VIEW)
+def casebook_download(code: str) -> BaseResponse:
+    """The subject's casebook as a PDF for an inspector: a download, audited by the service."""
+    subject = _subject_or_404(code)
+    pdf = casebook_pdf.casebook_pdf(request_context(), subject)
+    response = Response(pdf, mimetype="application/pdf")
+    name = f"casebook-{subject.study_code}.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"  # shared tablets: never kept by a cache
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 @bp.route("/<code>/status", methods=["GET", "POST"])

@@ -58,6 +58,7 @@ NOT_PAGES = {
     "admin.access_review_csv",
     "audit_review.trail_csv",
     "consent.signer_copy",  # the sealed PDF
+    "subjects.casebook_download",  # the casebook PDF (its words: tests/edc/test_casebook_pdf.py)
 }
 #: The kiosk's pages: a tablet handed over to a signer; read by `_kiosk_pages`.
 KIOSK_STEPS = {
@@ -431,7 +432,11 @@ def _walk_role(app: Flask, walk: Walk, seeded: Demo, role: str) -> None:
             target = urlsplit(link)
             if target.netloc or not str(target.path).startswith("/") or link in walk.seen:
                 continue
-            if str(target.path).startswith(("/static", "/logout", "/health")) or ".csv" in link:
+            if (
+                str(target.path).startswith(("/static", "/logout", "/health"))
+                or ".csv" in link
+                or ".pdf" in link
+            ):
                 continue
             if followed >= FOLLOW:
                 break
