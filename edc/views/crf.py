@@ -134,7 +134,6 @@ def _page(
         waiting=page.waiting,
         status_labels=lifecycle.LABELS,
         echo=echo,
-        item_queries=queries.open_by_item(ctx, entry.record),
         **_signed(entry, whole=block is None),
         **_review(entry, lang, whole=block is None),
     )
@@ -142,11 +141,14 @@ def _page(
 
 def _review(entry: entries.Entry, lang: str, *, whole: bool) -> dict[str, object]:
     """The review part of a whole page (a fragment has none): SDV, queries, the lock."""
+    ctx = request_context()
+    item_queries = queries.open_by_item(ctx, entry.record)  # badges: on redraws too
     if not whole:
-        return {"review": None}
+        return {"review": None, "item_queries": item_queries}
     paths = frozenset(entry.stored)
     return {
-        "review": review_panel.panel(request_context(), entry),
+        "item_queries": item_queries,
+        "review": review_panel.panel(ctx, entry),
         "item_label": lambda key: forms_bridge.item_label(entry.form, key, paths, lang),
         "item_text": lambda key, value: forms_bridge.item_text(entry.form, key, value, lang),
         "kind_labels": queries.KIND_LABELS,

@@ -358,7 +358,8 @@ def test_the_list_finds_codes_and_sums_up_each_subjects_forms(client, make_study
 
 
 def _events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+    return list(db.session.scalars(query))
 
 
 def _count_subjects(site) -> int:
