@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from edc import dates, forms_bridge, lifecycle
 from edc.i18n import _
-from edc.item_address import field_of, row_of
+from edc.item_address import ItemAddress, field_of, row_of
 from edc.services import identifiers, queries, subject_status
 from edc.services.event_text import action_label, role_labels
 from edc.services.signing import Shown, utc_stamp
@@ -219,7 +219,10 @@ def _section(copy: FormCopy, section: FormSection, lang: str) -> Section:
     row_ids = sorted(
         {r[1] for key in copy.items if (r := row_of(key)) is not None and r[0] == section.id}
     )
-    rows = [[_answer(copy, f"{section.id}-{row}-{f.id}", lang) for f in fields] for row in row_ids]
+    rows = [
+        [_answer(copy, ItemAddress(f.id, section.id, row).key, lang) for f in fields]
+        for row in row_ids
+    ]
     return Section(title, [], [f.label.get(lang) for f in fields], rows, True)
 
 

@@ -134,7 +134,7 @@ def _page(
         waiting=page.waiting,
         status_labels=lifecycle.LABELS,
         echo=echo,
-        **_signed(entry, whole=block is None),
+        **_signed(entry, whole=block is None, locked=page.locked),
         **_review(entry, lang, whole=block is None),
     )
 
@@ -156,19 +156,21 @@ def _review(entry: entries.Entry, lang: str, *, whole: bool) -> dict[str, object
     }
 
 
-def _signed(entry: entries.Entry, *, whole: bool) -> dict[str, object]:
-    """The signatures covering the record, and whether the reader may sign it now (signable,
-    not yet validly signed), for a whole page (a fragment shows neither)."""
-    if not whole:
-        return {"signatures": [], "may_sign": False}
+def _signed(entry: entries.Entry, *, whole: bool, locked: bool) -> dict[str, object]:
+    """The signatures covering the record, whether the reader may sign it now (signable, not
+    yet validly signed), and its status as every page shows it (a lock first, then a valid
+    signature: `lifecycle.shown`), for a whole page (a fragment shows none of them)."""
     ctx, record = request_context(), entry.record
+    status = record.status if record is not None else None
+    if not whole:
+        return {"signatures": [], "may_sign": False, "shown_status": status}
     signatures = signing.shown_for_record(ctx, entry.subject, record)
+    signed = any(s.valid for s in signatures)
     signable = record is not None and lifecycle.status_of(record.status) in lifecycle.SIGNABLE
     return {
         "signatures": signatures,
-        "may_sign": signable
-        and signing.may_sign(ctx, entry.subject)
-        and not any(s.valid for s in signatures),
+        "may_sign": signable and signing.may_sign(ctx, entry.subject) and not signed,
+        "shown_status": lifecycle.shown(status, locked=locked, signed=signed).value,
     }
 
 

@@ -3,6 +3,8 @@ with a change, the data manager locks and lifts; the SDV sample is reproducible.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -214,6 +216,23 @@ def test_a_lock_makes_the_form_read_only_for_everyone_until_lifted_with_a_reason
     )
     assert lifted.status_code == 302
     assert 'value="complete"' in review.nurse.get(review.url).get_data(as_text=True)
+
+
+def test_a_locked_form_says_so_where_its_status_is_not_at_the_foot_of_the_page(review):
+    def status() -> str:
+        page = review.nurse.get(review.url).get_data(as_text=True)
+        found = re.search(r'id="record-status" data-status="(\w+)">([^<]+)<', page)
+        assert found is not None
+        return f"{found[1]}: {found[2]}"
+
+    assert status() == "complete: Complete"
+    _post(review.manager, "/locks", "/locks", level="form", subject=review.code,
+          event="baseline", number="1", form="visit")  # fmt: skip
+    assert status() == "locked: Locked"
+    placed = select(AuditEvent.entity_id).where(AuditEvent.action == "lock.placed")
+    lock_id = db.session.scalar(placed.order_by(AuditEvent.seq.desc()).limit(1))
+    _post(review.manager, f"/locks/{lock_id}/lift", "/locks", reason="Late result to enter")
+    assert status() == "complete: Complete"
 
 
 def test_a_site_lock_covers_every_subject_of_the_site(review):

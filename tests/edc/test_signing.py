@@ -469,6 +469,25 @@ def test_an_invalidated_signature_is_struck_through_with_when_and_why(trial, cli
     assert "Sign this form" in text  # to be signed again
 
 
+def test_the_form_page_shows_a_valid_signature_as_its_status_until_a_change(trial, client):
+    t = trial
+    login(client, t.nurse)
+    url = f"/subjects/{t.subject.study_code}/crf/baseline/1/visit"
+
+    def status() -> str | None:
+        found = re.search(r'id="record-status" data-status="(\w+)"', client.get(url).get_data(True))
+        return found[1] if found else None
+
+    assert status() == "complete"
+    sign(t, event_id="baseline", number=1, form_id="visit")
+    assert status() == "signed"
+    save(
+        t, "baseline", 1, "visit", {**VISIT, "weight": "15"}, complete=True,
+        reasons={"*": "weight corrected"},
+    )  # fmt: skip
+    assert status() == "complete"
+
+
 def test_the_stamp_is_utc_whatever_the_zone_of_the_moment():
     paris = dt.timezone(dt.timedelta(hours=1))
     moment = dt.datetime(2026, 12, 4, 11, 15, 3, tzinfo=paris)
