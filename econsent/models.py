@@ -7,6 +7,7 @@ Signatures are never changed once made: a new consent is a new session."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -100,6 +102,8 @@ class ConsentSession(Base):
     countersigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     countersigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: `clinic` (a tablet handed over) or `remote` (the signer's own device, by invitation).
+    mode: Mapped[str] = mapped_column(String(8), default="clinic", server_default="clinic")
 
     subject: Mapped[Subject] = relationship()
     site: Mapped[Site] = relationship()
@@ -151,3 +155,54 @@ class ConsentCopy(Base):
     filename: Mapped[str] = mapped_column(String(128))
     validation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentInvitation(Base):
+    """A remote consent's invitation: a single-use link sent by e-mail and a one-time code sent
+    apart (`code_channel`: a second e-mail address, or printed for a phone call). Only hashes
+    are kept; wrong codes are counted and lock the invitation."""
+
+    __tablename__ = "consent_invitation"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("consent_session.id"), unique=True)
+    #: Which of the subject's guardians (their place in the identity vault) was invited.
+    guardian_index: Mapped[int] = mapped_column(Integer, default=0)
+    link_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    #: `email` (a second address) or `printed` (read out on a phone call).
+    code_channel: Mapped[str] = mapped_column(String(8))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    link_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    copy_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    session: Mapped[ConsentSession] = relationship()
+
+
+class ReconsentTask(Base):
+    """A subject who must consent again: a new version approved for all active subjects
+    (`new_version`), or a child reaching the age of majority (`majority`). The consent before
+    stays in force until the new one is signed or `grace_until` passes; signing closes it."""
+
+    __tablename__ = "reconsent_task"
+    __audited__ = True
+    #: One task per subject, reason and document version, however often the library is read.
+    __table_args__ = (UniqueConstraint("subject_id", "reason", "document", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    document: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    grace_until: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_session_id: Mapped[int | None] = mapped_column(ForeignKey("consent_session.id"))

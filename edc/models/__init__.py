@@ -2,7 +2,7 @@
 
 from edc.models.audit import AuditEvent, AuditHead
 from edc.models.base import Base
-from edc.models.consent import ConsentScope
+from edc.models.consent import ConsentScope, ConsentWithdrawal
 from edc.models.crf import EventOccurrence, FormRecord, ItemValue
 from edc.models.definitions import FormVersion, StudyDefinition
 from edc.models.monitoring import (
@@ -26,6 +26,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "ConsentScope",
+    "ConsentWithdrawal",
     "DataLock",
     "DataQuery",
     "ESignature",

@@ -5,9 +5,9 @@ signers, the sealed copy — belongs to `econsent`, which writes here only throu
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from edc.models.base import Base, UTCDateTime, utcnow
@@ -37,3 +37,29 @@ class ConsentScope(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Why it ended: `superseded` or `withdrawn` ("" while in force).
     end_reason: Mapped[str] = mapped_column(String(24), default="", server_default="")
+
+
+class ConsentWithdrawal(Base):
+    """A withdrawal as staff recorded it: what it stops (`scope`, and the optional item for an
+    option), who withdrew, how and when. It never deletes data: it governs what happens next
+    (entry, exports, the registry push), read through `edc.services.consent_scope`."""
+
+    __tablename__ = "consent_withdrawal"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    #: The consent in force when it was recorded (a later consent starts afresh).
+    scope_id: Mapped[int | None] = mapped_column(ForeignKey("consent_scope.id"))
+    #: `treatment`, `visits`, `all_collection` or `option`.
+    stops: Mapped[str] = mapped_column(String(24))
+    #: The optional item withdrawn (`registry_transfer`, …) when `stops` is `option`.
+    option: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    #: Who withdrew: `patient`, `parent`, `legal_guardian`, `legal_representative`.
+    withdrawn_by: Mapped[str] = mapped_column(String(24))
+    #: How it reached the site: `in_person`, `letter`, `phone`, `email`.
+    method: Mapped[str] = mapped_column(String(16))
+    withdrawn_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
