@@ -34,6 +34,9 @@ class ConsentScope(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The last day it counts (a child's consent until the age of majority and its grace, an
+    #: old version until its re-consent grace date); None: until ended.
+    valid_until: Mapped[date | None] = mapped_column(Date)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Why it ended: `superseded` or `withdrawn` ("" while in force).
     end_reason: Mapped[str] = mapped_column(String(24), default="", server_default="")

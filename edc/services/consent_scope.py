@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
 import forms_dsl
-from edc import audit, lifecycle
+from edc import audit, dates, lifecycle
 from edc.access import Permission
 from edc.context import Context
 from edc.errors import Conflict
 from edc.i18n import _, _l
-from edc.models.consent import ConsentScope
+from edc.models.consent import ConsentScope, ConsentWithdrawal
 from edc.models.crf import FormRecord, ItemValue
 from edc.models.subjects import Subject
 from edc.services import subject_status, subjects
@@ -53,15 +53,45 @@ class Granted:
     language: str
     options: Mapping[str, bool]
     since: datetime  # server time the consent became complete
+    #: The last day it counts (a minor's consent: until the age of majority and its grace).
+    valid_until: date | None = None
 
 
 def in_force(ctx: Context, subject: Subject) -> ConsentScope | None:
-    """The consent in force for the subject now, if any (for a reader who may see it)."""
+    """The consent in force for the subject now, if any (for a reader who may see it): not
+    ended, and not past its last valid day at the subject's site."""
     ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
-    return _current(ctx, subject)
+    scope = current(ctx, subject)
+    return scope if scope is not None and not _lapsed(ctx, subject, scope) else None
 
 
-def _current(ctx: Context, subject: Subject) -> ConsentScope | None:
+def _lapsed(ctx: Context, subject: Subject, scope: ConsentScope) -> bool:
+    """Whether the consent's last valid day is behind the subject's site's today."""
+    if scope.valid_until is None:
+        return False
+    return subjects.site_today(subject.site, ctx.now()) > scope.valid_until
+
+
+def limit(ctx: Context, subject: Subject, until: date | None, why: str) -> ConsentScope | None:
+    """Set the last day the consent in force counts (re-consent after a new version, the age
+    of majority), or lift it with None; audited. None when no consent is in force."""
+    ctx.require(Permission.CONSENT_RUN, subject.site_id)
+    scope = current(ctx, subject)
+    if scope is None or scope.valid_until == until:
+        return scope
+    old = scope.valid_until
+    scope.valid_until = until
+    audit.record(
+        ctx.session, ctx.actor, "consent.scope_limited", target=scope,
+        site_code=subject.site.code, old={"valid_until": old and old.isoformat()},
+        new={"valid_until": until and until.isoformat(), "why": why},
+    )  # fmt: skip
+    return scope
+
+
+def current(ctx: Context, subject: Subject) -> ConsentScope | None:
+    """The subject's latest consent not ended (it may be past its last valid day), unchecked:
+    for callers that checked access already."""
     return ctx.session.scalar(
         select(ConsentScope)
         .where(ConsentScope.subject_id == subject.id, ConsentScope.ended_at.is_(None))
@@ -80,7 +110,7 @@ def put_in_force(ctx: Context, subject: Subject, granted: Granted) -> ConsentSco
     session.execute(select(Subject.id).where(Subject.id == subject.id).with_for_update())
     if session.scalar(select(ConsentScope.id).where(ConsentScope.reference == granted.reference)):
         raise Conflict(_("This consent was already recorded."))
-    before = _current(ctx, subject)
+    before = current(ctx, subject)
     if before is not None:
         before.ended_at, before.end_reason = granted.since, "superseded"
         audit.record(
@@ -93,13 +123,15 @@ def put_in_force(ctx: Context, subject: Subject, granted: Granted) -> ConsentSco
         title=granted.title[:200],
         version=granted.version, language=granted.language,
         options={k: bool(v) for k, v in sorted(granted.options.items())},
-        since=granted.since, recorded_at=now, recorded_by_id=ctx.actor.user_id,
+        since=granted.since, valid_until=granted.valid_until, recorded_at=now,
+        recorded_by_id=ctx.actor.user_id,
     )  # fmt: skip
     session.add(scope)
     audit.record(
         session, ctx.actor, "consent.scope_granted", target=scope, site_code=site_code,
         new={"subject": subject.study_code, "reference": scope.reference,
-             "document": scope.document, "version": scope.version, "options": scope.options},
+             "document": scope.document, "version": scope.version, "options": scope.options,
+             "valid_until": scope.valid_until and scope.valid_until.isoformat()},
     )  # fmt: skip
     session.flush()
     enrol_if_ready(ctx, subject)
@@ -109,15 +141,26 @@ def put_in_force(ctx: Context, subject: Subject, granted: Granted) -> ConsentSco
 def entry_refusal(
     ctx: Context, subject: Subject, study: forms_dsl.Study | None, form_id: str
 ) -> str:
-    """Why data entry into `form_id` waits for a consent ("" when it may go ahead)."""
+    """Why data entry into `form_id` waits for a consent ("" when it may go ahead): a
+    withdrawal of all further data collection stops every form; a study that waits for
+    consent needs one in force and still valid."""
+    scope = current(ctx, subject)
+    if scope is not None and STOP_ALL in stopped(ctx, subject, scope):
+        return _("Consent to further data collection was withdrawn: nothing more can be entered.")
     if study is None:
         return ""
     rule = study.consent
     if not rule.required_for_entry or form_id in rule.before_consent:
         return ""
-    if _current(ctx, subject) is not None:
-        return ""
-    return _("This form opens once the consent is complete: nothing can be entered before it.")
+    if scope is None:
+        return _("This form opens once the consent is complete: nothing can be entered before it.")
+    if _lapsed(ctx, subject, scope):
+        return _(
+            "The consent on file stopped counting on %(day)s: a new consent is needed before "
+            "anything more is entered.",
+            day=dates.shown(scope.valid_until, ctx.language),
+        )
+    return ""
 
 
 def enrol_if_ready(ctx: Context, subject: Subject) -> bool:
@@ -126,7 +169,7 @@ def enrol_if_ready(ctx: Context, subject: Subject) -> bool:
     study = _study(ctx, subject)
     if study is None or study.consent.eligibility is None:
         return False
-    if subject.status != subject_status.REGISTERED or _current(ctx, subject) is None:
+    if subject.status != subject_status.REGISTERED or current(ctx, subject) is None:
         return False
     form_id, field_id = study.consent.eligibility
     eligible = ctx.session.scalar(
@@ -152,3 +195,45 @@ def enrol_if_ready(ctx: Context, subject: Subject) -> bool:
 
 def _study(ctx: Context, subject: Subject) -> forms_dsl.Study | None:
     return study_model(ctx.session, subject.study_id)
+
+
+#: What a withdrawal stops, as staff record it (DESIGN §3): nothing already collected is deleted.
+STOP_TREATMENT, STOP_VISITS, STOP_ALL, STOP_OPTION = (
+    "treatment",
+    "visits",
+    "all_collection",
+    "option",
+)
+STOPS = {
+    STOP_TREATMENT: _l("Study treatment"),
+    STOP_VISITS: _l("Study visits"),
+    STOP_ALL: _l("All further data collection"),
+    STOP_OPTION: _l("One optional item"),
+}
+
+
+def stopped(ctx: Context, subject: Subject, scope: ConsentScope) -> set[str]:
+    """What withdrawals under this consent stop: the scopes, and `option:<item>` for items."""
+    rows = ctx.session.execute(
+        select(ConsentWithdrawal.stops, ConsentWithdrawal.option).where(
+            ConsentWithdrawal.subject_id == subject.id, ConsentWithdrawal.scope_id == scope.id
+        )
+    )
+    return {f"{STOP_OPTION}:{option}" if stops == STOP_OPTION else stops for stops, option in rows}
+
+
+def options_now(ctx: Context, subject: Subject, scope: ConsentScope) -> dict[str, bool]:
+    """The consent's optional items as they stand now: granted when signed and not withdrawn
+    since (a withdrawal of all further collection withdraws every item)."""
+    gone = stopped(ctx, subject, scope)
+    return {
+        item: granted and STOP_ALL not in gone and f"{STOP_OPTION}:{item}" not in gone
+        for item, granted in scope.options.items()
+    }
+
+
+def allows(ctx: Context, subject: Subject, item: str) -> bool:
+    """Whether the consent in force now grants an optional item (registry transfer, biobank…):
+    what exports and the registry push ask before a subject's data leave the site."""
+    scope = in_force(ctx, subject)
+    return scope is not None and options_now(ctx, subject, scope).get(item, False)

@@ -58,6 +58,8 @@ ACTIONS = {
     "consent.rules_loaded": _l("Consent rules loaded"),
     "consent.scope_ended": _l("Consent ended"),
     "consent.scope_granted": _l("Consent in force"),
+    "consent.scope_limited": _l("Consent valid until a date"),
+    "consent.withdrawn": _l("Consent withdrawn"),
     "consent.sealed": _l("Consent copy sealed"),
     "consent.session_prepared": _l("Consent prepared"),
     "consent.signed": _l("Consent signed"),

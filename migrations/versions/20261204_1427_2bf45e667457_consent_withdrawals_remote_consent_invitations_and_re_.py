@@ -124,9 +124,13 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("mode", sa.String(length=8), server_default="clinic", nullable=False)
         )
+    with op.batch_alter_table("consent_scope", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("valid_until", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("consent_scope", schema=None) as batch_op:
+        batch_op.drop_column("valid_until")
     with op.batch_alter_table("consent_session", schema=None) as batch_op:
         batch_op.drop_column("mode")
 
