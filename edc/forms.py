@@ -273,6 +273,19 @@ class SubjectStatusForm(AppForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
+class WithdrawalForm(AppForm):
+    """A withdrawal as the site learnt of it: no reason asked (it is the family's right)."""
+
+    stops = SelectField(_l("What is withdrawn"), choices=[])
+    option = SelectField(
+        _l("Optional item (when one item is withdrawn)"), choices=[], validate_choice=False
+    )
+    withdrawn_by = SelectField(_l("Who withdrew"), choices=[], validate_choice=False)
+    method = SelectField(_l("How the site learnt of it"), choices=[], validate_choice=False)
+    withdrawn_on = LocalDateField(_l("Date of the withdrawal"), validators=[InputRequired()])
+    note = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=1000)])
+
+
 class CorrectIdentityForm(IdentityForm):
     reason = StringField(
         _l("Reason for the correction"), validators=[DataRequired(), Length(max=500)]

@@ -225,10 +225,14 @@ def stopped(ctx: Context, subject: Subject, scope: ConsentScope) -> set[str]:
 def options_now(ctx: Context, subject: Subject, scope: ConsentScope) -> dict[str, bool]:
     """The consent's optional items as they stand now: granted when signed and not withdrawn
     since (a withdrawal of all further collection withdraws every item)."""
-    gone = stopped(ctx, subject, scope)
+    return granted_now(scope.options, stopped(ctx, subject, scope))
+
+
+def granted_now(options: Mapping[str, bool], gone: set[str]) -> dict[str, bool]:
+    """Options as signed, less what withdrawals (`stopped`'s names) took back."""
     return {
         item: granted and STOP_ALL not in gone and f"{STOP_OPTION}:{item}" not in gone
-        for item, granted in scope.options.items()
+        for item, granted in options.items()
     }
 
 

@@ -66,6 +66,16 @@ def withdrawals(ctx: Context, subject: Subject) -> list[ConsentWithdrawal]:
     )
 
 
+def options_offered(ctx: Context, subject: Subject) -> list[str]:
+    """The optional items of the consent in force that are still granted (what can be withdrawn
+    one by one)."""
+    ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
+    scope = consent_scope.current(ctx, subject)
+    if scope is None:
+        return []
+    return [k for k, v in consent_scope.options_now(ctx, subject, scope).items() if v]
+
+
 def withdraw(ctx: Context, subject: Subject, withdrawal: Withdrawal) -> ConsentWithdrawal:
     """Record a withdrawal at once, under the consent in force; all further collection moves
     an enrolled subject to withdrawn. Refused (Invalid, by field) when it does not make sense."""
