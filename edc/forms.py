@@ -282,7 +282,7 @@ class WithdrawalForm(AppForm):
     )
     withdrawn_by = SelectField(_l("Who withdrew"), choices=[], validate_choice=False)
     method = SelectField(_l("How the site learnt of it"), choices=[], validate_choice=False)
-    withdrawn_on = LocalDateField(_l("Date of the withdrawal"), validators=[InputRequired()])
+    withdrawn_on = LocalDateField(_l("Date of the withdrawal"), validators=[Optional()])
     note = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=1000)])
 
 

@@ -66,7 +66,10 @@ def panel(ctx: Context, subject: Subject) -> ConsentPanel:
 
 
 def _under(current: ConsentScope | None, rows: list[ConsentWithdrawal]) -> list[ConsentWithdrawal]:
-    return [] if current is None else [w for w in rows if w.scope_id == current.id]
+    """The withdrawals that count now: those made under the current consent (or while none
+    was in force)."""
+    scope_id = current.id if current is not None else None
+    return [w for w in rows if w.scope_id == scope_id]
 
 
 def _options_now(current: ConsentScope | None, rows: list[ConsentWithdrawal]) -> dict[str, bool]:

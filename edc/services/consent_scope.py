@@ -145,7 +145,7 @@ def entry_refusal(
     withdrawal of all further data collection stops every form; a study that waits for
     consent needs one in force and still valid."""
     scope = current(ctx, subject)
-    if scope is not None and STOP_ALL in stopped(ctx, subject, scope):
+    if STOP_ALL in stopped(ctx, subject, scope):
         return _("Consent to further data collection was withdrawn: nothing more can be entered.")
     if study is None:
         return ""
@@ -212,11 +212,17 @@ STOPS = {
 }
 
 
-def stopped(ctx: Context, subject: Subject, scope: ConsentScope) -> set[str]:
-    """What withdrawals under this consent stop: the scopes, and `option:<item>` for items."""
+def stopped(ctx: Context, subject: Subject, scope: ConsentScope | None) -> set[str]:
+    """What withdrawals under this consent (None: made while none was in force, e.g. before
+    a paper consent was recorded) stop: the scopes, and `option:<item>` for items."""
+    under = (
+        ConsentWithdrawal.scope_id.is_(None)
+        if scope is None
+        else ConsentWithdrawal.scope_id == scope.id
+    )
     rows = ctx.session.execute(
         select(ConsentWithdrawal.stops, ConsentWithdrawal.option).where(
-            ConsentWithdrawal.subject_id == subject.id, ConsentWithdrawal.scope_id == scope.id
+            ConsentWithdrawal.subject_id == subject.id, under
         )
     )
     return {f"{STOP_OPTION}:{option}" if stops == STOP_OPTION else stops for stops, option in rows}

@@ -205,7 +205,9 @@ def withdrawal(code: str) -> BaseResponse:
     if not ctx.holds(Permission.CONSENT_RUN, subject.site_id):
         raise Denied()
     form = _withdrawal_form(withdrawals.options_offered(ctx, subject))
-    if form.validate_on_submit() and form.withdrawn_on.data is not None:
+    if not form.is_submitted():
+        form.withdrawn_on.data = subjects.site_today(subject.site, ctx.now())
+    if form.validate_on_submit():
         try:
             withdrawals.withdraw(ctx, subject, withdrawals.Withdrawal(
                 stops=form.stops.data or "", withdrawn_by=form.withdrawn_by.data or "",

@@ -133,6 +133,7 @@ def test_stopping_visits_or_treatment_is_recorded_and_entry_goes_on(trial):
         ({"stops": "option", "option": "biobank_storage"}, "option", "optional items"),
         ({"stops": "visits", "withdrawn_on": "2999-01-01"}, "withdrawn_on", "future"),
         ({"stops": "visits", "method": "pigeon"}, "method", None),
+        ({"stops": "visits", "withdrawn_on": ""}, "withdrawn_on", "Give the date"),
     ],
 )
 def test_a_withdrawal_that_makes_no_sense_is_refused_next_to_its_field(
