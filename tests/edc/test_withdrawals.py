@@ -215,3 +215,23 @@ def test_the_subject_page_lists_every_consent_and_withdrawal(client, trial):
     assert "Transfer to the registry" in history  # what the first consent granted
     assert "Withdrawals" in page
     assert "A parent, by letter." in page
+
+
+def test_exports_and_the_push_keep_only_subjects_whose_consent_grants_the_item(trial):
+    study, site, subject, nurse = trial
+    subject, nurse = _consented(trial, registry_transfer=True)
+    refused = make_subject(site, family_name="Roux")
+    consent_scope.put_in_force(_ctx(nurse), refused, _granted(2, registry_transfer=False))
+    later = make_subject(site, family_name="Petit")
+    consent_scope.put_in_force(_ctx(nurse), later, _granted(3, registry_transfer=True))
+    make_subject(site, family_name="Blanc")  # no consent at all
+    ctx = _ctx(nurse)
+    assert consent_scope.subjects_allowing(ctx, study.id, "registry_transfer") == {
+        subject.id,
+        later.id,
+    }
+    withdrawal = Withdrawal("option", "parent", "letter", _today(), "registry_transfer")
+    withdrawals.withdraw(ctx, later, withdrawal)
+    assert consent_scope.subjects_allowing(ctx, study.id, "registry_transfer") == {subject.id}
+    consent_scope.limit(ctx, subject, _today() - dt.timedelta(days=1), "grace date passed")
+    assert consent_scope.subjects_allowing(ctx, study.id, "registry_transfer") == set()
