@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from econsent.forms import EXCEPTION_LABELS, IDENTITY_LABELS, CountersignForm, PrepareForm
 from econsent.models import ConsentSession, Status
-from econsent.services import countersign, sealing, sessions, signing
+from econsent.services import countersign, invitations, sealing, sessions, signing
 from econsent.views.common import BLOCKED_LABELS, STATUS_LABELS, TEMPLATES, role_labels
 from econsent.views.kiosk import STATE
 from edc import access
@@ -95,6 +95,7 @@ def _session_page(cs: ConsentSession, status: int = 200) -> BaseResponse:
         and ctx.holds(Permission.CONSENT_COUNTERSIGN, cs.site_id),
         options=signing.granted_options(cs), language_names=LANGUAGE_NAMES,
         option_labels=consent_scope.OPTION_LABELS, titles=sessions.titles(cs, ctx.language),
+        invitation=invitations.for_session(ctx, cs),
     )  # fmt: skip
 
 
