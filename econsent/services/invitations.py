@@ -279,14 +279,13 @@ def check_code(ctx: Context, invitation_id: int, code: str) -> str:
         _code_hash(ctx, invitation.link_token_hash, typed), invitation.code_hash
     ):
         return _accept(ctx, invitation)
-    _count_wrong(ctx, invitation)
-    left = CODE_ATTEMPTS - invitation.failed_codes
+    left = CODE_ATTEMPTS - _count_wrong(ctx, invitation)  # as counted here, not read again
     if left <= 0:
         raise closed("locked")
     raise WrongCode(_("This code is not right. Tries left: %(n)d.", n=left), left)
 
 
-def _count_wrong(ctx: Context, invitation: ConsentInvitation) -> None:
+def _count_wrong(ctx: Context, invitation: ConsentInvitation) -> int:
     now = ctx.now()
     failed = ctx.session.execute(
         update(ConsentInvitation)
@@ -301,6 +300,7 @@ def _count_wrong(ctx: Context, invitation: ConsentInvitation) -> None:
         invitation.locked_at = now
         _event(ctx, invitation, "consent.invitation_locked", failed_codes=failed)
     ctx.session.commit()  # kept although the page answers with an error
+    return int(failed)
 
 
 def _accept(ctx: Context, invitation: ConsentInvitation) -> str:
