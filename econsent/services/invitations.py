@@ -166,7 +166,7 @@ def _mail_invitation(
         ctx.session,
         mail.render_to(
             settings, (guardian.name, guardian.email), cs.language,
-            "econsent/mail/remote_invitation.txt",
+            "mail/remote_invitation.txt",
             {"url": f"{settings.base_url}/remote/invitation/{link}", "expires_at": expires_at,
              "by_phone": not code, **common},
             announce=True,
@@ -177,7 +177,7 @@ def _mail_invitation(
             ctx.session,
             mail.render_to(
                 settings, (guardian.name, guardian.second_email), cs.language,
-                "econsent/mail/remote_code.txt", {"code": f"{code[:4]} {code[4:]}", **common},
+                "mail/remote_code.txt", {"code": f"{code[:4]} {code[4:]}", **common},
                 announce=True,
             ),
         )  # fmt: skip
@@ -409,7 +409,7 @@ def send_copy(ctx: Context, cs: ConsentSession, copy: ConsentCopy) -> None:
         ctx.session,
         mail.render_to(
             settings, (guardian.name, guardian.email), cs.language,
-            "econsent/mail/remote_copy.txt",
+            "mail/remote_copy.txt",
             {"name": guardian.name, "site": cs.site.name, "study": cs.subject.study.title},
             announce=True,
             attachments=(mail.Attachment(copy.filename, pdf.decrypt_copy(copy.ciphertext)),),
