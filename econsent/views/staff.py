@@ -121,7 +121,10 @@ def resume(session_id: int) -> BaseResponse:
     cs = sessions.find_session(ctx, session_id)
     if EmptyForm().validate_on_submit():
         sessions.resume(ctx, cs)
-        flash(_("The signer may go on. Hand the tablet over again."))
+        if cs.mode == "remote":
+            flash(_("The parent may go on from their own device."))
+        else:
+            flash(_("The signer may go on. Hand the tablet over again."))
     return redirect(url_for("consent.session_page", session_id=cs.id))
 
 

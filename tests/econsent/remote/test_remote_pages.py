@@ -265,3 +265,40 @@ def test_a_remote_session_is_never_handed_over_on_a_tablet(client, home, mail):
     assert "/handover" not in client.get(page).get_data(as_text=True)
     refused = client.post(page + "/handover", data={"csrf_token": csrf(client, page)})
     assert refused.status_code == 409
+
+
+def test_a_wrong_answer_waits_for_a_call_and_the_parent_goes_on_from_home(client, home, mail):
+    h = home("ES", second_email=False)
+    start = _last_seq()
+    printed = re.search(r'id="printed-code">(\d{4}) (\d{4})<', _invite(client, h))
+    assert printed
+    signer = another_browser(client)
+    _open(signer, link_path(mail))
+    home_path = _code(signer, printed.group(1) + printed.group(2)).headers["Location"]
+    language = home_path + "/language"
+    signer.post(language, data={"csrf_token": csrf(signer, language), "language": "es"})
+    cs = _session(h)
+    wrong = {f"q-{q}": "wrong" for q in sessions.correct_answers(cs, "parent_1")}
+    questions = home_path + "/questions"
+    signer.post(questions, data={"csrf_token": csrf(signer, questions), **wrong})
+    waiting = signer.get(home_path).get_data(as_text=True)
+    assert 'id="remote-wait"' in waiting
+    assert _session(h).status == "blocked"
+    page = f"/consent/sessions/{cs.id}"
+    resumed = client.post(page + "/resume", data={"csrf_token": csrf(client, page)})
+    assert resumed.status_code == 302  # staff called and explained again
+    assert "from their own device" in client.get(page).get_data(as_text=True)
+    assert signer.get(home_path).headers["Location"].endswith("/read/1")  # reads again
+    _sign(signer, h, home_path)
+    assert _session(h).status == "signed"
+    evidence = [
+        e.new_value
+        for e in db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "consent.identity_checked", AuditEvent.seq > start
+            )
+        )
+    ]
+    assert len(evidence) == 1
+    assert evidence[0]["code_channel"] == "printed"
+    assert "phone call" in evidence[0]["evidence"]
