@@ -199,9 +199,11 @@ def test_a_mother_consents_from_home_and_receives_her_sealed_copy(remote_portal,
     _types(home, "3333 3333")
     expect(home.locator("#invitation-closed")).to_be_visible()  # locked, said in plain words
     seen["locked"] = accessibility_problems(home)
+    home.screenshot(path=shots / "remote-code-locked.png", full_page=True)
     staff.goto(first)
     expect(staff.locator("#remote-invitation")).to_have_attribute("data-state", "locked")
     seen["staff: locked invitation"] = accessibility_problems(staff)
+    staff.screenshot(path=shots / "remote-invitation-locked.png", full_page=True)
 
     session_page = _invites(staff, portal, code, seen)
     link, right = _mailed(box, 2)
