@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import contains_eager
 
 import forms_dsl
@@ -144,9 +144,9 @@ def entry_refusal(
 ) -> str:
     """Why data entry into `form_id` waits for a consent ("" when it may go ahead): a
     withdrawal of all further data collection stops every form; a study that waits for
-    consent needs one in force and still valid."""
-    scope = current(ctx, subject)
-    if STOP_ALL in stopped(ctx, subject, scope):
+    consent needs one in force and still valid. One statement."""
+    scope, collection_stopped = _entry_facts(ctx, subject)
+    if collection_stopped:
         return _("Consent to further data collection was withdrawn: nothing more can be entered.")
     if study is None:
         return ""
@@ -162,6 +162,34 @@ def entry_refusal(
             day=dates.shown(scope.valid_until, ctx.language),
         )
     return ""
+
+
+def _entry_facts(ctx: Context, subject: Subject) -> tuple[ConsentScope | None, bool]:
+    """The subject's latest consent not ended, and whether all further collection was withdrawn
+    under it (or, without one, while none was in force), in one statement: every save asks."""
+    latest = (
+        select(ConsentScope.id)
+        .where(ConsentScope.subject_id == subject.id, ConsentScope.ended_at.is_(None))
+        .order_by(ConsentScope.since.desc(), ConsentScope.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    stop_all = (
+        exists()
+        .where(
+            ConsentWithdrawal.subject_id == subject.id,
+            ConsentWithdrawal.stops == STOP_ALL,
+            ConsentWithdrawal.scope_id.is_not_distinct_from(latest),
+        )
+        .label("stop_all")
+    )
+    row = ctx.session.execute(
+        select(stop_all, ConsentScope)
+        .select_from(Subject)
+        .outerjoin(ConsentScope, ConsentScope.id == latest)
+        .where(Subject.id == subject.id)
+    ).one()
+    return row[1], bool(row[0])
 
 
 def enrol_if_ready(ctx: Context, subject: Subject) -> bool:

@@ -64,7 +64,8 @@ def test_a_save_chains_its_vault_read_and_changes_in_one_append(entry_for):
         assert _save(entry_for(), SECOND, nurse).outcome is Outcome.SAVED
     locks = [s for s in seen if s.startswith("UPDATE audit_head SET seq=(audit_head.seq")]
     assert len(locks) == 1  # one chain lock for the whole save
-    assert len(seen) <= 8, seen  # vault, items, bump, items written, 3 for the audit chain
+    # consent (in force, collection withdrawn), vault, items, bump, items written, 3 for the chain
+    assert len(seen) <= 9, seen
     assert _actions_after(before) == [
         "identity.read", "item.changed", "item.changed", "record.saved",
     ]  # fmt: skip
@@ -154,13 +155,15 @@ def test_a_save_request_reads_everything_it_judges_with_in_one_query(client, ent
     with _statements() as seen:
         assert post("13", 1) == 302
     reads = [s for s in seen if s.startswith("SELECT")]
-    # The sign-in, the roles, the entry; then the gate: the subject's row held shared (a review
-    # step takes turns with the save), and in a statement after it, lock and review facts.
-    assert len(reads) == 5, reads
+    # The sign-in, the roles, the entry; the consent (in force, and whether collection was
+    # withdrawn) in one statement; then the gate: the subject's row held shared (a review step
+    # takes turns with the save), and in a statement after it, lock and review facts.
+    assert len(reads) == 6, reads
+    assert "consent_withdrawal" in reads[-3]
     assert "FROM subject" in reads[-2]
     assert "data_lock" in reads[-1]
     assert "item_verification" in reads[-1]
-    entry_read = reads[-3]
+    entry_read = reads[-4]
     for joined in ("FROM subject", "study_definition", "event_occurrence", "form_record",
                    "form_version", "item_value", "subject_identity"):  # fmt: skip
         assert joined in entry_read
