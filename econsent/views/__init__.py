@@ -1,4 +1,5 @@
-"""E-consent's pages: staff pages (prepare, hand over, countersign, the copy) and the kiosk."""
+"""E-consent's pages: staff pages (prepare, hand over, countersign, the copy, re-consent) and
+the kiosk."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from econsent.views import common, kiosk, staff
+    from econsent.views import common, kiosk, reconsent, staff
 
     app.add_template_filter(common.consent_html, "consent_html")
     app.register_blueprint(staff.bp)
     app.register_blueprint(kiosk.bp)
+    app.register_blueprint(reconsent.bp)
     app.before_request(kiosk.keep_in_kiosk)

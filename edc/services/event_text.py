@@ -53,6 +53,8 @@ ACTIONS = {
     "consent.kiosk_left": _l("Tablet taken back by staff"),
     "consent.kiosk_started": _l("Tablet handed to the signer"),
     "consent.language_chosen": _l("Consent language chosen"),
+    "consent.reconsent_closed": _l("Consent again: done"),
+    "consent.reconsent_opened": _l("Consent again: asked"),
     "consent.refused": _l("Consent refused"),
     "consent.resumed": _l("Consent resumed"),
     "consent.rules_loaded": _l("Consent rules loaded"),
