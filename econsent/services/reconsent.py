@@ -191,6 +191,7 @@ def close_for(ctx: Context, cs: ConsentSession) -> int:
             new={"subject": cs.subject.study_code, "reason": task.reason,
                  "document": task.document, "version": task.version, "by": f"econsent:{cs.id}"},
         )  # fmt: skip
+    ctx.session.flush()
     return len(tasks)
 
 
