@@ -1,0 +1,64 @@
+"""The re-consent pages and the to-do list through HTTP: site staff see their subjects to
+consent again and the children reaching majority; a wrong number of days answers 422; staff of
+other sites and central roles find nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from econsent.library import use_folder
+from edc.access import Role
+from edc.extensions import db
+from edc.models.audit import AuditEvent
+from edc.models.base import utcnow
+from tests.econsent.kiosk.reconsent_helpers import run_consent, with_v2
+from tests.factories import another_browser, login, make_site, make_subject, make_user
+
+
+def _page(client, path: str, status: int = 200) -> str:
+    response = client.get(path)
+    assert response.status_code == status, path
+    return response.get_data(as_text=True)
+
+
+def test_site_staff_see_who_consents_again_on_the_home_page_and_the_lists(
+    app, client, clinic, tmp_path
+):
+    fr = clinic("FR", age=2)
+    today = utcnow().date()
+    birthday = today + dt.timedelta(days=20)
+    teen = make_subject(
+        fr.site,
+        family_name="Garnier",
+        date_of_birth=dt.date(birthday.year - 18, birthday.month, min(birthday.day, 28)),
+    )
+    with app.test_request_context():
+        run_consent(fr, fr.subject)
+        run_consent(fr, teen)
+        db.session.commit()
+    use_folder(fr.site.study.slug, with_v2(tmp_path, effective=today))
+
+    login(client, fr.nurse)
+    home = _page(client, "/")
+    assert "3 consents to ask again" in home  # both on version 1; the teen soon 18 too
+    assert fr.subject.study_code in home
+    tasks = _page(client, "/consent/reconsent")
+    assert "New version of the consent" in tasks
+    assert "Age of majority: consent as an adult" in tasks
+    assert tasks.count(f">{teen.study_code}</a>") == 2  # a new version, and majority
+    coming = _page(client, "/consent/majority?days=30")
+    assert teen.study_code in coming
+    assert fr.subject.study_code not in coming
+    assert "No child of your sites" in _page(client, "/consent/majority?days=5")
+    for wrong in ("0", "400", "x" * 40):
+        assert "from 1 to 366" in _page(client, f"/consent/majority?days={wrong}", 422)
+
+    other = make_user(roles=[(Role.NURSE, make_site("FR-72", fr.site.study))])
+    monitor = make_user(roles=[(Role.MONITOR, fr.site)])
+    for user in (other, monitor):
+        browser = another_browser(client)
+        login(browser, user)
+        for path in ("/consent/majority", "/consent/reconsent", "/"):
+            assert teen.study_code not in browser.get(path).get_data(as_text=True)
+    reads = db.session.query(AuditEvent).filter(AuditEvent.action == "identity.read").all()
+    assert all(e.site_code == fr.site.code for e in reads)
