@@ -32,8 +32,12 @@ def _tasks(reason: str = reconsent.NEW_VERSION) -> list[ReconsentTask]:
     )
 
 
-def _count(action: str, reason: str = reconsent.NEW_VERSION) -> int:
-    events = db.session.scalars(select(AuditEvent.new_value).where(AuditEvent.action == action))
+def _count(action: str, reason: str = reconsent.NEW_VERSION, site: str = "FR-71") -> int:
+    events = db.session.scalars(
+        select(AuditEvent.new_value).where(
+            AuditEvent.action == action, AuditEvent.site_code == site
+        )
+    )
     return sum(1 for new in events if new["reason"] == reason)
 
 
