@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from econsent.documents import age_on
 from econsent.library import library_for
 from econsent.models import ReconsentTask
 from econsent.services import reconsent
@@ -220,7 +219,7 @@ def _coming(ctx: Context, subject: Subject, scope: ConsentScope, days: int) -> C
         return None
     birth = identity.date_of_birth
     majority = rule.majority_on(birth)
-    if (majority - today).days > days or age_on(birth, today) < 0:
+    if (majority - today).days > days:
         return None
     reconsent.open_majority(ctx, subject, rule, rule.minor_consent_until(birth))
     current = consent_scope.current(ctx, subject)
