@@ -17,10 +17,11 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import Connection, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from econsent import rules_record
 from econsent.documents import ConsentLibrary, CountryRule, Document, Version
 from econsent.documents.model import ALL_ACTIVE
 from econsent.library import library_for
@@ -71,9 +72,11 @@ def sync_sites(ctx: Context, sites: Iterable[Site]) -> int:
         library = library_for(site.study.slug)
         if library is None:
             continue
-        today = subjects.site_today(site, ctx.now())
-        for asked in asked_at(library, site, today):
-            opened += _open_for_version(ctx, site, asked)
+        asked = list(asked_at(library, site, subjects.site_today(site, ctx.now())))
+        if asked:  # the trail says which approvals the tasks were opened under
+            rules_record.record_if_new(ctx, site.study.slug, library)
+        for each in asked:
+            opened += _open_for_version(ctx, site, each)
     return opened
 
 
@@ -101,7 +104,7 @@ def _open_for_version(ctx: Context, site: Site, asked: Asked) -> int:
             ConsentScope.document == document,
             ~has_task,
         )
-        .order_by(Subject.id)  # locks taken in one order: no deadlock between two requests
+        .order_by(Subject.id)
     ).all()
     opened = 0
     for subject, version in rows:
@@ -112,47 +115,66 @@ def _open_for_version(ctx: Context, site: Site, asked: Asked) -> int:
     return opened
 
 
+def task_key(subject: Subject, reason: str, document: str, version: int) -> str:
+    """How the trail names a task: what makes it unique, readable without the table."""
+    return f"{subject.study_code}/{reason}/{document}/{version}"
+
+
 def open_task(
     ctx: Context, subject: Subject, reason: str, document: str, version: int, until: dt.date
 ) -> bool:
     """Open a task and limit the consent in force to `until` (never extend it); False when the
-    subject has it already, or its consent changed meanwhile. Audited."""
-    session = ctx.session
-    # The subject's consents take turns (as in put_in_force): read what is in force after it.
-    session.execute(select(Subject.id).where(Subject.id == subject.id).with_for_update())
-    scope = consent_scope.current(ctx, subject)
-    if reason == NEW_VERSION and (
-        scope is None or scope.document != document or not _older(scope.version, version)
-    ):
-        return False
+    subject has it already, or was given the new version meanwhile. Audited.
+
+    The task is inserted under the audit trail's lock, which every writer takes before any
+    row lock of its own (sealing takes it, then the subject's): parallel requests take turns
+    without deadlock, the second finds the task (nothing written, nothing recorded), and a
+    consent sealed meanwhile is seen below (or sees this task and closes it)."""
     if reason == MAJORITY and _has_open(ctx, subject, MAJORITY):
         return False
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    task_id = session.scalar(
-        insert(ReconsentTask)
-        .values(
-            subject_id=subject.id,
-            site_id=subject.site_id,
-            reason=reason,
-            document=document,
-            version=version,
-            grace_until=until,
-            created_at=ctx.now(),
-        )
-        .on_conflict_do_nothing()
-        .returning(ReconsentTask.id)
-    )
-    if task_id is None:
-        return False  # another request opened it first
+    inserted: list[int] = []
+
+    def insert_once(conn: Connection) -> bool:
+        dialect = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        task_id = conn.execute(
+            dialect(ReconsentTask)
+            .values(
+                subject_id=subject.id,
+                site_id=subject.site_id,
+                reason=reason,
+                document=document,
+                version=version,
+                grace_until=until,
+                created_at=ctx.now(),
+            )
+            .on_conflict_do_nothing()
+            .returning(ReconsentTask.id)
+        ).scalar()
+        inserted.extend([task_id] if task_id is not None else [])
+        return task_id is not None
+
     audit.record(
-        session, ctx.actor, "consent.reconsent_opened", entity_type="reconsent_task",
-        entity_id=task_id, site_code=subject.site.code,
+        ctx.session, ctx.actor, "consent.reconsent_opened", entity_type="reconsent_task",
+        entity_id=task_key(subject, reason, document, version), site_code=subject.site.code,
         new={"subject": subject.study_code, "reason": reason, "document": document,
              "version": version, "grace_until": until.isoformat()},
+        keep_if=insert_once,
     )  # fmt: skip
+    if not inserted:
+        return False
+    scope = consent_scope.current(ctx, subject)
+    if reason == NEW_VERSION and not _outdated(scope, document, version):
+        task = ctx.session.get(ReconsentTask, inserted[0])
+        assert task is not None
+        _close(ctx, subject, task, None, "already_signed")
+        return False
     if scope is not None and (scope.valid_until is None or scope.valid_until > until):
         consent_scope.limit(ctx, subject, until, f"{reason}:{document}:{version}")
     return True
+
+
+def _outdated(scope: ConsentScope | None, document: str, version: int) -> bool:
+    return scope is not None and scope.document == document and _older(scope.version, version)
 
 
 def _has_open(ctx: Context, subject: Subject, reason: str) -> bool:
@@ -182,17 +204,23 @@ def close_for(ctx: Context, cs: ConsentSession) -> int:
             ReconsentTask.reason.in_(reasons),
         )
     ).all()
-    now = ctx.now()
     for task in tasks:
-        task.closed_at, task.closed_by_session_id = now, cs.id
-        audit.record(
-            ctx.session, ctx.actor, "consent.reconsent_closed", target=task,
-            site_code=cs.subject.site.code,
-            new={"subject": cs.subject.study_code, "reason": task.reason,
-                 "document": task.document, "version": task.version, "by": f"econsent:{cs.id}"},
-        )  # fmt: skip
+        _close(ctx, cs.subject, task, cs.id, f"econsent:{cs.id}")
     ctx.session.flush()
     return len(tasks)
+
+
+def _close(
+    ctx: Context, subject: Subject, task: ReconsentTask, session_id: int | None, by: str
+) -> None:
+    task.closed_at, task.closed_by_session_id = ctx.now(), session_id
+    audit.record(
+        ctx.session, ctx.actor, "consent.reconsent_closed", target=task,
+        entity_id=task_key(subject, task.reason, task.document, task.version),
+        site_code=subject.site.code,
+        new={"subject": subject.study_code, "reason": task.reason, "document": task.document,
+             "version": task.version, "by": by},
+    )  # fmt: skip
 
 
 def minor_rule(ctx: Context, cs: ConsentSession) -> tuple[CountryRule, dt.date] | None:

@@ -115,3 +115,30 @@ def test_a_nurse_opens_tasks_only_at_her_own_sites(clinic, tmp_path):
     assert reconsent.sync_sites(fr.ctx(elsewhere), [fr.site]) == 0
     assert _tasks() == []
     assert reconsent.sync_sites(fr.ctx(), [fr.site]) == 1
+
+
+def test_the_trail_says_which_approval_asked_and_a_task_for_a_consent_already_new_closes(
+    clinic, tmp_path
+):
+    fr = clinic("FR", age=2)
+    run_consent(fr, fr.subject)
+    study = fr.site.study
+    use_folder(study.slug, with_v2(tmp_path, effective=utcnow().date()))
+    assert reconsent.sync_sites(fr.ctx(), [fr.site]) == 1
+    loaded = db.session.scalars(
+        select(AuditEvent.new_value)
+        .where(AuditEvent.action == "consent.rules_loaded", AuditEvent.entity_id == study.slug)
+        .order_by(AuditEvent.seq.desc())
+    ).first()
+    assert loaded["documents"]["parent_consent"][1]["reconsent_all_active"] == ["FR:30d"]
+
+    # A request that listed a subject on version 1 just before the new version was sealed
+    # for them: the task it opens is closed at once, the consent left as it is.
+    late = make_subject(fr.site, family_name="Faure", date_of_birth=dt.date(2023, 1, 1))
+    assert run_consent(fr, late).version == 2
+    until = utcnow().date()
+    assert not reconsent.open_task(fr.ctx(), late, "new_version", "parent_consent", 2, until)
+    (task,) = [t for t in _tasks() if t.subject_id == late.id]
+    assert task.closed_at is not None
+    assert task.closed_by_session_id is None
+    assert consent_scope.current(fr.ctx(), late).valid_until != until

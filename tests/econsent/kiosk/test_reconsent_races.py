@@ -1,6 +1,6 @@
 """Two people opening the to-do list at once, just after version 2 is in use, open one task per
-subject (and limit each consent once): the subject's row lock and the unique task make the
-second find it done. Real parallel transactions (PostgreSQL in CI)."""
+subject and limit each consent once: the task is inserted under the audit trail's lock, and its
+unique key makes the second find it done. Real parallel transactions (PostgreSQL in CI)."""
 
 from __future__ import annotations
 
