@@ -42,6 +42,7 @@ def test_site_staff_see_who_consents_again_on_the_home_page_and_the_lists(
     home = _page(client, "/")
     assert "3 consents to ask again" in home  # both on version 1; the teen soon 18 too
     assert fr.subject.study_code in home
+    assert 'href="/consent/majority"' in home  # the way to the lists
     tasks = _page(client, "/consent/reconsent")
     assert "New version of the consent" in tasks
     assert "Age of majority: consent as an adult" in tasks
