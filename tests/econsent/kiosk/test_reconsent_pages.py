@@ -11,8 +11,16 @@ from edc.access import Role
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
+from edc.services import consent_scope
 from tests.econsent.kiosk.reconsent_helpers import run_consent, with_v2
-from tests.factories import another_browser, login, make_site, make_subject, make_user
+from tests.factories import (
+    another_browser,
+    login,
+    make_site,
+    make_subject,
+    make_user,
+    statements_for,
+)
 
 
 def _page(client, path: str, status: int = 200) -> str:
@@ -63,3 +71,30 @@ def test_site_staff_see_who_consents_again_on_the_home_page_and_the_lists(
             assert teen.study_code not in browser.get(path).get_data(as_text=True)
     reads = db.session.query(AuditEvent).filter(AuditEvent.action == "identity.read").all()
     assert all(e.site_code == fr.site.code for e in reads)
+
+
+def test_the_to_do_list_costs_the_same_queries_however_many_consent_again(
+    app, client, clinic, tmp_path
+):
+    fr = clinic("FR", age=2)
+
+    def consented(n: int) -> None:
+        for i in range(n):
+            subject = make_subject(
+                fr.site, family_name=f"Blanc{i}", date_of_birth=dt.date(2023, 1, 1)
+            )
+            consent_scope.put_in_force(fr.ctx(), subject, consent_scope.Granted(
+                reference=f"paper:{subject.study_code}", document="parent_consent",
+                title="Consent", version="1", language="fr", options={}, since=utcnow(),
+            ))  # fmt: skip
+        db.session.commit()
+
+    consented(1)
+    use_folder(fr.site.study.slug, with_v2(tmp_path, effective=utcnow().date()))
+    login(client, fr.nurse)
+    statements_for(client, "/")  # opens the task
+    one = statements_for(client, "/")
+    consented(4)
+    statements_for(client, "/")  # opens theirs
+    assert "5 consents to ask again" in _page(client, "/")
+    assert statements_for(client, "/") == one
