@@ -6,6 +6,7 @@ what the library and the vault say today."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
@@ -32,6 +33,7 @@ REASON_LABELS = {
 }
 #: The majority page looks this many days ahead unless asked otherwise, and never further.
 DEFAULT_DAYS, MAX_DAYS = 90, 366
+DAYS_RE = re.compile(r"[0-9]{1,4}")  # ASCII digits only ("²" is a digit to Python)
 #: Open tasks listed on the re-consent page (the rest are counted).
 PAGE_ROWS = 200
 #: The to-do list's entries for this category (macros `heading` and `entry`).
@@ -157,8 +159,8 @@ def parse_days(text: str | None) -> int:
     `MAX_DAYS` (none given: `DEFAULT_DAYS`)."""
     if text is None or text.strip() == "":
         return DEFAULT_DAYS
-    text = text.strip()[:6]
-    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+    text = text.strip()
+    if not DAYS_RE.fullmatch(text) or not 1 <= int(text) <= MAX_DAYS:
         raise Invalid(_("Give a number of days from 1 to %(max)s.", max=MAX_DAYS))
     return int(text)
 

@@ -101,7 +101,7 @@ def test_the_majority_list_reads_birth_dates_and_gives_each_child_a_task(turning
     assert sum(1 for r in reads if r.get("purpose") == "majority") == 2
     (task,) = db.session.scalars(select(ReconsentTask)).all()
     assert (task.reason, task.grace_until) == (reconsent.MAJORITY, majority - dt.timedelta(days=1))
-    for wrong in ("0", "367", "abc", "-4"):
+    for wrong in ("0", "367", "abc", "-4", "²", "9" * 40, "1.5"):
         with pytest.raises(Invalid):
             reconsent_lists.parse_days(wrong)
     assert reconsent_lists.parse_days("") == 90
