@@ -98,3 +98,23 @@ def test_the_to_do_list_costs_the_same_queries_however_many_consent_again(
     statements_for(client, "/")  # opens theirs
     assert "5 consents to ask again" in _page(client, "/")
     assert statements_for(client, "/") == one
+
+
+def test_route_matrix_central_roles_find_no_reconsent_page(app, client, clinic):
+    """Lists of the reader's own sites: staff elsewhere get an empty list; a monitor, a data
+    manager and an administrator, who run no consents, get 404 on every route and method."""
+    fr = clinic("FR", age=2)
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("reconsent.")]
+    assert {r.endpoint for r in rules} == {"reconsent.tasks", "reconsent.majority"}
+    outsiders = [
+        make_user(roles=[(Role.MONITOR, fr.site)]),
+        make_user(roles=[(Role.DATA_MANAGER, fr.site.study)]),
+        make_user(roles=[(Role.ADMIN, None)]),
+    ]
+    for user in outsiders:
+        browser = another_browser(client)
+        login(browser, user)
+        for rule in rules:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                response = browser.open(rule.rule + "?days=30", method=method)
+                assert response.status_code == 404, (user.email, rule.endpoint, method)
