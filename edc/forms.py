@@ -200,6 +200,10 @@ class GuardianForm(Form):
     email = EmailField(
         _l("E-mail"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)]
     )
+    second_email = EmailField(
+        _l("Second e-mail (for the code of a remote consent)"),
+        validators=[Optional(), Email(check_deliverability=False), Length(max=254)],
+    )
 
 
 class IdentityForm(AppForm):
@@ -225,6 +229,7 @@ class IdentityForm(AppForm):
                 relationship=g.form.relationship.data or "",
                 phone=(g.form.phone.data or "").strip(),
                 email=(g.form.email.data or "").strip(),
+                second_email=(g.form.second_email.data or "").strip(),
             )
             for g in self.guardians
             if (g.form.name.data or "").strip()
@@ -250,6 +255,7 @@ class IdentityForm(AppForm):
             entry.form.relationship.data = guardian.relationship
             entry.form.phone.data = guardian.phone
             entry.form.email.data = guardian.email
+            entry.form.second_email.data = guardian.second_email
 
 
 class RegisterSubjectForm(IdentityForm):
@@ -271,6 +277,19 @@ class SubjectStatusForm(AppForm):
     # InputRequired: a mistyped date says so, rather than "required".
     status_date = LocalDateField(_l("Date of the new status"), validators=[InputRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+class WithdrawalForm(AppForm):
+    """A withdrawal as the site learnt of it: no reason asked (it is the family's right)."""
+
+    stops = SelectField(_l("What is withdrawn"), choices=[])
+    option = SelectField(
+        _l("Optional item (when one item is withdrawn)"), choices=[], validate_choice=False
+    )
+    withdrawn_by = SelectField(_l("Who withdrew"), choices=[], validate_choice=False)
+    method = SelectField(_l("How the site learnt of it"), choices=[], validate_choice=False)
+    withdrawn_on = LocalDateField(_l("Date of the withdrawal"), validators=[Optional()])
+    note = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=1000)])
 
 
 class CorrectIdentityForm(IdentityForm):

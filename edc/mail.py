@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
@@ -55,18 +56,48 @@ def render(
     settings: Settings, user: User, template: str, announce: bool = False, **context: object
 ) -> Outgoing:
     """The message `mail/<template>.txt` (first line: the subject) in the user's language."""
+    return render_to(
+        settings, (user.full_name, user.email), language(user, settings),
+        f"mail/{template}.txt", {"user": user, **context}, announce=announce,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (e.g. a signer's sealed consent copy)."""
+
+    filename: str
+    data: bytes
+    mime: str = "application/pdf"
+
+
+def render_to(
+    settings: Settings,
+    to: tuple[str, str],
+    lang: str,
+    template: str,
+    context: Mapping[str, object],
+    *,
+    announce: bool = False,
+    attachments: tuple[Attachment, ...] = (),
+) -> Outgoing:
+    """The message of `template` (first line: the subject) in `lang` for someone who has no
+    account (a parent invited to consent remotely): `to` is their (name, address)."""
     env = current_app.jinja_env
-    with force_locale(language(user, settings)):
-        text = env.get_template(f"mail/{template}.txt").render(
-            user=user, base_url=settings.base_url, **context
-        )
+    with force_locale(lang if lang in settings.languages else settings.languages[0]):
+        text = env.get_template(template).render(base_url=settings.base_url, **context)
     subject, _sep, body = text.strip().partition("\n")
     message = EmailMessage()
     message["Subject"] = subject.strip()
     message["From"] = settings.mail_from
-    message["To"] = formataddr((user.full_name, user.email))
+    message["To"] = formataddr(to)
     message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2] or None)
     message.set_content(body.strip() + "\n")
+    for item in attachments:
+        maintype, _slash, subtype = item.mime.partition("/")
+        message.add_attachment(
+            item.data, maintype=maintype, subtype=subtype, filename=item.filename
+        )
     return Outgoing(message, announce)
 
 
@@ -116,7 +147,8 @@ def _deliver(settings: Settings, outgoing: Outgoing) -> None:
 def _readable(message: EmailMessage) -> str:
     """The message as a person reads it (not transfer-encoded): links stay whole to copy."""
     head = "\n".join(f"{name}: {message[name]}" for name in ("From", "To", "Subject"))
-    return f"{head}\n\n{message.get_content()}"
+    body = message.get_body(("plain",))  # a message with attachments is multipart
+    return f"{head}\n\n{body.get_content() if body is not None else ''}"
 
 
 def _smtp(settings: Settings, message: EmailMessage) -> None:

@@ -87,6 +87,9 @@ def _consent_seal_env() -> dict[str, Any]:
         "consent_seal_passphrase": env.get("EDC_CONSENT_SEAL_PASSPHRASE", ""),
         "consent_tsa_url": env.get("EDC_CONSENT_TSA_URL", ""),
         "consent_trust_roots": Path(roots) if roots else None,
+        "consent_invitation_lifetime": timedelta(
+            hours=max(1, int(env.get("EDC_CONSENT_INVITATION_HOURS", "72") or "72"))
+        ),
     }
 
 
@@ -150,6 +153,8 @@ class Settings:
     consent_tsa_url: str = ""
     #: PEM file of the certificates a sealed PDF is validated against (None: the demo CA).
     consent_trust_roots: Path | None = None
+    #: How long a remote consent's invitation link works (EDC_CONSENT_INVITATION_HOURS).
+    consent_invitation_lifetime: timedelta = timedelta(hours=72)
 
     def __post_init__(self) -> None:
         try:

@@ -1,11 +1,12 @@
 """The investigator's countersignature: password and a fresh TOTP code (a replayed code is
 refused), a drawn signature, and, when only one parent signed where two are required, the
-confirmation of the reason. It is followed at once by the seal and the consent in force."""
+confirmation of the reason. It is followed at once by the seal and the consent in force, and,
+for a remote consent, the signer's copy e-mailed to them."""
 
 from __future__ import annotations
 
 from econsent.models import ConsentCopy, ConsentSession, ConsentSignature, Role, Status
-from econsent.services import sealing, sessions, signing
+from econsent.services import invitations, sealing, sessions, signing
 from edc import audit
 from edc.access import Permission
 from edc.context import Context
@@ -61,4 +62,6 @@ def countersign(
         new={"status": cs.status},
     )  # fmt: skip
     ctx.session.flush()
-    return sealing.seal_and_activate(ctx, cs, keys)
+    copy = sealing.seal_and_activate(ctx, cs, keys)
+    invitations.send_copy(ctx, cs, copy)  # a remote signer gets the copy by e-mail
+    return copy

@@ -43,6 +43,10 @@ from edc.services import auth, subjects
 OPEN = frozenset({Status.PREPARED.value, Status.IN_PROGRESS.value})
 #: What one witness condition asks of staff at preparation.
 CANNOT_READ = "signer_cannot_read"
+#: A remote session: no document is seen; the invitation's link and code are the evidence.
+REMOTE_EVIDENCE = "remote_link_and_code"
+#: The label of the actor signing remotely (no account), followed by its session's id.
+REMOTE_SIGNER = "remote-signer:"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Preparation:
     identity_document: str
     parent_exception: str = ""
     signer_cannot_read: bool = False
+    mode: str = "clinic"  # or "remote" (econsent.services.invitations)
 
 
 def token_hash(token: str) -> str:
@@ -103,8 +108,21 @@ def _picks(
     return main, child
 
 
+def _check_remote(rule: CountryRule, audience: str, prep: Preparation) -> None:
+    """Remote consent only where the country's rule allows it, and for one parent: a witness
+    and a second parent cannot be checked at a distance."""
+    if not rule.remote_allowed:
+        raise Invalid(_("Remote consent is not allowed in this country."))
+    if audience != "parent" or prep.signer_cannot_read:
+        raise Invalid(_("Remote consent is for one parent who can read: use the tablet."))
+    if rule.parents_required >= 2 and not prep.parent_exception:
+        raise Invalid(_("Two parents must sign here: use the tablet in clinic."))
+
+
 def _check_choices(rule: CountryRule, audience: str, prep: Preparation) -> None:
-    if prep.identity_document not in {d.value for d in IdentityDocument}:
+    if prep.mode == "remote":
+        _check_remote(rule, audience, prep)
+    elif prep.identity_document not in {d.value for d in IdentityDocument}:
         raise Invalid(_("Choose the kind of identity document you saw."))
     if prep.parent_exception and (
         audience != "parent"
@@ -138,7 +156,8 @@ def prepare(ctx: Context, subject: Subject, prep: Preparation) -> ConsentSession
         rule_place=main.rule.place, rule_effective=main.rule.effective.isoformat(),
         parents_required=main.rule.parents_required if main.document.audience == "parent" else 0,
         parent_exception=prep.parent_exception, witness_required=prep.signer_cannot_read,
-        identity_document=prep.identity_document, status=Status.PREPARED.value,
+        identity_document=REMOTE_EVIDENCE if prep.mode == "remote" else prep.identity_document,
+        status=Status.PREPARED.value, mode=prep.mode,
         created_by_id=ctx.actor.user_id, created_at=now, updated_at=now,
     )  # fmt: skip
     cs.subject = subject
@@ -149,7 +168,7 @@ def prepare(ctx: Context, subject: Subject, prep: Preparation) -> ConsentSession
         new={"subject": subject.study_code, "document": cs.document, "version": cs.version,
              "language": cs.language, "band": cs.child_band, "rule": cs.rule_place,
              "identity_document": cs.identity_document, "signers": required_roles(cs),
-             "parent_exception": cs.parent_exception},
+             "parent_exception": cs.parent_exception, "mode": cs.mode},
     )  # fmt: skip
     ctx.session.flush()
     return cs
@@ -250,9 +269,20 @@ def kiosk_session(ctx: Context, token: str) -> ConsentSession:
     cs = ctx.session.scalar(
         select(ConsentSession).where(ConsentSession.kiosk_token_hash == token_hash(token))
     )
-    if cs is None or not ctx.holds(Permission.CONSENT_RUN, cs.site_id):
+    if cs is None or cs.mode != "clinic" or not ctx.holds(Permission.CONSENT_RUN, cs.site_id):
         raise Denied()
     return cs
+
+
+def require_signer(ctx: Context, cs: ConsentSession) -> None:
+    """Who may act as the signers: staff of the site on the tablet in clinic; for a remote
+    session, only the signer whose browser proved the invitation's link and code (the remote
+    pages act as `REMOTE_SIGNER` + the session's id once they found it by its token)."""
+    if cs.mode == "remote":
+        if ctx.actor.user is not None or ctx.actor.label != f"{REMOTE_SIGNER}{cs.id}":
+            raise Denied()
+        return
+    ctx.require(Permission.CONSENT_RUN, cs.site_id)
 
 
 def site_code(ctx: Context, cs: ConsentSession) -> str:
@@ -282,7 +312,7 @@ def _status(ctx: Context, cs: ConsentSession, action: str, **new: object) -> Non
 def hand_over(ctx: Context, cs: ConsentSession) -> str:
     """Start kiosk mode for the session: a new token, which only this tablet's browser holds."""
     ctx.require(Permission.CONSENT_RUN, cs.site_id)
-    if cs.status not in OPEN:
+    if cs.status not in OPEN or cs.mode != "clinic":
         raise Conflict(_("This consent cannot be signed any more."))
     token = secrets.token_urlsafe(32)
     cs.kiosk_token_hash = token_hash(token)

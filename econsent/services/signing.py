@@ -19,7 +19,6 @@ from econsent.models import Blocked, ConsentSession, ConsentSignature, Role, Sta
 from econsent.pdf.evidence import PNG_MAGIC
 from econsent.services import sessions
 from edc import audit
-from edc.access import Permission
 from edc.context import Context
 from edc.errors import Conflict, Invalid
 from edc.i18n import _, _l
@@ -133,7 +132,7 @@ def printed_name(text: str) -> str:
 
 
 def _open_for(ctx: Context, cs: ConsentSession, role: str) -> None:
-    ctx.require(Permission.CONSENT_RUN, cs.site_id)
+    sessions.require_signer(ctx, cs)
     sessions.lock(ctx, cs)
     if cs.status not in sessions.OPEN:
         raise Conflict(_("This consent cannot be signed any more."))

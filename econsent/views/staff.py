@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from econsent.forms import EXCEPTION_LABELS, IDENTITY_LABELS, CountersignForm, PrepareForm
 from econsent.models import ConsentSession, Status
-from econsent.services import countersign, sealing, sessions, signing
+from econsent.services import countersign, invitations, sealing, sessions, signing
 from econsent.views.common import BLOCKED_LABELS, STATUS_LABELS, TEMPLATES, role_labels
 from econsent.views.kiosk import STATE
 from edc import access
@@ -95,6 +95,7 @@ def _session_page(cs: ConsentSession, status: int = 200) -> BaseResponse:
         and ctx.holds(Permission.CONSENT_COUNTERSIGN, cs.site_id),
         options=signing.granted_options(cs), language_names=LANGUAGE_NAMES,
         option_labels=consent_scope.OPTION_LABELS, titles=sessions.titles(cs, ctx.language),
+        invitation=invitations.for_session(ctx, cs),
     )  # fmt: skip
 
 
@@ -120,7 +121,10 @@ def resume(session_id: int) -> BaseResponse:
     cs = sessions.find_session(ctx, session_id)
     if EmptyForm().validate_on_submit():
         sessions.resume(ctx, cs)
-        flash(_("The signer may go on. Hand the tablet over again."))
+        if cs.mode == "remote":
+            flash(_("The parent may go on from their own device."))
+        else:
+            flash(_("The signer may go on. Hand the tablet over again."))
     return redirect(url_for("consent.session_page", session_id=cs.id))
 
 

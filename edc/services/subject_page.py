@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from edc import access, decision_text
 from edc.access import Permission
 from edc.context import Context
-from edc.models.consent import ConsentScope
 from edc.models.monitoring import DataLock
 from edc.models.subjects import Subject
 from edc.services import (
     casebook,
-    consent_scope,
+    consent_history,
     data_entry,
     identifiers,
     locks,
@@ -36,8 +35,8 @@ class SubjectPage:
     status_history: list[subject_status.StatusChange]
     registered_on: dt.date
     may_change_status: bool
-    #: The consent in force (document, version, options, since), or None.
-    consent: ConsentScope | None
+    #: Consent: the one in force with its options now, the history and the withdrawals.
+    consent: consent_history.ConsentPanel
     #: The lock covering the whole subject (theirs, their site's or the study's), or None.
     lock: DataLock | None = None
     #: Whether the reader locks data (a data manager of the study).
@@ -62,7 +61,7 @@ def subject_page(ctx: Context, subject: Subject) -> SubjectPage:
         status_history=subject_status.status_history(ctx, subject),
         registered_on=subjects.site_today(subject.site, subject.registered_at),
         may_change_status=may_change and bool(subject_status.next_statuses(subject)),
-        consent=consent_scope.in_force(ctx, subject),
+        consent=consent_history.panel(ctx, subject),
         lock=locks.covering(ctx, subject, None, ""),
         may_lock=access.holds_study(ctx.grants, Permission.DATA_LOCK, subject.study_id),
     )

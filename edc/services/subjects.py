@@ -62,6 +62,8 @@ class Guardian:
     relationship: str = ""
     phone: str = ""
     email: str = ""
+    #: Another address of theirs, where a remote consent's one-time code goes (optional).
+    second_email: str = ""
 
 
 @dataclass(frozen=True)

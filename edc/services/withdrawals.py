@@ -49,7 +49,7 @@ class Withdrawal:
     stops: str
     withdrawn_by: str
     method: str
-    on: date
+    on: date | None  # None: not given (refused with the other problems)
     option: str = ""
     note: str = ""
 
@@ -64,6 +64,16 @@ def withdrawals(ctx: Context, subject: Subject) -> list[ConsentWithdrawal]:
             .order_by(ConsentWithdrawal.recorded_at, ConsentWithdrawal.id)
         )
     )
+
+
+def options_offered(ctx: Context, subject: Subject) -> list[str]:
+    """The optional items of the consent in force that are still granted (what can be withdrawn
+    one by one)."""
+    ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
+    scope = consent_scope.current(ctx, subject)
+    if scope is None:
+        return []
+    return [k for k, v in consent_scope.options_now(ctx, subject, scope).items() if v]
 
 
 def withdraw(ctx: Context, subject: Subject, withdrawal: Withdrawal) -> ConsentWithdrawal:
@@ -108,20 +118,14 @@ def _check_withdrawal(
         errors["withdrawn_by"] = _("Choose who withdrew.")
     if w.method not in METHODS:
         errors["method"] = _("Choose how the withdrawal reached the site.")
-    if w.on > subjects.site_today(subject.site, ctx.now()):
+    if w.on is None:
+        errors["on"] = _("Give the date of the withdrawal.")
+    elif w.on > subjects.site_today(subject.site, ctx.now()):
         errors["on"] = _("A withdrawal cannot be dated in the future.")
     elif w.on < subject.registered_at.date():
         errors["on"] = _("A withdrawal cannot be dated before the subject's registration.")
-    if scope is not None and (w.stops, w.option) in _recorded(ctx, subject, scope):
+    name = f"{STOP_OPTION}:{w.option}" if w.stops == STOP_OPTION else w.stops
+    if name in consent_scope.stopped(ctx, subject, scope):
         errors["stops"] = _("This withdrawal is already recorded.")
     if errors:
         raise WithdrawalRefused(errors)
-
-
-def _recorded(ctx: Context, subject: Subject, scope: ConsentScope) -> set[tuple[str, str]]:
-    rows = ctx.session.execute(
-        select(ConsentWithdrawal.stops, ConsentWithdrawal.option).where(
-            ConsentWithdrawal.subject_id == subject.id, ConsentWithdrawal.scope_id == scope.id
-        )
-    )
-    return {(stops, option) for stops, option in rows}

@@ -21,6 +21,7 @@ from edc.forms import (
     RegisterSubjectForm,
     SubjectStatusForm,
     VisitDateForm,
+    WithdrawalForm,
 )
 from edc.i18n import _, _l
 from edc.services import (
@@ -32,6 +33,7 @@ from edc.services import (
     subject_status,
     subjects,
     visit_dates,
+    withdrawals,
 )
 from edc.web import page_arg, page_count, render, request_context
 
@@ -43,6 +45,12 @@ STATUS_LABELS = lifecycle.LABELS
 LABELS: dict[str, Any] = {
     "sex_labels": {c.value: c.label for c in SEX_CHOICES},
     "relationship_labels": {c.value: c.label for c in RELATIONSHIP_CHOICES},
+}
+#: How the subject page names a withdrawal's parts.
+WITHDRAWAL_LABELS: dict[str, Any] = {
+    "stops": consent_scope.STOPS,
+    "by": withdrawals.WITHDRAWN_BY,
+    "method": withdrawals.METHODS,
 }
 #: What a possible duplicate has in common with the child being registered.
 MATCH_LABELS = {
@@ -133,6 +141,7 @@ def subject_detail(code: str) -> BaseResponse:
         may_change_status=shown.may_change_status,
         consent=shown.consent,
         option_labels=consent_scope.OPTION_LABELS,
+        withdrawal_labels=WITHDRAWAL_LABELS,
         signatures=signing.shown_for_subject(ctx, subject),
         may_sign=signing.may_sign(ctx, subject),
         lock=shown.lock,
@@ -185,6 +194,48 @@ def subject_status_change(code: str) -> BaseResponse:
         subject_status_labels=subject_status.LABELS,
         status=422 if form.errors else 200,
     )
+
+
+@bp.route("/<code>/withdrawal", methods=["GET", "POST"])
+@requires(Permission.CONSENT_RUN)
+def withdrawal(code: str) -> BaseResponse:
+    """Record a withdrawal of consent as the site learnt of it; it governs entry at once."""
+    subject = _subject_or_404(code)
+    ctx = request_context()
+    if not ctx.holds(Permission.CONSENT_RUN, subject.site_id):
+        raise Denied()
+    form = _withdrawal_form(withdrawals.options_offered(ctx, subject))
+    if not form.is_submitted():
+        form.withdrawn_on.data = subjects.site_today(subject.site, ctx.now())
+    if form.validate_on_submit():
+        try:
+            withdrawals.withdraw(ctx, subject, withdrawals.Withdrawal(
+                stops=form.stops.data or "", withdrawn_by=form.withdrawn_by.data or "",
+                method=form.method.data or "", on=form.withdrawn_on.data,
+                option=form.option.data or "", note=form.note.data or "",
+            ))  # fmt: skip
+        except withdrawals.WithdrawalRefused as refused:
+            for name, message in refused.errors.items():
+                getattr(form, {"on": "withdrawn_on"}.get(name, name)).errors = [message]
+        else:
+            flash(_("Withdrawal recorded: it applies from now on. No data were deleted."))
+            return redirect(url_for("subjects.subject_detail", code=code) + "#consent")
+    return render(
+        "subjects/withdrawal.html", form=form, subject=subject,
+        status=422 if form.errors else 200,
+    )  # fmt: skip
+
+
+def _withdrawal_form(options: list[str]) -> WithdrawalForm:
+    form = WithdrawalForm()
+    form.stops.choices = [("", "–"), *consent_scope.STOPS.items()]
+    form.option.choices = [
+        ("", "–"),
+        *((o, consent_scope.OPTION_LABELS.get(o, o)) for o in options),
+    ]
+    form.withdrawn_by.choices = [("", "–"), *withdrawals.WITHDRAWN_BY.items()]
+    form.method.choices = [("", "–"), *withdrawals.METHODS.items()]
+    return form
 
 
 @bp.route("/<code>/events/<event_id>/occurrences/new", methods=["GET", "POST"])

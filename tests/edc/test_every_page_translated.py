@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -64,6 +65,11 @@ NOT_PAGES = {
 KIOSK_STEPS = {
     "kiosk.home", "kiosk.language", "kiosk.read", "kiosk.pause", "kiosk.questions", "kiosk.sign",
     "kiosk.leave",
+}  # fmt: skip
+#: A parent's own browser invited to consent from home; read by `_remote_pages`.
+REMOTE_STEPS = {
+    "remote.invitation", "remote.code", "remote.home", "remote.language", "remote.read",
+    "remote.pause", "remote.questions", "remote.sign",
 }  # fmt: skip
 #: Sign-in steps: each needs its own state of the browser; read by `_sign_in_pages`.
 SIGN_IN_STEPS = {"auth.login_page", "auth.code", "auth.new_password", "auth.enrol"}
@@ -356,6 +362,76 @@ def _kiosk_pages(app: Flask, walk: Walk, seeded: Demo) -> None:
     walk.reached.update(KIOSK_STEPS)
 
 
+def _remote_invitation(app: Flask, nurse: User, lang: str) -> tuple[str, str, int]:
+    """A child at FR-01 whose mother is invited to consent from home (remote consent allowed
+    in a copy of the demo's rules): the link's path, the code to read out, the session."""
+    import shutil
+    import tempfile
+    from dataclasses import replace
+
+    from econsent.library import use_folder
+    from econsent.services import invitations
+    from edc.services import subjects
+
+    folder = Path(tempfile.mkdtemp()) / "siopen-nb"
+    shutil.copytree(ROOT / "studies" / "siopen-nb", folder)
+    rules = folder / "consent" / "rules.yaml"
+    rules.write_text(rules.read_text().replace("remote_consent: false", "remote_consent: true"))
+    use_folder("siopen-nb", folder)
+    site = db.session.scalar(select(Site).where(Site.code == "FR-01"))
+    assert site is not None
+    settings = replace(app.config["EDC_SETTINGS"], mail_backend="console")
+    ctx = Context(db.session(), Actor(user=nurse), settings=settings)
+    mother = subjects.Guardian(name="Ana Remote", relationship="mother", email="ana@home.test")
+    child = subjects.Identity("Remote", "Léa", dt.date(utcnow().year - 2, 1, 1), "female",
+                              guardians=(mother,))  # fmt: skip
+    subject = subjects.register(ctx, site.id, child, utcnow(), confirm_duplicate=True)
+    choice = invitations.Invite(0, lang, "not_reasonably_available")
+    with app.test_request_context():  # the mail is rendered with the app's templates
+        invited = invitations.invite(ctx, subject, choice)
+        body = db.session.info.pop("edc_outbox")[0].message.get_body(("plain",)).get_content()
+        db.session.commit()
+    use_folder("siopen-nb", ROOT / "studies" / "siopen-nb")
+    link = "/remote/invitation/" + body.split("/remote/invitation/", 1)[1].split()[0]
+    return link, invited.printed_code, invited.session.id
+
+
+def _remote_pages(app: Flask, walk: Walk, seeded: Demo) -> None:
+    """A parent invited to consent from home, in their own browser: the link's page, the code,
+    the kiosk's pages (language, a section, the pause, the questions, the signature), the
+    closing page, and the used link's page in plain words."""
+    from econsent.models import ConsentSession
+    from econsent.services import sessions
+    from tests.econsent.kiosk.conftest import STROKES, png_data_url
+
+    link, code, session_id = _remote_invitation(app, seeded.people["nurse"], walk.lang)
+    client = _browser(app, "anonymous", None, walk.lang)
+    _step(client, walk, link)
+    assert client.post(link, data={"csrf_token": csrf(client, link)}).status_code == 302
+    _step(client, walk, "/remote/code")
+    typed = {"code": code, "csrf_token": csrf(client, "/remote/code")}
+    entered = client.post("/remote/code", data=typed)
+    base = entered.headers["Location"]
+    _step(client, walk, base + "/language")
+    choose = {"language": walk.lang, "csrf_token": csrf(client, base + "/language")}
+    assert client.post(base + "/language", data=choose).status_code == 302
+    for page in ("/read/1", "/pause", "/questions"):
+        _step(client, walk, base + page)
+    cs = db.session.get(ConsentSession, session_id)
+    assert cs is not None
+    answers = {f"q-{q}": a for q, a in sessions.correct_answers(cs, "parent_1").items()}
+    answers["csrf_token"] = csrf(client, base + "/questions")
+    assert client.post(base + "/questions", data=answers).status_code == 302
+    _step(client, walk, base + "/sign")
+    options = {f"option-{o.id}": "yes" for o in sessions.text_for(cs, "parent_1").options}
+    signature = {"printed_name": "Ana Remote", "strokes": STROKES, "image": png_data_url(),
+                 "csrf_token": csrf(client, base + "/sign"), **options}  # fmt: skip
+    assert client.post(base + "/sign", data=signature).status_code == 302
+    walk.check(f"anonymous GET {base} (remote, signed)", client.get(base).get_data(True))
+    walk.check(f"anonymous GET {link} (used)", client.get(link).get_data(True))
+    walk.reached.update(REMOTE_STEPS)
+
+
 def _url(rule: str, endpoint: str, values: dict[str, str]) -> str:
     """The rule filled with good values (the added follow-up visit where an occurrence is
     changed or removed)."""
@@ -386,7 +462,7 @@ def _get_pages(app: Flask) -> Iterator[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if (
             "GET" in (rule.methods or ())
-            and rule.endpoint not in NOT_PAGES | SIGN_IN_STEPS | KIOSK_STEPS
+            and rule.endpoint not in NOT_PAGES | SIGN_IN_STEPS | KIOSK_STEPS | REMOTE_STEPS
         ):
             yield rule.endpoint, rule.rule
 
@@ -499,6 +575,7 @@ def test_every_page_and_fragment_reads_in_the_language_as_labelled_text(app, lan
         _walk_role(app, walk, seeded, role)
     _sign_in_pages(app, walk, seeded)
     _kiosk_pages(app, walk, seeded)
+    _remote_pages(app, walk, seeded)
     unreached = {e for e, _r in _get_pages(app)} - walk.reached
     assert not unreached, f"no role could read {sorted(unreached)}: give them data"
     if walk.problems:  # all of them, not cut short like an assertion's message

@@ -1,6 +1,7 @@
 """Review steps racing with saves and with each other, in real parallel transactions
 (PostgreSQL in CI; SQLite makes them take turns): a lock and a save never cross, two closes
-of one query close it once, and a verification never vouches for a value it did not see."""
+of one query close it once, a verification never vouches for a value it did not see, and the
+same withdrawal sent twice at once is recorded once."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from edc.context import Context
 from edc.errors import Conflict
 from edc.extensions import db
 from edc.models.audit import AuditEvent
+from edc.models.base import utcnow
 from edc.models.monitoring import DataQuery, ItemVerification
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import data_entry, entries, locks, queries, sdv
+from edc.services import data_entry, entries, locks, queries, sdv, withdrawals
 from tests.concurrency import at_once
 from tests.edc.conftest import FORM, STUDY, stored_study
 from tests.factories import make_site, make_subject, make_user
@@ -96,6 +98,8 @@ def _remove(clinic: Clinic) -> None:
             f"DELETE FROM item_value WHERE record_id IN ({records})",
             "DELETE FROM form_record WHERE subject_id = :subject",
             "DELETE FROM event_occurrence WHERE subject_id = :subject",
+            "DELETE FROM consent_withdrawal WHERE subject_id = :subject",
+            "DELETE FROM subject_status_change WHERE subject_id = :subject",
             "DELETE FROM subject_identity WHERE subject_id = :subject",
             "DELETE FROM subject WHERE id = :subject",
             "DELETE FROM site_counter WHERE site_id = :site",
@@ -240,3 +244,32 @@ def test_a_verification_racing_a_change_never_vouches_for_a_value_it_did_not_see
             assert weight.reset_at is not None
         else:
             assert weight is None
+
+
+@pytest.mark.commits
+def test_the_same_withdrawal_twice_at_once_is_recorded_once(app, clinic):
+    with Session(db.engine) as session:
+        start = _head(session)
+
+    def withdraw() -> str:
+        with app.test_request_context(), Session(db.engine) as session:
+            ctx = _ctx(session, clinic.nurse)
+            subject = session.get(Subject, clinic.subject)
+            assert subject is not None
+            asked = withdrawals.Withdrawal("visits", "parent", "letter", utcnow().date())
+            try:
+                withdrawals.withdraw(ctx, subject, asked)
+                session.commit()
+            except withdrawals.WithdrawalRefused:
+                session.rollback()
+                return "refused"
+            return "recorded"
+
+    assert sorted(map(str, at_once(2, withdraw))) == ["recorded", "refused"]
+    with Session(db.engine) as check:
+        assert len(_seq(check, "consent.withdrawn", start)) == 1
+        rows = check.scalar(
+            text("SELECT count(*) FROM consent_withdrawal WHERE subject_id = :s"),
+            {"s": clinic.subject},
+        )
+        assert rows == 1
