@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from econsent.documents import ConsentLibrary
+from econsent.documents import ConsentLibrary, Version
+from econsent.documents.model import ALL_ACTIVE
 from edc import audit
 from edc.context import Context
 from edc.models.audit import AuditEvent
@@ -24,19 +25,27 @@ def summary(library: ConsentLibrary) -> dict[str, object]:
         "rules_version": library.rules.version,
         "rules_sha256": library.rules.content_hash,
         "documents": {
-            doc.id: [
-                {
-                    "version": v.number,
-                    "effective": v.effective.isoformat(),
-                    "approvals": sorted(
-                        f"{a.site or a.country}:{a.reference}" for a in v.approvals
-                    ),
-                }
-                for v in doc.versions
-            ]
-            for doc in library.documents.values()
+            doc.id: [_version(v) for v in doc.versions] for doc in library.documents.values()
         },
     }
+
+
+def _version(version: Version) -> dict[str, object]:
+    """A version as the trail keeps it; with the approvals asking active subjects to consent
+    again, and their grace, when any does (who had to sign it is part of what was approved)."""
+    kept: dict[str, object] = {
+        "version": version.number,
+        "effective": version.effective.isoformat(),
+        "approvals": sorted(f"{a.site or a.country}:{a.reference}" for a in version.approvals),
+    }
+    asking = sorted(
+        f"{a.site or a.country}:{a.grace_days}d"
+        for a in version.approvals
+        if a.reconsent == ALL_ACTIVE
+    )
+    if asking:
+        kept["reconsent_all_active"] = asking
+    return kept
 
 
 def record_if_new(ctx: Context, study_slug: str, library: ConsentLibrary) -> bool:

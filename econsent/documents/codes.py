@@ -72,6 +72,22 @@ NO_RULES = ErrorCode(
     "{folder} has consent documents but no rules.yaml",
     "add consent/rules.yaml with the rules of each country",
 )
+UNKNOWN_RECONSENT = ErrorCode("E917", "`{value}` is not a re-consent scope", "{hint}")
+GRACE_WITHOUT_RECONSENT = ErrorCode(
+    "E918",
+    "an approval gives `grace_days` but asks no re-consent of active subjects",
+    "add `reconsent: all_active`, or remove `grace_days`",
+)
+GRACE_MISSING = ErrorCode(
+    "E919",
+    "an approval asks re-consent of all active subjects without `grace_days`",
+    "say how many days their earlier consent still counts, e.g. `grace_days: 90`",
+)
+RECONSENT_FIRST = ErrorCode(
+    "E920",
+    "version {number} asks re-consent of active subjects, but no earlier version was signed",
+    "remove `reconsent: all_active` from the first version",
+)
 
 # -- rules ---------------------------------------------------------------------------------------
 BAD_PLACE = ErrorCode(

@@ -11,6 +11,8 @@ Shape (texts are Markdown, one per study language):
         approvals:
           - {country: FR, reference: "CPP-2025-117", approved: 2025-12-02, committee: "…"}
           - {site: IT-01, reference: "…"}
+          # a later version may ask active subjects to consent again (default: new_subjects)
+          - {country: ES, reference: "…", reconsent: all_active, grace_days: 90}
         sections:
           - {id: purpose, title: {en: …}, body: {en: "Markdown …"}}
         options:                    # optional consents, from a fixed list
@@ -36,15 +38,22 @@ from econsent.documents.codes import (
     DOCUMENT_ID_MISMATCH,
     DUPLICATE_ID,
     EFFECTIVE_ORDER,
+    GRACE_MISSING,
+    GRACE_WITHOUT_RECONSENT,
     RAW_HTML,
+    RECONSENT_FIRST,
     UNKNOWN_AUDIENCE,
     UNKNOWN_OPTION,
+    UNKNOWN_RECONSENT,
     VERSION_ORDER,
     WRONG_ANSWER,
 )
 from econsent.documents.model import (
+    ALL_ACTIVE,
     AUDIENCES,
+    NEW_SUBJECTS,
     OPTIONAL_ITEMS,
+    RECONSENT_SCOPES,
     Answer,
     Approval,
     Document,
@@ -63,7 +72,7 @@ from forms_dsl.text import EMPTY, Text
 DOCUMENT_KEYS = ("document", "audience", "title", "versions")
 VERSION_KEYS = ("version", "effective", "approvals")
 CONTENT_KEYS = ("title", "sections", "options", "questions")
-APPROVAL_KEYS = ("country", "site", "reference", "approved", "committee")
+APPROVAL_KEYS = ("country", "site", "reference", "approved", "committee", "reconsent", "grace_days")
 SECTION_KEYS = ("id", "title", "body")
 OPTION_KEYS = ("id", "label")
 QUESTION_KEYS = ("id", "question", "answers", "correct")
@@ -120,6 +129,8 @@ class DocumentReader(Reader):
             version = self._version(entry, audience) if entry is not None else None
             if version is None:
                 continue
+            if not versions and any(a.reconsent == ALL_ACTIVE for a in version.approvals):
+                self.p.add(RECONSENT_FIRST, item.loc, number=version.number)
             if versions and version.number <= versions[-1].number:
                 self.p.add(
                     VERSION_ORDER, item.loc, number=version.number, previous=versions[-1].number
@@ -184,11 +195,29 @@ class DocumentReader(Reader):
             country = site[:2] if site else None
         else:
             site, country = None, read_country(country_node, self.p) if country_node else None
+        reconsent, grace = self._reconsent(node)
         if country is None or reference is None:
             return None
         return Approval(
-            country, site, reference.text, approved, committee.text if committee else ""
-        )
+            country, site, reference.text, approved, committee.text if committee else "",
+            reconsent, grace,
+        )  # fmt: skip
+
+    def _reconsent(self, node: Map) -> tuple[str, int]:
+        """`reconsent:` (E917) and its `grace_days` (E918 without it, E919 missing)."""
+        scope_node, grace_node = node.get("reconsent"), node.get("grace_days")
+        word = self.expect_word(scope_node, "`reconsent`", "`reconsent: all_active`")
+        scope = str(word.value) if word is not None else NEW_SUBJECTS
+        if scope not in RECONSENT_SCOPES and word is not None:
+            hint = suggest(scope, RECONSENT_SCOPES, "re-consent scopes")
+            self.p.add(UNKNOWN_RECONSENT, word.loc, value=word.text, hint=hint)
+            return NEW_SUBJECTS, 0  # one mistake, said once
+        grace = self.whole(grace_node, "grace_days", 0, 730) if grace_node is not None else None
+        if grace_node is not None and scope != ALL_ACTIVE:
+            self.p.add(GRACE_WITHOUT_RECONSENT, grace_node.loc)
+        if scope == ALL_ACTIVE and grace_node is None:
+            self.p.add(GRACE_MISSING, node.loc)
+        return scope, grace or 0
 
     def _bands(self, node: Node | None) -> list[Reading]:
         readings: list[Reading] = []

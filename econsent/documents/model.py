@@ -29,6 +29,10 @@ PARENT_EXCEPTIONS = ("deceased", "unknown", "no_parental_authority", "not_reason
 ASSENT_MODES = ("verbal", "written", "co_consent")
 WITNESS_CONDITIONS = ("signer_cannot_read", "signer_cannot_write", "interpreter_used")
 SIGNATURE_FORMS = ("wet_ink", "ses", "aes", "qes")
+#: Who signs a newly approved version: subjects consenting from now on only, or every active
+#: subject too (each gets a re-consent task; their consent counts until the grace date).
+NEW_SUBJECTS, ALL_ACTIVE = "new_subjects", "all_active"
+RECONSENT_SCOPES = (NEW_SUBJECTS, ALL_ACTIVE)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,14 @@ class Approval:
     reference: str
     approved_on: dt.date | None = None
     committee: str = ""
+    #: Whether the committee asks active subjects to consent again on this version, and how many
+    #: days after the version is in use at a site their earlier consent still counts.
+    reconsent: str = NEW_SUBJECTS
+    grace_days: int = 0
+
+    def in_use_from(self, effective: dt.date) -> dt.date:
+        """The first day the approved version may be used: effective and approved."""
+        return max(effective, self.approved_on) if self.approved_on else effective
 
     def covers(self, country: str, site: str | None, on: dt.date) -> bool:
         if self.approved_on is not None and self.approved_on > on:
@@ -172,6 +184,20 @@ class CountryRule:
     signature_forms: tuple[str, ...]
     documents: Mapping[str, str]  # audience "parent" / "adult" → document id
     loc: Location = NOWHERE
+    #: Days a minor's consent still counts after the age of majority (0: until the day before).
+    majority_grace_days: int = 0
+
+    def majority_on(self, birth: dt.date) -> dt.date:
+        """The day a child born on `birth` reaches the age of majority (29 February: 1 March)."""
+        year = birth.year + self.age_of_majority
+        try:
+            return birth.replace(year=year)
+        except ValueError:
+            return dt.date(year, 3, 1)
+
+    def minor_consent_until(self, birth: dt.date) -> dt.date:
+        """The last day a consent given for a minor counts: the eve of majority plus grace."""
+        return self.majority_on(birth) + dt.timedelta(days=self.majority_grace_days - 1)
 
     def band_for(self, age: int) -> AssentBand | None:
         """The assent band of a child of `age` years (None: too young to be asked, or adult)."""

@@ -7,6 +7,8 @@
           source: "Code de la santé publique L1122-2 …"
           parents: {required: 2, exceptions: [deceased, unknown]}
           age_of_majority: 18
+          majority_grace_days: 30   # optional (default 0): a minor's consent counts until
+                                    # the eve of majority plus these days
           documents: {parent: parent_consent, adult: adult_consent}
           assent:                   # whole years, both ends included, contiguous
             - {ages: [6, 11], document: child_assent, band: younger, mode: verbal}
@@ -57,6 +59,7 @@ RULE_KEYS = (
     "source",
     "parents",
     "age_of_majority",
+    "majority_grace_days",
     "documents",
     "assent",
     "witness",
@@ -145,6 +148,8 @@ class RuleReader(Reader):
         required, exceptions = self._parents(need("parents", "{required: 2}"))
         majority_node = need("age_of_majority", "18")
         majority = self.whole(majority_node, "age_of_majority", 14, 21) if majority_node else None
+        grace_node = node.get("majority_grace_days")
+        grace = self.whole(grace_node, "majority_grace_days", 0, 365) if grace_node else 0
         documents = self._documents(place, need("documents", "{parent: …, adult: …}"))
         assent = self._assent(place, node.get("assent"), majority or 18)
         witness = self._words(node.get("witness"), WITNESS_CONDITIONS, UNKNOWN_WITNESS, "witness")
@@ -167,6 +172,7 @@ class RuleReader(Reader):
             forms,
             documents,
             node.loc,
+            grace or 0,
         )
 
     def _parents(self, node: Node | None) -> tuple[int | None, tuple[str, ...]]:

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from econsent import pdf
 from econsent.models import ConsentCopy, ConsentSession, ConsentSignature, Status
-from econsent.services import sessions, signing
+from econsent.services import reconsent, sessions, signing
 from edc import audit
 from edc.access import Permission
 from edc.context import Context
@@ -118,15 +118,20 @@ def seal_and_activate(ctx: Context, cs: ConsentSession, keys: pdf.SealingKeys) -
         new={"status": cs.status},
     )  # fmt: skip
     ctx.session.flush()
+    minor = reconsent.minor_rule(ctx, cs)  # a minor's consent counts until majority and grace
+    until = minor[0].minor_consent_until(minor[1]) if minor else None
     consent_scope.put_in_force(
         ctx,
         cs.subject,
         consent_scope.Granted(
             reference=f"econsent:{cs.id}", document=cs.document, title=proof.document.title,
             version=str(cs.version), language=cs.language,
-            options=signing.granted_options(cs), since=now,
+            options=signing.granted_options(cs), since=now, valid_until=until,
         ),
     )  # fmt: skip
+    reconsent.close_for(ctx, cs)
+    if minor and until:
+        reconsent.open_majority(ctx, cs.subject, minor[0], until)
     return copy
 
 

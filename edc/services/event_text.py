@@ -61,6 +61,8 @@ ACTIONS = {
     "consent.kiosk_started": _l("Tablet handed to the signer"),
     "consent.language_chosen": _l("Consent language chosen"),
     "consent.link_opened": _l("Consent invitation link opened"),
+    "consent.reconsent_closed": _l("Consent again: done"),
+    "consent.reconsent_opened": _l("Consent again: asked"),
     "consent.refused": _l("Consent refused"),
     "consent.resumed": _l("Consent resumed"),
     "consent.rules_loaded": _l("Consent rules loaded"),

@@ -7,14 +7,16 @@ there are. The whole list costs a fixed handful of queries, however many subject
 
 Extension point: a later category (open queries, consents to countersign) is one function
 `(ctx, scope) -> {site id: Category}` added to `SOURCES`, plus its entry template in
-templates/home/_todo.html.
+templates/home/_todo.html. A package `edc` does not import (e-consent) adds its category with
+`register_source(key, source, template)` at start-up instead: its template defines the
+macros `heading(total)` and `entry(t, site)` for the list to import.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -56,11 +58,13 @@ class SiteTodo:
 @dataclass(frozen=True)
 class TodoList:
     sites: list[SiteTodo]
+    #: The templates of registered categories (key → template with `heading` and `entry`).
+    templates: dict[str, str] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
         """How many entries of each category across the sites (the summary line)."""
-        found: dict[str, int] = {key: 0 for key in CATEGORY_KEYS}
+        found: dict[str, int] = {key: 0 for key in category_keys()}
         for site in self.sites:
             for key, category in site.categories.items():
                 found[key] += category.total
@@ -77,7 +81,8 @@ Source = Callable[[Context, Scope], dict[int, Category]]
 def todo(ctx: Context) -> TodoList:
     """The user's to-do list, grouped by the sites where they may read subjects."""
     scope = _scope(ctx)
-    found = {key: source(ctx, scope) for key, source in SOURCES}
+    keys = category_keys()
+    found = {key: source(ctx, scope) for key, source in _sources()}
     sites = [
         SiteTodo(
             site.id,
@@ -85,11 +90,11 @@ def todo(ctx: Context) -> TodoList:
             site.name,
             scope.today[site.id],
             site.id in scope.enter,
-            {key: found[key].get(site.id, Category()) for key in CATEGORY_KEYS},
+            {key: found[key].get(site.id, Category()) for key in keys},
         )
         for site in sorted(scope.sites.values(), key=lambda s: s.code)
     ]
-    return TodoList(sites)
+    return TodoList(sites, {key: template for key, (_source, template) in _REGISTERED.items()})
 
 
 def _scope(ctx: Context) -> Scope:
@@ -379,4 +384,23 @@ SOURCES: tuple[tuple[str, Source], ...] = (
     ("verify", review_todo.to_verify),
     ("changed", review_todo.changed_since_visit),
 )
-CATEGORY_KEYS = tuple(key for key, _source in SOURCES)
+#: Categories added by packages `edc` does not import: key → (source, entry template).
+_REGISTERED: dict[str, tuple[Source, str]] = {}
+
+
+def register_source(key: str, source: Source, template: str) -> None:
+    """Add a category after the built-in ones (e-consent's re-consent tasks): `source` as in
+    `SOURCES`, `template` a Jinja template with the macros `heading(total)` and `entry(t, site)`.
+    Registering a key again replaces it (an app made twice in one process)."""
+    if any(key == built_in for built_in, _source in SOURCES):
+        raise ValueError(f"to-do category {key!r} is built in")
+    _REGISTERED[key] = (source, template)
+
+
+def _sources() -> list[tuple[str, Source]]:
+    return [*SOURCES, *((key, source) for key, (source, _t) in _REGISTERED.items())]
+
+
+def category_keys() -> tuple[str, ...]:
+    """Every category in the order the list shows them: the built-in ones, then registered."""
+    return tuple(key for key, _source in _sources())

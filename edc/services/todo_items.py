@@ -18,7 +18,9 @@ class Task:
     """One thing to do for one subject: open `form_id` of visit `event_id`/`number`, or add that
     visit when `form_id` is empty (a further occurrence of a repeating event)."""
 
-    kind: str  # "refused", "visit", "form", "sign", "query", "verify", "changed"
+    #: "refused", "visit", "form", "sign", "query", "verify", "changed", or a registered
+    #: category's own (e-consent's "reconsent": see econsent.services.reconsent_lists).
+    kind: str
     study_code: str
     event_id: str
     event_label: str

@@ -298,3 +298,11 @@ def test_a_refused_save_survives_the_refusal_page_and_links_back_to_the_form(tri
     page = client.get("/").get_data(as_text=True)
     assert "1 save refused: reason for change missing" in page
     assert f'href="{url}"' in page
+
+
+def test_a_package_adds_its_category_after_the_built_in_ones_but_never_replaces_one():
+    keys = todo.category_keys()
+    assert keys[: len(todo.SOURCES)] == tuple(key for key, _source in todo.SOURCES)
+    assert "reconsent" in keys  # e-consent's, registered when the app starts
+    with pytest.raises(ValueError, match="built in"):
+        todo.register_source("visits", lambda ctx, scope: {}, "x.html")
