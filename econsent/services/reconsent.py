@@ -80,6 +80,27 @@ def sync_sites(ctx: Context, sites: Iterable[Site]) -> int:
     return opened
 
 
+def check_scope(ctx: Context, subject: Subject, scope: ConsentScope) -> None:
+    """Before entry is judged: when a newer version of the consent's document is in use at the
+    subject's site and its approval asks active subjects again, open the task and limit the
+    consent to its grace date now, so that entry stops on time even if nobody at the site has
+    opened the to-do list since (`consent_scope.register_scope_check`). Only for staff who run
+    consents there; nothing is read when the study has no consent library."""
+    if subject.status not in ACTIVE or not ctx.holds(Permission.CONSENT_RUN, subject.site_id):
+        return
+    library = library_for(subject.study.slug)
+    if library is None:
+        return
+    today = subjects.site_today(subject.site, ctx.now())
+    for asked in asked_at(library, subject.site, today):
+        number = asked.version.number
+        if asked.document.id != scope.document or not _older(scope.version, number):
+            continue
+        if scope.valid_until is not None and scope.valid_until <= asked.grace_until:
+            continue  # limited already (the task is open, or a sooner limit applies)
+        open_task(ctx, subject, NEW_VERSION, asked.document.id, number, asked.grace_until)
+
+
 def _older(version: str, than: int) -> bool:
     return version.isdigit() and int(version) < than
 

@@ -8,7 +8,7 @@ consent in force, enrols the subject."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -56,6 +56,17 @@ class Granted:
     since: datetime  # server time the consent became complete
     #: The last day it counts (a minor's consent: until the age of majority and its grace).
     valid_until: date | None = None
+
+
+#: What may shorten a consent in force before entry is judged, added by packages `edc` does not
+#: import (e-consent: a newer version approved for all active subjects asks it again, within a
+#: grace). Each may call `limit`; keyed so that an app made twice registers once.
+ScopeCheck = Callable[[Context, Subject, ConsentScope], None]
+_SCOPE_CHECKS: dict[str, ScopeCheck] = {}
+
+
+def register_scope_check(key: str, check: ScopeCheck) -> None:
+    _SCOPE_CHECKS[key] = check
 
 
 def in_force(ctx: Context, subject: Subject) -> ConsentScope | None:
@@ -146,6 +157,9 @@ def entry_refusal(
     withdrawal of all further data collection stops every form; a study that waits for
     consent needs one in force and still valid. One statement."""
     scope, collection_stopped = _entry_facts(ctx, subject)
+    if scope is not None:
+        for check in _SCOPE_CHECKS.values():
+            check(ctx, subject, scope)
     if collection_stopped:
         return _("Consent to further data collection was withdrawn: nothing more can be entered.")
     if study is None:

@@ -142,3 +142,30 @@ def test_the_trail_says_which_approval_asked_and_a_task_for_a_consent_already_ne
     assert task.closed_at is not None
     assert task.closed_by_session_id is None
     assert consent_scope.current(fr.ctx(), late).valid_until != until
+
+
+def test_entry_stops_after_the_grace_date_even_if_nobody_opened_the_to_do_list(clinic, tmp_path):
+    fr = clinic("FR", age=2)
+    run_consent(fr, fr.subject)  # version 1
+    today = utcnow().date()
+    use_folder(fr.site.study.slug, with_v2(tmp_path, effective=today - dt.timedelta(days=40)))
+    assert _tasks() == []  # nobody has looked at a list since version 2 came into use
+    study = reconsent_study(fr)
+    late = at(fr.ctx(), dt.datetime.combine(today, dt.time(12), dt.UTC))
+    refusal = consent_scope.entry_refusal(late, fr.subject, study, "registration")
+    grace = today - dt.timedelta(days=40) + dt.timedelta(days=30)
+    assert "stopped counting" in refusal  # version 1 counted until its grace date, 10 days ago
+    assert [(t.subject_id, t.grace_until) for t in _tasks()] == [(fr.subject.id, grace)]
+    assert consent_scope.current(fr.ctx(), fr.subject).valid_until == grace
+    # a monitor reading the form changes nothing
+    monitor = make_user(roles=[(Role.MONITOR, fr.site)])
+    assert consent_scope.entry_refusal(fr.ctx(monitor), fr.subject, study, "registration")
+    assert len(_tasks()) == 1
+
+
+def reconsent_study(clinic):
+    """What entry asks of the study: its forms wait for a consent (the clinic's study has no
+    forms loaded)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(consent=SimpleNamespace(required_for_entry=True, before_consent=()))
