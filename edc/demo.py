@@ -18,7 +18,14 @@ from edc.actor import Actor
 from edc.context import Context
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import consent_scope, data_entry, entries, subject_status, subjects
+from edc.services import (
+    consent_scope,
+    data_entry,
+    entries,
+    subject_status,
+    subjects,
+    withdrawals,
+)
 from edc.services.data_entry import Outcome
 
 NAMES = {
@@ -57,10 +64,15 @@ RESPONSES = {
 CONFIRMED = "Checked against the source document (demo data)."
 # Where some children stand after enrolment (by their number in the seed): most stay enrolled.
 LATER_STATUSES = {
-    3: (subject_status.WITHDRAWN, "Parents withdrew from further data collection (demo data)."),
     7: (subject_status.LOST_TO_FOLLOW_UP, "Family moved abroad; no contact since (demo data)."),
     20: (subject_status.COMPLETED, "End of the follow-up period (demo data)."),
     25: (subject_status.DECEASED, "Disease progression (demo data)."),
+}
+# Withdrawals the families sent later (by the child's number): all further collection, by
+# letter (the child becomes withdrawn); the biobank only, in person (entry goes on).
+WITHDRAWALS = {
+    3: ("all_collection", "", "letter", "Letter from both parents (demo data)."),
+    11: ("option", "biobank_storage", "in_person", "Said at the follow-up visit (demo data)."),
 }
 NOT_ELIGIBLE = "Not eligible: diagnosis not confirmed on review (demo data)."
 
@@ -126,6 +138,7 @@ def seed_subjects(
         if state != 5:
             _paper_consent(Context(session, actor), subject, registered_at, consent_rng)
             _seed_forms(session, actor, subject, profile, (diagnosed, registered), state, rng, now)
+            _withdrawal(Context(session, actor), subject, n, registered)
     session.flush()
     return made
 
@@ -280,6 +293,20 @@ CONSENT_TITLES = {
     "los padres",
 }
 LANGUAGES = {"FR": "fr", "IT": "it", "ES": "es"}
+
+
+def _withdrawal(ctx: Context, subject: Subject, n: int, registered: dt.date) -> None:
+    """A withdrawal some families sent after their data were entered (nothing is deleted)."""
+    if n not in WITHDRAWALS:
+        return
+    stops, option, method, note = WITHDRAWALS[n]
+    if option and option not in withdrawals.options_offered(ctx, subject):
+        return  # never granted: nothing to withdraw
+    today = subjects.site_today(subject.site, ctx.now())
+    on = min(registered + dt.timedelta(days=random.Random(n).randint(60, 400)), today)
+    withdrawals.withdraw(
+        ctx, subject, withdrawals.Withdrawal(stops, "parent", method, on, option, note)
+    )
 
 
 def _paper_consent(ctx: Context, subject: Subject, signed_at: datetime, rng: random.Random) -> None:

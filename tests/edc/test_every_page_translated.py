@@ -286,6 +286,9 @@ def _seed(app: Flask) -> Demo:
         demo.CONFIRMED,
         demo.NOT_ELIGIBLE,
         *(reason for _status, reason in demo.LATER_STATUSES.values()),
+        *(note for *_what, note in demo.WITHDRAWALS.values()),
+        # a status change's reason, stored in the language of whoever recorded the withdrawal
+        "Consent to further data collection withdrawn.",
         "Eligibility confirmed and consent signed (demo data).",
         "Carboplatin and etoposide (demo data)",  # answers typed in the demo's forms
         "Rapid COJEC (demo data)",
