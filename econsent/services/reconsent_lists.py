@@ -154,6 +154,28 @@ def task_rows(ctx: Context) -> tuple[list[TaskRow], int]:
     return rows, total
 
 
+def for_subject(ctx: Context, subject: Subject) -> list[TaskRow]:
+    """The subject's open re-consent tasks, for the consent part of their page (any reader of
+    the subject: a task says what is asked and until when, nothing of the signers)."""
+    ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
+    today = subjects.site_today(subject.site, ctx.now())
+    rows = []
+    for task in ctx.session.scalars(
+        select(ReconsentTask)
+        .where(ReconsentTask.subject_id == subject.id, ReconsentTask.closed_at.is_(None))
+        .order_by(ReconsentTask.grace_until, ReconsentTask.id)
+    ):
+        days = (task.grace_until - today).days if task.grace_until else 0
+        title = _title(subject.site, task.document, ctx.language)
+        rows.append(
+            TaskRow(
+                subject.site.code, subject.study_code, task.reason, title, task.version,
+                task.grace_until, days,
+            )
+        )  # fmt: skip
+    return rows
+
+
 def parse_days(text: str | None) -> int:
     """The majority page's horizon as the reader typed it: a whole number of days, 1 to
     `MAX_DAYS` (none given: `DEFAULT_DAYS`)."""

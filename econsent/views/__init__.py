@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
     from econsent.views import common, kiosk, reconsent, remote, staff
 
     app.add_template_filter(common.consent_html, "consent_html")
+    app.add_template_global(reconsent.subject_tasks, "reconsent_tasks")
     app.register_blueprint(staff.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(reconsent.bp)

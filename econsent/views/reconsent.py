@@ -3,6 +3,8 @@ children reaching the age of majority soon."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, request
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -11,6 +13,9 @@ from econsent.views.common import TEMPLATES
 from edc.access import Permission, requires
 from edc.errors import Invalid
 from edc.web import render, request_context
+
+if TYPE_CHECKING:
+    from edc.models.subjects import Subject
 
 bp = Blueprint("reconsent", __name__, url_prefix="/consent", template_folder=TEMPLATES)
 
@@ -44,3 +49,10 @@ def majority() -> BaseResponse:
         "econsent/reconsent/majority.html", rows=rows, days=days, error="",
         max_days=reconsent_lists.MAX_DAYS,
     )  # fmt: skip
+
+
+def subject_tasks(subject: Subject) -> list[tuple[str, reconsent_lists.TaskRow]]:
+    """The subject's open re-consent tasks with their reason in words, for the consent part of
+    the subject page (a template global: `edc` renders that page and knows nothing of these)."""
+    rows = reconsent_lists.for_subject(request_context(), subject)
+    return [(str(reconsent_lists.REASON_LABELS.get(r.reason, r.reason)), r) for r in rows]

@@ -118,3 +118,28 @@ def test_route_matrix_central_roles_find_no_reconsent_page(app, client, clinic):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 response = browser.open(rule.rule + "?days=30", method=method)
                 assert response.status_code == 404, (user.email, rule.endpoint, method)
+
+
+def test_the_subject_page_says_which_consent_is_asked_again_until_when(
+    app, client, clinic, tmp_path
+):
+    fr = clinic("FR", age=2)
+    today = utcnow().date()
+    with app.test_request_context():
+        run_consent(fr, fr.subject)
+        db.session.commit()
+    login(client, fr.nurse)
+    page = _page(client, f"/subjects/{fr.subject.study_code}")
+    asked = page[page.index('id="reconsent-tasks"') :]
+    assert "Age of majority: consent as an adult" in asked  # the parents' consent ends at 18
+    assert "New version of the consent" not in asked
+    use_folder(fr.site.study.slug, with_v2(tmp_path, effective=today - dt.timedelta(days=40)))
+    _page(client, "/")  # the to-do list opens the task
+    page = _page(client, f"/subjects/{fr.subject.study_code}")
+    tasks = page[page.index('id="reconsent-tasks"') :]
+    assert "New version of the consent" in tasks
+    assert "version 2" in tasks
+    assert "(passed: entry waits for the new consent)" in tasks  # 30 days of grace, 40 ago
+    monitor = another_browser(client)
+    login(monitor, make_user(roles=[(Role.MONITOR, fr.site)]))
+    assert 'id="reconsent-tasks"' in _page(monitor, f"/subjects/{fr.subject.study_code}")
