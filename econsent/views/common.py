@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
+from wtforms.fields.choices import SelectChoice
 
+from econsent.forms import EXCEPTION_LABELS
 from econsent.models import Blocked, Status
+from econsent.services import sessions
 from econsent.services.signing import ROLE_LABELS
-from edc.i18n import _l
+from edc import access
+from edc.access import Permission
+from edc.i18n import LANGUAGE_NAMES, _, _l
+from edc.services import subjects
+from edc.web import request_context
+
+if TYPE_CHECKING:
+    from edc.models.subjects import Subject
 
 TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
 
@@ -29,6 +40,27 @@ BLOCKED_LABELS = {
     ),
     Blocked.SIGNER_DECLINED.value: _l("The signer did not agree."),
 }
+
+
+def consent_subject(code: str) -> Subject:
+    """The subject of a consent page: one the reader runs consents for (else a 404 that says
+    nothing of whether it exists)."""
+    ctx = request_context()
+    subject = subjects.find(ctx, code[:64])
+    if subject is None or not ctx.holds(Permission.CONSENT_RUN, subject.site_id):
+        access.not_found(ctx.session, ctx.actor, "subject", code[:64])
+    return subject
+
+
+def offer_choices(form: Any, subject: Subject) -> None:
+    """The languages of the subject's consent library and the one-parent reasons, for a form
+    that prepares a consent (in clinic, or an invitation)."""
+    languages = sessions.library_languages(subject)
+    form.language.choices = [SelectChoice(c, LANGUAGE_NAMES.get(c, c)) for c in languages]
+    form.parent_exception.choices = [
+        SelectChoice("", _("Both parents will sign (or not needed)")),
+        *(SelectChoice(code, label) for code, label in EXCEPTION_LABELS.items()),
+    ]
 
 
 def role_labels() -> dict[str, object]:

@@ -12,18 +12,15 @@ from flask import Blueprint, flash, redirect, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
-from econsent.forms import EXCEPTION_LABELS
 from econsent.remote_forms import CodeForm, InviteForm
 from econsent.services import invitations, sessions
 from econsent.views import kiosk
-from econsent.views.common import TEMPLATES
-from edc import access
+from econsent.views.common import TEMPLATES, consent_subject, offer_choices
 from edc.access import Permission, public, requires
 from edc.context import Context
 from edc.errors import Conflict, Denied, Invalid
 from edc.forms import EmptyForm
-from edc.i18n import LANGUAGE_NAMES, _
-from edc.services import subjects
+from edc.i18n import _
 from edc.web import render, request_context
 
 if TYPE_CHECKING:
@@ -123,27 +120,13 @@ def code() -> BaseResponse:
     return render("econsent/remote_code.html", status=status, form=form, error=error)
 
 
-def _subject(code: str) -> Subject:
-    ctx = request_context()
-    subject = subjects.find(ctx, code[:64])
-    if subject is None or not ctx.holds(Permission.CONSENT_RUN, subject.site_id):
-        access.not_found(ctx.session, ctx.actor, "subject", code[:64])
-    return subject
-
-
 def _invite_form(ctx: Context, subject: Subject) -> InviteForm:
     form = InviteForm()
     form.guardian.choices = [
         SelectChoice(str(i), f"{g.name} ({g.email})")
         for i, g in invitations.guardians(ctx, subject)
     ]
-    form.language.choices = [
-        SelectChoice(c, LANGUAGE_NAMES.get(c, c)) for c in sessions.library_languages(subject)
-    ]
-    form.parent_exception.choices = [
-        SelectChoice("", _("Both parents will sign (or not needed)")),
-        *(SelectChoice(code, label) for code, label in EXCEPTION_LABELS.items()),
-    ]
+    offer_choices(form, subject)
     return form
 
 
@@ -151,7 +134,7 @@ def _invite_form(ctx: Context, subject: Subject) -> InviteForm:
 @requires(Permission.CONSENT_RUN)
 def invite(code: str) -> BaseResponse:
     """Staff invite a parent to consent from home; a code to read out is shown once here."""
-    subject = _subject(code)
+    subject = consent_subject(code)
     ctx = request_context()
     form = _invite_form(ctx, subject)
     if form.validate_on_submit():

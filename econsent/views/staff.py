@@ -7,19 +7,24 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, flash, make_response, redirect, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms.fields.choices import SelectChoice
 
 from econsent.forms import EXCEPTION_LABELS, IDENTITY_LABELS, CountersignForm, PrepareForm
 from econsent.models import ConsentSession, Status
 from econsent.services import countersign, invitations, sealing, sessions, signing
-from econsent.views.common import BLOCKED_LABELS, STATUS_LABELS, TEMPLATES, role_labels
+from econsent.views.common import (
+    BLOCKED_LABELS,
+    STATUS_LABELS,
+    TEMPLATES,
+    consent_subject,
+    offer_choices,
+    role_labels,
+)
 from econsent.views.kiosk import STATE
-from edc import access
 from edc.access import Permission, requires
 from edc.errors import Conflict, Invalid
 from edc.forms import EmptyForm
 from edc.i18n import LANGUAGE_NAMES, _
-from edc.services import consent_scope, subjects
+from edc.services import consent_scope
 from edc.web import render, request_context
 
 if TYPE_CHECKING:
@@ -28,22 +33,9 @@ if TYPE_CHECKING:
 bp = Blueprint("consent", __name__, url_prefix="/consent", template_folder=TEMPLATES)
 
 
-def _subject(code: str) -> Subject:
-    ctx = request_context()
-    subject = subjects.find(ctx, code[:64])
-    if subject is None or not ctx.holds(Permission.CONSENT_RUN, subject.site_id):
-        access.not_found(ctx.session, ctx.actor, "subject", code[:64])
-    return subject
-
-
 def _prepare_form(subject: Subject) -> PrepareForm:
     form = PrepareForm()
-    languages = sessions.library_languages(subject)
-    form.language.choices = [SelectChoice(c, LANGUAGE_NAMES.get(c, c)) for c in languages]
-    form.parent_exception.choices = [
-        SelectChoice("", _("Both parents will sign (or not needed)")),
-        *(SelectChoice(code, label) for code, label in EXCEPTION_LABELS.items()),
-    ]
+    offer_choices(form, subject)
     return form
 
 
@@ -51,7 +43,7 @@ def _prepare_form(subject: Subject) -> PrepareForm:
 @requires(Permission.CONSENT_RUN)
 def subject_sessions(code: str) -> BaseResponse:
     """The subject's consent sessions, and a new one prepared for the tablet."""
-    subject = _subject(code)
+    subject = consent_subject(code)
     ctx = request_context()
     form = _prepare_form(subject)
     if form.validate_on_submit():

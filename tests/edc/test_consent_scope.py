@@ -61,13 +61,18 @@ sections:
 """
 
 
-@pytest.fixture
-def trial(tmp_path):
+def make_trial(tmp_path):
+    """A study waiting for consent, a site, a child registered there and a nurse of the site."""
     study = stored_study(tmp_path, "consent-test", STUDY, {"screening": SCREENING, "visit": VISIT})
     site = make_site("FR-31", study)
     subject = make_subject(site, date_of_birth=dt.date(2019, 5, 2))
     nurse = make_user(roles=[(Role.NURSE, site)])
     return study, site, subject, nurse
+
+
+@pytest.fixture
+def trial(tmp_path):
+    return make_trial(tmp_path)
 
 
 def _ctx(user) -> Context:

@@ -21,18 +21,13 @@ from edc.models.crf import ItemValue
 from edc.models.subjects import Subject
 from edc.services import consent_scope, withdrawals
 from edc.services.withdrawals import Withdrawal
-from tests.edc.conftest import stored_study
-from tests.edc.test_consent_scope import SCREENING, STUDY, VISIT, _granted, _save
+from tests.edc.test_consent_scope import _granted, _save, make_trial
 from tests.factories import csrf, login, make_site, make_subject, make_user
 
 
 @pytest.fixture
 def trial(tmp_path):
-    study = stored_study(tmp_path, "consent-test", STUDY, {"screening": SCREENING, "visit": VISIT})
-    site = make_site("FR-31", study)
-    subject = make_subject(site, date_of_birth=dt.date(2019, 5, 2))
-    nurse = make_user(roles=[(Role.NURSE, site)])
-    return study, site, subject, nurse
+    return make_trial(tmp_path)
 
 
 def _ctx(user, clock=utcnow) -> Context:

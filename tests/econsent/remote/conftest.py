@@ -4,7 +4,6 @@ nurse and an investigator, the local SMTP server, and demo sealing keys."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -15,13 +14,10 @@ from flask import Flask
 
 from econsent.library import use_folder
 from edc.access import Role
-from edc.actor import Actor
-from edc.context import Context
-from edc.extensions import db
 from edc.models.base import utcnow
 from edc.services.subjects import Guardian
 from edc.settings import ROOT
-from tests.econsent.kiosk.conftest import _keys, _sealing_keys, in_request  # noqa: F401
+from tests.econsent.kiosk.conftest import Clinic, _keys, _sealing_keys, in_request  # noqa: F401
 from tests.factories import make_site, make_study, make_subject, make_user
 from tests.mailbox import Mailbox
 
@@ -45,17 +41,8 @@ def remote_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@dataclasses.dataclass
-class Home:
-    app: Flask
-    site: object
-    subject: object
-    nurse: object
-    investigator: object
-
-    def ctx(self, user=None) -> Context:
-        settings = self.app.config["EDC_SETTINGS"]
-        return Context(db.session(), Actor(user=user or self.nurse), settings=settings)
+#: The same parts as a clinic's: a site, a child, the nurse and the investigator.
+Home = Clinic
 
 
 @pytest.fixture
