@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -70,11 +71,18 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     portal.flask("db", "upgrade")
     portal.flask("studies", "load", str(ROOT / "studies" / "siopen-nb"))
     portal.flask("sites", "add", "siopen-nb", "FR-01", "Centre de Paris", "FR")
+    argv = [sys.executable, "-m", "flask", "--app", "app:create_app", "run", "--port", str(port),
+            "--host", "127.0.0.1", "--no-reload"]  # fmt: skip
+    with serving(portal, tmp, argv):
+        yield portal
+
+
+@contextlib.contextmanager
+def serving(portal: Portal, tmp: Path, argv: list[str]) -> Iterator[None]:
+    """The portal's server started with `argv`, once it answers; stopped at the end."""
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app:create_app", "run", "--port", str(port),
-         "--host", "127.0.0.1", "--no-reload"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        argv, env=portal.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
@@ -86,7 +94,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError((tmp / "server.log").read_text()) from None
                 time.sleep(0.2)
-        yield portal
+        yield
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from edc.settings import ROOT
 from tests import mailbox
-from tests.browser.conftest import Portal, _free_port, accessibility_problems, first_sign_in
+from tests.browser.conftest import (
+    Portal,
+    _free_port,
+    accessibility_problems,
+    first_sign_in,
+    serving,
+)
 from tests.browser.test_parent_signs_in_clinic import (
     _correct,
     _touch_strokes,
@@ -79,24 +83,10 @@ def remote_portal(
         f"sys.argv = ['flask', '--app', 'app:create_app', 'run', '--port', '{port}', "
         "'--host', '127.0.0.1', '--no-reload']; main()"
     )
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([sys.executable, "-c", start], env=env, cwd=ROOT, stdout=log,
-                              stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{portal.url}/login", timeout=2)  # noqa: S310 - loopback
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError((tmp / "server.log").read_text()) from None
-                time.sleep(0.2)
-        yield portal, box
+        with serving(portal, tmp, [sys.executable, "-c", start]):
+            yield portal, box
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
         smtp.stop()
 
 
