@@ -20,6 +20,7 @@ from edc.models.subjects import Subject, SubjectStatusChange
 from edc.services import subject_status, subjects
 from edc.services.subject_status import StatusRefused
 from edc.web import app_context
+from tests.concurrency import remove_committed
 from tests.factories import another_browser, csrf, login, make_site, make_user, statements_for
 from tests.html_forms import submitted
 
@@ -286,7 +287,6 @@ def test_two_changes_at_once_take_turns_and_only_one_happens(app):
     """Enrolled by one nurse while another records a screening failure: one wins, one refused."""
     import threading
 
-    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     from edc.models.studies import Site, Study
@@ -354,16 +354,5 @@ def test_two_changes_at_once_take_turns_and_only_one_happens(app):
                 select(SubjectStatusChange).where(SubjectStatusChange.subject_id == ids["subject"])
             ).all()
             assert [r.new_status for r in rows] == [winner]
-    finally:  # the audit events stay (append-only); the rows go, so other tests count as before
-        with db.engine.begin() as conn:
-            for statement in (
-                "DELETE FROM subject_status_change WHERE subject_id = :subject",
-                "DELETE FROM subject_identity WHERE subject_id = :subject",
-                "DELETE FROM subject WHERE id = :subject",
-                "DELETE FROM site_counter WHERE site_id = :site",
-                "DELETE FROM role_assignment WHERE user_id = :user",
-                "DELETE FROM user_account WHERE id = :user",
-                "DELETE FROM site WHERE id = :site",
-                "DELETE FROM study WHERE id = :study",
-            ):
-                conn.execute(text(statement), ids)
+    finally:
+        remove_committed(ids, "DELETE FROM subject_status_change WHERE subject_id = :subject")

@@ -8,7 +8,7 @@ import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from econsent.library import use_folder
@@ -25,6 +25,7 @@ from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
 from edc.services import subjects
 from edc.settings import ROOT
+from tests.concurrency import remove_committed
 from tests.econsent.kiosk.conftest import all_yes, signed
 
 
@@ -91,17 +92,9 @@ def test_two_taps_on_sign_sign_once(app):
                 select(ConsentSignature.role).where(ConsentSignature.session_id == ids["session"])
             ).all()
         assert roles == ["parent_1"]
-    finally:  # the audit events stay (append-only); the rows go, so other tests count as before
-        with db.engine.begin() as conn:
-            for statement in (
-                "DELETE FROM consent_signature WHERE session_id = :session",
-                "DELETE FROM consent_session WHERE id = :session",
-                "DELETE FROM subject_identity WHERE subject_id = :subject",
-                "DELETE FROM subject WHERE id = :subject",
-                "DELETE FROM site_counter WHERE site_id = :site",
-                "DELETE FROM role_assignment WHERE user_id = :user",
-                "DELETE FROM user_account WHERE id = :user",
-                "DELETE FROM site WHERE id = :site",
-                "DELETE FROM study WHERE id = :study",
-            ):
-                conn.execute(text(statement), ids)
+    finally:
+        remove_committed(
+            ids,
+            "DELETE FROM consent_signature WHERE session_id = :session",
+            "DELETE FROM consent_session WHERE id = :session",
+        )

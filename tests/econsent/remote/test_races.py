@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from econsent.library import use_folder
@@ -24,7 +23,7 @@ from edc.models.base import utcnow
 from edc.models.studies import Site, Study
 from edc.models.users import RoleAssignment, User
 from edc.services import subjects
-from tests.concurrency import at_once
+from tests.concurrency import at_once, remove_committed
 
 PARENT = subjects.Guardian(name="Ana Race", relationship="mother", email="ana@race.test")
 
@@ -62,20 +61,11 @@ def _home(app: Flask, session: Session, slug: str) -> tuple[dict[str, int], str,
 
 
 def _cleanup(ids: dict[str, int]) -> None:
-    """The audit events stay (append-only); the rows go, so other tests count as before."""
-    with db.engine.begin() as conn:
-        for statement in (
-            "DELETE FROM consent_invitation WHERE id = :invitation",
-            "DELETE FROM consent_session WHERE id = :session",
-            "DELETE FROM subject_identity WHERE subject_id = :subject",
-            "DELETE FROM subject WHERE id = :subject",
-            "DELETE FROM site_counter WHERE site_id = :site",
-            "DELETE FROM role_assignment WHERE user_id = :user",
-            "DELETE FROM user_account WHERE id = :user",
-            "DELETE FROM site WHERE id = :site",
-            "DELETE FROM study WHERE id = :study",
-        ):
-            conn.execute(text(statement), ids)
+    remove_committed(
+        ids,
+        "DELETE FROM consent_invitation WHERE id = :invitation",
+        "DELETE FROM consent_session WHERE id = :session",
+    )
 
 
 def _in_own_transaction(app: Flask, work):
