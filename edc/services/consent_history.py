@@ -13,7 +13,7 @@ from edc.access import Permission
 from edc.context import Context
 from edc.models.consent import ConsentScope, ConsentWithdrawal
 from edc.models.subjects import Subject
-from edc.services import consent_scope, subjects
+from edc.services import consent_scope
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,10 @@ def panel(ctx: Context, subject: Subject) -> ConsentPanel:
         )
     )
     current = next((s for s in history if s.ended_at is None), None)
-    today = subjects.site_today(subject.site, ctx.now())
     return ConsentPanel(
         current=current,
         options=_options_now(current, withdrawals),
-        lapsed=current is not None
-        and current.valid_until is not None
-        and today > current.valid_until,
+        lapsed=current is not None and consent_scope.lapsed(ctx, subject, current),
         history=history,
         withdrawals=withdrawals,
         withdrawn_on=_withdrawn_on(current, withdrawals),
@@ -75,10 +72,7 @@ def _under(current: ConsentScope | None, rows: list[ConsentWithdrawal]) -> list[
 def _options_now(current: ConsentScope | None, rows: list[ConsentWithdrawal]) -> dict[str, bool]:
     if current is None:
         return {}
-    gone = {
-        f"{w.stops}:{w.option}" if w.stops == consent_scope.STOP_OPTION else w.stops
-        for w in _under(current, rows)
-    }
+    gone = {consent_scope.stop_name(w.stops, w.option) for w in _under(current, rows)}
     return consent_scope.granted_now(current.options, gone)
 
 

@@ -74,10 +74,10 @@ def in_force(ctx: Context, subject: Subject) -> ConsentScope | None:
     ended, and not past its last valid day at the subject's site."""
     ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
     scope = current(ctx, subject)
-    return scope if scope is not None and not _lapsed(ctx, subject, scope) else None
+    return scope if scope is not None and not lapsed(ctx, subject, scope) else None
 
 
-def _lapsed(ctx: Context, subject: Subject, scope: ConsentScope) -> bool:
+def lapsed(ctx: Context, subject: Subject, scope: ConsentScope) -> bool:
     """Whether the consent's last valid day is behind the subject's site's today."""
     if scope.valid_until is None:
         return False
@@ -169,7 +169,7 @@ def entry_refusal(
         return ""
     if scope is None:
         return _("This form opens once the consent is complete: nothing can be entered before it.")
-    if _lapsed(ctx, subject, scope):
+    if lapsed(ctx, subject, scope):
         return _(
             "The consent on file stopped counting on %(day)s: a new consent is needed before "
             "anything more is entered.",
@@ -268,7 +268,12 @@ def stopped(ctx: Context, subject: Subject, scope: ConsentScope | None) -> set[s
             ConsentWithdrawal.subject_id == subject.id, under
         )
     )
-    return {f"{STOP_OPTION}:{option}" if stops == STOP_OPTION else stops for stops, option in rows}
+    return {stop_name(stops, option) for stops, option in rows}
+
+
+def stop_name(stops: str, option: str) -> str:
+    """How `stopped` names what a withdrawal stops: its scope, or `option:<item>`."""
+    return f"{STOP_OPTION}:{option}" if stops == STOP_OPTION else stops
 
 
 def options_now(ctx: Context, subject: Subject, scope: ConsentScope) -> dict[str, bool]:
@@ -280,7 +285,7 @@ def options_now(ctx: Context, subject: Subject, scope: ConsentScope) -> dict[str
 def granted_now(options: Mapping[str, bool], gone: set[str]) -> dict[str, bool]:
     """Options as signed, less what withdrawals (`stopped`'s names) took back."""
     return {
-        item: granted and STOP_ALL not in gone and f"{STOP_OPTION}:{item}" not in gone
+        item: granted and STOP_ALL not in gone and stop_name(STOP_OPTION, item) not in gone
         for item, granted in options.items()
     }
 
@@ -312,12 +317,10 @@ def subjects_allowing(ctx: Context, study_id: int, item: str) -> set[int]:
         .where(Subject.study_id == study_id, ConsentWithdrawal.scope_id.is_not(None))
     )
     for scope_id, stops, option in rows:
-        gone.setdefault(scope_id, set()).add(
-            f"{STOP_OPTION}:{option}" if stops == STOP_OPTION else stops
-        )
+        gone.setdefault(scope_id, set()).add(stop_name(stops, option))
     return {
         subject_id
         for subject_id, (scope, subject) in current.items()
-        if not _lapsed(ctx, subject, scope)
+        if not lapsed(ctx, subject, scope)
         and granted_now(scope.options, gone.get(scope.id, set())).get(item, False)
     }

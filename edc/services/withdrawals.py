@@ -124,8 +124,7 @@ def _check_withdrawal(
         errors["on"] = _("A withdrawal cannot be dated in the future.")
     elif w.on < subject.registered_at.date():
         errors["on"] = _("A withdrawal cannot be dated before the subject's registration.")
-    name = f"{STOP_OPTION}:{w.option}" if w.stops == STOP_OPTION else w.stops
-    if name in consent_scope.stopped(ctx, subject, scope):
+    if consent_scope.stop_name(w.stops, w.option) in consent_scope.stopped(ctx, subject, scope):
         errors["stops"] = _("This withdrawal is already recorded.")
     if errors:
         raise WithdrawalRefused(errors)
