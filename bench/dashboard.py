@@ -31,15 +31,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-import pyotp
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import insert, select
 
 from app import create_app
 from bench.crf_save import statements
-from bench.portal import PASSWORD, Portal, signed_in
-from edc import audit, crypto, passwords
+from bench.portal import Portal, bench_user, signed_in
 from edc.access import Role
 from edc.actor import Actor
 from edc.cli import _add_site
@@ -51,7 +49,7 @@ from edc.models.monitoring import DataLock, DataQuery, ESignature
 from edc.models.studies import Site, Study
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import role_approval, users
+from edc.services import users
 from edc.services.definitions import find_or_create_study, load_definition, read_folder
 from edc.settings import Settings
 from edc.web import app_context
@@ -96,21 +94,9 @@ def study_folder() -> Path:
 
 def data_manager(study: Study) -> tuple[int, str]:
     """The bench's signed-in reader: a data manager of the whole study (id, TOTP secret)."""
-    actor, now = Actor.cli(), utcnow()
-    user, _link = users.create_user(
-        app_context(actor), email="bench@x.test", full_name="Bench Data Manager",
-        identity_check="bench", ends_at=None, now=now,
-    )  # fmt: skip
-    secret = pyotp.random_base32()
-    user.password_hash = passwords.hash_password(PASSWORD)
-    user.must_change_password = False
-    user.totp_secret = crypto.encrypt(secret)
-    audit.record(db.session, actor, "user.prepared", target=user)
-    db.session.flush()
-    role = users.assign_role(
-        app_context(actor), user, users.RoleScope(Role.DATA_MANAGER, study_id=study.id), now
+    user, secret = bench_user(
+        "Bench Data Manager", users.RoleScope(Role.DATA_MANAGER, study_id=study.id)
     )
-    role_approval.approve_as_operator(app_context(actor), role, "bench", now)
     return user.id, secret
 
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
-from edc import crypto, passwords
+from edc import audit, crypto, passwords
 from edc.access import Role
 from edc.actor import Actor
 from edc.cli import _add_site
@@ -52,28 +52,32 @@ def demo_portal(url: str | None = None) -> Portal:
         study, _created = find_or_create_study(app_context(actor), read_folder(DEMO))
         load_definition(app_context(actor), study, DEMO, now)
         site = _add_site(study, "FR-01", "Bench", "FR")
-        nurse, _link = users.create_user(
-            app_context(actor), email="bench@x.test",
-            full_name="Bench Nurse", identity_check="bench", ends_at=None, now=now,
-        )  # fmt: skip
-        secret = pyotp.random_base32()
-        nurse.password_hash = passwords.hash_password(PASSWORD)
-        nurse.must_change_password = False
-        nurse.totp_secret = crypto.encrypt(secret)
-        from edc import audit
-
-        audit.record(db.session, actor, "user.prepared", target=nurse)
-        db.session.flush()
-        role = users.assign_role(
-            app_context(actor), nurse, users.RoleScope(Role.NURSE, site.id), now
-        )
-        role_approval.approve_as_operator(app_context(actor), role, "bench", now)
+        nurse, secret = bench_user("Bench Nurse", users.RoleScope(Role.NURSE, site.id))
         subject = subjects.register(
             app_context(Actor(user=nurse)), site.id,
             subjects.Identity("A", "B", dt.date(2024, 1, 1), "female"), now,
         )  # fmt: skip
         db.session.commit()
     return Portal(app, nurse, subject, secret, url)
+
+
+def bench_user(full_name: str, scope: users.RoleScope) -> tuple[User, str]:
+    """The bench's signed-in reader, made by the operator with its role approved: the user and
+    its TOTP secret (inside an app context)."""
+    actor, now = Actor.cli(), utcnow()
+    user, _link = users.create_user(
+        app_context(actor), email="bench@x.test", full_name=full_name,
+        identity_check="bench", ends_at=None, now=now,
+    )  # fmt: skip
+    secret = pyotp.random_base32()
+    user.password_hash = passwords.hash_password(PASSWORD)
+    user.must_change_password = False
+    user.totp_secret = crypto.encrypt(secret)
+    audit.record(db.session, actor, "user.prepared", target=user)
+    db.session.flush()
+    role = users.assign_role(app_context(actor), user, scope, now)
+    role_approval.approve_as_operator(app_context(actor), role, "bench", now)
+    return user, secret
 
 
 def signed_in(portal: Portal) -> FlaskClient:
