@@ -52,6 +52,7 @@ def demo_portal(url: str | None = None) -> Portal:
         study, _created = find_or_create_study(app_context(actor), read_folder(DEMO))
         load_definition(app_context(actor), study, DEMO, now)
         site = _add_site(study, "FR-01", "Bench", "FR")
+        db.session.flush()  # the site's id, for the nurse's role
         nurse, secret = bench_user("Bench Nurse", users.RoleScope(Role.NURSE, site.id))
         subject = subjects.register(
             app_context(Actor(user=nurse)), site.id,
