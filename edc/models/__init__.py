@@ -16,6 +16,7 @@ from edc.models.monitoring import (
     SignatureCertification,
 )
 from edc.models.notices import Notice
+from edc.models.registry import ExportJob, RegistryOutbox
 from edc.models.studies import Site, Study
 from edc.models.subjects import SiteCounter, Subject, SubjectIdentity
 from edc.models.users import AccountLink, RecoveryCode, RoleAssignment, User, UserSession
@@ -31,6 +32,7 @@ __all__ = [
     "DataQuery",
     "ESignature",
     "EventOccurrence",
+    "ExportJob",
     "FormRecord",
     "FormVersion",
     "ItemValue",
@@ -39,6 +41,7 @@ __all__ = [
     "Notice",
     "QueryMessage",
     "RecoveryCode",
+    "RegistryOutbox",
     "RoleAssignment",
     "SdvPlan",
     "SignatureCertification",
