@@ -93,6 +93,28 @@ def _consent_seal_env() -> dict[str, Any]:
     }
 
 
+def _registry_env() -> dict[str, Any]:
+    """EDC_LINKAGE_SECRET, EDC_REGISTRY_URL, EDC_REGISTRY_TOKEN, EDC_REGISTRY_CLIENT_CERT and
+    _KEY (PEM files), EDC_REGISTRY_CA, EDC_REGISTRY_TIMEOUT (seconds),
+    EDC_REGISTRY_MAX_ATTEMPTS and EDC_EXPORT_DIR."""
+    env = os.environ
+
+    def path(name: str) -> Path | None:
+        return Path(env[name]) if env.get(name) else None
+
+    return {
+        "linkage_secret": env.get("EDC_LINKAGE_SECRET", ""),
+        "registry_url": env.get("EDC_REGISTRY_URL", "").rstrip("/"),
+        "registry_token": env.get("EDC_REGISTRY_TOKEN", ""),
+        "registry_client_cert": path("EDC_REGISTRY_CLIENT_CERT"),
+        "registry_client_key": path("EDC_REGISTRY_CLIENT_KEY"),
+        "registry_ca": path("EDC_REGISTRY_CA"),
+        "registry_timeout": timedelta(seconds=int(env.get("EDC_REGISTRY_TIMEOUT", "30") or "30")),
+        "registry_max_attempts": max(1, int(env.get("EDC_REGISTRY_MAX_ATTEMPTS", "8") or "8")),
+        "export_dir": path("EDC_EXPORT_DIR"),
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start; tests build one with overrides."""
@@ -155,6 +177,22 @@ class Settings:
     consent_trust_roots: Path | None = None
     #: How long a remote consent's invitation link works (EDC_CONSENT_INVITATION_HOURS).
     consent_invitation_lifetime: timedelta = timedelta(hours=72)
+    #: The network's linkage secret (EDC_LINKAGE_SECRET): every site holds the same one, the
+    #: registry never does; "" until configured (no linkage tokens are computed without it).
+    linkage_secret: str = ""
+    #: The registry's FHIR base URL (EDC_REGISTRY_URL; "": pushes stay queued) and how the
+    #: worker authenticates: a bearer token, or a client certificate and key (PEM files).
+    registry_url: str = ""
+    registry_token: str = ""
+    registry_client_cert: Path | None = None
+    registry_client_key: Path | None = None
+    #: A PEM bundle the registry's TLS certificate is checked against (None: the system's).
+    registry_ca: Path | None = None
+    registry_timeout: timedelta = timedelta(seconds=30)
+    #: After this many failed tries an outbox row is parked for a data manager to retry.
+    registry_max_attempts: int = 8
+    #: Where export files are written (None: <instance>/exports).
+    export_dir: Path | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -226,5 +264,6 @@ class Settings:
             development=os.environ.get("EDC_DEV", "") == "1",
             **_mail_env(),
             **_consent_seal_env(),
+            **_registry_env(),
         )
         return replace(base, **overrides)

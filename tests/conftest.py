@@ -39,6 +39,7 @@ def test_settings(tmp: Path, database_url: str, database_owner_url: str) -> Sett
         testing=True,
         # Off: tests roll their events back, and a checkpoint naming them would outlive them.
         audit_checkpoint_every=None,
+        linkage_secret="test-linkage-secret-shared-by-the-network",
     )
 
 
