@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from forms_dsl.entry_consent import ConsentRule
 from forms_dsl.errors import Location
+from forms_dsl.registry_items import RegistryItems
 from forms_dsl.text import EMPTY, Text
 from forms_dsl.types import Value, VType
 
@@ -219,6 +220,7 @@ class Study:
     context: dict[str, VType]
     root: str
     consent: ConsentRule = field(default_factory=ConsentRule)
+    registry: RegistryItems = field(default_factory=RegistryItems)
 
 
 def describe(value: Any) -> str:

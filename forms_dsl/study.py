@@ -11,6 +11,7 @@ from forms_dsl.entry_consent import check_consent, read_consent
 from forms_dsl.errors import DslError, ErrorCode, FormsDslError, Location, Problems
 from forms_dsl.model import ChoiceList, Event, Form, Study
 from forms_dsl.reader import Reader, describe, suggest
+from forms_dsl.registry_items import check_registry, read_registry
 from forms_dsl.schedule import check_anchors, read_schedule
 from forms_dsl.source import Map, Node, Scalar, Seq, kind_of, parse, parse_file
 from forms_dsl.text import EMPTY
@@ -44,7 +45,16 @@ VISIT_DATE_NOT_REPEATING = ErrorCode(
     "add `repeating: true`, or remove `visit_date` (it is asked when another occurrence is added)",
 )
 
-STUDY_KEYS = ("study", "title", "languages", "context", "choice_lists", "events", "consent")
+STUDY_KEYS = (
+    "study",
+    "title",
+    "languages",
+    "context",
+    "choice_lists",
+    "events",
+    "consent",
+    "registry",
+)
 EVENT_KEYS = ("id", "label", "forms", "repeating", "visit_date", "schedule")
 CONTEXT_TYPES = {
     "number": VType.NUMBER,
@@ -110,6 +120,7 @@ def load_study(folder: Path | str) -> LoadResult:
     _check_events(header, forms, problems, any_files=bool(files))
     check_anchors(header.events, forms, problems)
     check_consent(header.consent, forms, problems)
+    registry = check_registry(header.registry, forms, problems)
     problems.raise_if_errors()
     study = Study(
         slug=header.slug or root.name,
@@ -121,6 +132,7 @@ def load_study(folder: Path | str) -> LoadResult:
         context=header.context,
         root=str(root),
         consent=header.consent.rule,
+        registry=registry,
     )
     return LoadResult(study, tuple(problems.warnings))
 
@@ -191,6 +203,7 @@ class _Header:
         self.context: dict[str, VType] = {}
         self.lists: dict[str, ChoiceList] = {}
         self.consent = read_consent(None, Reader((), problems))
+        self.registry = read_registry(None, Reader((), problems))
         self.events: list[Event] = []
         self.event_forms: list[tuple[str, list[Scalar]]] = []
 
@@ -214,6 +227,7 @@ class _Header:
             if built is not None:
                 self.lists[str(key.value)] = built
         self.consent = read_consent(node.get("consent"), builder)
+        self.registry = read_registry(node.get("registry"), builder)
         events = builder.need(node, "events", "study.yaml", "a list of events")
         self._events(builder.expect_seq(events, "`events`", "`- id: diagnosis`"), builder)
 
