@@ -25,6 +25,7 @@ from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.studies import Site, Study, timezone_for
 from edc.models.users import User
+from edc.registry.cli import registry_cli
 from edc.services import definitions, role_approval, users
 from edc.settings import ROOT
 from edc.web import app_context
@@ -628,5 +629,6 @@ def vault_reindex() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, sites_cli, studies_cli, audit_cli, demo_cli, forms_cli, vault_cli):
+    groups = (users_cli, sites_cli, studies_cli, audit_cli, demo_cli, forms_cli, vault_cli)
+    for group in (*groups, registry_cli):
         app.cli.add_command(group)

@@ -96,7 +96,8 @@ def _consent_seal_env() -> dict[str, Any]:
 def _registry_env() -> dict[str, Any]:
     """EDC_LINKAGE_SECRET, EDC_REGISTRY_URL, EDC_REGISTRY_TOKEN, EDC_REGISTRY_CLIENT_CERT and
     _KEY (PEM files), EDC_REGISTRY_CA, EDC_REGISTRY_TIMEOUT (seconds),
-    EDC_REGISTRY_MAX_ATTEMPTS and EDC_EXPORT_DIR."""
+    EDC_REGISTRY_MAX_ATTEMPTS, EDC_REGISTRY_RETRY_SECONDS, EDC_REGISTRY_RETRY_MAX_SECONDS and
+    EDC_EXPORT_DIR."""
     env = os.environ
 
     def path(name: str) -> Path | None:
@@ -111,6 +112,12 @@ def _registry_env() -> dict[str, Any]:
         "registry_ca": path("EDC_REGISTRY_CA"),
         "registry_timeout": timedelta(seconds=int(env.get("EDC_REGISTRY_TIMEOUT", "30") or "30")),
         "registry_max_attempts": max(1, int(env.get("EDC_REGISTRY_MAX_ATTEMPTS", "8") or "8")),
+        "registry_retry_first": timedelta(
+            seconds=float(env.get("EDC_REGISTRY_RETRY_SECONDS", "30") or "30")
+        ),
+        "registry_retry_max": timedelta(
+            seconds=float(env.get("EDC_REGISTRY_RETRY_MAX_SECONDS", "3600") or "3600")
+        ),
         "export_dir": path("EDC_EXPORT_DIR"),
     }
 
@@ -191,6 +198,10 @@ class Settings:
     registry_timeout: timedelta = timedelta(seconds=30)
     #: After this many failed tries an outbox row is parked for a data manager to retry.
     registry_max_attempts: int = 8
+    #: The wait after the first failure, doubled after each (EDC_REGISTRY_RETRY_SECONDS), and
+    #: the longest wait between two tries (EDC_REGISTRY_RETRY_MAX_SECONDS).
+    registry_retry_first: timedelta = timedelta(seconds=30)
+    registry_retry_max: timedelta = timedelta(hours=1)
     #: Where export files are written (None: <instance>/exports).
     export_dir: Path | None = None
 

@@ -23,6 +23,7 @@ from edc.models.crf import EventOccurrence
 from edc.models.monitoring import DataLock
 from edc.models.studies import Site, Study
 from edc.models.subjects import Subject
+from edc.registry import outbox
 from edc.services import review_state
 from edc.services.review_state import Cell
 
@@ -139,6 +140,7 @@ def place(ctx: Context, target: Target, reason: str = "") -> DataLock:
         new=described, reason=reason,
     )  # fmt: skip
     ctx.session.flush()
+    outbox.queue_lock(ctx, lock)  # in this transaction: a lock and its push stand or fall together
     return lock
 
 

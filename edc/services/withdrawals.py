@@ -16,6 +16,7 @@ from edc.errors import Invalid
 from edc.i18n import _, _l
 from edc.models.consent import ConsentScope, ConsentWithdrawal
 from edc.models.subjects import Subject
+from edc.registry import outbox
 from edc.services import consent_scope, subject_status, subjects
 from edc.services.consent_scope import STOP_ALL, STOP_OPTION, STOPS
 
@@ -103,6 +104,8 @@ def withdraw(ctx: Context, subject: Subject, withdrawal: Withdrawal) -> ConsentW
             ctx, subject, subject_status.WITHDRAWN, withdrawal.on,
             _("Consent to further data collection withdrawn."), ctx.now(),
         )  # fmt: skip
+    if row.stops == STOP_ALL or (row.stops, row.option) == (STOP_OPTION, outbox.REGISTRY_OPTION):
+        outbox.queue_consent(ctx, subject)  # the registry learns of it, then hears nothing more
     return row
 
 

@@ -10,6 +10,7 @@ from edc import access
 from edc.access import Permission, requires
 from edc.errors import Conflict, DomainError, Invalid
 from edc.i18n import _
+from edc.registry import outbox, overview
 from edc.services import entries, locks, queries, review_targets, sdv
 from edc.web import render, request_context
 
@@ -164,6 +165,27 @@ def lift_lock(lock_id: int) -> BaseResponse:
         )
     flash(_("Lock lifted."))
     return redirect(_safe_next() or url_for("monitoring.lock_list"))
+
+
+@bp.get("/registry")
+@requires(Permission.REGISTRY_WATCH)
+def registry_outbox() -> Response:
+    return render("monitoring/registry.html", studies=overview.page(request_context()))
+
+
+@bp.post("/registry/<slug>/retry")
+@requires(Permission.REGISTRY_WATCH)
+def registry_retry(slug: str) -> BaseResponse:
+    ctx = request_context()
+    raw = request.form.getlist("item")[: outbox.MAX_RETRY + 1]
+    ids = [int(v) for v in raw if v.isdigit() and len(v) <= 12]
+    try:
+        count = outbox.retry(ctx, overview.study(ctx, slug), ids)
+    except Invalid as refused:
+        flash(refused.message, "error")
+    else:
+        flash(_("%(count)d items will be sent again now.", count=count))
+    return redirect(url_for("monitoring.registry_outbox"))
 
 
 def _safe_next() -> str | None:
