@@ -67,8 +67,9 @@ _LETTER_SPELLINGS = str.maketrans(
         "ĸ": "k",
     }
 )
-#: Apostrophes join: O'Brien, O’Brien and OBrien are one name.
-_APOSTROPHES = frozenset("'’ʼ‘`´ʻ")
+#: Apostrophes join: O'Brien, O’Brien and OBrien are one name. Removed before NFKD, which
+#: would turn ´ into a space and a mark, and before the letter test (ʼ and ʻ are letters).
+_NO_APOSTROPHES = str.maketrans(dict.fromkeys("'’ʼ‘`´ʻ′"))
 _SEXES = {"female": "f", "f": "f", "male": "m", "m": "m", "undetermined": "u", "u": "u"}
 
 
@@ -97,24 +98,26 @@ def normalise_name(text: str) -> str:
     the same value whoever typed it.
 
     Rules, in order:
-    1. case-fold, then Unicode NFKD (ligatures and full-width letters become plain letters, "İ"
-       becomes "i" plus a dot that step 3 drops);
-    2. letters NFKD keeps whole are spelled out: ß→ss, æ→ae, œ→oe, ø→o, đ/ð→d, þ→th, ł→l,
+    1. apostrophes (' ’ ʼ ‘ ` ´ ʻ ′) are deleted: O'Brien = OBrien;
+    2. case-fold, then Unicode NFKD (ligatures and full-width letters become plain letters, "İ"
+       becomes "i" plus a dot that step 4 drops);
+    3. letters NFKD keeps whole are spelled out: ß→ss, æ→ae, œ→oe, ø→o, đ/ð→d, þ→th, ł→l,
        ı→i, ħ→h, ŧ→t, ŋ→n, ĸ→k;
-    3. combining marks (accents; also vowel signs of abugidas) are dropped;
-    4. apostrophes are deleted (O'Brien = OBrien); every other run of non-letters (hyphen, space,
-       dot, digit…) is one word boundary, kept as a single space (Marie-Claire = Marie  Claire).
+    4. combining marks (accents; also vowel signs of abugidas) are dropped;
+    5. every other run of non-letters (hyphen, space, dot, digit…) is one word boundary, kept as
+       a single space (Marie-Claire = Marie  Claire = marie claire).
     Letters of any script are kept as they are: a name is never transliterated, so sites must
     record it in the same script (dropping them would make every Cyrillic name equal).
     """
     if len(text) > MAX_NAME_LENGTH:
         raise LinkageInputError(f"a name longer than {MAX_NAME_LENGTH} characters")
-    decomposed = unicodedata.normalize("NFKD", text.casefold()).translate(_LETTER_SPELLINGS)
+    joined = text.translate(_NO_APOSTROPHES).casefold()
+    decomposed = unicodedata.normalize("NFKD", joined).translate(_LETTER_SPELLINGS)
     kept: list[str] = []
     for char in decomposed:
         if char.isalpha():
             kept.append(char)
-        elif char in _APOSTROPHES or unicodedata.category(char).startswith("M"):
+        elif unicodedata.category(char).startswith("M"):
             continue
         elif kept and kept[-1] != " ":
             kept.append(" ")
