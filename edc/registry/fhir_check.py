@@ -499,6 +499,11 @@ def _json_name(part: str | int) -> str:
     return "." + {"class_fhir": "class"}.get(part, part)
 
 
+def _one_line(text: str) -> str:
+    """A model's message on one line (its patterns hold raw tabs and newlines)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _structure_problems(resource: Mapping[str, Any], kind: str) -> list[str]:
     try:
         model = get_fhir_model_class(kind)
@@ -508,11 +513,12 @@ def _structure_problems(resource: Mapping[str, Any], kind: str) -> list[str]:
         model.model_validate(resource)
     except ValidationError as invalid:
         return [
-            f"structure at {kind}{''.join(_json_name(p) for p in error['loc'])}: {error['msg']}"
+            f"structure at {kind}{''.join(_json_name(p) for p in error['loc'])}: "
+            + _one_line(error["msg"])
             for error in invalid.errors()
         ]
     except (TypeError, ValueError) as invalid:
-        return [f"structure at {kind}: {invalid}"]
+        return [f"structure at {kind}: {_one_line(str(invalid))}"]
     return []
 
 

@@ -6,8 +6,9 @@ registry can read the answers (types, labels in every study language, units, cod
 knowing our YAML. `item_type`, `answer`, `group_link_id` and `code_system` are the one mapping
 the QuestionnaireResponse builder reuses, so an answer always has the type its item declares.
 
-What leaves the site is decided here too: fields marked `identifier: true` are left out
-entirely, and `allowed` (the study's registry allow-list) keeps only the fields it names.
+What leaves the site is decided here too (`fields_sent`, which the response builder uses as
+well): fields marked `identifier: true` and the calculations reading them are left out entirely,
+and `allowed` (the study's registry allow-list) keeps only the fields it names.
 Conditions are carried as `enableWhen` only when a `show_if` is one field compared with a
 literal; anything else is left out, since the portal's server decides what is shown and stored,
 and a partial translation would mislead. Pure: no Flask, no database.
@@ -22,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from forms_dsl.expr import references
 from forms_dsl.expr.nodes import Binary, Bool, Call, Expr, InList, Name, Number, String, Unary
 from forms_dsl.model import Field, FieldType, Form, Section
 from forms_dsl.text import Text
@@ -92,6 +94,33 @@ def code_system(form: Form, field: Field, *, study_slug: str, base: str) -> str 
     return root + (f"{form.id}-{choices.id}" if local else choices.id)
 
 
+def withheld_fields(form: Form) -> frozenset[str]:
+    """The fields that never leave the site: those marked `identifier: true`, and the
+    calculations reading them however indirectly (one can copy or spell out what it reads).
+    The same closure as `edc.services.identifiers.field_ids`, which masks them on screen;
+    written again here to keep this module free of the web and the database (a test keeps the
+    two equal)."""
+    ids = {f.id for f in form if f.identifier}
+    calcs = [f for f in form if f.calc is not None and not f.identifier]
+    grew = bool(ids)
+    while grew:
+        grew = False
+        for f in calcs:
+            if f.id not in ids and f.calc is not None and references(f.calc) & ids:
+                ids.add(f.id)
+                grew = True
+    return frozenset(ids)
+
+
+def fields_sent(form: Form, allowed: Collection[str] | None = None) -> frozenset[str]:
+    """The ids of the fields whose items go out: all but the withheld ones, and of those only
+    the `allowed` ones when the study names them (its registry allow-list)."""
+    withheld = withheld_fields(form)
+    return frozenset(
+        f.id for f in form if f.id not in withheld and (allowed is None or f.id in allowed)
+    )
+
+
 # -- the Questionnaire ------------------------------------------------------------------------
 
 
@@ -119,12 +148,10 @@ def questionnaire(
     allowed: Collection[str] | None = None,
 ) -> Json:
     """The form as an R4 Questionnaire: one group per section, one item per field that may
-    leave the site (never an identifier item; only `allowed` ones when given)."""
+    leave the site (`fields_sent`: never an identifier item or a calculation reading one; only
+    `allowed` ones when given)."""
     langs = tuple(languages) or form.languages
-    keep = frozenset(
-        f.id for f in form if not f.identifier and (allowed is None or f.id in allowed)
-    )
-    build = _Build(form, langs, keep, study_slug, base.rstrip("/"))
+    build = _Build(form, langs, fields_sent(form, allowed), study_slug, base.rstrip("/"))
     items = [group for s in form.sections if (group := _group(build, s)) is not None]
     resource: Json = {
         "resourceType": "Questionnaire",
@@ -370,6 +397,8 @@ def answer(
     if stored is None or stored == "" or stored == [] or kind == "display":
         return []
     if isinstance(stored, list):
+        if field.type is not FieldType.MULTICHOICE:
+            raise ValueError(f"{field.id}: stored {stored!r} is a list, for a {kind} item")
         return [{"valueCoding": _coding(field, str(c), system, language)} for c in stored]
     try:
         return [_value(field, kind, stored, system, language, zone)]

@@ -383,3 +383,11 @@ def test_a_batch_is_not_a_push() -> None:
     assert bundle_problems(bundle) == [
         "transaction at Bundle.type: a push is a transaction, not 'batch'"
     ]
+
+
+def test_every_problem_is_one_line() -> None:
+    q = _questionnaire(_question("a"))
+    q["title"] = ""
+    (problem,) = [p for p in problems(q) if p.startswith("structure")]
+    assert problem.startswith("structure at Questionnaire.title: String should match pattern")
+    assert "\n" not in problem

@@ -20,10 +20,13 @@ from edc.registry.questionnaire import (
     TRANSLATION,
     answer,
     code_system,
+    fields_sent,
     group_link_id,
     item_type,
     questionnaire,
+    withheld_fields,
 )
+from edc.services import identifiers
 from forms_dsl import load_form_text, load_study
 from forms_dsl.model import Form, Study
 
@@ -118,6 +121,20 @@ def test_identifier_items_never_leave() -> None:
     assert "referring_physician" not in str(q)
 
 
+@pytest.mark.parametrize("form_id", DEMO_FORMS)
+def test_what_is_withheld_is_what_the_screens_mask(form_id: str) -> None:
+    form = _demo().forms[form_id]
+    assert withheld_fields(form) == identifiers.field_ids(form)
+
+
+def test_calculations_reading_an_identifier_never_leave() -> None:
+    form = _all_types()
+    withheld = {"hospital_number", "number_length", "number_known"}
+    assert withheld_fields(form) == withheld == identifiers.field_ids(form)
+    assert not withheld & {i["linkId"] for i in _items(_all_types_questionnaire())}
+    assert fields_sent(form, {"name", "number_length"}) == {"name"}
+
+
 def test_the_allow_list_keeps_only_its_fields_and_their_sections() -> None:
     q = _demo_questionnaire("diagnosis", allowed={"diagnosis_date", "inrg_stage", "histology"})
     assert problems(q) == []
@@ -168,6 +185,8 @@ sections:
       - {id: heavy, type: calc, label: Heavy, calc: "weight > 100"}
       - {id: info, type: note, label: Read this}
       - {id: hospital_number, type: text, label: Hospital number, identifier: true}
+      - {id: number_length, type: calc, label: Length, calc: "len(hospital_number)"}
+      - {id: number_known, type: calc, label: Known, calc: "number_length > 0"}
   - id: main_rows
     title: Rows
     repeat: {min: 1, max: 5}
@@ -203,6 +222,8 @@ def test_each_field_type_has_its_r4_item_type() -> None:
         "heavy": "boolean",
         "info": "display",
         "hospital_number": "string",
+        "number_length": "decimal",
+        "number_known": "boolean",
         "row_note": "string",
     }
 
@@ -462,7 +483,15 @@ def test_blanks_and_notes_give_no_answer(field_id: str, stored: object) -> None:
 
 @pytest.mark.parametrize(
     ("field_id", "stored"),
-    [("count", "1.5"), ("count", True), ("weight", "heavy"), ("colour", "blue"), ("well", "maybe")],
+    [
+        ("count", "1.5"),
+        ("count", True),
+        ("weight", "heavy"),
+        ("colour", "blue"),
+        ("colour", ["red"]),
+        ("well", "maybe"),
+        ("taken", "yesterday"),
+    ],
 )
 def test_a_stored_value_that_does_not_fit_is_refused(field_id: str, stored: object) -> None:
     with pytest.raises(ValueError, match=field_id):
