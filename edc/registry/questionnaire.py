@@ -3,8 +3,9 @@
 The registry files each locked form record as a QuestionnaireResponse whose `questionnaire` is
 `{base}/{study}/Questionnaire/{form}|{version}`: this module writes that Questionnaire, so the
 registry can read the answers (types, labels in every study language, units, codes) without
-knowing our YAML. `item_type`, `answer`, `group_link_id` and `code_system` are the one mapping
-the QuestionnaireResponse builder reuses, so an answer always has the type its item declares.
+knowing our YAML. `fields_sent`, `group_link_id`, `item_type`, `code_system` and `answer` are
+the one mapping the QuestionnaireResponse builder reuses, so a response holds exactly the items
+the Questionnaire has, each answer of the type its item declares.
 
 What leaves the site is decided here too (`fields_sent`, which the response builder uses as
 well): fields marked `identifier: true` and the calculations reading them are left out entirely,
