@@ -274,7 +274,7 @@ def _bound_value(kind: str, value: object) -> Json | None:
     if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
         return {"valueInteger": value}
     if kind == "decimal" and isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return {"valueDecimal": Decimal(value)}
+        return {"valueDecimal": json_number(Decimal(value))}
     if kind == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return {"valueDate": value.isoformat()}
     if kind == "time" and isinstance(value, dt.time):
@@ -360,7 +360,7 @@ def _answer_of(build: _Build, field: Field, literal: Expr) -> Json | None:
     if kind == "integer" and isinstance(number, int):
         return {"answerInteger": number}
     if kind == "decimal" and number is not None:
-        return {"answerDecimal": Decimal(number)}
+        return {"answerDecimal": json_number(Decimal(number))}
     if kind in ("string", "text") and isinstance(literal, String):
         return {"answerString": literal.value}
     return None
@@ -377,6 +377,21 @@ def _number(literal: Expr) -> int | Decimal | None:
 # -- answers --------------------------------------------------------------------------------
 
 
+def json_number(value: Decimal) -> float:
+    """A decimal as the JSON number the payload's `json.dumps` can write: Python writes a float
+    as the shortest text that reads back to it, so up to 15 significant digits the number sent
+    is the one stored (`2.50` goes as `2.5`: the value, without its trailing zero). The R4B
+    models write decimals the same way."""
+    return float(value)
+
+
+def _finite(text: str) -> Decimal:
+    number = Decimal(text)
+    if not number.is_finite():
+        raise ValueError("not a number")
+    return number
+
+
 def answer(
     field: Field,
     stored: object,
@@ -391,7 +406,7 @@ def answer(
     `system` is the field's `code_system(...)` (codings carry it, to match the answerOptions);
     `language` adds the choice's label as `display`; `zone` (the site's) gives an offset to a
     date-time stored before offsets were kept, which otherwise goes as its date alone, since
-    an R4 dateTime with a time needs an offset. Decimals stay exact (`Decimal`). A stored value
+    an R4 dateTime with a time needs an offset. Decimals are `json_number`s. A stored value
     that does not fit the item raises ValueError rather than travel wrong.
     """
     kind = item_type(field)
@@ -421,12 +436,12 @@ def _value(
         raise ValueError("yes/no for a non yes/no item")
     text = str(stored)
     if kind == "integer":
-        number = Decimal(text)
+        number = _finite(text)
         if number != number.to_integral_value():
             raise ValueError("not a whole number")
         return {"valueInteger": int(number)}
     if kind == "decimal":
-        return {"valueDecimal": Decimal(text)}
+        return {"valueDecimal": json_number(_finite(text))}
     if kind == "date":
         return {"valueDate": dt.date.fromisoformat(text).isoformat()}
     if kind == "dateTime":

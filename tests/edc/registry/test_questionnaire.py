@@ -4,6 +4,7 @@ identifying items, and answers of exactly the types their items declare."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
 from collections.abc import Iterator
 from dataclasses import replace
@@ -237,8 +238,8 @@ def test_items_carry_limits_units_and_flags() -> None:
     assert weight["extension"] == [
         {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit",
          "valueCoding": {"display": "kg"}},
-        {"url": "http://hl7.org/fhir/StructureDefinition/minValue", "valueDecimal": Decimal("0.5")},
-        {"url": "http://hl7.org/fhir/StructureDefinition/maxValue", "valueDecimal": Decimal("150")},
+        {"url": "http://hl7.org/fhir/StructureDefinition/minValue", "valueDecimal": 0.5},
+        {"url": "http://hl7.org/fhir/StructureDefinition/maxValue", "valueDecimal": 150.0},
         {"url": "http://hl7.org/fhir/StructureDefinition/maxDecimalPlaces", "valueInteger": 2},
     ]  # fmt: skip
     assert "extension" not in _item(q, "seen")  # `max: today()` is the server's to check
@@ -336,7 +337,7 @@ CODING_A = {"system": f"{BASE}/s/CodeSystem/cond-c", "code": "a"}
         ("c == 'a'", [{"question": "c", "operator": "=", "answerCoding": CODING_A}]),
         ("n > 3", [{"question": "n", "operator": ">", "answerInteger": 3}]),
         ("3 >= n", [{"question": "n", "operator": "<=", "answerInteger": 3}]),
-        ("d < -1.5", [{"question": "d", "operator": "<", "answerDecimal": Decimal("-1.5")}]),
+        ("d < -1.5", [{"question": "d", "operator": "<", "answerDecimal": -1.5}]),
         ("yes", [{"question": "yes", "operator": "=", "answerBoolean": True}]),
         ("yes == false", [{"question": "yes", "operator": "=", "answerBoolean": False}]),
         (
@@ -434,7 +435,8 @@ ANSWER_OF = {
         ("name", "Léa", [{"valueString": "Léa"}]),
         ("story", "line 1\nline 2", [{"valueString": "line 1\nline 2"}]),
         ("count", 7, [{"valueInteger": 7}]),
-        ("weight", "2.50", [{"valueDecimal": Decimal("2.50")}]),
+        ("weight", "2.50", [{"valueDecimal": 2.5}]),
+        ("weight", "1234567.123456", [{"valueDecimal": 1234567.123456}]),
         ("seen", "2026-03-01", [{"valueDate": "2026-03-01"}]),
         ("taken", "2026-03-29T10:30+02:00", [{"valueDateTime": "2026-03-29T10:30:00+02:00"}]),
         ("at", "14:30:00", [{"valueTime": "14:30:00"}]),
@@ -468,6 +470,14 @@ def test_each_stored_shape_is_an_answer_of_its_item_type(
     assert problems(_response(field_id, answers)) == []
 
 
+def test_decimals_are_written_as_the_numbers_stored() -> None:
+    field = _all_types().field("weight")
+    for stored in ("0.1", "72.35", "123456789.123456", "-0.000001"):
+        (value,) = answer(field, stored)
+        assert json.dumps(value) == f'{{"valueDecimal": {float(stored)!r}}}'
+        assert Decimal(repr(value["valueDecimal"])) == Decimal(stored)
+
+
 def test_a_date_time_kept_without_offset_takes_the_site_zone_or_stays_a_date() -> None:
     field = _all_types().field("taken")
     assert answer(field, "2026-03-29T10:30", zone=ZURICH) == [
@@ -487,6 +497,7 @@ def test_blanks_and_notes_give_no_answer(field_id: str, stored: object) -> None:
         ("count", "1.5"),
         ("count", True),
         ("weight", "heavy"),
+        ("weight", "NaN"),
         ("colour", "blue"),
         ("colour", ["red"]),
         ("well", "maybe"),
