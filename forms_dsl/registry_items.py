@@ -109,7 +109,7 @@ def _all(form: Form) -> frozenset[str]:
 
 def _named(form: Form, nodes: tuple[Scalar, ...], problems: Problems) -> list[str]:
     fields: dict[str, Field] = form.fields
-    kept = []
+    kept: list[str] = []
     for node in nodes:
         name = str(node.value)
         if name == "all":

@@ -19,7 +19,7 @@ from edc.models.consent import ConsentScope
 from edc.models.crf import FormRecord
 from edc.models.monitoring import ESignature
 from edc.models.subjects import Subject, SubjectIdentity
-from edc.registry import linkage, responses
+from edc.registry import linkage, payload, responses
 from edc.registry.payload import (
     ConsentFacts,
     RecordFacts,
@@ -36,7 +36,7 @@ REGISTRY_OPTION = "registry_transfer"
 def consent_facts(ctx: Context, subject: Subject) -> ConsentFacts | None:
     """The consent the registry should hold: the one in force, else the last one (ended or
     lapsed: sent as inactive). Active only while it grants registry transfer."""
-    scope = consent_scope.in_force(ctx, subject)
+    scope = consent_scope.standing(ctx, subject)
     last = (
         scope
         or ctx.session.scalars(
@@ -77,7 +77,10 @@ def record_facts(ctx: Context, records: Sequence[FormRecord]) -> list[RecordFact
             RecordFacts(
                 key=record_key(record), form_id=record.form_id,
                 version=record.form_version.version, authored=record.updated_at,
-                items=responses.items(form, values, allowed),
+                items=responses.items(
+                    form, values, allowed, study_slug=record.subject.study.slug,
+                    base=payload.BASE, zone=record.subject.site.zone,
+                ),
                 signatures=[
                     SignatureFacts(s.id, s.signer_id, s.signed_at)
                     for s in signatures

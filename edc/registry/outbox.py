@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, insert, select
+from sqlalchemy import ColumnElement, and_, exists, func, insert, select
 
 from edc import access, audit
 from edc.access import Permission
@@ -74,7 +74,7 @@ def queue_lock(ctx: Context, lock: DataLock) -> int:
     return len(rows)
 
 
-def _covered_by(lock: DataLock):  # type: ignore[no-untyped-def]
+def _covered_by(lock: DataLock) -> ColumnElement[bool]:
     """SQL: the record is under this lock (its level and what it names)."""
     if lock.level == "site":
         return Subject.site_id == lock.site_id

@@ -77,7 +77,8 @@ def _push_subject(
     stored = {
         r.id: r for r in gather.load_records(ctx, [r.record_id for r in records if r.record_id])
     }
-    live, gone = [], []
+    live: list[RegistryOutbox] = []
+    gone: list[RegistryOutbox] = []
     for row in records:
         record = stored.get(row.record_id or 0)
         still = record is not None and locks.is_locked(

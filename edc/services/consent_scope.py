@@ -73,8 +73,7 @@ def in_force(ctx: Context, subject: Subject) -> ConsentScope | None:
     """The consent in force for the subject now, if any (for a reader who may see it): not
     ended, and not past its last valid day at the subject's site."""
     ctx.require(Permission.SUBJECT_VIEW, subject.site_id)
-    scope = current(ctx, subject)
-    return scope if scope is not None and not lapsed(ctx, subject, scope) else None
+    return standing(ctx, subject)
 
 
 def lapsed(ctx: Context, subject: Subject, scope: ConsentScope) -> bool:
@@ -292,9 +291,16 @@ def granted_now(options: Mapping[str, bool], gone: set[str]) -> dict[str, bool]:
 
 def allows(ctx: Context, subject: Subject, item: str) -> bool:
     """Whether the consent in force now grants an optional item (registry transfer, biobank…):
-    what exports and the registry push ask before a subject's data leave the site."""
-    scope = in_force(ctx, subject)
+    what the registry push asks before a subject's data leave the site. The caller checks its
+    own access (the push runs as no user)."""
+    scope = standing(ctx, subject)
     return scope is not None and options_now(ctx, subject, scope).get(item, False)
+
+
+def standing(ctx: Context, subject: Subject) -> ConsentScope | None:
+    """`in_force` for a caller that checked its own access (the registry worker)."""
+    scope = current(ctx, subject)
+    return scope if scope is not None and not lapsed(ctx, subject, scope) else None
 
 
 def subjects_allowing(ctx: Context, study_id: int, item: str) -> set[int]:

@@ -29,7 +29,7 @@ from tests.factories import make_site, make_subject, make_user
 
 STUDY = """\
 study: {slug}
-title: Registry study
+title: {{en: Registry study, fr: Étude registre}}
 languages: [en, fr]
 registry:
   forms:
@@ -116,7 +116,9 @@ class Registry:
         if self.down:
             raise client.Unreachable("connection refused")
         self.received.append(body)
-        return client.Answer(self.status, b'{"resourceType":"Bundle","type":"transaction-response"}')
+        return client.Answer(
+            self.status, b'{"resourceType":"Bundle","type":"transaction-response"}'
+        )
 
     def bundles(self) -> list[dict]:
         return [json.loads(body) for body in self.received]
@@ -126,7 +128,9 @@ class Registry:
 def trial(app, tmp_path):
     study = stored_study(tmp_path, "registry-test", STUDY, {"diagnosis": DIAGNOSIS, "local": LOCAL})
     site = make_site("FR-77", study)
-    subject = make_subject(site, family_name="Lefèvre", given_names="Zoé", hospital_number="HN-99812")
+    subject = make_subject(
+        site, family_name="Lefèvre", given_names="Zoé", hospital_number="HN-99812"
+    )
     nurse = make_user(roles=[(Role.NURSE, site)])
     manager = make_user(roles=[(Role.DATA_MANAGER, study)])
     settings = replace(app.config["EDC_SETTINGS"], registry_url="http://127.0.0.1:9")
@@ -208,8 +212,18 @@ def test_the_worker_sends_one_valid_bundle_with_only_the_allowed_items(trial):
     (bundle,) = registry.bundles()
     assert fhir_check.bundle_problems(bundle) == []
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert kinds == ["Patient", "ResearchStudy", "Consent", "ResearchSubject", "QuestionnaireResponse"]
-    (response,) = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
+    assert kinds == [
+        "Patient",
+        "ResearchStudy",
+        "Consent",
+        "ResearchSubject",
+        "QuestionnaireResponse",
+    ]
+    (response,) = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+    ]
     assert response["questionnaire"].endswith("/registry-test/Questionnaire/diagnosis|3")
     answered = {i["linkId"] for group in response["item"] for i in group["item"]}
     assert answered == {"diagnosis_date", "stage", "copies", "variant", "where"}
@@ -221,9 +235,14 @@ def test_the_worker_sends_one_valid_bundle_with_only_the_allowed_items(trial):
     assert patient["identifier"] == [
         {"system": "https://fhir.siopen-edc.org/registry-test/subject", "value": subject.study_code}
     ]
-    assert {e["url"].rsplit("/", 1)[1] for e in patient["extension"]} == {"linkage-token", "linkage-clk"}
+    assert {e["url"].rsplit("/", 1)[1] for e in patient["extension"]} == {
+        "linkage-token",
+        "linkage-clk",
+    }
     assert [r.state for r in _rows(subject)] == ["sent"]
-    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "registry.pushed")).all()[-1]
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "registry.pushed")
+    ).all()[-1]
     assert event.entity_id == subject.study_code
 
 
@@ -287,12 +306,20 @@ def test_withdrawing_the_registry_option_sends_the_inactive_consent_and_then_not
     last = registry.bundles()[-1]
     kinds = [e["resource"]["resourceType"] for e in last["entry"]]
     assert "QuestionnaireResponse" not in kinds
-    (consent,) = [e["resource"] for e in last["entry"] if e["resource"]["resourceType"] == "Consent"]
+    (consent,) = [
+        e["resource"] for e in last["entry"] if e["resource"]["resourceType"] == "Consent"
+    ]
     assert consent["status"] == "inactive"
-    denied = {p["code"][0]["coding"][0]["code"]: p["type"] for p in consent["provision"]["provision"]}
+    denied = {
+        p["code"][0]["coding"][0]["code"]: p["type"] for p in consent["provision"]["provision"]
+    }
     assert denied["registry_transfer"] == "deny"
     assert "extension" not in last["entry"][0]["resource"]  # no linkage tokens any more
-    locks.lift(_ctx(manager), db.session.scalars(select(locks.DataLock).order_by(locks.DataLock.id.desc())).first().id, "again")
+    locks.lift(
+        _ctx(manager),
+        db.session.scalars(select(locks.DataLock).order_by(locks.DataLock.id.desc())).first().id,
+        "again",
+    )
     _lock(manager, study, subject)
     assert _push(settings, registry).worked == 0
     assert len(registry.received) == 2
