@@ -51,13 +51,12 @@ def study(ctx: Context, slug: str) -> Study:
 
 def _names(ctx: Context, summary: outbox.Summary) -> dict[int, str]:
     rows = summary.troubled
-    codes = dict(
-        ctx.session.execute(
-            select(Subject.id, Subject.study_code).where(
-                Subject.id.in_(sorted({r.subject_id for r in rows}))
-            )
-        ).tuples()
+    found = ctx.session.execute(
+        select(Subject.id, Subject.study_code).where(
+            Subject.id.in_(sorted({r.subject_id for r in rows}))
+        )
     )
+    codes = {subject_id: code for subject_id, code in found}
     records = {
         record_id: f"{event_id}/{number} · {form_id}"
         for record_id, event_id, number, form_id in ctx.session.execute(

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from edc import access
 from edc.access import Permission, requires
 from edc.errors import Conflict, DomainError, Invalid
-from edc.i18n import _
+from edc.i18n import _, ngettext
 from edc.registry import outbox, overview
 from edc.services import entries, locks, queries, review_targets, sdv
 from edc.web import render, request_context
@@ -178,13 +178,19 @@ def registry_outbox() -> Response:
 def registry_retry(slug: str) -> BaseResponse:
     ctx = request_context()
     raw = request.form.getlist("item")[: outbox.MAX_RETRY + 1]
-    ids = [int(v) for v in raw if v.isdigit() and len(v) <= 12]
+    ids = [int(v) if v.isdigit() and len(v) <= 12 else -1 for v in raw]  # -1 matches nothing
     try:
         count = outbox.retry(ctx, overview.study(ctx, slug), ids)
     except Invalid as refused:
         flash(refused.message, "error")
     else:
-        flash(_("%(count)d items will be sent again now.", count=count))
+        flash(
+            ngettext(
+                "%(num)d item will be sent again now.",
+                "%(num)d items will be sent again now.",
+                count,
+            )
+        )
     return redirect(url_for("monitoring.registry_outbox"))
 
 
