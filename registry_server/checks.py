@@ -200,7 +200,11 @@ def _extension_issues(extension: Any, where: str) -> list[Issue]:
 def patient_issues(patient: dict[str, Any], where: str) -> list[Issue]:
     """The privacy guard: a Patient is a pseudonym, a site and linkage keys, nothing more."""
     issues = [
-        Issue("security", f"Patient.{key} is not accepted: pseudonymised records only", where)
+        Issue(
+            "security",
+            f"Patient.{key} is not accepted: pseudonymised records only",
+            f"{where}.{key}",
+        )
         for key in patient
         if key not in PATIENT_ELEMENTS
     ]
@@ -272,8 +276,8 @@ def _entry(index: int, raw: Any) -> tuple[Entry | None, list[Issue]]:
     resource = raw.get("resource")
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
     if not isinstance(resource, dict) or kind not in ALLOWED_TYPES:
-        found = "no resource" if resource is None else f"resource type {kind!r}"
-        issues.append(Issue("not-supported", f"{found} is not accepted", f"{where}.resource"))
+        text = "the entry has no resource" if resource is None else f"{kind!r} is not accepted"
+        issues.append(Issue("not-supported", text, f"{where}.resource"))
         return None, issues
     try:
         get_fhir_model_class(str(kind)).model_validate(resource)

@@ -74,8 +74,9 @@ def test_a_patient_that_could_name_the_child_is_refused(client: FlaskClient) -> 
 
     assert response.status_code == 400
     assert diagnostics(response) == [
-        "Bundle.entry[0].resource: Patient.name is not accepted: pseudonymised records only",
-        "Bundle.entry[0].resource: Patient.birthDate is not accepted: pseudonymised records only",
+        "Bundle.entry[0].resource.name: Patient.name is not accepted: pseudonymised records only",
+        "Bundle.entry[0].resource.birthDate: Patient.birthDate is not accepted: "
+        "pseudonymised records only",
         "Bundle.entry[0].resource.identifier[1]: Patient identifier system "
         "'urn:oid:1.2.250.1.213.1.4.8' is not the study's pseudonym system",
     ]
@@ -180,7 +181,7 @@ def test_a_resource_type_the_registry_does_not_hold_is_named(client: FlaskClient
 
     assert found == [
         "Bundle.entry[6].request: resource type 'Observation' is not accepted here",
-        "Bundle.entry[6].resource: resource type 'Observation' is not accepted",
+        "Bundle.entry[6].resource: 'Observation' is not accepted",
     ]
 
 
