@@ -48,6 +48,13 @@ class Pair:
         }
 
 
+def _pair(a: LinkageKey, b: LinkageKey, score: float, exact: bool) -> Pair:
+    """A pair with its two sides in (site, subject) order, so a report reads the same each time."""
+    if (b.site, b.subject) < (a.site, a.subject):
+        a, b = b, a
+    return Pair(a, b, score, exact)
+
+
 def _exact_pairs(keys: list[LinkageKey]) -> dict[tuple[int, int], Pair]:
     """Cross-site pairs with equal tokens (grouped by token: no pair-by-pair work)."""
     groups: dict[str, list[int]] = {}
@@ -61,7 +68,7 @@ def _exact_pairs(keys: list[LinkageKey]) -> dict[tuple[int, int], Pair]:
                 a, b = keys[first], keys[second]
                 if a.site != b.site:
                     score = dice(a.clk, b.clk) if a.clk and b.clk else 1.0
-                    pairs[first, second] = Pair(a, b, score, True)
+                    pairs[first, second] = _pair(a, b, score, True)
     return pairs
 
 
@@ -86,7 +93,7 @@ def _all_pairs(keys: list[LinkageKey], threshold: float) -> tuple[list[Pair], in
             total = count + other_count
             if 2 * (value & other).bit_count() >= threshold * total and (left, right) not in pairs:
                 score = 2 * (value & other).bit_count() / total
-                pairs[left, right] = Pair(keys[left], keys[right], score, False)
+                pairs[left, right] = _pair(keys[left], keys[right], score, False)
     return list(pairs.values()), compared
 
 
@@ -98,7 +105,7 @@ def duplicates(session: Session, threshold: float) -> dict[str, Any]:
     else:
         matches = session.token_matches(MAX_PAIRS + 1)
         pairs = [
-            Pair(a, b, dice(a.clk, b.clk) if a.clk and b.clk else 1.0, True) for a, b in matches
+            _pair(a, b, dice(a.clk, b.clk) if a.clk and b.clk else 1.0, True) for a, b in matches
         ]
         compared, mode = len(matches), "exact-token"
     pairs.sort(key=lambda pair: (-pair.dice, not pair.exact, pair.a.subject, pair.b.subject))
