@@ -1,0 +1,86 @@
+"""The registry as a real process over HTTP: what the demo and the portal's integration tests
+start. Its data outlives a restart; a stopped registry refuses connections."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.registry_process import ROOT, RegistryProcess
+from tests.registry_server.bundles import SUBJECT, subject_bundle
+from tests.registry_server.conftest import FHIR_JSON, TOKEN
+
+
+def _call(url: str, body: Any = None, token: str = TOKEN) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 (a loopback URL built by the test)
+        url,
+        data=data,
+        method="POST" if data else "GET",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": FHIR_JSON},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_a_push_survives_a_restart_and_a_stopped_registry_refuses(tmp_path: Path) -> None:
+    with RegistryProcess(tmp_path, TOKEN) as registry:
+        status, answer = _call(f"{registry.url}/", subject_bundle())
+        assert status == 200
+        locations = [entry["response"]["location"] for entry in answer["entry"]]
+        url = registry.url
+
+        assert registry.stop() == 0
+        with pytest.raises(urllib.error.URLError) as refused:
+            urllib.request.urlopen(f"{url}/metadata", timeout=5)  # noqa: S310
+        assert isinstance(refused.value.reason, ConnectionRefusedError)
+
+        registry.restart()
+        assert registry.url == url
+        status, found = _call(f"{url}/Patient?identifier={SUBJECT}|NB-FR01-0007")
+        assert (status, found["total"]) == (200, 1)
+        status, again = _call(f"{url}/", subject_bundle())
+        assert [entry["response"]["location"] for entry in again["entry"]] == locations
+        assert {entry["response"]["status"] for entry in again["entry"]} == {"200 OK"}
+        assert _call(f"{url}/Patient", token="wrong")[0] == 401
+    assert "listening on http://127.0.0.1:" in registry.log_path.read_text()
+
+
+def test_concurrent_identical_pushes_create_one_set_of_resources(tmp_path: Path) -> None:
+    with RegistryProcess(tmp_path, TOKEN) as registry:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(lambda _: _call(f"{registry.url}/", subject_bundle()), range(8))
+            )
+
+        assert {status for status, _ in answers} == {200}
+        locations = {
+            tuple(entry["response"]["location"] for entry in body["entry"]) for _, body in answers
+        }
+        assert len(locations) == 1
+        assert _call(f"{registry.url}/Patient")[1]["total"] == 1
+
+
+def test_the_registry_will_not_start_without_a_token(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "registry_server", "--port", "0", "--db", str(tmp_path / "r.db")],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert b"a token is required" in result.stderr
