@@ -16,6 +16,12 @@ CONSENT = f"{BASE}/{STUDY}/consent"
 RECORD = f"{BASE}/{STUDY}/form-record"
 TOKEN_URL = f"{BASE}/StructureDefinition/linkage-token"
 CLK_URL = f"{BASE}/StructureDefinition/linkage-clk"
+STUDY_RESOURCE = {
+    "resourceType": "ResearchStudy",
+    "identifier": [{"system": f"{BASE}/study", "value": STUDY}],
+    "title": "SIOPEN neuroblastoma",
+    "status": "active",
+}
 
 
 def urn(system: str, value: str) -> str:
@@ -141,6 +147,17 @@ def _provenance(code: str) -> dict:
     }
 
 
+def _research_subject(code: str, consent_ref: str) -> dict:
+    return {
+        "resourceType": "ResearchSubject",
+        "identifier": [{"system": SUBJECT, "value": code}],
+        "status": "on-study",
+        "study": {"reference": urn(f"{BASE}/study", STUDY)},
+        "individual": {"reference": urn(SUBJECT, code)},
+        "consent": {"reference": urn(CONSENT, consent_ref)},
+    }
+
+
 def subject_bundle(
     code: str = "NB-FR01-0007",
     site: str = "FR01",
@@ -154,20 +171,6 @@ def subject_bundle(
     its investigator's signature, with the requests the contract names."""
     consent_ref = f"econsent:{code}"
     form_key = f"{code}/diagnosis/1/diagnosis"
-    study = {
-        "resourceType": "ResearchStudy",
-        "identifier": [{"system": f"{BASE}/study", "value": STUDY}],
-        "title": "SIOPEN neuroblastoma",
-        "status": "active",
-    }
-    research_subject = {
-        "resourceType": "ResearchSubject",
-        "identifier": [{"system": SUBJECT, "value": code}],
-        "status": "on-study",
-        "study": {"reference": urn(f"{BASE}/study", STUDY)},
-        "individual": {"reference": urn(SUBJECT, code)},
-        "consent": {"reference": urn(CONSENT, consent_ref)},
-    }
     provenance_id = f"sig-{uuid.uuid5(uuid.NAMESPACE_URL, form_key).hex[:16]}"
     entries = [
         _entry(
@@ -178,7 +181,7 @@ def subject_bundle(
         ),
         _entry(
             urn(f"{BASE}/study", STUDY),
-            study,
+            STUDY_RESOURCE,
             "POST",
             "ResearchStudy",
             ifNoneExist=f"identifier={BASE}/study|{STUDY}",
@@ -191,7 +194,7 @@ def subject_bundle(
         ),
         _entry(
             urn(f"{SUBJECT}/rs", code),
-            research_subject,
+            _research_subject(code, consent_ref),
             "PUT",
             f"ResearchSubject?identifier={SUBJECT}|{code}",
         ),
