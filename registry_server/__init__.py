@@ -29,7 +29,7 @@ def create_app(db_path: Path, token: str, duplicate_threshold: float = 0.8) -> F
         raise ValueError("the duplicate threshold is a Dice coefficient in (0, 1]")
     store.initialise(db_path)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
     app.extensions["registry"] = Config(db_path, token, duplicate_threshold)
     app.register_blueprint(blueprint)
     register_errors(app)

@@ -28,7 +28,9 @@ from registry_server.checks import ALLOWED_TYPES, check_bundle, parse_match
 from registry_server.outcome import Issue, Refusal, operation_outcome, refuse
 from registry_server.transaction import apply, response_bundle
 
-#: The largest body accepted (a subject's push is far smaller); more is refused unread (413).
+#: The largest body accepted (a subject's push is far smaller); more is refused (413), unread
+#: when its Content-Length says so. The app's MAX_CONTENT_LENGTH is one byte more (see
+#: `_read_bounded`).
 MAX_BODY = 10 * 1024 * 1024
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
@@ -76,15 +78,33 @@ def _authenticate() -> None:
         raise refuse(401, "login", "a valid bearer token is required")
 
 
-def _body() -> Any:
-    """The request's JSON, its type and size checked before it is read."""
-    if request.mimetype != FHIR_JSON:
-        raise refuse(415, "not-supported", f"Content-Type must be {FHIR_JSON}")
+def _read_bounded() -> bytes:
+    """The body, at most MAX_BODY bytes, whether it announced its length or not.
+
+    A chunked body has no Content-Length, and werkzeug's limit then cuts it short silently
+    (the JSON would just look broken): one byte beyond the bound is read to tell.
+    """
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise refuse(413, "too-costly", f"the body exceeds {MAX_BODY} bytes")
-    raw = request.get_data(cache=True)
+    parts, size = [], 0
+    while size <= MAX_BODY:
+        chunk = request.stream.read(min(1 << 16, MAX_BODY + 1 - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    if size > MAX_BODY:
+        raise refuse(413, "too-costly", f"the body exceeds {MAX_BODY} bytes")
+    return b"".join(parts)
+
+
+def _body() -> tuple[bytes, Any]:
+    """The request's bytes and JSON, its type and size checked before it is read."""
+    if request.mimetype != FHIR_JSON:
+        raise refuse(415, "not-supported", f"Content-Type must be {FHIR_JSON}")
+    raw = _read_bounded()
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        return raw, json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
         raise refuse(400, "structure", f"the body is not valid JSON: {error}") from None
 
@@ -96,8 +116,9 @@ def _no_constant(name: str) -> NoReturn:
 @blueprint.post("/")
 def transaction() -> Response:
     """Check a transaction Bundle whole, then apply it all or nothing, and log it."""
-    entries = check_bundle(_body())
-    digest = hashlib.sha256(request.get_data(cache=True)).hexdigest()
+    raw, data = _body()
+    entries = check_bundle(data)
+    digest = hashlib.sha256(raw).hexdigest()
     at = now()
     with store.session(_config().db_path) as session, session.transaction():
         results = apply(session, entries, at)

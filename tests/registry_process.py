@@ -7,7 +7,9 @@
 It runs `python -m registry_server` with this interpreter, lets the server pick a free port the
 first time (`--port 0`, read back from its "listening on" line) and keeps that port across
 restarts, so a client configured with `url` keeps working. The token travels in the
-environment (REGISTRY_TOKEN), not on the command line.
+environment (REGISTRY_TOKEN), not on the command line. With `tls=RegistryTLS(...)` it serves
+HTTPS, and asks for a client certificate when `client_ca` is given (mutual TLS); the helper's
+own readiness probe then presents `client_cert`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -30,11 +33,40 @@ STOP_SECONDS = 10.0
 _LISTENING = re.compile(r"listening on https?://[^:]+:(\d+)")
 
 
+@dataclass(frozen=True)
+class RegistryTLS:
+    """PEM files for HTTPS: the server's certificate and key, the CA that signed it (what
+    clients trust), and, for mutual TLS, the CA client certificates must chain to and the
+    client identity the probe presents."""
+
+    cert: Path
+    key: Path
+    ca: Path
+    client_ca: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+    def arguments(self) -> list[str]:
+        """The server's command-line options."""
+        found = ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+        return found + (["--client-ca", str(self.client_ca)] if self.client_ca else [])
+
+    def client_context(self, with_certificate: bool = True) -> ssl.SSLContext:
+        """A client's TLS settings: trust `ca`, present the client certificate if asked."""
+        context = ssl.create_default_context(cafile=str(self.ca))
+        if with_certificate and self.client_cert is not None:
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context
+
+
 class RegistryProcess:
     """A registry server over `tmp_dir/registry.db`, its output in `tmp_dir/registry.log`."""
 
-    def __init__(self, tmp_dir: Path, token: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, tmp_dir: Path, token: str, host: str = "127.0.0.1", tls: RegistryTLS | None = None
+    ) -> None:
         self.tmp_dir = Path(tmp_dir)
+        self.tls = tls
         self.token = token
         self.host = host
         self.db_path = self.tmp_dir / "registry.db"
@@ -48,7 +80,7 @@ class RegistryProcess:
         """The FHIR base, e.g. http://127.0.0.1:41234 (known once started)."""
         if self.port is None:
             raise RuntimeError("the registry has not been started")
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -63,6 +95,7 @@ class RegistryProcess:
         self._log = self.log_path.open("ab")
         command = [sys.executable, "-m", "registry_server", "--host", self.host]
         command += ["--port", str(self.port or 0), "--db", str(self.db_path)]
+        command += self.tls.arguments() if self.tls else []
         self._process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -94,10 +127,13 @@ class RegistryProcess:
         raise RuntimeError(f"the registry did not answer in time:\n{self._output(offset)}")
 
     def _answers(self) -> bool:
+        context = self.tls.client_context() if self.tls else None
         try:
-            with urllib.request.urlopen(f"{self.url}/metadata", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310 (our own loopback URL)
+                f"{self.url}/metadata", timeout=1, context=context
+            ) as response:
                 return bool(response.status == 200)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+        except OSError:  # refused, reset, TLS handshake, timeout: not ready yet
             return False
 
     def stop(self) -> int | None:

@@ -3,7 +3,9 @@ start. Its data outlives a restart; a stopped registry refuses connections."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -14,12 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.registry_process import ROOT, RegistryProcess
+from tests.registry_process import ROOT, RegistryProcess, RegistryTLS
 from tests.registry_server.bundles import SUBJECT, subject_bundle
 from tests.registry_server.conftest import FHIR_JSON, TOKEN
+from tests.registry_server.pki import Authority
 
 
-def _call(url: str, body: Any = None, token: str = TOKEN) -> tuple[int, Any]:
+def _call(
+    url: str, body: Any = None, token: str = TOKEN, context: ssl.SSLContext | None = None
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(  # noqa: S310 (a loopback URL built by the test)
         url,
@@ -28,7 +33,7 @@ def _call(url: str, body: Any = None, token: str = TOKEN) -> tuple[int, Any]:
         headers={"Authorization": f"Bearer {token}", "Content-Type": FHIR_JSON},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
@@ -84,3 +89,50 @@ def test_the_registry_will_not_start_without_a_token(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert b"a token is required" in result.stderr
+
+
+def test_a_body_streamed_without_a_length_is_still_bounded(tmp_path: Path) -> None:
+    with RegistryProcess(tmp_path, TOKEN) as registry:
+        connection = http.client.HTTPConnection("127.0.0.1", registry.port, timeout=30)
+        chunk = b" " * (1024 * 1024)
+        connection.request(
+            "POST",
+            "/",
+            body=iter([chunk] * 11),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": FHIR_JSON},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+
+        assert response.status == 413
+        assert json.load(response)["resourceType"] == "OperationOutcome"
+        connection.close()
+        assert _call(f"{registry.url}/metadata")[0] == 200
+
+
+def _gets_through(url: str, context: ssl.SSLContext) -> bool:
+    """Whether a TLS client reaches the probe; a refused handshake shows as an alert, an EOF or
+    a reset depending on timing, all of them OSErrors."""
+    try:
+        return _call(f"{url}/metadata", context=context)[0] == 200
+    except OSError:
+        return False
+
+
+def test_with_mutual_tls_only_a_client_certificate_from_the_ca_gets_in(tmp_path: Path) -> None:
+    authority = Authority(tmp_path / "pki", "registry-ca")
+    server, client = authority.issue("server", server=True), authority.issue("FR01", server=False)
+    rogue = Authority(tmp_path / "rogue", "rogue-ca").issue("intruder", server=False)
+    tls = RegistryTLS(
+        server.cert, server.key, authority.files.cert, authority.files.cert, client.cert, client.key
+    )
+
+    with RegistryProcess(tmp_path, TOKEN, tls=tls) as registry:
+        assert registry.url.startswith("https://127.0.0.1:")
+        status, _ = _call(f"{registry.url}/", subject_bundle(), context=tls.client_context())
+        assert status == 200
+        assert not _gets_through(registry.url, tls.client_context(with_certificate=False))
+        intruder = tls.client_context(with_certificate=False)
+        intruder.load_cert_chain(rogue.cert, rogue.key)
+        assert not _gets_through(registry.url, intruder)
+        assert _call(f"{registry.url}/Patient", context=tls.client_context())[1]["total"] == 1
