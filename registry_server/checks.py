@@ -283,7 +283,8 @@ def _entry(index: int, raw: Any) -> tuple[Entry | None, list[Issue]]:
         get_fhir_model_class(str(kind)).model_validate(resource)
     except ValidationError as error:
         issues += _model_issues(error, f"{where}.resource")
-    issues += _content_issues(resource, f"{where}.resource")
+    else:  # the content rules read a structure the model has vouched for
+        issues += _content_issues(resource, f"{where}.resource")
     if request is not None:
         issues += _request_fits(request, resource, where)
     if issues or request is None or not isinstance(full_url, str):
@@ -306,7 +307,9 @@ def _bundle_rules(raw_entries: list[Any], entries: list[Entry]) -> list[Issue]:
     issues, seen = [], set()
     for n, raw in enumerate(raw_entries):
         url = raw.get("fullUrl") if isinstance(raw, dict) else None
-        if isinstance(url, str) and url in seen:
+        if not isinstance(url, str):
+            continue  # the models have said what is wrong with it
+        if url in seen:
             issues.append(Issue("invalid", f"fullUrl {url} appears twice", f"Bundle.entry[{n}]"))
         seen.add(url)
     for n, raw in enumerate(raw_entries):

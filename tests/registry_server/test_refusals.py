@@ -280,3 +280,19 @@ def test_another_content_type_is_refused_with_415(client: FlaskClient) -> None:
 
     assert response.status_code == 415
     assert _nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    ("element", "value"),
+    [("extension", 7), ("identifier", "NB-FR01-0007"), ("managingOrganization", [1])],
+)
+def test_a_patient_of_the_wrong_shape_is_refused_by_the_model(
+    client: FlaskClient, element: str, value: object
+) -> None:
+    bundle = subject_bundle()
+    bundle["entry"][0]["resource"][element] = value
+
+    response = push(client, bundle)
+
+    assert response.status_code == 400
+    assert diagnostics(response)[0].startswith(f"Bundle.entry[0].resource.{element}")
