@@ -17,8 +17,9 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from registry_server import create_app
 
@@ -43,9 +44,41 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
+#: Seconds a client has to finish its TLS handshake.
+HANDSHAKE_SECONDS = 10.0
+
+
+class _DeferredHandshake(ssl.SSLContext):
+    """Sockets that leave the TLS handshake to the request's thread.
+
+    werkzeug wraps its listening socket, so by default every handshake runs inside accept() on
+    the one serving thread: a client that connects and says nothing would stall everybody.
+    """
+
+    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        kwargs["do_handshake_on_connect"] = False
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler, completing the deferred handshake first (bounded in time); a client
+    that fails it (no certificate, another CA, silence) is dropped quietly."""
+
+    def handle(self) -> None:
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.settimeout(HANDSHAKE_SECONDS)
+                self.connection.do_handshake()
+                self.connection.settimeout(None)
+            except OSError:
+                self.close_connection = True
+                return
+        super().handle()
+
+
 def tls_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
     """The server's TLS settings (TLS 1.2 at least); with a CA, a client certificate is required."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = _DeferredHandshake(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     if client_ca is not None:
@@ -62,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.tls_cert:
         context = tls_context(arguments.tls_cert, arguments.tls_key, arguments.client_ca)
     server: BaseWSGIServer = make_server(
-        arguments.host, arguments.port, app, threaded=True, ssl_context=context
+        arguments.host,
+        arguments.port,
+        app,
+        threaded=True,
+        request_handler=_Handler,
+        ssl_context=context,
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -127,7 +128,10 @@ def test_with_mutual_tls_only_a_client_certificate_from_the_ca_gets_in(tmp_path:
         server.cert, server.key, authority.files.cert, authority.files.cert, client.cert, client.key
     )
 
-    with RegistryProcess(tmp_path, TOKEN, tls=tls) as registry:
+    with (
+        RegistryProcess(tmp_path, TOKEN, tls=tls) as registry,
+        socket.create_connection(("127.0.0.1", registry.port or 0)),  # silent: must not stall
+    ):
         assert registry.url.startswith("https://127.0.0.1:")
         status, _ = _call(f"{registry.url}/", subject_bundle(), context=tls.client_context())
         assert status == 200
