@@ -90,7 +90,11 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext
 def main(argv: list[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT, then close the socket and return 0."""
     arguments = _arguments(argv)
-    app = create_app(arguments.db, arguments.token, arguments.threshold)
+    try:
+        app = create_app(arguments.db, arguments.token, arguments.threshold)
+    except ValueError as error:
+        print(f"registry_server: {error}", file=sys.stderr)
+        return 2
     context = None
     if arguments.tls_cert:
         context = tls_context(arguments.tls_cert, arguments.tls_key, arguments.client_ca)

@@ -78,18 +78,29 @@ def test_concurrent_identical_pushes_create_one_set_of_resources(tmp_path: Path)
         assert _call(f"{registry.url}/Patient")[1]["total"] == 1
 
 
-def test_the_registry_will_not_start_without_a_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "environment", "message"),
+    [
+        ([], {}, b"a token is required"),
+        (["--threshold", "1.5"], {"REGISTRY_TOKEN": TOKEN}, b"duplicate threshold"),
+        (["--client-ca", "ca.pem"], {"REGISTRY_TOKEN": TOKEN}, b"--client-ca needs"),
+    ],
+)
+def test_the_registry_will_not_start_misconfigured(
+    tmp_path: Path, arguments: list[str], environment: dict[str, str], message: bytes
+) -> None:
+    command = [sys.executable, "-m", "registry_server", "--port", "0"]
     result = subprocess.run(
-        [sys.executable, "-m", "registry_server", "--port", "0", "--db", str(tmp_path / "r.db")],
+        [*command, "--db", str(tmp_path / "r.db"), *arguments],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin", **environment},
         capture_output=True,
         timeout=30,
         check=False,
     )
 
     assert result.returncode == 2
-    assert b"a token is required" in result.stderr
+    assert message in result.stderr
 
 
 def test_a_body_streamed_without_a_length_is_still_bounded(tmp_path: Path) -> None:
