@@ -142,9 +142,9 @@ def apply(session: Session, entries: list[Entry], now: str) -> list[Result]:
 
 
 def response_bundle(results: list[Result]) -> dict[str, Any]:
-    """The transaction-response Bundle: one entry per request, in the request's order."""
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction-response",
-        "entry": [result.response() for result in results],
-    }
+    """The transaction-response Bundle: one entry per request, in the request's order (no
+    `entry` at all for an empty transaction: FHIR JSON has no empty arrays)."""
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "transaction-response"}
+    if results:
+        bundle["entry"] = [result.response() for result in results]
+    return bundle

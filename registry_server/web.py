@@ -223,22 +223,22 @@ def search(kind: str) -> Response:
     links = [{"relation": "self", "url": _page_link(kind, offset, count)}]
     if offset + count < total and count:
         links.append({"relation": "next", "url": _page_link(kind, offset + count, count)})
-    return _json(
-        {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": total,
-            "link": links,
-            "entry": [
-                {
-                    "fullUrl": f"{request.host_url}{stored.type}/{stored.id}",
-                    "resource": stored.content,
-                    "search": {"mode": "match"},
-                }
-                for stored in found
-            ],
-        }
-    )
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+    }
+    if found:  # FHIR JSON has no empty arrays
+        bundle["entry"] = [
+            {
+                "fullUrl": f"{request.host_url}{stored.type}/{stored.id}",
+                "resource": stored.content,
+                "search": {"mode": "match"},
+            }
+            for stored in found
+        ]
+    return _json(bundle)
 
 
 @blueprint.get("/_received")

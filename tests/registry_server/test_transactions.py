@@ -159,3 +159,42 @@ def test_the_received_log_names_each_entry_and_the_body_digest(client: FlaskClie
     assert logged["entries"][0]["identifier"] == f"{SUBJECT}|NB-FR01-0007"
     assert logged["entries"][0]["outcome"] == "created"
     assert logged["at"].endswith("+00:00")
+
+
+def _study_only(if_none_exist: str | None) -> dict:
+    bundle = subject_bundle()
+    entry = bundle["entry"][1]
+    if if_none_exist is None:
+        del entry["request"]["ifNoneExist"]
+    else:
+        entry["request"]["ifNoneExist"] = if_none_exist
+    bundle["entry"] = [entry]
+    return bundle
+
+
+def test_if_none_exist_may_name_the_type_and_leave_out_the_system(client: FlaskClient) -> None:
+    first = _responses(push(client, _study_only("ResearchStudy?identifier=siopen-nb")))
+    second = _responses(push(client, _study_only("identifier=siopen-nb")))
+
+    assert first[0][0] == "201 Created"
+    assert second == [("200 OK", first[0][1])]
+
+
+def test_a_plain_post_creates_each_time_and_then_a_conditional_create_is_ambiguous(
+    client: FlaskClient,
+) -> None:
+    one = _responses(push(client, _study_only(None)))
+    two = _responses(push(client, _study_only(None)))
+
+    assert one[0][0] == two[0][0] == "201 Created"
+    assert one[0][1] != two[0][1]
+    response = push(client, _study_only("identifier=https://fhir.siopen-edc.org/study|siopen-nb"))
+    assert response.status_code == 412
+    assert get(client, "/ResearchStudy").get_json()["total"] == 2
+
+
+def test_an_empty_transaction_is_answered_with_no_entries(client: FlaskClient) -> None:
+    response = push(client, {"resourceType": "Bundle", "type": "transaction"})
+
+    assert response.status_code == 200
+    assert response.get_json() == {"resourceType": "Bundle", "type": "transaction-response"}
