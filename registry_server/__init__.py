@@ -30,6 +30,9 @@ def create_app(db_path: Path, token: str, duplicate_threshold: float = 0.8) -> F
     store.initialise(db_path)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
+    # A FHIR client follows no HTML redirects: `/Patient/` is `/Patient`, `//` is not merged.
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
     app.extensions["registry"] = Config(db_path, token, duplicate_threshold)
     app.register_blueprint(blueprint)
     register_errors(app)

@@ -131,7 +131,7 @@ def _int_arg(name: str, default: int, upper: int) -> int:
     text = request.args.get(name)
     if text is None:
         return default
-    if not text.isdigit() or len(text) > 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise refuse(400, "invalid", f"{name} must be a non-negative integer")
     return min(int(text), upper)
 

@@ -7,6 +7,7 @@ import copy
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
@@ -80,3 +81,27 @@ def test_a_wrong_value_anywhere_is_refused_or_accepted_never_a_500(
         assert body["resourceType"] == "OperationOutcome"
         assert after == before
     json.dumps(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    path=st.sampled_from(
+        [
+            "/Patient?identifier=",
+            "/Patient?_count=",
+            "/Consent?_offset=",
+            "/_received?limit=",
+            "/linkage/duplicates?threshold=",
+            "/Patient/",
+            "/QuestionnaireResponse/x/_history/",
+        ]
+    ),
+    value=st.text(max_size=30),
+)
+def test_any_query_or_path_value_is_answered_never_a_500(
+    fuzz_client: FlaskClient, path: str, value: str
+) -> None:
+    response = get(fuzz_client, path + quote(value, safe=""))
+
+    assert response.status_code in (200, 400, 404), response.get_data(as_text=True)
+    json.loads(response.get_data())

@@ -64,6 +64,7 @@ def test_search_arguments_it_does_not_know_are_refused(client: FlaskClient) -> N
     ]
     assert get(client, "/Patient?_count=-1").status_code == 400
     assert get(client, "/Patient?_count=ten").status_code == 400
+    assert get(client, "/Patient?_count=²").status_code == 400
     assert get(client, "/Patient?identifier=sys|").status_code == 400
     assert get(client, "/Observation").status_code == 404
 
@@ -88,6 +89,7 @@ def test_a_read_answers_the_resource_or_a_404(client: FlaskClient) -> None:
 
 def test_unknown_paths_and_methods_answer_an_operation_outcome(client: FlaskClient) -> None:
     assert get(client, "/a/b/c/d").status_code == 404
+    assert get(client, "/Patient/").get_json()["type"] == "searchset"  # no redirect
     assert diagnostics(get(client, "/a/b/c/d"))
     response = client.delete("/Patient/x", headers={"Authorization": "Bearer registry-test-token"})
     assert response.status_code == 405
