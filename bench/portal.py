@@ -62,12 +62,14 @@ def demo_portal(url: str | None = None) -> Portal:
     return Portal(app, nurse, subject, secret, url)
 
 
-def bench_user(full_name: str, scope: users.RoleScope) -> tuple[User, str]:
+def bench_user(
+    full_name: str, scope: users.RoleScope, email: str = "bench@x.test"
+) -> tuple[User, str]:
     """The bench's signed-in reader, made by the operator with its role approved: the user and
     its TOTP secret (inside an app context)."""
     actor, now = Actor.cli(), utcnow()
     user, _link = users.create_user(
-        app_context(actor), email="bench@x.test", full_name=full_name,
+        app_context(actor), email=email, full_name=full_name,
         identity_check="bench", ends_at=None, now=now,
     )  # fmt: skip
     secret = pyotp.random_base32()

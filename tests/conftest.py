@@ -20,7 +20,7 @@ from app import create_app
 from edc.db_roles import owner_url
 from edc.extensions import db, make_engine
 from edc.settings import Settings
-from tests import factories, mailbox
+from tests import factories, mailbox, shared_fixtures
 from tests.databases import fresh_database, on_postgres
 
 OUTPUT = Path(
@@ -205,9 +205,11 @@ def pytest_report_header() -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """In CI a skipped test is a failure: every test must run there."""
+    """In CI a skipped test is a failure: every test must run there, but for the tests of
+    shared public files when a clone has no such folder (they say so)."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    reports = reporter.stats.get("skipped", []) if reporter else []
+    skipped = sum(1 for r in reports if shared_fixtures.REASON not in str(r.longrepr))
     if os.environ.get("EDC_FORBID_SKIPS") == "1" and skipped:
         reporter.write_line(
             f"FAILED: {skipped} test(s) were skipped; CI runs every test.", red=True

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, select
+from sqlalchemy import ColumnElement, and_, exists, func, insert, select, update
 
 from edc import access, audit
 from edc.access import Permission
@@ -20,6 +20,7 @@ from edc.context import Context
 from edc.errors import Denied, Invalid
 from edc.i18n import _
 from edc.lifecycle import RecordStatus
+from edc.models.base import rows_changed
 from edc.models.crf import EventOccurrence, FormRecord
 from edc.models.monitoring import DataLock
 from edc.models.registry import RegistryOutbox
@@ -147,6 +148,22 @@ def mark_failed(ctx: Context, rows: Sequence[RegistryOutbox], error: str) -> boo
                 row.attempts, settings.registry_retry_first, settings.registry_retry_max
             )
     return parked
+
+
+def wake(ctx: Context) -> int:
+    """The registry answers again: rows waiting out a failure are due now, instead of at the
+    end of a wait that grew while it was away (the backlog drains at once, not hours later)."""
+    now = ctx.now()
+    result = ctx.session.execute(
+        update(RegistryOutbox)
+        .where(
+            RegistryOutbox.state == PENDING,
+            RegistryOutbox.attempts > 0,
+            RegistryOutbox.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return rows_changed(result)
 
 
 def backoff(attempts: int, first: timedelta, longest: timedelta) -> timedelta:

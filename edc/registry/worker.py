@@ -39,11 +39,13 @@ class PassResult:
     parked: int = 0
     withheld: int = 0
     cancelled: int = 0
+    #: Rows that were waiting out earlier failures, due again now that the registry answers.
+    woken: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def worked(self) -> int:
-        return self.sent + self.failed + self.parked + self.withheld + self.cancelled
+        return self.sent + self.failed + self.parked + self.withheld + self.cancelled + self.woken
 
 
 def push_once(ctx: Context, limit: int = PASS_SIZE, send: Send = client.post_bundle) -> PassResult:
@@ -60,6 +62,8 @@ def push_once(ctx: Context, limit: int = PASS_SIZE, send: Send = client.post_bun
         assert subject is not None
         _push_subject(ctx, subject, group, result, send)
     ctx.session.flush()
+    if result.bundles and not result.failed:
+        result.woken = outbox.wake(ctx)
     return result
 
 

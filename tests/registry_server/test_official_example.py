@@ -5,21 +5,16 @@ Patients with names. The refusal must name each of those, not fail on the first.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from fhir.resources.R4B.bundle import Bundle
 from flask.testing import FlaskClient
 
 from tests.registry_server.conftest import diagnostics, push
+from tests.shared_fixtures import needs, shared
 
-FIXTURE = Path("/work/shared/fixtures/fhir/r4/Bundle-bundle-transaction.json")
-
-if not FIXTURE.is_file():
-    pytest.skip(
-        f"the official FHIR R4 examples are not on this machine ({FIXTURE})",
-        allow_module_level=True,
-    )
+PARTS = ("fhir", "r4", "Bundle-bundle-transaction.json")
+FIXTURE = shared(*PARTS)
+pytestmark = needs(*PARTS)
 
 
 def test_the_official_transaction_example_is_refused_with_every_reason(

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edc.registry import fhir_check
 from edc.registry.fhir_check import bundle_problems, problems
+from tests.shared_fixtures import needs, shared
 
-OFFICIAL = Path(os.environ.get("FHIR_R4_FIXTURES", "/work/shared/fixtures/fhir/r4"))
-needs_official = pytest.mark.skipif(
-    not OFFICIAL.is_dir(),
-    reason=f"the official FHIR R4 files are not at {OFFICIAL} (set FHIR_R4_FIXTURES)",
-)
+OFFICIAL = shared("fhir", "r4")
+needs_official = needs("fhir", "r4")
 
 EXAMPLES = [
     "Consent-consent-example-signature.json",
@@ -391,3 +387,27 @@ def test_every_problem_is_one_line() -> None:
     (problem,) = [p for p in problems(q) if p.startswith("structure")]
     assert problem.startswith("structure at Questionnaire.title: String should match pattern")
     assert "\n" not in problem
+
+
+def _fhirpath_ele1(node: fhir_check._Node) -> bool:
+    (rule,) = fhir_check.ELEMENT_INVARIANTS
+    typed = fhir_check.ResourceNode.create_node(node.value, node.element)
+    result = fhir_check._compiled(rule.runs)(typed, {"resource": node.resource})
+    return False not in result
+
+
+@needs_official
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_element_rule_run_natively_agrees_with_fhirpath(name: str) -> None:
+    """ele-1 runs on every element, natively for speed: it must answer as FHIRPath does, on
+    the official examples and on elements emptied in every way."""
+    resource = _official(name)
+    emptied = copy.deepcopy(resource)
+    emptied["meta"] = {"id": "only-an-id"}
+    emptied["text"] = {}
+    emptied["extension"] = [{"url": "http://example.org/x", "valueString": ""}]
+    for tree in (resource, emptied):
+        for node in fhir_check._nodes(tree, tree["resourceType"]):
+            if node.is_resource or node.value in ([],):
+                continue
+            assert fhir_check._has_content(node.value) == _fhirpath_ele1(node), node.where

@@ -191,3 +191,22 @@ def test_nothing_is_sent_while_no_registry_is_configured(trial):
     assert push(settings, registry).worked == 0
     assert registry.received == []
     assert db.session.scalar(select(func.count()).select_from(RegistryOutbox)) >= 1
+
+
+def test_once_the_registry_answers_again_the_waiting_backlog_is_due_at_once(trial):
+    study, site, subject, nurse, manager, settings = trial
+    entered(trial)
+    start = utcnow()
+    push(settings, Registry(down=True), at=start)
+    (waiting,) = queued(subject)
+    assert waiting.next_attempt_at == start + dt.timedelta(seconds=30)
+    newcomer = make_subject(site, family_name="Neu")
+    consent(newcomer, nurse)
+    save(nurse, newcomer, "diagnosis", POSTED)
+    lock_subject(manager, study, newcomer)
+    back = start + dt.timedelta(seconds=5)
+    result = push(settings, Registry(), at=back)
+    assert (result.bundles, result.woken) == (1, 1)
+    assert waiting.next_attempt_at == back
+    assert push(settings, Registry(), at=back).bundles == 1
+    assert waiting.state == "sent"
