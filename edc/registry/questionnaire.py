@@ -92,7 +92,7 @@ def code_system(form: Form, field: Field, *, study_slug: str, base: str) -> str 
         return None
     root = f"{base.rstrip('/')}/{study_slug}/CodeSystem/"
     local = choices.id == field.id or any(choices is c for c in form.choice_lists.values())
-    return root + (f"{form.id}-{choices.id}" if local else choices.id)
+    return root + ("-".join((form.id, choices.id)) if local else choices.id)
 
 
 def withheld_fields(form: Form) -> frozenset[str]:

@@ -48,6 +48,7 @@ def folder(tmp_path: Path) -> Path:
         path.write_text(re.sub(r"(?m)^version: \d+$", "version: 1", path.read_text()))
     study = copy / "study.yaml"
     text = re.sub(r"(?m)^consent:\n(?:  .*\n)+", "", study.read_text())  # names registration
+    text = re.sub(r"(?m)^registry:\n(?:  .*\n)+", "", text)  # names the other forms too
     study.write_text(
         text[: text.index("events:")]
         + "events:\n"
