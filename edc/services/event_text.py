@@ -78,6 +78,7 @@ ACTIONS = {
     "event.dated": _l("Visit date set"),
     "event.opened": _l("Visit added"),
     "event.removed": _l("Visit removed"),
+    "export.created": _l("Data export created"),
     "export.downloaded": _l("Export downloaded"),
     "identity.corrected": _l("Identity corrected"),
     "identity.created": _l("Identity recorded"),
