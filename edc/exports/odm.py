@@ -370,8 +370,9 @@ def write(source: Source, out: IO[bytes], manifest: dict[str, Any]) -> dict[str,
         "FileType": "Transactional", "Granularity": "All", "Archival": "Yes",
         "FileOID": source.file_id, "CreationDateTime": stamp(source.created_at),
         "ODMVersion": ODM_VERSION, "Originator": "EDC portal", "SourceSystem": "EDC portal",
-        "Description": str(manifest.get("description", "")),
     }  # fmt: skip
+    if manifest.get("description"):
+        attrs["Description"] = str(manifest["description"])
     with etree.xmlfile(out, encoding="utf-8") as xf:
         xf.write_declaration()
         with xf.element(q("ODM"), attrs, nsmap={None: NS}):
