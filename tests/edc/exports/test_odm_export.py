@@ -8,7 +8,7 @@ from functools import cache
 
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
-from odmlib import schema_manager  # type: ignore[import-untyped]
+from odmlib import schema_manager
 from sqlalchemy import select
 
 from edc.exports.odm import NS, XML_LANG
