@@ -3,12 +3,14 @@
 An export is a read of clinical data: it runs as a named account, with that account's access
 (a data manager for the study, an investigator for their own site), so that its audit event
 says who took the data. The file is written beside PATH and moved into place once complete:
-PATH never holds half an export.
+PATH never holds half an export. The manifest (who, when, scope, form versions, consent
+filter, counts, and the file's SHA-256) is written beside it as PATH.manifest.json.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from edc.models.users import User
 from edc.services import exports, users
 from edc.web import app_context
 
+#: The manifest is also written beside the file, with the file's own SHA-256 and size.
+MANIFEST_SUFFIX = ".manifest.json"
 export_cli = AppGroup("export", help="Export study data: CSV with codebook, CDISC ODM 1.3.2.")
 
 
@@ -53,8 +57,11 @@ def run_export(fmt: str, study: str, out: Path, site: str | None, email: str) ->
         partial.unlink(missing_ok=True)
         raise
     db.session.commit()
+    beside = out.with_name(out.name + MANIFEST_SUFFIX)
+    beside.write_text(json.dumps(outcome.described(out.name), indent=2, ensure_ascii=False))
     counts = outcome.manifest.get("counts", {})
     click.echo(f"wrote {out} ({outcome.size} bytes, sha256 {outcome.sha256})")
+    click.echo(f"manifest: {beside}")
     click.echo(f"subjects: {counts.get('subjects', 0)}")
 
 

@@ -457,6 +457,11 @@ class Outcome:
     sha256: str
     size: int
 
+    def described(self, file_name: str) -> dict[str, Any]:
+        """The manifest with the file it describes: name, size and SHA-256 (kept beside it)."""
+        return {**self.manifest, "file": {"name": file_name, "size": self.size,
+                                          "sha256": self.sha256}}  # fmt: skip
+
 
 def export(
     ctx: Context,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 
 import pytest
@@ -94,6 +95,9 @@ def test_flask_export_writes_the_file_as_the_named_account(trial, tmp_path):
     (event,) = _created()
     assert event.actor_email == trial.data_manager.email
     assert not list(tmp_path.glob(".*partial"))
+    beside = json.loads((tmp_path / "study.zip.manifest.json").read_text())
+    assert beside["file"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert beside["created_by"]["email"] == trial.data_manager.email
 
 
 def test_flask_export_refuses_a_nurse_and_leaves_no_file(trial, tmp_path):
