@@ -15,14 +15,16 @@ import os
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from edc import export_worker
 from edc.actor import Actor
 from edc.errors import DomainError
 from edc.extensions import db
 from edc.models.users import User
-from edc.services import exports, users
+from edc.services import export_jobs, exports, users
 from edc.web import app_context
 
 #: The manifest is also written beside the file, with the file's own SHA-256 and size.
@@ -80,3 +82,17 @@ def add_format_command(name: str) -> None:
 
 for _name in ("csv", "odm"):
     add_format_command(_name)
+
+
+@export_cli.command("run-jobs")
+def run_jobs() -> None:
+    """Run the export jobs left queued or running (e.g. by a restart), oldest first, each as
+    the person who asked for it. Run it while no portal process is running exports."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    waiting = export_jobs.waiting(app_context(Actor.cli()))
+    db.session.rollback()
+    for job_id, _requester in waiting:
+        state = export_worker.run_job(app, job_id, again=True)
+        click.echo(f"job {job_id}: {state}")
+    if not waiting:
+        click.echo("no export job waiting")

@@ -1,0 +1,113 @@
+"""The Exports page: a data manager exports the study or a site, an investigator only their
+site; the job runs after the request, the page follows it, the file downloads (audited)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import select
+
+from edc import export_worker
+from edc.access import Role
+from edc.extensions import db
+from edc.models.audit import AuditEvent
+from edc.models.registry import ExportJob
+from edc.services import export_jobs
+from tests.factories import another_browser, csrf, login, make_user
+
+
+@pytest.fixture
+def inline_jobs(monkeypatch):
+    """Jobs run as soon as their request is done, in the test's own transaction."""
+    ran: list[int] = []
+
+    def start(app, job_id):
+        ran.append(job_id)
+        export_worker.run_job(app, job_id)
+
+    monkeypatch.setattr(export_worker, "start", start)
+    return ran
+
+
+def _ask(client, scope: str, fmt: str):
+    response = client.post(
+        "/exports", data={"scope": scope, "format": fmt, "csrf_token": csrf(client, "/exports")}
+    )
+    response.close()  # as a server does once it is sent: the job starts then
+    return response
+
+
+def _events(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_a_data_manager_exports_the_study_and_downloads_the_file(client, trial, inline_jobs):
+    login(client, trial.data_manager)
+    page = client.get("/exports").get_data(as_text=True)
+    assert f'value="study:{trial.study.id}"' in page
+    assert "all sites" in page
+    asked = _ask(client, f"study:{trial.study.id}", "odm")
+    assert asked.status_code == 303
+    job_id = int(asked.headers["Location"].rsplit("/", 1)[-1])
+    assert inline_jobs == [job_id]
+    job = db.session.get(ExportJob, job_id)
+    db.session.refresh(job)
+    assert job.state == export_jobs.DONE
+    assert (job.done_subjects, job.total_subjects) == (2, 2)
+    shown = client.get(f"/exports/{job_id}").get_data(as_text=True)
+    assert "Ready" in shown
+    assert f"/exports/{job_id}/download" in shown
+    download = client.get(f"/exports/{job_id}/download")
+    assert download.status_code == 200
+    body = download.get_data()
+    download.close()  # the file streamed from disk
+    assert hashlib.sha256(body).hexdigest() == job.file_sha256
+    assert b"<ODM" in body[:400]
+    assert "attachment" in download.headers["Content-Disposition"]
+    assert len(_events(export_jobs.REQUESTED)) == 1
+    assert len(_events("export.created")) == 1
+    (downloaded,) = _events(export_jobs.DOWNLOADED)
+    assert downloaded.actor_id == trial.data_manager.id
+    assert downloaded.new_value["sha256"] == job.file_sha256
+
+
+def test_an_investigator_exports_their_site_only(client, trial, inline_jobs):
+    login(client, trial.data_manager)
+    asked = _ask(client, f"study:{trial.study.id}", "csv")
+    study_job = int(asked.headers["Location"].rsplit("/", 1)[-1])
+    other = another_browser(client)
+    login(other, make_user(roles=[(Role.INVESTIGATOR, trial.site)]))
+    page = other.get("/exports").get_data(as_text=True)
+    assert f"site:{trial.site.id}" in page
+    assert f"study:{trial.study.id}" not in page
+    assert f"site:{trial.other.id}" not in page
+    assert _ask(other, f"study:{trial.study.id}", "csv").status_code == 422
+    assert _ask(other, f"site:{trial.other.id}", "csv").status_code == 422
+    assert other.get(f"/exports/{study_job}").status_code == 404
+    assert other.get(f"/exports/{study_job}/download").status_code == 404
+    asked = _ask(other, f"site:{trial.site.id}", "csv")
+    assert asked.status_code == 303
+    mine = other.get(asked.headers["Location"] + "/download")
+    mine.close()
+    assert mine.status_code == 200
+
+
+def test_a_nurse_has_no_exports_page(client, trial):
+    login(client, trial.nurse)
+    assert client.get("/exports").status_code == 404
+    assert "/exports" not in client.get("/").get_data(as_text=True)
+
+
+def test_the_page_polls_while_the_job_waits_and_bounds_waiting_jobs(client, trial, monkeypatch):
+    monkeypatch.setattr(export_worker, "start", lambda app, job_id: None)  # no worker
+    login(client, trial.data_manager)
+    urls = [_ask(client, f"site:{trial.site.id}", "csv").headers["Location"] for _ in range(3)]
+    refused = _ask(client, f"site:{trial.site.id}", "csv")
+    assert refused.status_code == 409
+    assert "Wait until one of your exports is finished" in refused.get_data(as_text=True)
+    fragment = client.get(urls[0], headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in fragment
+    assert "Waiting to start" in fragment
+    assert "<html" not in fragment
+    assert client.get(urls[0] + "/download").status_code == 404  # not ready
