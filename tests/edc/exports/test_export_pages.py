@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from edc import export_worker
 from edc.access import Role
+from edc.errors import Denied
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.registry import ExportJob
-from edc.services import export_jobs
+from edc.services import export_jobs, exports
+from tests.edc.exports.conftest import ctx_of
 from tests.factories import another_browser, csrf, login, make_user
 
 
@@ -111,3 +113,34 @@ def test_the_page_polls_while_the_job_waits_and_bounds_waiting_jobs(client, tria
     assert "Waiting to start" in fragment
     assert "<html" not in fragment
     assert client.get(urls[0] + "/download").status_code == 404  # not ready
+
+
+def test_flask_export_run_jobs_runs_what_a_restart_left_waiting(trial):
+    ctx = ctx_of(trial.app, trial.data_manager)
+    job = export_jobs.request_export(ctx, f"site:{trial.other.id}", "odm")
+    db.session.commit()
+    result = trial.app.test_cli_runner().invoke(args=["export", "run-jobs"])
+    assert result.exit_code == 0, result.output
+    assert f"job {job.id}: done" in result.output
+    job = db.session.get(ExportJob, job.id)
+    assert job.state == export_jobs.DONE
+    assert job.manifest["sites"] == ["IT-02"]
+    assert job.manifest["file"]["sha256"] == job.file_sha256
+    again = trial.app.test_cli_runner().invoke(args=["export", "run-jobs"])
+    assert "no export job waiting" in again.output
+
+
+def test_a_job_whose_asker_lost_the_right_fails_and_says_so(client, trial, monkeypatch):
+    ctx = ctx_of(trial.app, trial.investigator)
+    job = export_jobs.request_export(ctx, f"site:{trial.site.id}", "csv")
+    db.session.commit()
+    monkeypatch.setattr(exports, "scope_of", _refuse)
+    assert export_worker.run_job(trial.app, job.id) == export_jobs.FAILED
+    job = db.session.get(ExportJob, job.id)
+    assert job.state == export_jobs.FAILED
+    assert "Denied" in job.error
+    assert _events("export.created") == []
+
+
+def _refuse(*_args, **_kwargs):
+    raise Denied()
