@@ -327,9 +327,9 @@ def _groups(form_data: etree._Element, form: FormSpec, record: RecordData) -> No
         for row in rows:
             group = _el(form_data, "ItemGroupData", ItemGroupOID=f"IG.{form.id}.{section.id}",
                         ItemGroupRepeatKey=row, TransactionType="Upsert")  # fmt: skip
-            prefix = f"{section.id}-{row}-" if row is not None else ""
+            in_rows = section.id if row is not None else None
             for spec in section.fields:
-                key = prefix + spec.id
+                key = ItemAddress(spec.id, in_rows, row).key
                 for oid, code in item_oids(form, spec):
                     _item_data(group, oid, code, record.values.get(key), by_key.get(key, []))
             if len(group) == 0:

@@ -121,9 +121,11 @@ def plain(spec: FieldSpec, stored: object) -> object:
     return stored
 
 
-def _cell(column: Column, values: Mapping[str, object], prefix: str) -> object:
+def _cell(
+    column: Column, values: Mapping[str, object], group: str | None = None, row: int | None = None
+) -> object:
     assert column.spec is not None
-    stored = values.get(prefix + column.spec.id)
+    stored = values.get(ItemAddress(column.spec.id, group, row).key)
     if column.code:
         if stored is None:
             return None
@@ -138,7 +140,7 @@ def _rows_of(grain: Grain, subject: SubjectData, record: RecordData) -> Iterator
     ]  # fmt: skip
     items = [c for c in grain.columns if c.spec is not None]
     if grain.section is None:
-        yield lead + [_cell(c, record.values, "") for c in items]
+        yield lead + [_cell(c, record.values) for c in items]
         return
     rows = sorted(
         {
@@ -150,8 +152,8 @@ def _rows_of(grain: Grain, subject: SubjectData, record: RecordData) -> Iterator
         }
     )
     for row in rows:
-        prefix = f"{grain.section.id}-{row}-"
-        yield [*lead, row, *(_cell(c, record.values, prefix) for c in items)]
+        group = grain.section.id
+        yield [*lead, row, *(_cell(c, record.values, group, row) for c in items)]
 
 
 def _choices_text(spec: FieldSpec) -> str:
