@@ -20,7 +20,7 @@ never appear.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
@@ -388,9 +388,3 @@ def write(source: Source, out: IO[bytes], manifest: dict[str, Any]) -> dict[str,
                     xf.flush()
     manifest["counts"] = counts
     return counts
-
-
-def iter_ids(root: etree._Element, tag: str, attr: str) -> Iterator[str]:
-    """Every value of `attr` on `tag` elements (tests and checks read the file back)."""
-    for element in root.iter(q(tag)):
-        yield element.get(attr, "")

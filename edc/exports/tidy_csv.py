@@ -18,7 +18,7 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, TextIO
@@ -201,7 +201,7 @@ class _Open:
     rows: int = 0
 
 
-def _spool(found: list[Grain], subjects: Any) -> tuple[list[_Open], int]:
+def _spool(found: list[Grain], subjects: Iterable[SubjectData]) -> tuple[list[_Open], int]:
     """Every subject's rows, written to one temporary file per grain; how many subjects."""
     files = []
     for grain in found:
@@ -235,7 +235,9 @@ def _member(archive: zipfile.ZipFile, name: str, source: TextIO) -> str:
     return digest.hexdigest()
 
 
-def write_zip(layout: Layout, subjects: Any, out: IO[bytes], manifest: dict[str, Any]) -> dict:
+def write_zip(
+    layout: Layout, subjects: Iterable[SubjectData], out: IO[bytes], manifest: dict[str, Any]
+) -> dict[str, Any]:
     """The ZIP (CSV files, codebook.csv, manifest.json) written to `out`. `manifest` gets the
     files (name, rows, SHA-256) and the subject count; the counts are returned."""
     found = grains(layout)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from edc.exports.odm import NS, XML_LANG
 from edc.extensions import db
 from edc.models.audit import AuditEvent
+from edc.models.crf import FormRecord
 from edc.services.data_entry import ITEM_ACTIONS
 from tests.edc.exports.conftest import CONTACT, REFERRER, run
 
@@ -75,6 +76,22 @@ def test_identifier_items_never_appear(trial):
     for secret in (REFERRER, CONTACT, "I.visit.referrer", "I.visit.contact"):
         assert secret not in text
     assert trial.unconsented.study_code not in text
+    # Nor their history: no audit record comes from a change of an identifier item.
+    root = _doc(data)
+    exported = {int(e.text) for e in root.iter(f"{{{NS}}}SourceID")}
+    trail = db.session.scalars(select(AuditEvent).where(AuditEvent.action.in_(ITEM_ACTIONS))).all()
+    hidden = {e.seq for e in trail if e.item_path.rsplit("-", 1)[-1].endswith(
+        ("/referrer", "/referrer_again", "contact"))}  # fmt: skip
+    assert hidden
+    assert not exported & hidden
+    # Every other change is there, but those of the subject without consent.
+    left_out = set(
+        db.session.scalars(
+            select(FormRecord.id).where(FormRecord.subject_id == trial.unconsented.id)
+        )
+    )
+    unconsented = {e.seq for e in trail if int(e.entity_id) in left_out}
+    assert {e.seq for e in trail} - hidden - unconsented == exported
 
 
 def test_audit_records_follow_the_item_history(trial):
