@@ -1,5 +1,5 @@
-"""Runs export jobs outside the request that asked for them: in a thread started once that
-request has committed (the page then follows its progress), or from `flask export run-jobs`
+"""Runs export jobs outside the request that asked for them: in a thread started as soon as
+that request has committed (the page then follows its progress), or from `flask export run-jobs`
 for jobs a restart left waiting.
 
 A job runs as the person who asked for it, in its own session; its progress is written in
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from flask import Flask
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from edc.actor import Actor
@@ -28,8 +29,21 @@ from edc.web import app_context
 log = logging.getLogger(__name__)
 
 
+def start_after_commit(app: Flask, job_id: int) -> None:
+    """Start the job once this request's transaction has committed (never if it rolls back).
+
+    Tied to the commit itself, not to the response being closed: a server may skip closing a
+    response whose client went away early (the development server does, on a reset)."""
+
+    def started(_session: Session) -> None:
+        start(app, job_id)
+
+    event.listen(db.session(), "after_commit", started, once=True)
+
+
 def start(app: Flask, job_id: int) -> None:
     """Run the job in a background thread (called once the request that queued it is done)."""
+    log.info("export job %s: starting", job_id)
     threading.Thread(
         target=run_job, args=(app, job_id), name=f"export-job-{job_id}", daemon=True
     ).start()
@@ -67,11 +81,14 @@ def run_job(app: Flask, job_id: int, *, again: bool = False) -> str:
             ctx = _requester(job_id)
             if ctx is None or not export_jobs.claim(ctx, job_id, again=again):
                 db.session.rollback()
+                log.info("export job %s: not waiting", job_id)
                 return "not waiting"
             db.session.commit()
+            log.info("export job %s: running", job_id)
             try:
                 export_jobs.run(ctx, job_id, _progress(ctx, job_id))
                 db.session.commit()
+                log.info("export job %s: done", job_id)
                 return export_jobs.DONE
             except Exception as exc:  # a failed job says so on the page; the log has why
                 db.session.rollback()

@@ -1,10 +1,8 @@
 """Data exports from the web: choose what and in which format, follow the job, download the
-file. Thin: parse, call one service, render. The job runs after the request has committed
+file. Thin: parse, call one service, render. The job runs once the request has committed
 (`edc.export_worker`), so the worker sees the job this request queued."""
 
 from __future__ import annotations
-
-from functools import partial
 
 from flask import Blueprint, Response, current_app, redirect, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -49,11 +47,10 @@ def export_ask() -> Response | BaseResponse:
         job = export_jobs.request_export(request_context(), key, fmt)
     except (Invalid, Conflict) as refused:
         return _page(refused.message, refused.status)
-    response = redirect(url_for(".export_job", job_id=job.id), 303)
-    # Started once the response is closed, which is after the commit point (edc.web).
+    # The job starts once this request commits (edc.web's commit point): the worker sees it.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    response.call_on_close(partial(export_worker.start, app, job.id))
-    return response
+    export_worker.start_after_commit(app, job.id)
+    return redirect(url_for(".export_job", job_id=job.id), 303)
 
 
 @bp.get("/<int:job_id>")

@@ -31,9 +31,10 @@ def test_investigator_exports_their_site_and_downloads_it(portal, tablet, shots)
     page.get_by_label("CDISC ODM 1.3.2").check()
     page.get_by_role("button", name="Start the export").click()
     page.wait_for_url(re.compile(r"/exports/\d+$"))
+    # The page follows the job (polling every 2 s) until it is ready.
+    expect(page.get_by_role("status")).to_have_text("Ready", timeout=20_000)
     link = page.get_by_role("link", name="Download the file")
-    expect(link).to_be_visible(timeout=15_000)  # the page follows the job until it is ready
-    expect(page.get_by_role("status")).to_have_text("Ready")
+    expect(link).to_be_visible()
     assert accessibility_problems(page) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 768
     page.screenshot(path=shots / "61-export-ready.png", full_page=True)

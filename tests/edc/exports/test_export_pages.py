@@ -18,25 +18,31 @@ from edc.services import export_jobs, exports
 from tests.edc.exports.conftest import ctx_of
 from tests.factories import another_browser, csrf, login, make_user
 
+#: Jobs whose request committed, waiting for the test to run them (no thread in tests).
+_STARTED: list[int] = []
+
 
 @pytest.fixture
 def inline_jobs(monkeypatch):
-    """Jobs run as soon as their request is done, in the test's own transaction."""
-    ran: list[int] = []
+    """Jobs started by a committed request run as soon as the request is done (`_ask`), in the
+    test's own transaction; the list of those started."""
+    started: list[int] = []
 
-    def start(app, job_id):
-        ran.append(job_id)
-        export_worker.run_job(app, job_id)
+    def start(_app, job_id):
+        started.append(job_id)
+        _STARTED.append(job_id)
 
     monkeypatch.setattr(export_worker, "start", start)
-    return ran
+    yield started
+    _STARTED.clear()
 
 
 def _ask(client, scope: str, fmt: str):
     response = client.post(
         "/exports", data={"scope": scope, "format": fmt, "csrf_token": csrf(client, "/exports")}
     )
-    response.close()  # as a server does once it is sent: the job starts then
+    while _STARTED:
+        export_worker.run_job(client.application, _STARTED.pop(0))
     return response
 
 
