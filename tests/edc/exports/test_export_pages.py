@@ -150,3 +150,20 @@ def test_a_job_whose_asker_lost_the_right_fails_and_says_so(client, trial, monke
 
 def _refuse(*_args, **_kwargs):
     raise Denied()
+
+
+def test_a_running_job_reports_its_progress_batch_by_batch(trial, monkeypatch):
+    monkeypatch.setattr(exports, "BATCH", 1)
+    ctx = ctx_of(trial.app, trial.data_manager)
+    job = export_jobs.request_export(ctx, f"study:{trial.study.id}", "csv")
+    assert export_jobs.claim(ctx, job.id)
+    seen: list[int] = []
+
+    def progress(done: int) -> None:
+        seen.append(done)
+        export_jobs.record_progress(ctx, job.id, done)
+
+    export_jobs.run(ctx, job.id, progress)
+    assert seen == [1, 2]  # two subjects with consent, one batch each
+    (view,) = export_jobs.shown(ctx, [job])
+    assert (view.done_subjects, view.total_subjects, view.percent) == (2, 2, 100)
