@@ -17,6 +17,7 @@ from edc.views import (
     auth,
     crf,
     dashboards,
+    exports,
     health,
     home,
     monitor_visits,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboards.bp)  # record status and study dashboards
     app.register_blueprint(patients.bp)  # find a patient (its own module: a page of its own)
     app.register_blueprint(health.bp)  # GET /health for load balancers
+    app.register_blueprint(exports.bp)  # data exports: CSV with codebook, CDISC ODM
     access.declare_public(app, "static")
     app.before_request(access.gate)
     register_cli(app)

@@ -100,8 +100,10 @@ _NURSE = {
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.NURSE: frozenset(_NURSE),
+    # An investigator exports their own site's data (a site role: never another site's), so
+    # that the sponsor never holds the data alone (checklist 43).
     Role.INVESTIGATOR: frozenset(
-        _NURSE | {P.CONSENT_COUNTERSIGN, P.CASEBOOK_SIGN, P.ROLES_APPROVE}
+        _NURSE | {P.CONSENT_COUNTERSIGN, P.CASEBOOK_SIGN, P.ROLES_APPROVE, P.DATA_EXPORT}
     ),
     Role.MONITOR: frozenset(
         {P.SITE_VIEW, P.SUBJECT_VIEW, P.AUDIT_READ, P.SDV_VERIFY, P.QUERY_RAISE, P.QUERY_CLOSE}

@@ -21,6 +21,7 @@ import forms_dsl
 from edc import audit, audit_anchor, crypto, demo, passwords, study_checks, totp
 from edc.access import APPROVERS, Role
 from edc.actor import Actor
+from edc.cli_export import export_cli
 from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.studies import Site, Study, timezone_for
@@ -630,5 +631,5 @@ def vault_reindex() -> None:
 
 def register_cli(app: Flask) -> None:
     groups = (users_cli, sites_cli, studies_cli, audit_cli, demo_cli, forms_cli, vault_cli)
-    for group in (*groups, registry_cli):
+    for group in (*groups, registry_cli, export_cli):
         app.cli.add_command(group)

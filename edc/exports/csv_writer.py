@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TextIO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: How much is written before a piece is handed to the response: memory stays flat.
@@ -47,3 +48,14 @@ def rows(header: Iterable[str], body: Iterable[Iterable[object]]) -> Iterator[st
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def writer(out: TextIO) -> Callable[[Iterable[object]], None]:
+    """A function writing one row at a time to `out` (a text file opened with newline=""):
+    for a file filled row by row from a stream, every cell made safe by `cell`."""
+    target = csv.writer(out)
+
+    def write(row: Iterable[object]) -> None:
+        target.writerow([cell(v) for v in row])
+
+    return write

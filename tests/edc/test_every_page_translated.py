@@ -43,7 +43,7 @@ from edc.models.base import utcnow
 from edc.models.studies import Site, Study
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import casebook, definitions, links, users
+from edc.services import casebook, definitions, export_jobs, links, users
 from edc.settings import LANGUAGES, ROOT
 from tests.conftest import https_client
 from tests.factories import DEFAULT_PASSWORD, csrf, login, make_user, next_code
@@ -60,6 +60,7 @@ NOT_PAGES = {
     "audit_review.trail_csv",
     "consent.signer_copy",  # the sealed PDF
     "subjects.casebook_download",  # the casebook PDF (its words: tests/edc/test_casebook_pdf.py)
+    "exports.export_download",  # the export file (its words: tests/edc/exports)
 }
 #: The kiosk's pages: a tablet handed over to a signer; read by `_kiosk_pages`.
 KIOSK_STEPS = {
@@ -260,6 +261,9 @@ def _seed(app: Flask) -> Demo:
         visit_date=now.date() - dt.timedelta(days=3),
     )
     signed, handed_over = _consents(app, subject, people["nurse"])
+    # An export of the investigator's site, waiting (its page polls; its file is not ready).
+    as_investigator = Context(session, Actor(user=people["investigator"]))
+    job = export_jobs.request_export(as_investigator, f"site:{site.id}", "csv")
     query_id = _review(app, subject, people, site)
     db.session.commit()
     people["invited"] = invited
@@ -276,6 +280,7 @@ def _seed(app: Flask) -> Demo:
         "token": (handed.url or "").rsplit("/", 1)[-1],
         "visit": f"follow_up/{number}",
         "query_id": str(query_id),
+        "job_id": str(job.id),
     }
     data = [
         *db.session.scalars(select(Study.title)),
