@@ -69,7 +69,7 @@ def study_folder() -> Path:
     names = ", ".join(f"f{n}" for n in range(1, FORMS_PER_SUBJECT + 1))
     (folder / "study.yaml").write_text(
         "study: bench-registry\ntitle: Registry bench\nlanguages: [en]\n"
-        f"registry:\n  forms:\n"
+        "registry:\n  forms:\n"
         + "".join(f"    f{n}: all\n" for n in range(1, 5))
         + f"events:\n  - id: baseline\n    label: Baseline\n    forms: [{names}]\n"
     )
@@ -91,8 +91,14 @@ def _value(kind: str, k: int, subject: int) -> object:
 def build(url: str, count: int, tmp: Path) -> tuple[Flask, int, int]:
     """A portal whose study has `count` subjects (identity, consent allowing registry transfer,
     four complete forms of 24 items); the data manager's id and the study's id."""
-    app = create_app(Settings.from_env(database_url=url, instance_path=tmp, testing=True,
-                                       linkage_secret="bench linkage secret, long enough"))  # fmt: skip
+    app = create_app(
+        Settings.from_env(
+            database_url=url,
+            instance_path=tmp,
+            testing=True,
+            linkage_secret="bench linkage secret, long enough",
+        )
+    )
     with app.app_context():
         upgrade()
         actor, now, folder = Actor.cli(), utcnow(), study_folder()
@@ -119,22 +125,60 @@ def build(url: str, count: int, tmp: Path) -> tuple[Flask, int, int]:
 
 def _bulk(study: Study, now: dt.datetime) -> None:
     ids = list(db.session.scalars(select(Subject.id).where(Subject.study_id == study.id)))
-    db.session.execute(insert(ConsentScope.__table__), [
-        {"subject_id": s, "reference": f"bench:{s}", "document": "parent_consent", "title": "",
-         "version": "1", "language": "en", "options": {"registry_transfer": True},
-         "since": now - dt.timedelta(days=1), "recorded_at": now} for s in ids])  # fmt: skip
-    db.session.execute(insert(EventOccurrence.__table__), [
-        {"subject_id": s, "event_id": "baseline", "number": 1, "created_at": now} for s in ids])  # fmt: skip
+    db.session.execute(
+        insert(ConsentScope.__table__),
+        [
+            {
+                "subject_id": s,
+                "reference": f"bench:{s}",
+                "document": "parent_consent",
+                "title": "",
+                "version": "1",
+                "language": "en",
+                "options": {"registry_transfer": True},
+                "since": now - dt.timedelta(days=1),
+                "recorded_at": now,
+            }
+            for s in ids
+        ],
+    )
+    db.session.execute(
+        insert(EventOccurrence.__table__),
+        [{"subject_id": s, "event_id": "baseline", "number": 1, "created_at": now} for s in ids],
+    )
     versions = {f: i for f, i in db.session.execute(select(FormVersion.form_id, FormVersion.id))}
     occurrences = db.session.execute(select(EventOccurrence.id, EventOccurrence.subject_id)).all()
-    db.session.execute(insert(FormRecord.__table__), [
-        {"subject_id": s, "occurrence_id": o, "form_id": f"f{n}", "form_version_id": versions[f"f{n}"],
-         "status": "complete", "row_version": 1, "created_at": now, "updated_at": now}
-        for o, s in occurrences for n in range(1, FORMS_PER_SUBJECT + 1)])  # fmt: skip
+    db.session.execute(
+        insert(FormRecord.__table__),
+        [
+            {
+                "subject_id": s,
+                "occurrence_id": o,
+                "form_id": f"f{n}",
+                "form_version_id": versions[f"f{n}"],
+                "status": "complete",
+                "row_version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for o, s in occurrences
+            for n in range(1, FORMS_PER_SUBJECT + 1)
+        ],
+    )
     records = db.session.execute(select(FormRecord.id, FormRecord.subject_id)).all()
-    db.session.execute(insert(ItemValue.__table__), [
-        {"record_id": r, "path": f"q{k}", "value": _value(TYPES[k % len(TYPES)], k, s), "updated_at": now}
-        for r, s in records for k in range(1, 25)])  # fmt: skip
+    db.session.execute(
+        insert(ItemValue.__table__),
+        [
+            {
+                "record_id": r,
+                "path": f"q{k}",
+                "value": _value(TYPES[k % len(TYPES)], k, s),
+                "updated_at": now,
+            }
+            for r, s in records
+            for k in range(1, 25)
+        ],
+    )
 
 
 def _lock(app: Flask, manager_id: int, study_id: int) -> float:
@@ -256,8 +300,11 @@ def main() -> None:
     count = max(1, args.forms // FORMS_PER_SUBJECT)
     started = time.perf_counter()
     app, manager_id, study_id = build(url, count, tmp)
-    print(f"database: {url.split(':', 1)[0]}; {count} subjects × {FORMS_PER_SUBJECT} forms of 24 items "
-          f"= {count * FORMS_PER_SUBJECT} locked forms; built in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    built = time.perf_counter() - started
+    print(
+        f"database: {url.split(':', 1)[0]}; {count} subjects × {FORMS_PER_SUBJECT} forms of 24 "
+        f"items = {count * FORMS_PER_SUBJECT} locked forms; built in {built:.1f} s"
+    )
     queued = _lock(app, manager_id, study_id)
     print(f"study lock queuing {count * FORMS_PER_SUBJECT} forms: {queued * 1000:.0f} ms")
     bodies: list[bytes] = []
@@ -266,14 +313,18 @@ def main() -> None:
     forms = count * FORMS_PER_SUBJECT
     raw = baseline(bodies, tmp)
     print(f"worker:   {forms / seconds:8.1f} forms/s ({bundles} bundles in {seconds:.2f} s)")
-    print(f"baseline: {forms / raw:8.1f} forms/s (the same bundles POSTed straight, {raw:.2f} s); "
-          f"worker/baseline time ratio {seconds / raw:.2f}")  # fmt: skip
+    print(
+        f"baseline: {forms / raw:8.1f} forms/s (the same bundles POSTed straight, {raw:.2f} s); "
+        f"worker/baseline time ratio {seconds / raw:.2f}"
+    )
     waited, sending, tries, bundles = outage(app, tmp, args.outage, args.real_outage)
     mode = "slept" if args.real_outage else "counted on the worker's clock"
-    print(f"outage of {args.outage:.0f} s ({mode}): every row tried {tries} times while down; "
-          f"after the registry came back: {waited:.0f} s until the next due try (backoff), then "
-          f"{sending:.2f} s sending {bundles} bundles; backlog drained {waited + sending:.1f} s "
-          f"after the registry returned")  # fmt: skip
+    print(
+        f"outage of {args.outage:.0f} s ({mode}): every row tried {tries} times while down; "
+        f"after the registry came back: {waited:.0f} s until the next due try (backoff), then "
+        f"{sending:.2f} s sending {bundles} bundles; backlog drained {waited + sending:.1f} s "
+        f"after the registry returned"
+    )
 
 
 if __name__ == "__main__":
