@@ -1,4 +1,4 @@
-"""`flask export csv|odm STUDY --out PATH [--site CODE] --as EMAIL`, and `flask export run-jobs`.
+"""`flask export csv|odm|fhir STUDY --out PATH [--site CODE] --as EMAIL`, `flask export run-jobs`.
 
 An export is a read of clinical data: it runs as a named account, with that account's access
 (a data manager for the study, an investigator for their own site), so that its audit event
@@ -29,7 +29,9 @@ from edc.web import app_context
 
 #: The manifest is also written beside the file, with the file's own SHA-256 and size.
 MANIFEST_SUFFIX = ".manifest.json"
-export_cli = AppGroup("export", help="Export study data: CSV with codebook, CDISC ODM 1.3.2.")
+export_cli = AppGroup(
+    "export", help="Export study data: CSV with codebook, CDISC ODM 1.3.2, FHIR R4."
+)
 
 
 def _actor(email: str) -> Actor:
@@ -80,7 +82,7 @@ def add_format_command(name: str) -> None:
         run_export(name, study, out, site, email)
 
 
-for _name in ("csv", "odm"):
+for _name in ("csv", "odm", "fhir"):
     add_format_command(_name)
 
 

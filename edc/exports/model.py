@@ -66,6 +66,8 @@ class Layout:
     languages: tuple[str, ...]
     events: tuple[forms_dsl.Event, ...]
     forms: tuple[FormSpec, ...]
+    #: Each stored version of each form as defined (the FHIR export maps answers with it).
+    versions: Mapping[tuple[str, int], forms_dsl.Form] = field(default_factory=dict)
 
     def form(self, form_id: str) -> FormSpec | None:
         return next((f for f in self.forms if f.id == form_id), None)
@@ -162,6 +164,8 @@ class SubjectData:
     #: Signatures of a whole visit, by (event, occurrence); of the whole casebook.
     visit_signatures: Mapping[tuple[str, int], Signed] = field(default_factory=dict)
     signature: Signed | None = None
+    #: Where the child stands in the study (`edc.services.subject_status`).
+    status: str = ""
 
 
 @dataclass(frozen=True)

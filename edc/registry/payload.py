@@ -86,10 +86,13 @@ class RecordFacts:
     key: str
     form_id: str
     version: int
-    authored: datetime
+    #: When it was last changed (None: not known, left out).
+    authored: datetime | None
     #: The response's items (`edc.registry.responses` builds them from the form and values).
     items: Sequence[Resource]
     signatures: Sequence[SignatureFacts] = ()
+    #: `completed`; an export also carries drafts (`in-progress`).
+    status: str = "completed"
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def _ref(url: str) -> dict[str, str]:
     return {"reference": url}
 
 
-def _urn(system_url: str, value: str) -> str:
+def urn(system_url: str, value: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system_url}|{value}')}"
 
 
@@ -201,15 +204,17 @@ def research_subject(
 
 
 def response(facts: SubjectFacts, record: RecordFacts, patient_url: str) -> Resource:
-    return {
+    resource: Resource = {
         "resourceType": "QuestionnaireResponse",
         "identifier": {"system": system(facts.study, "form-record"), "value": record.key},
         "questionnaire": f"{questionnaire_url(facts.study, record.form_id)}|{record.version}",
-        "status": "completed",
+        "status": record.status,
         "subject": _ref(patient_url),
-        "authored": _instant(record.authored),
         "item": list(record.items),
     }
+    if record.authored is not None:
+        resource["authored"] = _instant(record.authored)
+    return resource
 
 
 def provenance(
@@ -245,8 +250,8 @@ def bundle(facts: SubjectFacts, withdrawn: bool = False) -> Resource:
     with its signatures. `withdrawn`: all further collection was withdrawn."""
     subject_sys = system(facts.study, "subject")
     urls = {
-        "patient": _urn(subject_sys, f"Patient/{facts.code}"),
-        "study": _urn(STUDY_SYSTEM, facts.study),
+        "patient": urn(subject_sys, f"Patient/{facts.code}"),
+        "study": urn(STUDY_SYSTEM, facts.study),
     }
     entries = [
         _entry(urls["patient"], patient(facts), "PUT",
@@ -256,12 +261,12 @@ def bundle(facts: SubjectFacts, withdrawn: bool = False) -> Resource:
     ]  # fmt: skip
     if facts.consent is not None:
         consent_sys = system(facts.study, "consent")
-        urls["consent"] = _urn(consent_sys, facts.consent.reference)
+        urls["consent"] = urn(consent_sys, facts.consent.reference)
         entries.append(
             _entry(urls["consent"], consent(facts, facts.consent, urls["patient"]), "PUT",
                    _conditional("Consent", consent_sys, facts.consent.reference))
         )  # fmt: skip
-    subject_url = _urn(subject_sys, f"ResearchSubject/{facts.code}")
+    subject_url = urn(subject_sys, f"ResearchSubject/{facts.code}")
     entries.append(
         _entry(subject_url, research_subject(facts, urls, withdrawn), "PUT",
                _conditional("ResearchSubject", subject_sys, facts.code))
@@ -273,12 +278,12 @@ def bundle(facts: SubjectFacts, withdrawn: bool = False) -> Resource:
 def _record_entries(facts: SubjectFacts, patient_url: str) -> Iterable[Resource]:
     record_sys = system(facts.study, "form-record")
     for record in sorted(facts.records, key=lambda r: r.key):
-        url = _urn(record_sys, record.key)
+        url = urn(record_sys, record.key)
         yield _entry(url, response(facts, record, patient_url), "PUT",
                      _conditional("QuestionnaireResponse", record_sys, record.key))  # fmt: skip
         for sig in record.signatures:
             resource = provenance(facts, record, sig, url)
-            yield _entry(_urn(record_sys, f"{record.key}#sig{sig.signature_id}"), resource,
+            yield _entry(urn(record_sys, f"{record.key}#sig{sig.signature_id}"), resource,
                          "PUT", f"Provenance/{resource['id']}")  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from edc import access, audit
 from edc.access import Permission
 from edc.context import Context
 from edc.errors import Denied, Invalid, NotFound
-from edc.exports import odm, tidy_csv
+from edc.exports import fhir, odm, tidy_csv
 from edc.exports.model import (
     Change,
     Layout,
@@ -91,6 +91,7 @@ def _csv(source: Source, out: IO[bytes], manifest: dict[str, Any]) -> dict[str, 
 FORMATS: dict[str, Format] = {
     "csv": Format("csv", _csv, "zip", False),
     "odm": Format("odm", odm.write, "xml", True),
+    "fhir": Format("fhir", fhir.write, "json", True),
 }
 
 
@@ -170,12 +171,13 @@ def subject_counts(ctx: Context, where: Scope) -> tuple[int, int]:
     return included, total - included
 
 
-def _batches(ctx: Context, where: Scope) -> Iterator[list[tuple[int, str, str]]]:
-    """The included subjects (id, study code, site code), by id, BATCH at a time (keyset)."""
+def _batches(ctx: Context, where: Scope) -> Iterator[list[tuple[int, str, str, str]]]:
+    """The included subjects (id, study code, site code, status), by id, BATCH at a time
+    (keyset)."""
     last = 0
     while True:
         rows = ctx.session.execute(
-            select(Subject.id, Subject.study_code, Site.code)
+            select(Subject.id, Subject.study_code, Site.code, Subject.status)
             .join(Site, Site.id == Subject.site_id)
             .where(*_in_scope(where), _consented(), Subject.id > last)
             .order_by(Subject.id)
@@ -183,7 +185,7 @@ def _batches(ctx: Context, where: Scope) -> Iterator[list[tuple[int, str, str]]]
         ).all()
         if not rows:
             return
-        yield [(r[0], r[1], r[2]) for r in rows]
+        yield [(r[0], r[1], r[2], r[3]) for r in rows]
         last = rows[-1][0]
 
 
@@ -202,7 +204,8 @@ def layout(ctx: Context, study: Study) -> Layout:
     order = [f for e in model.events for f in e.forms]
     ranked = sorted(by_form, key=lambda f: (order.index(f) if f in order else len(order), f))
     forms = tuple(merged_form(by_form[f], identifiers.field_ids) for f in ranked)
-    return Layout(study.slug, model.title, model.languages, model.events, forms)
+    versions = {(f.id, f.version): f for found in by_form.values() for f in found}
+    return Layout(study.slug, model.title, model.languages, model.events, forms, versions)
 
 
 # --- Reading one batch ------------------------------------------------------------------------
@@ -314,7 +317,7 @@ def _signatures(ctx: Context, ids: Sequence[int], sites: Mapping[int, str]) -> _
 
 
 def _batch(
-    ctx: Context, lay: Layout, batch: list[tuple[int, str, str]], history: bool
+    ctx: Context, lay: Layout, batch: list[tuple[int, str, str, str]], history: bool
 ) -> list[SubjectData]:
     """One batch of subjects as the builders take them, visits in the study's order."""
     ids = [b[0] for b in batch]
@@ -343,7 +346,7 @@ def _batch(
         if occurrence_id in signed.visits:
             visits[sid][(event_id, number)] = signed.visits[occurrence_id]
     found = []
-    for sid, code, site_code in batch:
+    for sid, code, site_code, status in batch:
         ordered = sorted(
             by_subject[sid],
             key=lambda r: (
@@ -354,7 +357,9 @@ def _batch(
             ),
         )
         found.append(
-            SubjectData(code, site_code, tuple(ordered), visits[sid], signed.casebooks.get(sid))
+            SubjectData(
+                code, site_code, tuple(ordered), visits[sid], signed.casebooks.get(sid), status
+            )
         )
     return found
 

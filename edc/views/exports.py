@@ -20,6 +20,7 @@ MAX_FIELD = 40
 FORMAT_LABELS = {
     "csv": _l("CSV files with a codebook (ZIP)"),
     "odm": _l("CDISC ODM 1.3.2 with audit trail and signatures (XML)"),
+    "fhir": _l("FHIR R4 Bundle: questionnaires and responses (JSON)"),
 }
 
 

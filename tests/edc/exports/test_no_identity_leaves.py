@@ -80,8 +80,9 @@ def test_no_identity_vault_value_appears_in_any_export(trial, values):
     save(trial.app, trial.nurse, subject, "baseline", 1, "visit", posted)
     csv_zip, _ = run(trial, trial.data_manager, "csv")
     odm, _ = run(trial, trial.investigator, "odm", site="FR-01")
-    texts = [t.lower() for t in _texts(csv_zip, odm)]
-    assert subject.study_code.lower() in texts[-1]  # the subject was exported
+    fhir_bundle, _ = run(trial, trial.data_manager, "fhir")
+    texts = [t.lower() for t in _texts(csv_zip, odm)] + [fhir_bundle.decode().lower()]
+    assert all(subject.study_code.lower() in t for t in texts[-2:])  # the subject was exported
     for value in _forbidden(values):
         for text in texts:
             assert value.lower() not in text, value
