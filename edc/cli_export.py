@@ -1,4 +1,5 @@
-"""`flask export csv|odm|fhir STUDY --out PATH [--site CODE] --as EMAIL`, `flask export run-jobs`.
+"""`flask export csv|odm|fhir|certified STUDY --out PATH [--site CODE] --as EMAIL`, and
+`flask export run-jobs`.
 
 An export is a read of clinical data: it runs as a named account, with that account's access
 (a data manager for the study, an investigator for their own site), so that its audit event
@@ -73,7 +74,7 @@ def add_format_command(name: str) -> None:
     """`flask export <name> ...` for a registered format (csv, odm; FHIR adds its own)."""
     fmt = exports.format_of(name)
 
-    @export_cli.command(name, help=f"Export a study's data as {name.upper()} (.{fmt.extension}).")
+    @export_cli.command(name, help=f"Export a study's data as {name} (.{fmt.extension}).")
     @click.argument("study")
     @click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False))
     @click.option("--site", help="One site's code (an investigator: their own site).")
@@ -82,7 +83,7 @@ def add_format_command(name: str) -> None:
         run_export(name, study, out, site, email)
 
 
-for _name in ("csv", "odm", "fhir"):
+for _name in ("csv", "odm", "fhir", "certified"):
     add_format_command(_name)
 
 

@@ -193,3 +193,6 @@ class Source:
     file_id: str
     signature_meanings: Mapping[str, str] = field(default_factory=dict)  # code → English text
     signature_statement: str = ""
+    #: The audit trail of the scope, as CSV rows (a certified copy only; read while written).
+    trail_columns: Sequence[str] = ()
+    trail: Iterable[Sequence[object]] = ()

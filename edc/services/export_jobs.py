@@ -34,7 +34,7 @@ MAX_ACTIVE = 3
 #: Jobs a page lists (the latest).
 LISTED = 20
 #: Formats offered on the page (a registered format joins once it is listed here).
-WEB_FORMATS = ("csv", "odm", "fhir")
+WEB_FORMATS = ("csv", "odm", "fhir", "certified")
 
 
 @dataclass(frozen=True)

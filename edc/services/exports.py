@@ -29,7 +29,7 @@ from edc import access, audit
 from edc.access import Permission
 from edc.context import Context
 from edc.errors import Denied, Invalid, NotFound
-from edc.exports import fhir, odm, tidy_csv
+from edc.exports import certified, fhir, odm, tidy_csv
 from edc.exports.model import (
     Change,
     Layout,
@@ -51,7 +51,7 @@ from edc.models.monitoring import ESignature
 from edc.models.studies import Site, Study
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import definitions, identifiers, signing
+from edc.services import audit_review, definitions, identifiers, signing
 from edc.services.data_entry import ITEM_ACTIONS
 from edc.services.derived_events import DERIVED
 
@@ -81,7 +81,8 @@ class Format:
     name: str
     writer: Writer
     extension: str  # of the file written
-    needs_history: bool  # whether it carries the audit trail (read only then)
+    needs_history: bool  # whether it carries item histories (read only then)
+    needs_trail: bool = False  # whether it carries the scope's whole audit trail
 
 
 def _csv(source: Source, out: IO[bytes], manifest: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +93,7 @@ FORMATS: dict[str, Format] = {
     "csv": Format("csv", _csv, "zip", False),
     "odm": Format("odm", odm.write, "xml", True),
     "fhir": Format("fhir", fhir.write, "json", True),
+    "certified": Format("certified", certified.write, "zip", True, needs_trail=True),
 }
 
 
@@ -456,6 +458,14 @@ def _manifest(ctx: Context, where: Scope, fmt: Format, lay: Layout) -> dict[str,
 # --- The export -------------------------------------------------------------------------------
 
 
+def _trail(ctx: Context, where: Scope) -> Iterator[list[object]]:
+    """The audit trail of the scope's sites, oldest first, streamed (its read is audited)."""
+    codes = {s.code for s in _sites(where)}
+    at = audit_review.CSV_COLUMNS.index("site_code")
+    _count, rows = audit_review.export_trail(ctx, audit_review.TrailFilter())
+    return (row for row in rows if row[at] in codes)
+
+
 @dataclass(frozen=True)
 class Outcome:
     manifest: dict[str, Any]
@@ -491,6 +501,8 @@ def export(
         f"EDC.{where.study.slug}.{where.name}.{now:%Y%m%dT%H%M%S}",
         {str(k): str(v) for k, v in signing.MEANINGS.items()}, str(signing.STATEMENT),
     )  # fmt: skip
+    if fmt.needs_trail:
+        source.trail_columns, source.trail = audit_review.CSV_COLUMNS, _trail(ctx, where)
     hashed = Hashed(out)
     counts = fmt.writer(source, typed(IO[bytes], hashed), manifest)
     hashed.flush()

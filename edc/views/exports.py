@@ -21,6 +21,7 @@ FORMAT_LABELS = {
     "csv": _l("CSV files with a codebook (ZIP)"),
     "odm": _l("CDISC ODM 1.3.2 with audit trail and signatures (XML)"),
     "fhir": _l("FHIR R4 Bundle: questionnaires and responses (JSON)"),
+    "certified": _l("Certified copy: data, audit trail and signatures, with a certificate (ZIP)"),
 }
 
 
