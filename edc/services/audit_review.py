@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -580,14 +580,22 @@ def _csv_row(e: AuditEvent, place: Place | None, hidden: bool) -> list[object]:
 CSV_BATCH = 500
 
 
-def export_trail(ctx: Context, f: TrailFilter) -> tuple[int, Iterator[list[object]]]:
+def export_trail(
+    ctx: Context, f: TrailFilter, *, leaves_site: bool = False
+) -> tuple[int, Iterator[list[object]]]:
     """The filtered trail, oldest first, as CSV rows (`CSV_COLUMNS`), and the export audited.
+    `leaves_site`: for a file that leaves the site's hands (an export, a certified copy), the
+    values of identifier items are masked whoever reads it.
 
     The rows are counted and capped at the newest matching event now, so the file holds exactly
     the rows its `audit.exported` event states (not that event, nor later ones). They are read
     while the response streams, in batches."""
     ctx.require(Permission.AUDIT_READ)
     scope = reader_scope(ctx)
+    if leaves_site:
+        scope = replace(scope, identity_codes=frozenset())
+    if leaves_site:
+        scope = replace(scope, identity_codes=frozenset())
     found = narrowed(ctx, scope, f)
     matching = found.subquery()
     count, last = ctx.session.execute(select(func.count(), func.max(matching.c.seq))).one()

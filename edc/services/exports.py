@@ -462,7 +462,7 @@ def _trail(ctx: Context, where: Scope) -> Iterator[list[object]]:
     """The audit trail of the scope's sites, oldest first, streamed (its read is audited)."""
     codes = {s.code for s in _sites(where)}
     at = audit_review.CSV_COLUMNS.index("site_code")
-    _count, rows = audit_review.export_trail(ctx, audit_review.TrailFilter())
+    _count, rows = audit_review.export_trail(ctx, audit_review.TrailFilter(), leaves_site=True)
     return (row for row in rows if row[at] in codes)
 
 

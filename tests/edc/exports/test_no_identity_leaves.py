@@ -81,8 +81,11 @@ def test_no_identity_vault_value_appears_in_any_export(trial, values):
     csv_zip, _ = run(trial, trial.data_manager, "csv")
     odm, _ = run(trial, trial.investigator, "odm", site="FR-01")
     fhir_bundle, _ = run(trial, trial.data_manager, "fhir")
-    texts = [t.lower() for t in _texts(csv_zip, odm)] + [fhir_bundle.decode().lower()]
-    assert all(subject.study_code.lower() in t for t in texts[-2:])  # the subject was exported
+    certified, _ = run(trial, trial.investigator, "certified", site="FR-01")
+    with zipfile.ZipFile(io.BytesIO(certified)) as archive:
+        copy = [archive.read(n).decode("utf-8") for n in archive.namelist()]
+    texts = [t.lower() for t in [*_texts(csv_zip, odm), *copy, fhir_bundle.decode()]]
+    assert subject.study_code.lower() in texts[-1]  # the subject was exported
     for value in _forbidden(values):
         for text in texts:
             assert value.lower() not in text, value
