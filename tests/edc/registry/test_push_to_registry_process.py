@@ -27,7 +27,8 @@ from tests.edc.registry.trial import (
     worker_actor,
 )
 from tests.factories import make_site, make_subject, make_user
-from tests.registry_process import RegistryProcess
+from tests.registry_process import RegistryProcess, RegistryTLS
+from tests.registry_server.pki import Authority
 
 TOKEN = "registry-token-for-the-tests"
 
@@ -171,3 +172,26 @@ def test_a_wrong_token_is_a_failure_that_is_retried(trial, registry):
     assert (result.failed, row.state) == (1, "pending")
     assert row.last_error.startswith("HTTP 401")
     assert client.Answer(401, b"").ok is False
+
+
+def test_the_worker_authenticates_with_a_client_certificate_over_tls(trial, tmp_path):
+    authority = Authority(tmp_path / "pki", "registry-ca")
+    server, site_identity = (
+        authority.issue("server", server=True),
+        authority.issue("FR77", server=False),
+    )
+    tls = RegistryTLS(
+        server.cert, server.key, authority.files.cert, authority.files.cert,
+        site_identity.cert, site_identity.key,
+    )  # fmt: skip
+    with RegistryProcess(tmp_path / "tls", TOKEN, tls=tls) as registry:
+        _ready(trial, trial[2])
+        base = replace(trial[5], registry_url=registry.url, registry_token=TOKEN,
+                       registry_ca=authority.files.cert)  # fmt: skip
+        refused = _pass(base)  # no client certificate: the handshake fails, tried again later
+        assert (refused.failed, refused.bundles) == (1, 0)
+        (row,) = queued(trial[2])
+        row.next_attempt_at = utcnow()
+        signed = replace(base, registry_client_cert=site_identity.cert,
+                         registry_client_key=site_identity.key)  # fmt: skip
+        assert _pass(signed).bundles == 1
