@@ -59,3 +59,18 @@ def post_bundle(settings: Settings, body: bytes) -> Answer:
         return Answer(refused.code, refused.read(MAX_ANSWER))
     except (OSError, ValueError) as failed:  # URLError, timeouts, TLS errors are OSErrors
         raise Unreachable(str(getattr(failed, "reason", failed))) from failed
+
+
+def reachable(settings: Settings) -> bool:
+    """Whether the registry answers its capability statement now (a cheap probe the worker
+    makes while items wait out a failure, so that a registry back from an outage is used at
+    once rather than when the longest wait ends)."""
+    request = urllib.request.Request(  # noqa: S310 (the operator's configured https/http URL)
+        settings.registry_url + "/metadata", headers={"Accept": CONTENT_TYPE}, method="GET"
+    )
+    timeout = min(10.0, settings.registry_timeout.total_seconds())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=_tls(settings)) as reply:  # noqa: S310
+            return 200 <= reply.status < 300
+    except (OSError, ValueError):
+        return False

@@ -150,6 +150,16 @@ def mark_failed(ctx: Context, rows: Sequence[RegistryOutbox], error: str) -> boo
     return parked
 
 
+def waiting_out_failures(ctx: Context) -> bool:
+    """Whether some pending rows failed before and are not due yet (the registry was away)."""
+    query = select(RegistryOutbox.id).where(
+        RegistryOutbox.state == PENDING,
+        RegistryOutbox.attempts > 0,
+        RegistryOutbox.next_attempt_at > ctx.now(),
+    )
+    return ctx.session.scalar(query.limit(1)) is not None
+
+
 def wake(ctx: Context) -> int:
     """The registry answers again: rows waiting out a failure are due now, instead of at the
     end of a wait that grew while it was away (the backlog drains at once, not hours later)."""

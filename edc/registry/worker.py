@@ -25,6 +25,7 @@ from edc.services.consent_scope import STOP_ALL
 from edc.settings import Settings
 
 Send = Callable[[Settings, bytes], client.Answer]
+Probe = Callable[[Settings], bool]
 #: Rows taken per pass (a pass holds them until it ends).
 PASS_SIZE = 100
 
@@ -48,12 +49,23 @@ class PassResult:
         return self.sent + self.failed + self.parked + self.withheld + self.cancelled + self.woken
 
 
-def push_once(ctx: Context, limit: int = PASS_SIZE, send: Send = client.post_bundle) -> PassResult:
-    """Send every due row (up to `limit`), subject by subject. The caller commits."""
+def push_once(
+    ctx: Context,
+    limit: int = PASS_SIZE,
+    send: Send = client.post_bundle,
+    probe: Probe = client.reachable,
+) -> PassResult:
+    """Send every due row (up to `limit`), subject by subject. With nothing due while rows wait
+    out earlier failures, ask whether the registry is back, and if so make them due now. The
+    caller commits."""
     result = PassResult()
     if not ctx.config.registry_url:
         return result  # not configured: everything stays queued
     rows = outbox.claim_due(ctx, limit)
+    if not rows:
+        if outbox.waiting_out_failures(ctx) and probe(ctx.config):
+            result.woken = outbox.wake(ctx)
+        return result
     by_subject: dict[int, list[RegistryOutbox]] = {}
     for row in rows:
         by_subject.setdefault(row.subject_id, []).append(row)

@@ -210,3 +210,18 @@ def test_once_the_registry_answers_again_the_waiting_backlog_is_due_at_once(tria
     assert waiting.next_attempt_at == back
     assert push(settings, Registry(), at=back).bundles == 1
     assert waiting.state == "sent"
+
+
+def test_a_registry_back_from_an_outage_is_noticed_before_the_waits_end(trial):
+    settings = trial[5]
+    entered(trial)
+    start = utcnow()
+    push(settings, Registry(down=True), at=start)
+    (waiting,) = queued(trial[2])
+    still_down = push(settings, Registry(down=True), at=start + dt.timedelta(seconds=10))
+    assert (still_down.worked, waiting.attempts) == (0, 1)  # the probe failed: nothing changes
+    back = start + dt.timedelta(seconds=12)
+    noticed = push(settings, Registry(), at=back)
+    assert (noticed.woken, noticed.bundles) == (1, 0)
+    assert waiting.next_attempt_at == back
+    assert push(settings, Registry(), at=back).bundles == 1

@@ -115,6 +115,10 @@ class Registry:
             self.status, b'{"resourceType":"Bundle","type":"transaction-response"}'
         )
 
+    def probe(self, _settings) -> bool:
+        """Whether it answers its capability statement (the worker asks while rows wait)."""
+        return not self.down
+
     def bundles(self) -> list[dict]:
         return [json.loads(body) for body in self.received]
 
@@ -164,7 +168,7 @@ def queued(subject) -> list[RegistryOutbox]:
 def push(settings, registry: Registry, at=None) -> worker.PassResult:
     ctx = app_context(worker_actor()).acting_as(worker_actor())
     ctx = replace(ctx, settings=settings, clock=(lambda: at) if at else utcnow)
-    return worker.push_once(ctx, send=registry)
+    return worker.push_once(ctx, send=registry, probe=registry.probe)
 
 
 def worker_actor() -> Actor:
