@@ -91,8 +91,18 @@ def _count(model: type) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+_SINCE: list[int] = [0]
+
+
+@pytest.fixture(autouse=True)
+def _own_events_only() -> None:
+    """Committed race tests leave their events (append-only): count only this test's."""
+    _SINCE[0] = db.session.scalar(select(func.max(AuditEvent.seq))) or 0
+
+
 def _actions(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    query = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.seq > _SINCE[0])
+    return list(db.session.scalars(query))
 
 
 def test_first_load_stores_the_study_file_and_every_form_with_audit_events(make_study, folder):
