@@ -206,25 +206,33 @@ class Built:
 
 
 def build(admin_url: str | None, count: int) -> Built:
-    started = time.perf_counter()
+    """A fresh database with the study and `count` subjects, filled in a child process: the
+    memory the filling took is not this process's, so each export's RSS growth shows."""
     tmp = Path(tempfile.mkdtemp())
     url = fresh_database_url(tmp, "bench", admin_url)
     app = create_app(Settings.from_env(database_url=url, instance_path=tmp, testing=True))
-    with app.app_context():
-        upgrade()
-        actor, folder = Actor.cli(), study_folder()
-        study, _created = find_or_create_study(app_context(actor), read_folder(folder))
-        load_definition(app_context(actor), study, folder, utcnow())
-        db.session.flush()
-        manager, _secret = bench_user(
-            "Bench Data Manager", users.RoleScope(Role.DATA_MANAGER, study_id=study.id)
-        )
-        manager_id = manager.id
-        db.session.commit()
-        bulk_data(study, count)
-        items = db.session.scalar(select(func.count()).select_from(ItemValue)) or 0
-        db.session.remove()
-    return Built(app, url, manager_id, items, time.perf_counter() - started)
+
+    def fill() -> dict[str, float]:
+        started = time.perf_counter()
+        with app.app_context():
+            _engine().dispose(close=False)
+            upgrade()
+            actor, folder = Actor.cli(), study_folder()
+            study, _created = find_or_create_study(app_context(actor), read_folder(folder))
+            load_definition(app_context(actor), study, folder, utcnow())
+            db.session.flush()
+            manager, _secret = bench_user(
+                "Bench Data Manager", users.RoleScope(Role.DATA_MANAGER, study_id=study.id)
+            )
+            manager_id = manager.id
+            db.session.commit()
+            bulk_data(study, count)
+            items = db.session.scalar(select(func.count()).select_from(ItemValue)) or 0
+            db.session.remove()
+        return {"manager": manager_id, "items": items, "seconds": time.perf_counter() - started}
+
+    done = in_child(fill)
+    return Built(app, url, int(done["manager"]), int(done["items"]), done["seconds"])
 
 
 # --- What is measured -------------------------------------------------------------------------
@@ -305,17 +313,18 @@ def _pass(run: Callable[[], int], traced: bool) -> dict[str, float]:
     return {"seconds": seconds, "rss": _max_rss_kib() - rss, "peak": peak, "size": size}
 
 
-def forked(run: Callable[[], int], traced: bool) -> dict[str, float]:
-    """`_pass` in a child process, so that each run's RSS growth is its own."""
+def in_child(work: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """`work` in a forked child process; what it returned (its error, raised here)."""
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(reader)
         try:
-            result = json.dumps(_pass(run, traced)).encode()
+            result = json.dumps(work()).encode()
         except BaseException as failed:  # reported to the parent
             result = json.dumps({"error": repr(failed)}).encode()
-        os.write(writer, result)
+        with os.fdopen(writer, "wb") as pipe:
+            pipe.write(result)
         os._exit(0)
     os.close(writer)
     with os.fdopen(reader, "rb") as pipe:
@@ -324,6 +333,11 @@ def forked(run: Callable[[], int], traced: bool) -> dict[str, float]:
     if "error" in got:
         raise RuntimeError(got["error"])
     return got
+
+
+def forked(run: Callable[[], int], traced: bool) -> dict[str, float]:
+    """`_pass` in a child process, so that each run's RSS growth is its own."""
+    return in_child(lambda: _pass(run, traced))
 
 
 def measure(run: Callable[[], int]) -> Figures:
