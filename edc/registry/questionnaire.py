@@ -24,8 +24,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from forms_dsl.expr import references
 from forms_dsl.expr.nodes import Binary, Bool, Call, Expr, InList, Name, Number, String, Unary
+from forms_dsl.identifiers import identifier_closure
 from forms_dsl.model import Field, FieldType, Form, Section
 from forms_dsl.text import Text
 from forms_dsl.types import VType
@@ -96,21 +96,9 @@ def code_system(form: Form, field: Field, *, study_slug: str, base: str) -> str 
 
 
 def withheld_fields(form: Form) -> frozenset[str]:
-    """The fields that never leave the site: those marked `identifier: true`, and the
-    calculations reading them however indirectly (one can copy or spell out what it reads).
-    The same closure as `edc.services.identifiers.field_ids`, which masks them on screen;
-    written again here to keep this module free of the web and the database (a test keeps the
-    two equal)."""
-    ids = {f.id for f in form if f.identifier}
-    calcs = [f for f in form if f.calc is not None and not f.identifier]
-    grew = bool(ids)
-    while grew:
-        grew = False
-        for f in calcs:
-            if f.id not in ids and f.calc is not None and references(f.calc) & ids:
-                ids.add(f.id)
-                grew = True
-    return frozenset(ids)
+    """The fields that never leave the site (`forms_dsl.identifiers`, the closure the pages
+    mask too)."""
+    return identifier_closure(form)
 
 
 def fields_sent(form: Form, allowed: Collection[str] | None = None) -> frozenset[str]:

@@ -18,7 +18,7 @@ from edc.item_address import field_of
 from edc.models.subjects import Subject
 from edc.services import subjects
 from edc.services.crf_values import Stored, posted_from_stored
-from forms_dsl.expr import references
+from forms_dsl.identifiers import identifier_closure
 
 Posted = Mapping[str, "str | Sequence[str]"]
 
@@ -38,16 +38,7 @@ def field_ids(form: forms_dsl.Form) -> frozenset[str]:
     Worked out once per form model (models are frozen and shared; every page asks)."""
     cached: frozenset[str] | None = form.__dict__.get(_CACHED)
     if cached is None:
-        ids = {f.id for f in form if f.identifier}
-        calcs = [f for f in form if f.calc is not None and not f.identifier]
-        grew = bool(ids)
-        while grew:
-            grew = False
-            for f in calcs:
-                if f.id not in ids and f.calc is not None and references(f.calc) & ids:
-                    ids.add(f.id)
-                    grew = True
-        cached = frozenset(ids)
+        cached = identifier_closure(form)
         object.__setattr__(form, _CACHED, cached)  # how a frozen dataclass sets its own state
     return cached
 
