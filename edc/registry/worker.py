@@ -88,7 +88,7 @@ def _push_subject(
         outbox.mark_closed(records, WITHHELD, "consent no longer allows registry transfer")
         result.withheld += len(records)
         if told:  # the withdrawal itself: the registry learns the consent is inactive
-            _send(ctx, subject, told, [], result, send)
+            _send(ctx, subject, told, [], result, send, allowed=False)
         return
     stored = {
         r.id: r for r in gather.load_records(ctx, [r.record_id for r in records if r.record_id])
@@ -104,7 +104,8 @@ def _push_subject(
     outbox.mark_closed(gone, CANCELLED, "unlocked before it was sent")
     result.cancelled += len(gone)
     if live or told:
-        _send(ctx, subject, live + told, [stored[r.record_id or 0] for r in live], result, send)
+        chosen = [stored[r.record_id or 0] for r in live]
+        _send(ctx, subject, live + told, chosen, result, send, allowed=True)
 
 
 def _send(
@@ -114,8 +115,10 @@ def _send(
     records: Sequence[FormRecord],
     result: PassResult,
     send: Send,
+    *,
+    allowed: bool,
 ) -> None:
-    allowed = consent_scope.allows(ctx, subject, outbox.REGISTRY_OPTION)
+    """`allowed`: whether consent grants transfer now, as the caller just asked."""
     facts = gather.subject_facts(ctx, subject, records, with_tokens=allowed)
     withdrawn = STOP_ALL in consent_scope.stopped(ctx, subject, consent_scope.current(ctx, subject))
     bundle = payload.bundle(facts, withdrawn=withdrawn and not allowed)
