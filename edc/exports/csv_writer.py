@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TextIO
+from typing import cast as typed
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: How much is written before a piece is handed to the response: memory stays flat.
@@ -23,14 +24,20 @@ CHUNK = 16_384
 
 def cell(value: object) -> str:
     """One value as a safe CSV cell: structured values as JSON, times in ISO, formulas as text."""
+    kind = type(value)
+    if kind is str:  # the most common cell first: an export writes millions
+        text = typed(str, value)
+        return "'" + text if text.startswith(FORMULA_STARTS) else text
     if value is None:
         return ""
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+    if kind is int or kind is Decimal or kind is float:
         return str(value)  # a number, even a negative one, is no formula
     if isinstance(value, dict | list):
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     elif isinstance(value, datetime | date):
         text = value.isoformat()
+    elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
     else:
         text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text

@@ -18,14 +18,15 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import IO, Any, TextIO
 
 from edc.exports import csv_writer
 from edc.exports.model import FieldSpec, FormSpec, Layout, RecordData, SectionSpec, SubjectData
-from edc.item_address import ItemAddress
+from edc.item_address import ROW_SEPARATOR, ItemAddress, row_prefix
 from forms_dsl.model import FieldType
 from forms_dsl.types import VType
 
@@ -55,6 +56,13 @@ class Column:
     name: str
     spec: FieldSpec | None = None  # None: a leading column
     code: str = ""  # a multichoice column's choice code
+
+    def converter(self) -> Callable[[object], object]:
+        """How a stored value becomes this column's cell, chosen once per file, not per cell."""
+        assert self.spec is not None
+        if self.code:
+            return partial(_checked, self.code)
+        return _number if _numeric(self.spec) else _plain
 
 
 @dataclass(frozen=True)
@@ -104,56 +112,86 @@ def _numeric(spec: FieldSpec) -> bool:
     )
 
 
-def plain(spec: FieldSpec, stored: object) -> object:
-    """A stored value as a cell: numbers exact (a decimal kept as its stored text), yes/no as
-    1/0, dates as their ISO text; None for no answer."""
+def _plain(stored: object) -> object:
+    """A stored value as a cell: yes/no as 1/0, a list of codes space-separated, dates as their
+    ISO text; None for no answer."""
     if stored is None or stored == "":
         return None
-    if isinstance(stored, bool):
+    if stored is True or stored is False:
         return 1 if stored else 0
-    if isinstance(stored, str) and _numeric(spec):
-        try:
-            return Decimal(stored)  # a number is never taken for a formula, even negative
-        except InvalidOperation:
-            return stored
     if isinstance(stored, list):
         return " ".join(str(v) for v in stored)
     return stored
 
 
-def _cell(
-    column: Column, values: Mapping[str, object], group: str | None = None, row: int | None = None
-) -> object:
-    assert column.spec is not None
-    stored = values.get(ItemAddress(column.spec.id, group, row).key)
-    if column.code:
-        if stored is None:
-            return None
-        return 1 if isinstance(stored, list) and column.code in stored else 0
-    return plain(column.spec, stored)
+def _number(stored: object) -> object:
+    """A number's cell: exact (a decimal kept as its stored text), never taken for a formula,
+    even negative; what is not a number stays as stored."""
+    if isinstance(stored, str) and stored:
+        try:
+            return Decimal(stored)
+        except InvalidOperation:
+            return stored
+    return _plain(stored)
 
 
-def _rows_of(grain: Grain, subject: SubjectData, record: RecordData) -> Iterator[list[object]]:
+def _checked(code: str, stored: object) -> object:
+    """A multichoice column's cell: 1 when the code is chosen, 0 when not, empty when the item
+    holds no answer."""
+    if stored is None:
+        return None
+    return 1 if isinstance(stored, list) and code in stored else 0
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """A file's item columns, ready to fill rows: each column's field id and converter."""
+
+    fields: tuple[str, ...]
+    converters: tuple[Callable[[object], object], ...]
+
+    @classmethod
+    def of(cls, grain: Grain) -> _Cells:
+        items = [c for c in grain.columns if c.spec is not None]
+        return cls(tuple(c.spec.id for c in items if c.spec), tuple(c.converter() for c in items))
+
+    def row(self, values: Mapping[str, object], prefix: str = "") -> list[object]:
+        """The cells of one row; `prefix` is a repeating row's key prefix (`doses-3-`)."""
+        get = values.get
+        return [
+            convert(get(prefix + field))
+            for field, convert in zip(self.fields, self.converters, strict=True)
+        ]
+
+
+def _row_ids(section: str, values: Mapping[str, object]) -> list[int]:
+    """The ids of the rows of a repeating section that hold a value, in order."""
+    start = row_prefix(section, 0)[:-1]
+    return sorted(
+        {
+            address.row
+            for key in values
+            if key.startswith(start)
+            and (address := ItemAddress.of(key)) is not None
+            and address.group == section
+            and address.row is not None
+        }
+    )
+
+
+def _rows_of(
+    grain: Grain, cells: _Cells, subject: SubjectData, record: RecordData
+) -> Iterator[list[object]]:
     lead: list[object] = [
         subject.study_code, subject.site_code, record.event_id, record.occurrence,
         record.version, record.status,
     ]  # fmt: skip
-    items = [c for c in grain.columns if c.spec is not None]
     if grain.section is None:
-        yield lead + [_cell(c, record.values) for c in items]
+        yield lead + cells.row(record.values)
         return
-    rows = sorted(
-        {
-            address.row
-            for key in record.values
-            if (address := ItemAddress.of(key)) is not None
-            and address.group == grain.section.id
-            and address.row is not None
-        }
-    )
-    for row in rows:
-        group = grain.section.id
-        yield [*lead, row, *(_cell(c, record.values, group, row) for c in items)]
+    group = grain.section.id
+    for row in _row_ids(group, record.values):
+        yield [*lead, row, *cells.row(record.values, row_prefix(group, row) + ROW_SEPARATOR)]
 
 
 def _choices_text(spec: FieldSpec) -> str:
@@ -196,6 +234,7 @@ def codebook_rows(found: list[Grain]) -> Iterator[list[object]]:
 @dataclass
 class _Open:
     grain: Grain
+    cells: _Cells
     text: TextIO
     write: Any
     rows: int = 0
@@ -206,7 +245,7 @@ def _spool(found: list[Grain], subjects: Iterable[SubjectData]) -> tuple[list[_O
     files = []
     for grain in found:
         text = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-        opened = _Open(grain, text, csv_writer.writer(text))
+        opened = _Open(grain, _Cells.of(grain), text, csv_writer.writer(text))
         opened.write([c.name for c in grain.columns])
         files.append(opened)
     by_form: dict[str, list[_Open]] = {}
@@ -217,7 +256,7 @@ def _spool(found: list[Grain], subjects: Iterable[SubjectData]) -> tuple[list[_O
         count += 1
         for record in subject.records:
             for opened in by_form.get(record.form_id, []):
-                for row in _rows_of(opened.grain, subject, record):
+                for row in _rows_of(opened.grain, opened.cells, subject, record):
                     opened.write(row)
                     opened.rows += 1
     return files, count
