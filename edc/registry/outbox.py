@@ -251,6 +251,26 @@ def retry(ctx: Context, study: Study, ids: Sequence[int]) -> int:
     return len(rows)
 
 
+def retry_all(ctx: Context, study: Study) -> int:
+    """Send every parked row of the study again now, in one statement (the page lists only the
+    first ones: after a long outage hundreds may be parked); how many."""
+    _require(ctx, study)
+    parked = (RegistryOutbox.study_id == study.id) & (RegistryOutbox.state == PARKED)
+    count = rows_changed(
+        ctx.session.execute(
+            update(RegistryOutbox)
+            .where(parked)
+            .values(state=PENDING, attempts=0, next_attempt_at=ctx.now())
+        )
+    )
+    if count:
+        audit.record(
+            ctx.session, ctx.actor, "registry.retried", entity_type="study",
+            entity_id=study.slug, new={"items": "every parked item", "count": count},
+        )  # fmt: skip
+    return count
+
+
 def _require(ctx: Context, study: Study) -> None:
     if not access.holds_study(ctx.grants, Permission.REGISTRY_WATCH, study.id):
         raise Denied()

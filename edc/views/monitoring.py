@@ -179,8 +179,12 @@ def registry_retry(slug: str) -> BaseResponse:
     ctx = request_context()
     raw = request.form.getlist("item")[: outbox.MAX_RETRY + 1]
     ids = [int(v) if v.isdigit() and len(v) <= 12 else -1 for v in raw]  # -1 matches nothing
+    study = overview.study(ctx, slug)
     try:
-        count = outbox.retry(ctx, overview.study(ctx, slug), ids)
+        if request.form.get("every") == "parked":
+            count = outbox.retry_all(ctx, study)
+        else:
+            count = outbox.retry(ctx, study, ids)
     except Invalid as refused:
         flash(refused.message, "error")
     else:
