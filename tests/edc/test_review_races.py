@@ -25,7 +25,7 @@ from edc.models.monitoring import DataQuery, ItemVerification
 from edc.models.subjects import Subject
 from edc.models.users import User
 from edc.services import data_entry, entries, locks, queries, sdv, withdrawals
-from tests.concurrency import at_once
+from tests.concurrency import at_once, remove_committed_study
 from tests.edc.conftest import FORM, STUDY, stored_study
 from tests.factories import make_site, make_subject, make_user
 
@@ -58,7 +58,7 @@ def clinic(app, tmp_path) -> Iterator[Clinic]:
     try:
         yield found
     finally:
-        _remove(found)
+        remove_committed_study(found.study, found.site, [found.nurse, found.monitor, found.manager])
 
 
 def _ctx(session: Session, user_id: int) -> Context:
@@ -82,40 +82,6 @@ def _save(clinic: Clinic, posted: dict, *, complete: bool, version: int) -> str:
         result = data_entry.save(ctx, _entry(ctx, clinic), asked)
         session.commit()
         return result.outcome.value
-
-
-def _remove(clinic: Clinic) -> None:
-    ids = {"study": clinic.study, "site": clinic.site, "subject": clinic.subject}
-    users = {"users": [clinic.nurse, clinic.monitor, clinic.manager]}
-    records = "SELECT id FROM form_record WHERE subject_id = :subject"
-    queries_of = "SELECT id FROM data_query WHERE subject_id = :subject"
-    with db.engine.begin() as conn:
-        for statement in (
-            f"DELETE FROM query_message WHERE query_id IN ({queries_of})",
-            "DELETE FROM data_query WHERE subject_id = :subject",
-            f"DELETE FROM item_verification WHERE record_id IN ({records})",
-            "DELETE FROM data_lock WHERE study_id = :study",
-            f"DELETE FROM item_value WHERE record_id IN ({records})",
-            "DELETE FROM form_record WHERE subject_id = :subject",
-            "DELETE FROM event_occurrence WHERE subject_id = :subject",
-            "DELETE FROM consent_withdrawal WHERE subject_id = :subject",
-            "DELETE FROM subject_status_change WHERE subject_id = :subject",
-            "DELETE FROM subject_identity WHERE subject_id = :subject",
-            "DELETE FROM subject WHERE id = :subject",
-            "DELETE FROM site_counter WHERE site_id = :site",
-            "DELETE FROM role_assignment WHERE site_id = :site OR study_id = :study",
-        ):
-            conn.execute(text(statement), ids)
-        for user_id in users["users"]:
-            conn.execute(text("DELETE FROM user_session WHERE user_id = :u"), {"u": user_id})
-            conn.execute(text("DELETE FROM user_account WHERE id = :u"), {"u": user_id})
-        for statement in (
-            "DELETE FROM site WHERE id = :site",
-            "DELETE FROM form_version WHERE study_id = :study",
-            "DELETE FROM study_definition WHERE study_id = :study",
-            "DELETE FROM study WHERE id = :study",
-        ):
-            conn.execute(text(statement), ids)
 
 
 def _roles(*names: str) -> Callable[[], str]:

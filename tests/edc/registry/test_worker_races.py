@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edc.context import Context
 from edc.extensions import db
 from edc.models.registry import RegistryOutbox
 from edc.registry import client, worker
-from tests.concurrency import at_once
+from tests.concurrency import at_once, remove_committed_study
 from tests.edc.registry.trial import (
     POSTED,
     consent,
@@ -46,41 +46,7 @@ def committed(app, tmp_path) -> Iterator[dict]:
     try:
         yield found
     finally:
-        _remove(ids)
-
-
-def _remove(ids: dict) -> None:
-    subjects = "SELECT id FROM subject WHERE study_id = :study"
-    records = f"SELECT id FROM form_record WHERE subject_id IN ({subjects})"
-    with db.engine.begin() as conn:
-        for statement in (
-            "DELETE FROM registry_outbox WHERE study_id = :study",
-            "DELETE FROM data_lock WHERE study_id = :study",
-            f"DELETE FROM item_value WHERE record_id IN ({records})",
-            f"DELETE FROM form_record WHERE subject_id IN ({subjects})",
-            f"DELETE FROM event_occurrence WHERE subject_id IN ({subjects})",
-            f"DELETE FROM consent_scope WHERE subject_id IN ({subjects})",
-            f"DELETE FROM subject_status_change WHERE subject_id IN ({subjects})",
-            f"DELETE FROM subject_identity WHERE subject_id IN ({subjects})",
-            "DELETE FROM subject WHERE study_id = :study",
-            "DELETE FROM site_counter WHERE site_id = :site",
-        ):
-            conn.execute(text(statement), {"study": ids["study"], "site": ids["site"]})
-        staff = "SELECT user_id FROM role_assignment WHERE site_id = :site OR study_id = :study"
-        users = [row[0] for row in conn.execute(text(staff), ids)]
-        conn.execute(
-            text("DELETE FROM role_assignment WHERE site_id = :site OR study_id = :study"), ids
-        )
-        for user_id in {*users, *ids["users"]}:
-            conn.execute(text("DELETE FROM user_session WHERE user_id = :u"), {"u": user_id})
-            conn.execute(text("DELETE FROM user_account WHERE id = :u"), {"u": user_id})
-        for statement in (
-            "DELETE FROM site WHERE id = :site",
-            "DELETE FROM form_version WHERE study_id = :study",
-            "DELETE FROM study_definition WHERE study_id = :study",
-            "DELETE FROM study WHERE id = :study",
-        ):
-            conn.execute(text(statement), ids)
+        remove_committed_study(ids["study"], ids["site"], ids["users"])
 
 
 class SlowRegistry:
