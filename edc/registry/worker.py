@@ -93,13 +93,14 @@ def _push_subject(
     stored = {
         r.id: r for r in gather.load_records(ctx, [r.record_id for r in records if r.record_id])
     }
+    locked = locks.locked_forms(
+        ctx, subject, [(r.occurrence_id, r.form_id) for r in stored.values()]
+    )
     live: list[RegistryOutbox] = []
     gone: list[RegistryOutbox] = []
     for row in records:
         record = stored.get(row.record_id or 0)
-        still = record is not None and locks.is_locked(
-            ctx, subject, record.occurrence_id, record.form_id
-        )
+        still = record is not None and (record.occurrence_id, record.form_id) in locked
         (live if still else gone).append(row)
     outbox.mark_closed(gone, CANCELLED, "unlocked before it was sent")
     result.cancelled += len(gone)

@@ -15,6 +15,7 @@ from edc.errors import Denied
 from edc.extensions import db
 from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
+from edc.models.crf import EventOccurrence
 from edc.models.monitoring import DataLock
 from edc.models.registry import RegistryOutbox
 from edc.registry import fhir_check, outbox
@@ -182,6 +183,32 @@ def test_a_record_unlocked_before_its_turn_is_not_sent(trial):
     result = push(settings, registry)
     assert (result.cancelled, registry.received) == (1, [])
     assert [r.state for r in queued(trial[2])] == ["cancelled"]
+
+
+def test_the_worker_reads_which_forms_are_locked_as_the_data_entry_check_does(trial):
+    """`locked_forms` (one read for all a subject's forms, used by the worker) answers as
+    `is_locked` (one form, used by data entry) for form, subject and lifted locks."""
+    study, site, subject, nurse, manager, _settings = trial
+    save(nurse, subject, "diagnosis", POSTED)
+    save(nurse, subject, "local", {"weight": "14"})
+    visit = db.session.scalars(
+        select(EventOccurrence).where(EventOccurrence.subject_id == subject.id)
+    ).one()
+    forms = [(visit.id, "diagnosis"), (visit.id, "local")]
+    ctx = ctx_of(manager)
+
+    def agree() -> set:
+        one_by_one = {f for f in forms if locks.is_locked(ctx, subject, *f)}
+        assert locks.locked_forms(ctx, subject, forms) == one_by_one
+        return one_by_one
+
+    assert agree() == set()
+    locks.place(ctx, locks.Target(locks.Level.FORM, study, site, subject, visit, "local"))
+    assert agree() == {(visit.id, "local")}
+    whole = lock_subject(manager, study, subject)
+    assert agree() == set(forms)
+    locks.lift(ctx, whole.id, "one answer to check")
+    assert agree() == {(visit.id, "local")}
 
 
 def test_nothing_is_sent_while_no_registry_is_configured(trial):
