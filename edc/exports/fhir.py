@@ -1,7 +1,8 @@
 """The FHIR R4 export: one `collection` Bundle, streamed entry by entry (memory holds one subject
 at a time), with the study, a Questionnaire per stored form version, and per subject its
-Patient (the pseudonym only), ResearchSubject, a QuestionnaireResponse per record (drafts as
-`in-progress`) and a Provenance per investigator signature.
+Patient (the pseudonym only), Consent (the one in force, else the last: active while in force,
+one provision per optional item as it stands now), ResearchSubject, a QuestionnaireResponse per
+record (drafts as `in-progress`) and a Provenance per investigator signature.
 
 The resources are the registry push's (`edc.registry.payload`), so the two never disagree; the
 export differs in carrying every item that may leave the site (not only the registry's
@@ -15,9 +16,15 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import forms_dsl
-from edc.exports.model import RecordData, Signed, Source, SubjectData
+from edc.exports.model import ConsentData, RecordData, Signed, Source, SubjectData
 from edc.registry import payload, questionnaire, responses
-from edc.registry.payload import RecordFacts, Resource, SignatureFacts, SubjectFacts
+from edc.registry.payload import (
+    ConsentFacts,
+    RecordFacts,
+    Resource,
+    SignatureFacts,
+    SubjectFacts,
+)
 
 #: A stored record status → QuestionnaireResponse.status.
 RESPONSE_STATUS = {"in_progress": "in-progress"}
@@ -82,6 +89,11 @@ def _subject(source: Source, subject: SubjectData) -> Iterator[bytes]:
         "study": payload.urn(payload.STUDY_SYSTEM, layout.slug),
     }
     yield _entry(urls["patient"], payload.patient(facts))
+    if subject.consent is not None:
+        urls["consent"] = payload.urn(payload.system(layout.slug, "consent"),
+                                      subject.consent.reference)  # fmt: skip
+        yield _entry(urls["consent"], payload.consent(facts, _consent(subject.consent),
+                                                      urls["patient"]))  # fmt: skip
     yield _entry(payload.urn(subject_sys, f"ResearchSubject/{subject.study_code}"),
                  payload.research_subject(facts, urls))  # fmt: skip
     record_sys = payload.system(layout.slug, "form-record")
@@ -117,6 +129,12 @@ def _all_fields(form: forms_dsl.Form) -> frozenset[str]:
 
 def _authored(record: RecordData) -> Any:
     return max((c.at for c in record.changes), default=None)
+
+
+def _consent(c: ConsentData) -> ConsentFacts:
+    """Active while in force (whatever it grants: the provisions say that)."""
+    return ConsentFacts(c.reference, c.document, c.version, c.since, c.options,
+                        active=c.state == "in_force")  # fmt: skip
 
 
 def _signature(signed: Signed) -> SignatureFacts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import forms_dsl
 from forms_dsl.model import FieldType, Section
@@ -157,6 +157,21 @@ class RecordData:
 
 
 @dataclass(frozen=True)
+class ConsentData:
+    """The subject's consent in force, else their last one: what was signed and what stands."""
+
+    reference: str
+    document: str
+    version: str
+    language: str
+    since: datetime
+    state: str  # in_force, ended, lapsed
+    end_reason: str  # superseded, withdrawn… (ended only)
+    valid_until: date | None
+    options: Mapping[str, bool]  # each optional item as it stands now (withdrawals applied)
+
+
+@dataclass(frozen=True)
 class SubjectData:
     study_code: str
     site_code: str
@@ -166,6 +181,7 @@ class SubjectData:
     signature: Signed | None = None
     #: Where the child stands in the study (`edc.services.subject_status`).
     status: str = ""
+    consent: ConsentData | None = None
 
 
 @dataclass(frozen=True)

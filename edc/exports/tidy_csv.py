@@ -8,6 +8,9 @@ column per item: a multichoice item gives one 0/1 column per choice, REDCap-styl
 exactly as stored; dates and times in ISO 8601. Every cell goes through the one formula-safe
 writer (`csv_writer`).
 
+`consent.csv` says, per subject and optional item, what the consent in force (else the last
+one) grants now, withdrawals applied: what the data may be used for.
+
 The rows are written in one pass over the subjects into one temporary file per grain (memory
 holds one subject), then copied into the ZIP, which is streamed to the caller's file object.
 """
@@ -42,6 +45,27 @@ LEADING_LABELS = {
     ROW: "Row id within the repeating section (stable for the row's life, never reused)",
 }
 CODEBOOK = "codebook.csv"
+CONSENT = "consent.csv"
+#: The consent file: one row per subject and optional item (what stands now), with its label.
+CONSENT_LABELS = {
+    "study_code": "Subject's study code (pseudonymous)",
+    "site_code": "Site code",
+    "document": "Consent document signed (e.g. parent_consent, child_assent)",
+    "version": "Version of the consent document",
+    "language": "Language the consent was given in",
+    "signed_at": "When the consent took effect (UTC, ISO 8601)",
+    "state": "in_force, ended (superseded or withdrawn) or lapsed (past its last valid day)",
+    "end_reason": "Why an ended consent ended (superseded, withdrawn…)",
+    "valid_until": "Last day the consent counts, if limited (re-consent due, age of majority)",
+    "option": "Optional item of the consent (registry_transfer, biobank_storage…)",
+    "granted": "1 = the item stands granted now, 0 = refused or withdrawn since",
+}
+CONSENT_COLUMNS = tuple(CONSENT_LABELS)
+CONSENT_CODEBOOK: list[list[object]] = [
+    [CONSENT, name, "", "", "", "integer" if name == "granted" else "text", label,
+     "1=Granted | 0=Not granted" if name == "granted" else "", "", "", "", ""]
+    for name, label in CONSENT_LABELS.items()
+]  # fmt: skip
 MANIFEST = "manifest.json"
 CODEBOOK_COLUMNS = (
     "file", "column", "form", "section", "field", "type", "label", "choices", "unit", "min",
@@ -232,23 +256,59 @@ def codebook_rows(found: list[Grain]) -> Iterator[list[object]]:
 
 
 @dataclass
-class _Open:
-    grain: Grain
-    cells: _Cells
+class _Spooled:
+    """One CSV file being written to a temporary file, before it is copied into the ZIP."""
+
+    name: str
     text: TextIO
     write: Any
     rows: int = 0
 
-
-def _spool(found: list[Grain], subjects: Iterable[SubjectData]) -> tuple[list[_Open], int]:
-    """Every subject's rows, written to one temporary file per grain; how many subjects."""
-    files = []
-    for grain in found:
+    @classmethod
+    def start(cls, name: str, header: Iterable[str]) -> _Spooled:
         text = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-        opened = _Open(grain, _Cells.of(grain), text, csv_writer.writer(text))
-        opened.write([c.name for c in grain.columns])
-        files.append(opened)
-    by_form: dict[str, list[_Open]] = {}
+        spooled = cls(name, text, csv_writer.writer(text))
+        spooled.write(header)
+        return spooled
+
+    def add(self, row: Iterable[object]) -> None:
+        self.write(row)
+        self.rows += 1
+
+
+@dataclass
+class _GrainFile:
+    grain: Grain
+    cells: _Cells
+    file: _Spooled
+
+
+def consent_rows(subject: SubjectData) -> Iterator[list[object]]:
+    """The subject's consent: one row per optional item (one row when it has none)."""
+    c = subject.consent
+    if c is None:
+        return
+    lead: list[object] = [
+        subject.study_code, subject.site_code, c.document, c.version, c.language,
+        c.since.isoformat(timespec="seconds"), c.state, c.end_reason, c.valid_until,
+    ]  # fmt: skip
+    if not c.options:
+        yield [*lead, None, None]
+    for option, granted in sorted(c.options.items()):
+        yield [*lead, option, 1 if granted else 0]
+
+
+def _spool(found: list[Grain], subjects: Iterable[SubjectData]) -> tuple[list[_Spooled], int]:
+    """Every subject's rows, written to one temporary file per grain and to the consent file;
+    the files and how many subjects."""
+    files = [
+        _GrainFile(
+            grain, _Cells.of(grain), _Spooled.start(grain.file, [c.name for c in grain.columns])
+        )
+        for grain in found
+    ]
+    consent = _Spooled.start(CONSENT, CONSENT_COLUMNS)
+    by_form: dict[str, list[_GrainFile]] = {}
     for opened in files:
         by_form.setdefault(opened.grain.form.id, []).append(opened)
     count = 0
@@ -257,9 +317,10 @@ def _spool(found: list[Grain], subjects: Iterable[SubjectData]) -> tuple[list[_O
         for record in subject.records:
             for opened in by_form.get(record.form_id, []):
                 for row in _rows_of(opened.grain, opened.cells, subject, record):
-                    opened.write(row)
-                    opened.rows += 1
-    return files, count
+                    opened.file.add(row)
+        for row in consent_rows(subject):
+            consent.add(row)
+    return [*(f.file for f in files), consent], count
 
 
 def _member(archive: zipfile.ZipFile, name: str, source: TextIO) -> str:
@@ -283,11 +344,11 @@ def write_zip(
     files, subject_count = _spool(found, subjects)
     listed = []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for opened in files:
-            with opened.text:
-                sha = _member(archive, opened.grain.file, opened.text)
-            listed.append({"name": opened.grain.file, "rows": opened.rows, "sha256": sha})
-        described = list(codebook_rows(found))
+        for spooled in files:
+            with spooled.text:
+                sha = _member(archive, spooled.name, spooled.text)
+            listed.append({"name": spooled.name, "rows": spooled.rows, "sha256": sha})
+        described: list[list[object]] = [*codebook_rows(found), *CONSENT_CODEBOOK]
         book = "".join(csv_writer.rows(CODEBOOK_COLUMNS, described))
         archive.writestr(CODEBOOK, book)
         listed.append({"name": CODEBOOK, "rows": len(described),

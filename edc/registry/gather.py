@@ -15,7 +15,6 @@ from sqlalchemy.orm import selectinload
 
 from edc import crypto
 from edc.context import Context
-from edc.models.consent import ConsentScope
 from edc.models.crf import FormRecord
 from edc.models.monitoring import ESignature
 from edc.models.subjects import Subject, SubjectIdentity
@@ -36,23 +35,14 @@ REGISTRY_OPTION = "registry_transfer"
 def consent_facts(ctx: Context, subject: Subject) -> ConsentFacts | None:
     """The consent the registry should hold: the one in force, else the last one (ended or
     lapsed: sent as inactive). Active only while it grants registry transfer."""
-    scope = consent_scope.standing(ctx, subject)
-    last = (
-        scope
-        or ctx.session.scalars(
-            select(ConsentScope)
-            .where(ConsentScope.subject_id == subject.id)
-            .order_by(ConsentScope.since.desc(), ConsentScope.id.desc())
-            .limit(1)
-        ).first()
-    )
-    if last is None:
+    latest = consent_scope.latest_by_subject(ctx, [subject.id]).get(subject.id)
+    if latest is None:
         return None
-    options = consent_scope.options_now(ctx, subject, last)
+    last = latest.scope
     return ConsentFacts(
         reference=last.reference, document=last.document, version=last.version,
-        since=last.since, options=options,
-        active=scope is not None and options.get(REGISTRY_OPTION, False),
+        since=last.since, options=latest.options,
+        active=latest.in_force and latest.options.get(REGISTRY_OPTION, False),
     )  # fmt: skip
 
 

@@ -33,6 +33,7 @@ from edc.errors import Denied, Invalid, NotFound
 from edc.exports import certified, fhir, odm, tidy_csv
 from edc.exports.model import (
     Change,
+    ConsentData,
     Layout,
     RecordData,
     Signed,
@@ -52,7 +53,7 @@ from edc.models.monitoring import ESignature
 from edc.models.studies import Site, Study
 from edc.models.subjects import Subject
 from edc.models.users import User
-from edc.services import audit_review, definitions, identifiers, signing
+from edc.services import audit_review, consent_scope, definitions, identifiers, signing
 from edc.services.data_entry import ITEM_ACTIONS
 from edc.services.derived_events import DERIVED
 
@@ -341,6 +342,7 @@ def _batch(
     values = _values(ctx, ids)
     changes = _changes(ctx, [r[0] for r in records]) if history else {}
     signed = _signatures(ctx, ids, sites) if history else _Signatures({}, {}, {})
+    consents = consent_scope.latest_by_subject(ctx, ids)
     event_rank = {e.id: n for n, e in enumerate(lay.events)}
     form_rank = {f.id: n for n, f in enumerate(lay.forms)}
     by_subject: dict[int, list[RecordData]] = {i: [] for i in ids}
@@ -373,10 +375,22 @@ def _batch(
         )
         found.append(
             SubjectData(
-                code, site_code, tuple(ordered), visits[sid], signed.casebooks.get(sid), status
+                code, site_code, tuple(ordered), visits[sid], signed.casebooks.get(sid), status,
+                _consent(consents.get(sid)),
             )
-        )
+        )  # fmt: skip
     return found
+
+
+def _consent(latest: consent_scope.Latest | None) -> ConsentData | None:
+    if latest is None:
+        return None
+    scope = latest.scope
+    state = "in_force" if latest.in_force else "ended" if scope.ended_at else "lapsed"
+    return ConsentData(
+        scope.reference, scope.document, scope.version, scope.language, scope.since, state,
+        scope.end_reason if scope.ended_at else "", scope.valid_until, latest.options,
+    )  # fmt: skip
 
 
 def _subjects(

@@ -4,11 +4,14 @@ keyed by row id, identifier items dropped, formula-safe cells, a complete codebo
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import zipfile
 
-from tests.edc.exports.conftest import CONTACT, FORMULA, REFERRER, run
+from edc.extensions import db
+from edc.services import withdrawals
+from tests.edc.exports.conftest import CONTACT, FORMULA, REFERRER, ctx_of, run, subject_of
 
 
 def _files(data: bytes) -> dict[str, str]:
@@ -24,7 +27,8 @@ def test_csv_holds_each_form_grain_with_exact_values(trial):
     data, outcome = run(trial, trial.data_manager, "csv")
     files = _files(data)
     assert set(files) == {
-        "visit.csv", "visit__doses.csv", "notes.csv", "codebook.csv", "manifest.json"
+        "visit.csv", "visit__doses.csv", "notes.csv", "consent.csv", "codebook.csv",
+        "manifest.json",
     }  # fmt: skip
     visits = _table(files["visit.csv"])
     assert [v["study_code"] for v in visits] == [trial.first.study_code, trial.third.study_code]
@@ -102,3 +106,26 @@ def test_manifest_names_who_what_and_the_file_hashes(trial):
     for name, sha in listed.items():
         assert hashlib.sha256(files[name].encode()).hexdigest() == sha
     assert hashlib.sha256(data).hexdigest() == outcome.sha256
+
+
+def test_the_consent_file_says_what_each_subject_granted_as_it_stands_now(trial):
+    """A statistician sees which subjects' data may go where: the registry option withdrawn at
+    the second site reads 0, the first site's still 1."""
+    withdrawal = withdrawals.Withdrawal(
+        stops="option", option="registry_transfer", withdrawn_by="parent", method="letter",
+        on=dt.date.today(),
+    )  # fmt: skip
+    withdrawals.withdraw(ctx_of(trial.app, trial.other_nurse), subject_of(trial.third), withdrawal)
+    db.session.commit()
+    data, outcome = run(trial, trial.data_manager, "csv")
+    rows = _table(_files(data)["consent.csv"])
+    assert [(r["study_code"], r["site_code"], r["option"], r["granted"]) for r in rows] == [
+        (trial.first.study_code, "FR-01", "registry_transfer", "1"),
+        (trial.third.study_code, "IT-02", "registry_transfer", "0"),
+    ]
+    first = rows[0]
+    assert (first["document"], first["version"], first["language"]) == ("parent_consent", "1", "fr")
+    assert first["state"] == "in_force"
+    assert first["signed_at"].startswith(str(dt.date.today().year))
+    assert outcome.manifest["counts"]["rows"]["consent.csv"] == 2
+    assert trial.unconsented.study_code not in _files(data)["consent.csv"]

@@ -4,10 +4,13 @@ site (identifier items, the vault) is not there."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
+from edc.extensions import db
 from edc.registry import fhir_check
-from tests.edc.exports.conftest import CONTACT, REFERRER, run
+from edc.services import withdrawals
+from tests.edc.exports.conftest import CONTACT, REFERRER, ctx_of, run, subject_of
 
 
 def _bundle(trial) -> dict:
@@ -59,3 +62,32 @@ def test_the_investigators_signature_is_a_provenance(trial):
     bundle = _bundle(trial)
     (signed,) = _of(bundle, "Provenance")
     assert signed["signature"][0]["who"]["identifier"]["value"] == str(trial.investigator.id)
+
+
+def test_each_subject_carries_the_consent_that_stands_and_its_subject_points_at_it(trial):
+    withdrawal = withdrawals.Withdrawal(
+        stops="option", option="registry_transfer", withdrawn_by="parent", method="letter",
+        on=dt.date.today(),
+    )  # fmt: skip
+    withdrawals.withdraw(ctx_of(trial.app, trial.other_nurse), subject_of(trial.third), withdrawal)
+    db.session.commit()
+    bundle = _bundle(trial)
+    assert fhir_check.problems(bundle) == []
+    consents = _of(bundle, "Consent")
+    assert len(consents) == 2
+    granted = {
+        c["patient"]["reference"]: [p["type"] for p in c["provision"]["provision"]]
+        for c in consents
+    }
+    patient_urls = {
+        e["resource"]["identifier"][0]["value"]: e["fullUrl"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Patient"
+    }
+    assert granted[patient_urls[trial.first.study_code]] == ["permit"]
+    assert granted[patient_urls[trial.third.study_code]] == ["deny"]  # withdrawn since
+    assert {c["status"] for c in consents} == {"active"}  # both still in force
+    consent_urls = {e["fullUrl"] for e in bundle["entry"]
+                    if e["resource"]["resourceType"] == "Consent"}  # fmt: skip
+    subjects = _of(bundle, "ResearchSubject")
+    assert {s["consent"]["reference"] for s in subjects} == consent_urls
