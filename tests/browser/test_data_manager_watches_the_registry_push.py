@@ -1,18 +1,23 @@
 """The data manager and the registry push, on a tablet, with the demo study and the reference
 registry running as a real process: they lock a site; its locked forms wait on the Registry
 page; the registry is down when the push runs, so they are parked with the error shown; the data
-manager sends one ticked item again, then every other parked one with one button; the registry
-is back, the push runs, and every locked form has arrived once. axe checks each page."""
+manager sends one ticked item again, then every other parked one with one button; the worker
+(`flask registry worker`, a real process) tries and fails while the registry is down, notices
+its return without waiting out its retry delay, and every locked form arrives once. axe checks
+each page."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -44,8 +49,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryProce
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, registry: RegistryProcess) -> Iterator[Demo]:
-    """The demo portal as `scripts/demo` sets it up, pushing to the registry (one try only, so
-    that a failure parks at once)."""
+    """The demo portal as `scripts/demo` sets it up, pushing to the registry (one try only for
+    `flask registry push`, so that a failure parks at once)."""
     tmp = tmp_path_factory.mktemp("demo-portal")
     database = fresh_database(tmp, "registrypush")
     port = _free_port()
@@ -144,16 +149,52 @@ def test_parked_items_are_sent_again_and_every_locked_form_arrives_once(
     assert (counts(page)["pending"], counts(page)["parked"]) == (waiting, 0)
     expect(page.get_by_text("Nothing needs a look.")).to_be_visible()
 
-    registry.start()
-    sent = push(demo.portal)
-    assert sent.returncode == 0, sent.stdout + sent.stderr
-    page.reload()
+    with running_worker(demo.portal) as worker:  # the registry is still down
+        page_shows(page, lambda: page.locator("tr[id^=outbox-]").count() == min(waiting, 100))
+        expect(page.locator("tr[id^=outbox-]").first).to_contain_text("Next try")
+        expect(page.get_by_role("button", name="Send the ticked items again")).to_have_count(0)
+        assert counts(page)["pending"] == waiting
+        checked(page, shots, "72-registry-retrying.png")
+        registry.start()
+        back = time.monotonic()
+        page_shows(page, lambda: counts(page)["sent"] == waiting)
+        # The next try was 10 minutes away: the worker's idle probe saw the registry return.
+        assert time.monotonic() - back < 30
+    assert worker.returncode == 0
     assert counts(page) == {"pending": 0, "sent": waiting, "parked": 0, "withheld": 0,
                             "cancelled": 0}  # fmt: skip
-    checked(page, shots, "72-registry-sent.png")
-    arrived = registry_count(registry, "QuestionnaireResponse")
-    assert arrived == waiting  # each locked form once
+    expect(page.get_by_text("Nothing needs a look.")).to_be_visible()
+    checked(page, shots, "73-registry-sent.png")
+    assert registry_count(registry, "QuestionnaireResponse") == waiting  # each form once
     page.context.close()
+
+
+@contextlib.contextmanager
+def running_worker(portal: Portal) -> Iterator[subprocess.Popen[str]]:
+    """`flask registry worker` as a service runs it: waits of 10 minutes after a failure, an
+    idle pass every half second; stopped with SIGTERM (it finishes its pass and exits 0)."""
+    env = {**portal.env, "EDC_REGISTRY_MAX_ATTEMPTS": "8", "EDC_REGISTRY_RETRY_SECONDS": "600"}
+    command = [sys.executable, "-m", "flask", "--app", "app:create_app", "registry", "worker",
+               "--interval", "0.5"]  # fmt: skip
+    process = subprocess.Popen(command, env=env, cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        assert "registry worker stopped" in output, output
+
+
+def page_shows(page: Page, condition: Callable[[], bool], seconds: float = 60) -> None:
+    """Reload the page (as the data manager would) until `condition` holds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        page.reload()
+        if condition():
+            return
+        assert time.monotonic() < deadline, "the page never showed it"
+        time.sleep(0.5)
 
 
 def registry_count(registry: RegistryProcess, kind: str) -> int:
