@@ -165,7 +165,7 @@ class ConsentData:
     version: str
     language: str
     since: datetime
-    state: str  # in_force, ended, lapsed
+    state: str  # in_force, withdrawn (all further collection), ended (superseded), lapsed
     end_reason: str  # superseded, withdrawn… (ended only)
     valid_until: date | None
     options: Mapping[str, bool]  # each optional item as it stands now (withdrawals applied)

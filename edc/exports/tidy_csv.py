@@ -54,8 +54,9 @@ CONSENT_LABELS = {
     "version": "Version of the consent document",
     "language": "Language the consent was given in",
     "signed_at": "When the consent took effect (UTC, ISO 8601)",
-    "state": "in_force, ended (superseded or withdrawn) or lapsed (past its last valid day)",
-    "end_reason": "Why an ended consent ended (superseded, withdrawn…)",
+    "state": "in_force; withdrawn (all further collection); ended (superseded by a newer "
+    "consent); lapsed (past its last valid day)",
+    "end_reason": "Why an ended consent ended (superseded…)",
     "valid_until": "Last day the consent counts, if limited (re-consent due, age of majority)",
     "option": "Optional item of the consent (registry_transfer, biobank_storage…)",
     "granted": "1 = the item stands granted now, 0 = refused or withdrawn since",

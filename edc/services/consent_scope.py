@@ -311,6 +311,7 @@ class Latest:
     scope: ConsentScope
     in_force: bool
     options: dict[str, bool]  # withdrawals applied
+    withdrawn: bool = False  # all further collection withdrawn under it
 
 
 def latest_by_subject(ctx: Context, subject_ids: Sequence[int]) -> dict[int, Latest]:
@@ -340,7 +341,12 @@ def latest_by_subject(ctx: Context, subject_ids: Sequence[int]) -> dict[int, Lat
     for scope_id, stops, option in withdrawals:
         gone.setdefault(scope_id, set()).add(stop_name(stops, option))
     return {
-        subject_id: Latest(scope, live, granted_now(scope.options, gone.get(scope.id, set())))
+        subject_id: Latest(
+            scope,
+            live,
+            granted_now(scope.options, gone.get(scope.id, set())),
+            STOP_ALL in gone.get(scope.id, set()),
+        )
         for subject_id, (scope, live) in chosen.items()
     }
 

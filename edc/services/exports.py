@@ -386,7 +386,9 @@ def _consent(latest: consent_scope.Latest | None) -> ConsentData | None:
     if latest is None:
         return None
     scope = latest.scope
-    state = "in_force" if latest.in_force else "ended" if scope.ended_at else "lapsed"
+    state = "ended" if scope.ended_at else "lapsed" if not latest.in_force else "in_force"
+    if state == "in_force" and latest.withdrawn:
+        state = "withdrawn"  # all further collection: nothing more is collected
     return ConsentData(
         scope.reference, scope.document, scope.version, scope.language, scope.since, state,
         scope.end_reason if scope.ended_at else "", scope.valid_until, latest.options,

@@ -129,3 +129,18 @@ def test_the_consent_file_says_what_each_subject_granted_as_it_stands_now(trial)
     assert first["signed_at"].startswith(str(dt.date.today().year))
     assert outcome.manifest["counts"]["rows"]["consent.csv"] == 2
     assert trial.unconsented.study_code not in _files(data)["consent.csv"]
+
+
+def test_a_withdrawal_of_all_further_collection_reads_withdrawn_with_nothing_granted(trial):
+    withdrawal = withdrawals.Withdrawal(
+        stops="all_collection", withdrawn_by="parent", method="letter", on=dt.date.today()
+    )
+    withdrawals.withdraw(ctx_of(trial.app, trial.nurse), subject_of(trial.first), withdrawal)
+    db.session.commit()
+    rows = _table(_files(run(trial, trial.data_manager, "csv")[0])["consent.csv"])
+    first = next(r for r in rows if r["study_code"] == trial.first.study_code)
+    assert (first["state"], first["option"], first["granted"]) == (
+        "withdrawn", "registry_transfer", "0",
+    )  # fmt: skip
+    third = next(r for r in rows if r["study_code"] == trial.third.study_code)
+    assert third["state"] == "in_force"

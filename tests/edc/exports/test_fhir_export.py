@@ -91,3 +91,21 @@ def test_each_subject_carries_the_consent_that_stands_and_its_subject_points_at_
                     if e["resource"]["resourceType"] == "Consent"}  # fmt: skip
     subjects = _of(bundle, "ResearchSubject")
     assert {s["consent"]["reference"] for s in subjects} == consent_urls
+
+
+def test_a_consent_withdrawn_for_all_further_collection_is_inactive(trial):
+    withdrawal = withdrawals.Withdrawal(
+        stops="all_collection", withdrawn_by="parent", method="letter", on=dt.date.today()
+    )
+    withdrawals.withdraw(ctx_of(trial.app, trial.nurse), subject_of(trial.first), withdrawal)
+    db.session.commit()
+    bundle = _bundle(trial)
+    assert fhir_check.problems(bundle) == []
+    status = {c["patient"]["reference"]: c["status"] for c in _of(bundle, "Consent")}
+    patients = {
+        e["resource"]["identifier"][0]["value"]: e["fullUrl"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Patient"
+    }
+    assert status[patients[trial.first.study_code]] == "inactive"
+    assert status[patients[trial.third.study_code]] == "active"
