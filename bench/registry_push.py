@@ -263,7 +263,8 @@ def outage(app: Flask, tmp: Path, seconds: float, real: bool) -> tuple[float, fl
             tries = db.session.scalar(select(func.max(RegistryOutbox.attempts))) or 0
         # The worker's next pass (every --interval, 5 s by default, while idle) probes the
         # registry, finds it back and makes the waiting rows due: no wait for the backoff.
-        waited = (_next_due(app) - back).total_seconds()  # what the backoff alone would wait
+        # What the backoff alone would wait (none when a try was already due at the return).
+        waited = max(0.0, (_next_due(app) - back).total_seconds())
         clock[0], bundles, begun = (utcnow() if real else back), 0, time.perf_counter()
         while _pending(app):
             bundles += drain(app, settings, clock)[1]
