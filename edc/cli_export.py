@@ -1,5 +1,5 @@
 """`flask export csv|odm|fhir|certified STUDY --out PATH [--site CODE] --as EMAIL`, and
-`flask export run-jobs`.
+`flask export run-jobs`, `flask export purge`.
 
 An export is a read of clinical data: it runs as a named account, with that account's access
 (a data manager for the study, an investigator for their own site), so that its audit event
@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -99,3 +100,20 @@ def run_jobs() -> None:
         click.echo(f"job {job_id}: {state}")
     if not waiting:
         click.echo("no export job waiting")
+
+
+@export_cli.command("purge")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=None,
+    help="Keep files this many days (default: EDC_EXPORT_KEEP_DAYS, 30).",
+)  # fmt: skip
+def purge(days: int | None) -> None:
+    """Remove the files of the Exports page's jobs finished longer ago than the retention
+    period (the jobs, manifests and the audit trail stay). Run it daily, e.g. from cron."""
+    keep = timedelta(days=days) if days is not None else None
+    purged = export_jobs.purge(app_context(Actor.cli()), keep)
+    db.session.commit()
+    click.echo(
+        f"{len(purged)} export files removed"
+        + (f" (jobs {', '.join(map(str, purged))})" if purged else "")
+    )

@@ -119,6 +119,7 @@ def _registry_env() -> dict[str, Any]:
             seconds=float(env.get("EDC_REGISTRY_RETRY_MAX_SECONDS", "3600") or "3600")
         ),
         "export_dir": path("EDC_EXPORT_DIR"),
+        "export_keep_days": max(1, int(env.get("EDC_EXPORT_KEEP_DAYS", "30") or "30")),
     }
 
 
@@ -204,6 +205,8 @@ class Settings:
     registry_retry_max: timedelta = timedelta(hours=1)
     #: Where export files are written (None: <instance>/exports).
     export_dir: Path | None = None
+    #: Days an export's file is kept for download before `flask export purge` removes it.
+    export_keep_days: int = 30
 
     def __post_init__(self) -> None:
         try:

@@ -80,6 +80,7 @@ ACTIONS = {
     "event.removed": _l("Visit removed"),
     "export.created": _l("Data export created"),
     "export.downloaded": _l("Export downloaded"),
+    "export.purged": _l("Old export files removed"),
     "export.requested": _l("Data export requested"),
     "identity.corrected": _l("Identity corrected"),
     "identity.created": _l("Identity recorded"),

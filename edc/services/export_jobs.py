@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -29,6 +29,9 @@ from edc.services import exports
 
 REQUESTED, DOWNLOADED = "export.requested", "export.downloaded"
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+#: A done job whose file was removed after the retention period (the job and manifest stay).
+EXPIRED = "expired"
+PURGED = "export.purged"
 #: Jobs one person may have waiting or running at once: a click cannot queue unbounded work.
 MAX_ACTIVE = 3
 #: Jobs a page lists (the latest).
@@ -323,3 +326,34 @@ def download(ctx: Context, job_id: int) -> Download:
     extension = exports.format_of(found.format).extension
     part = where.site.code if where.site is not None else "all-sites"
     return Download(path, f"{where.study.slug}-{part}-{stamp}.{extension}", found.file_size)
+
+
+def purge(ctx: Context, keep: timedelta | None = None) -> list[int]:
+    """Remove the files of exports finished more than `keep` ago (by default the setting
+    `EDC_EXPORT_KEEP_DAYS`) and mark their jobs expired; the jobs purged. A file is a copy of
+    data the portal still holds: copies should not pile up on the server (storage limitation).
+    The job, its manifest and SHA-256, and every download stay on record. For the operator
+    (`flask export purge`, e.g. daily)."""
+    if not ctx.actor.is_cli:
+        raise Denied()
+    keep = keep if keep is not None else timedelta(days=ctx.config.export_keep_days)
+    jobs = list(
+        ctx.session.scalars(
+            select(ExportJob)
+            .where(ExportJob.state == DONE, ExportJob.finished_at < ctx.now() - keep)
+            .order_by(ExportJob.id)
+            .with_for_update()
+        )
+    )
+    base = folder(ctx)
+    for found in jobs:
+        if found.file_name and Path(found.file_name).name == found.file_name:
+            (base / found.file_name).unlink(missing_ok=True)
+        found.state, found.file_name = EXPIRED, ""
+    if jobs:
+        audit.record(
+            ctx.session, ctx.actor, PURGED, entity_type="export", entity_id="files",
+            new={"jobs": [j.id for j in jobs], "kept_days": keep.days},
+        )  # fmt: skip
+    ctx.session.flush()
+    return [j.id for j in jobs]

@@ -3,6 +3,7 @@ site; the job runs after the request, the page follows it, the file downloads (a
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import pytest
@@ -167,3 +168,46 @@ def test_a_running_job_reports_its_progress_batch_by_batch(trial, monkeypatch):
     assert seen == [1, 2]  # two subjects with consent, one batch each
     (view,) = export_jobs.shown(ctx, [job])
     assert (view.done_subjects, view.total_subjects, view.percent) == (2, 2, 100)
+
+
+def test_flask_export_purge_removes_files_past_their_retention_and_the_page_says_so(
+    client, trial, inline_jobs
+):
+    login(client, trial.data_manager)
+    old_id = int(_ask(client, f"study:{trial.study.id}", "csv").headers["Location"].rsplit("/")[-1])
+    new_id = int(_ask(client, f"study:{trial.study.id}", "odm").headers["Location"].rsplit("/")[-1])
+    old, new = db.session.get(ExportJob, old_id), db.session.get(ExportJob, new_id)
+    db.session.refresh(old)
+    db.session.refresh(new)
+    folder = export_jobs.folder(ctx_of(trial.app, trial.data_manager))
+    old_file = folder / old.file_name
+    assert old_file.is_file()
+    old.finished_at = old.finished_at - dt.timedelta(days=31)  # finished a month ago
+    db.session.commit()
+
+    result = trial.app.test_cli_runner().invoke(args=["export", "purge"])
+    assert result.exit_code == 0, result.output
+    assert f"1 export files removed (jobs {old_id})" in result.output
+    db.session.expire_all()
+    old, new = db.session.get(ExportJob, old_id), db.session.get(ExportJob, new_id)
+    assert (old.state, old.file_name) == (export_jobs.EXPIRED, "")
+    assert not old_file.exists()
+    assert new.state == export_jobs.DONE  # a day old at most: kept
+    assert (folder / new.file_name).is_file()
+    assert old.manifest["file"]["sha256"] == old.file_sha256  # the record of it stays
+    (purged,) = _events(export_jobs.PURGED)
+    assert purged.new_value == {"jobs": [old_id], "kept_days": 30}
+
+    page = client.get(f"/exports/{old_id}").get_data(as_text=True)
+    assert "Expired" in page
+    assert "removed at the end of its retention period" in page
+    assert f"/exports/{old_id}/download" not in page
+    assert client.get(f"/exports/{old_id}/download").status_code == 404
+    assert "Expired" in client.get("/exports").get_data(as_text=True)
+    again = trial.app.test_cli_runner().invoke(args=["export", "purge", "--days", "1"])
+    assert "0 export files removed" in again.output
+
+
+def test_only_the_operator_purges_export_files(trial):
+    with pytest.raises(Denied):
+        export_jobs.purge(ctx_of(trial.app, trial.data_manager))
