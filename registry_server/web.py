@@ -40,6 +40,8 @@ FHIR_JSON = "application/fhir+json"
 OPEN_ENDPOINTS = frozenset({"registry.metadata"})
 
 blueprint = Blueprint("registry", __name__)
+#: Above any version a resource can reach; a larger number in the path is a 404, not a query.
+MAX_VERSION = 2**31 - 1
 log = logging.getLogger(__name__)
 
 
@@ -190,7 +192,7 @@ def read(kind: str, id_: str) -> Response:
         return _read_response(session.get(_type(kind), id_), kind, id_)
 
 
-@blueprint.get("/<kind>/<id_>/_history/<int:version>")
+@blueprint.get(f"/<kind>/<id_>/_history/<int(max={MAX_VERSION}):version>")
 def vread(kind: str, id_: str, version: int) -> Response:
     """One version of a resource (every version is kept)."""
     with store.session(_config().db_path) as session:

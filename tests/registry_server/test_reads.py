@@ -84,6 +84,7 @@ def test_a_read_answers_the_resource_or_a_404(client: FlaskClient) -> None:
     assert missing.status_code == 404
     assert diagnostics(missing) == [": Patient/no-such-id is not known"]
     assert get(client, url + "/_history/2").status_code == 404
+    assert get(client, url + f"/_history/{2**63}").status_code == 404  # not a database error
     assert get(client, "/Observation/x").status_code == 404
 
 
