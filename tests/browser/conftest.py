@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ class Portal:
         assert done.returncode == 0, done.stderr + done.stdout
         return done.stdout
 
-    def flask_steps(self, *commands: tuple[str, ...]) -> list[str]:
+    def flask_steps(self, *commands: Sequence[str]) -> list[str]:
         """Several `flask` commands run one after the other, each on an app of its own, in one
         Python process; what each printed. Setup of many steps: a new interpreter takes
         seconds of CPU to load the portal's code, which need not be paid for each step."""
