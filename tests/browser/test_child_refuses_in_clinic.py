@@ -69,8 +69,10 @@ def staff_takes_the_tablet_back(page: Page, code: str, session_page: str) -> Non
 
 
 def test_one_parent_in_spain_and_a_childs_refusal_blocks(portal, browser: Browser):
-    portal.flask("sites", "add", "siopen-nb", "ES-01", "Hospital de Valencia", "ES")
-    portal.flask("econsent", "keys", "init", "--site", "ES-01")
+    portal.flask_steps(
+        ("sites", "add", "siopen-nb", "ES-01", "Hospital de Valencia", "ES"),
+        ("econsent", "keys", "init", "--site", "ES-01"),
+    )
     context = browser.new_context(viewport=LANDSCAPE, locale="es-ES", has_touch=True)
     page, seen = context.new_page(), {}
     email = "lucia@hospital.test"

@@ -72,10 +72,12 @@ def remote_portal(
            "EDC_MAIL_BACKEND": "smtp", "EDC_SMTP_HOST": "127.0.0.1",
            "EDC_SMTP_PORT": str(smtp.port), "EDC_MAIL_FROM": "edc@hospital.test"}  # fmt: skip
     portal = Portal(f"http://localhost:{port}", env)
-    portal.flask("db", "upgrade")
-    portal.flask("studies", "load", str(folder))
-    portal.flask("sites", "add", "siopen-nb", SITE, "Hospital de Madrid", "ES")
-    portal.flask("econsent", "keys", "init", "--site", SITE)
+    portal.flask_steps(
+        ("db", "upgrade"),
+        ("studies", "load", str(folder)),
+        ("sites", "add", "siopen-nb", SITE, "Hospital de Madrid", "ES"),
+        ("econsent", "keys", "init", "--site", SITE),
+    )
     # The server reads the study's consent documents from the copy (econsent.library).
     start = (
         "import sys; from pathlib import Path; from econsent.library import use_folder; "
@@ -95,8 +97,9 @@ def _account(portal: Portal, box: mailbox.Mailbox, email: str, role: str) -> str
     check = "ID card seen by the PI"
     made = ("users", "create", "--email", email, "--name", "Carmen Ruiz",
             "--identity-check", check, "--role", role, "--site", SITE)  # fmt: skip
-    portal.flask(*made)
-    portal.flask("users", "approve", email, role, "--site", SITE, "--reason", "test site setup")
+    portal.flask_steps(
+        made, ("users", "approve", email, role, "--site", SITE, "--reason", "test site setup")
+    )
     bodies = _wait_for(box, email, lambda: [box.body(m) for m in box.to(email)])
     links = [
         m.group(1)

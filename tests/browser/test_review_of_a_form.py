@@ -9,10 +9,7 @@ sign, and the changed item is shown as changed after SDV. axe checks each page o
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
@@ -20,7 +17,6 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from edc.settings import ROOT
 from tests.browser.conftest import TABLET, Portal, accessibility_problems, first_sign_in
 
 pytestmark = pytest.mark.browser
@@ -46,27 +42,9 @@ class Person:
         return pyotp.TOTP(self.secret).at(time.time() + 30)
 
 
-#: Several `flask` commands in one process (each process loads the portal once: seconds).
-OPERATOR_BATCH = """
-import json, sys
-from app import create_app
-runner = create_app().test_cli_runner()
-for args in json.loads(sys.argv[1]):
-    done = runner.invoke(args=args)
-    if done.exit_code:
-        sys.exit(" ".join(args) + ": " + done.output + repr(done.exception))
-    print(json.dumps(done.stdout))
-"""
-
-
 def operator_runs(portal: Portal, *commands: list[str]) -> list[str]:
     """What an operator's script of `flask` commands prints, command by command."""
-    done = subprocess.run(
-        [sys.executable, "-c", OPERATOR_BATCH, json.dumps(commands)],
-        env=portal.env, cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr + done.stdout
-    return [json.loads(line) for line in done.stdout.splitlines()]
+    return portal.flask_steps(*commands)
 
 
 @dataclass
