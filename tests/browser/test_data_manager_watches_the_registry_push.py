@@ -25,7 +25,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from edc.settings import ROOT
 from tests.browser.conftest import TABLET, Portal, _free_port, accessibility_problems, serving
-from tests.browser.test_review_of_a_form import operator_runs
 from tests.databases import fresh_database
 from tests.registry_process import RegistryProcess
 
@@ -69,7 +68,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, registry: RegistryProcess) ->
         "EDC_LINKAGE_SECRET": "linkage secret of the browser test network",
     }
     portal = Portal(f"http://localhost:{port}", env)
-    _upgraded, logins = operator_runs(portal, ["db", "upgrade"], ["demo", "seed"])
+    _upgraded, logins = portal.flask_steps(["db", "upgrade"], ["demo", "seed"])
     argv = [sys.executable, "-m", "flask", "--app", "app:create_app", "run", "--port", str(port),
             "--host", "127.0.0.1", "--no-reload"]  # fmt: skip
     with serving(portal, tmp, argv):
