@@ -8,7 +8,9 @@ The outage is `--outage` seconds on the worker's clock: by default the waits are
 slept (the worker's clock jumps from one due time to the next while the registry is really down);
 `--real-outage` sleeps through it instead. Sending is always real.
 
-Run: .venv/bin/python -m bench.registry_push [--forms 1000] [--outage 300] [--url DATABASE_URL]
+Run: .venv/bin/python -m bench.registry_push [--forms 1000] [--outage 300] [--real-outage]
+     [--url ADMIN_DATABASE_URL]
+With --url (e.g. scripts/pg-cluster's TEST_POSTGRES_URL) each run gets a new database there.
 """
 
 from __future__ import annotations
@@ -290,13 +292,13 @@ def _next_due(app: Flask) -> dt.datetime:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default=None)
+    parser.add_argument("--url", default=None, help="admin URL of a PostgreSQL cluster")
     parser.add_argument("--forms", type=int, default=1000)
     parser.add_argument("--outage", type=float, default=300.0)
     parser.add_argument("--real-outage", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    url = args.url or fresh_database_url(tmp, "bench")
+    url = fresh_database_url(tmp, "bench", args.url)  # a new database on every run
     count = max(1, args.forms // FORMS_PER_SUBJECT)
     started = time.perf_counter()
     app, manager_id, study_id = build(url, count, tmp)
