@@ -17,7 +17,7 @@ from edc.actor import Actor
 from edc.extensions import db
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
-from edc.services import consent_scope, data_entry, entries, exports, signing
+from edc.services import consent_scope, data_entry, entries, exports, signing, withdrawals
 from edc.services.consent_scope import Granted
 from tests.edc.conftest import stored_study
 from tests.factories import make_site, make_subject, make_user, portal_context
@@ -158,6 +158,15 @@ def consent(app, nurse, subject, n):
         version="1", language="fr", options={"registry_transfer": True}, since=utcnow(),
     )  # fmt: skip
     consent_scope.put_in_force(ctx_of(app, nurse), subject_of(subject), granted)
+    db.session.commit()
+
+
+def withdraw(app, nurse, subject, stops: str, option: str = "") -> None:
+    """The parents withdraw (by letter, today): one optional item, or all further collection."""
+    withdrawal = withdrawals.Withdrawal(
+        stops=stops, option=option, withdrawn_by="parent", method="letter", on=dt.date.today()
+    )
+    withdrawals.withdraw(ctx_of(app, nurse), subject_of(subject), withdrawal)
     db.session.commit()
 
 

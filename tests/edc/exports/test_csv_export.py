@@ -9,9 +9,7 @@ import io
 import json
 import zipfile
 
-from edc.extensions import db
-from edc.services import withdrawals
-from tests.edc.exports.conftest import CONTACT, FORMULA, REFERRER, ctx_of, run, subject_of
+from tests.edc.exports.conftest import CONTACT, FORMULA, REFERRER, run, withdraw
 
 
 def _files(data: bytes) -> dict[str, str]:
@@ -111,12 +109,7 @@ def test_manifest_names_who_what_and_the_file_hashes(trial):
 def test_the_consent_file_says_what_each_subject_granted_as_it_stands_now(trial):
     """A statistician sees which subjects' data may go where: the registry option withdrawn at
     the second site reads 0, the first site's still 1."""
-    withdrawal = withdrawals.Withdrawal(
-        stops="option", option="registry_transfer", withdrawn_by="parent", method="letter",
-        on=dt.date.today(),
-    )  # fmt: skip
-    withdrawals.withdraw(ctx_of(trial.app, trial.other_nurse), subject_of(trial.third), withdrawal)
-    db.session.commit()
+    withdraw(trial.app, trial.other_nurse, trial.third, "option", "registry_transfer")
     data, outcome = run(trial, trial.data_manager, "csv")
     rows = _table(_files(data)["consent.csv"])
     assert [(r["study_code"], r["site_code"], r["option"], r["granted"]) for r in rows] == [
@@ -132,11 +125,7 @@ def test_the_consent_file_says_what_each_subject_granted_as_it_stands_now(trial)
 
 
 def test_a_withdrawal_of_all_further_collection_reads_withdrawn_with_nothing_granted(trial):
-    withdrawal = withdrawals.Withdrawal(
-        stops="all_collection", withdrawn_by="parent", method="letter", on=dt.date.today()
-    )
-    withdrawals.withdraw(ctx_of(trial.app, trial.nurse), subject_of(trial.first), withdrawal)
-    db.session.commit()
+    withdraw(trial.app, trial.nurse, trial.first, "all_collection")
     rows = _table(_files(run(trial, trial.data_manager, "csv")[0])["consent.csv"])
     first = next(r for r in rows if r["study_code"] == trial.first.study_code)
     assert (first["state"], first["option"], first["granted"]) == (

@@ -4,13 +4,10 @@ site (identifier items, the vault) is not there."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
-from edc.extensions import db
 from edc.registry import fhir_check
-from edc.services import withdrawals
-from tests.edc.exports.conftest import CONTACT, REFERRER, ctx_of, run, subject_of
+from tests.edc.exports.conftest import CONTACT, REFERRER, run, withdraw
 
 
 def _bundle(trial) -> dict:
@@ -65,12 +62,7 @@ def test_the_investigators_signature_is_a_provenance(trial):
 
 
 def test_each_subject_carries_the_consent_that_stands_and_its_subject_points_at_it(trial):
-    withdrawal = withdrawals.Withdrawal(
-        stops="option", option="registry_transfer", withdrawn_by="parent", method="letter",
-        on=dt.date.today(),
-    )  # fmt: skip
-    withdrawals.withdraw(ctx_of(trial.app, trial.other_nurse), subject_of(trial.third), withdrawal)
-    db.session.commit()
+    withdraw(trial.app, trial.other_nurse, trial.third, "option", "registry_transfer")
     bundle = _bundle(trial)
     assert fhir_check.problems(bundle) == []
     consents = _of(bundle, "Consent")
@@ -94,11 +86,7 @@ def test_each_subject_carries_the_consent_that_stands_and_its_subject_points_at_
 
 
 def test_a_consent_withdrawn_for_all_further_collection_is_inactive(trial):
-    withdrawal = withdrawals.Withdrawal(
-        stops="all_collection", withdrawn_by="parent", method="letter", on=dt.date.today()
-    )
-    withdrawals.withdraw(ctx_of(trial.app, trial.nurse), subject_of(trial.first), withdrawal)
-    db.session.commit()
+    withdraw(trial.app, trial.nurse, trial.first, "all_collection")
     bundle = _bundle(trial)
     assert fhir_check.problems(bundle) == []
     status = {c["patient"]["reference"]: c["status"] for c in _of(bundle, "Consent")}
