@@ -113,7 +113,5 @@ def purge(days: int | None) -> None:
     keep = timedelta(days=days) if days is not None else None
     purged = export_jobs.purge(app_context(Actor.cli()), keep)
     db.session.commit()
-    click.echo(
-        f"{len(purged)} export files removed"
-        + (f" (jobs {', '.join(map(str, purged))})" if purged else "")
-    )
+    named = f" (jobs {', '.join(str(i) for i in purged)})" if purged else ""
+    click.echo(f"{len(purged)} export files removed{named}")

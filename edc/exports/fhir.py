@@ -134,7 +134,7 @@ def _authored(record: RecordData) -> Any:
 def _consent(c: ConsentData) -> ConsentFacts:
     """Active while in force (whatever it grants: the provisions say that)."""
     return ConsentFacts(c.reference, c.document, c.version, c.since, c.options,
-                        active=c.state == "in_force")  # fmt: skip
+                        active=c.state == "in_force", withdrawn=c.state == "withdrawn")  # fmt: skip
 
 
 def _signature(signed: Signed) -> SignatureFacts:

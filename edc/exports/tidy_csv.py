@@ -191,7 +191,7 @@ class _Cells:
 
 def _row_ids(section: str, values: Mapping[str, object]) -> list[int]:
     """The ids of the rows of a repeating section that hold a value, in order."""
-    start = row_prefix(section, 0)[:-1]
+    start = section + ROW_SEPARATOR
     return sorted(
         {
             address.row

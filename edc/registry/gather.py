@@ -43,6 +43,7 @@ def consent_facts(ctx: Context, subject: Subject) -> ConsentFacts | None:
         reference=last.reference, document=last.document, version=last.version,
         since=last.since, options=latest.options,
         active=latest.in_force and latest.options.get(REGISTRY_OPTION, False),
+        withdrawn=latest.withdrawn,
     )  # fmt: skip
 
 

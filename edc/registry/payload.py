@@ -70,6 +70,8 @@ class ConsentFacts:
     options: Mapping[str, bool]
     #: In force, and the registry option granted: `active`; otherwise `inactive`.
     active: bool
+    #: All further collection withdrawn under it (the ResearchSubject is sent withdrawn).
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from edc.models.subjects import Subject
 from edc.registry import client, fhir_check, gather, outbox, payload
 from edc.registry.outbox import CANCELLED, CONSENT, RECORD, WITHHELD
 from edc.services import consent_scope, locks
-from edc.services.consent_scope import STOP_ALL
 from edc.settings import Settings
 
 Send = Callable[[Settings, bytes], client.Answer]
@@ -121,7 +120,7 @@ def _send(
 ) -> None:
     """`allowed`: whether consent grants transfer now, as the caller just asked."""
     facts = gather.subject_facts(ctx, subject, records, with_tokens=allowed)
-    withdrawn = STOP_ALL in consent_scope.stopped(ctx, subject, consent_scope.current(ctx, subject))
+    withdrawn = facts.consent is not None and facts.consent.withdrawn  # read with the facts
     bundle = payload.bundle(facts, withdrawn=withdrawn and not allowed)
     problems = fhir_check.bundle_problems(bundle)
     if problems:  # our fault, never the registry's: park at once, with what is wrong

@@ -594,8 +594,6 @@ def export_trail(
     scope = reader_scope(ctx)
     if leaves_site:
         scope = replace(scope, identity_codes=frozenset())
-    if leaves_site:
-        scope = replace(scope, identity_codes=frozenset())
     found = narrowed(ctx, scope, f)
     matching = found.subquery()
     count, last = ctx.session.execute(select(func.count(), func.max(matching.c.seq))).one()

@@ -327,10 +327,11 @@ def latest_by_subject(ctx: Context, subject_ids: Sequence[int]) -> dict[int, Lat
         .where(ConsentScope.subject_id.in_(sorted(set(subject_ids))))
         .order_by(ConsentScope.since, ConsentScope.id)  # a later row wins below
     ).all()
-    chosen: dict[int, tuple[ConsentScope, bool]] = {}
-    for scope, subject in rows:
+    chosen: dict[int, tuple[ConsentScope, bool]] = {}  # subject → (consent, in force)
+    for scope, subject in rows:  # oldest first: the last one in force wins, else the last one
         live = scope.ended_at is None and not lapsed(ctx, subject, scope)
-        if live or not chosen.get(subject.id, (scope, False))[1]:
+        kept = chosen.get(subject.id)
+        if live or kept is None or not kept[1]:
             chosen[subject.id] = (scope, live)
     gone: dict[int, set[str]] = {}
     withdrawals = ctx.session.execute(

@@ -11,10 +11,12 @@ from types import SimpleNamespace
 
 import pyotp
 import pytest
+from sqlalchemy import func, select
 
 from edc.access import Role
 from edc.actor import Actor
 from edc.extensions import db
+from edc.models.audit import AuditEvent
 from edc.models.base import utcnow
 from edc.models.subjects import Subject
 from edc.services import consent_scope, data_entry, entries, exports, signing, withdrawals
@@ -181,9 +183,11 @@ def sign(app, investigator, subject, event_id, number, form_id, minutes=1):
 
 
 def make_export_trial(app, tmp_path):
+    #: Events before this are others' (committed tests leave theirs, and ids can be reused).
+    since = db.session.scalar(select(func.max(AuditEvent.seq))) or 0
     study = stored_study(tmp_path, "exp-test", STUDY, {"visit": VISIT, "notes": NOTES})
     site, other = make_site("FR-01", study), make_site("IT-02", study)
-    t = SimpleNamespace(app=app, study=study, site=site, other=other)
+    t = SimpleNamespace(app=app, study=study, site=site, other=other, since=since)
     t.nurse = make_user(roles=[(Role.NURSE, site)])
     t.other_nurse = make_user(roles=[(Role.NURSE, other)])
     t.investigator = make_user(roles=[(Role.INVESTIGATOR, site)])
